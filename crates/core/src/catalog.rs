@@ -1,0 +1,213 @@
+//! The MovieLens movie catalog (`movies.csv`: `movieId,title,genres`), read exactly as GroupLens
+//! ships it: CRLF line ends, quoted titles containing commas or doubled quotes, stray trailing
+//! spaces (trimmed), titles without a year, and `(no genres listed)` (which means no genre).
+//!
+//! Genres are interned to small integer ids so the engine can keep per-genre counters in arrays.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+/// The `genres` value GroupLens uses for a movie without genres.
+pub const NO_GENRES: &str = "(no genres listed)";
+
+/// Dense index of a genre name in [`Catalog::genre_names`].
+pub type GenreId = u16;
+
+/// One movie of the catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Movie {
+    pub title: Arc<str>,
+    pub genres: Box<[GenreId]>,
+}
+
+/// The movie catalog with interned genres.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    movies: FxHashMap<i32, Movie>,
+    genre_names: Vec<Arc<str>>,
+    genre_ids: FxHashMap<Arc<str>, GenreId>,
+}
+
+/// Why `movies.csv` could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("movies.csv line {line}: {message}")]
+    BadRow { line: u64, message: String },
+    #[error("movies.csv: header must be movieId,title,genres, found {found:?}")]
+    BadHeader { found: String },
+    #[error("movies.csv: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("movies.csv: more than {} distinct genres", GenreId::MAX)]
+    TooManyGenres,
+}
+
+impl Catalog {
+    /// Reads `movies.csv` content (with its header row).
+    pub fn from_csv<R: Read>(reader: R) -> Result<Catalog, CatalogError> {
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(reader);
+        check_header(csv.headers()?)?;
+        let mut catalog = Catalog::default();
+        for row in csv.records() {
+            let row = row?;
+            let line = row.position().map_or(0, |p| p.line());
+            catalog.add_row(&row, line)?;
+        }
+        Ok(catalog)
+    }
+
+    fn add_row(&mut self, row: &csv::StringRecord, line: u64) -> Result<(), CatalogError> {
+        let bad = |message: String| CatalogError::BadRow { line, message };
+        let id_text = row.get(0).unwrap_or("").trim();
+        let movie_id: i32 = id_text
+            .parse()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| bad(format!("movieId {id_text:?} is not a positive integer")))?;
+        let title: Arc<str> = row.get(1).unwrap_or("").trim().into();
+        let genres = self.intern_genres(row.get(2).unwrap_or(""))?;
+        let movie = Movie { title, genres };
+        if self.movies.insert(movie_id, movie).is_some() {
+            return Err(bad(format!("movieId {movie_id} appears twice")));
+        }
+        Ok(())
+    }
+
+    fn intern_genres(&mut self, field: &str) -> Result<Box<[GenreId]>, CatalogError> {
+        let field = field.trim();
+        if field.is_empty() || field == NO_GENRES {
+            return Ok(Box::new([]));
+        }
+        let mut ids = Vec::new();
+        for name in field.split('|').map(str::trim).filter(|g| !g.is_empty()) {
+            let id = self.genre_id(name)?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids.into_boxed_slice())
+    }
+
+    fn genre_id(&mut self, name: &str) -> Result<GenreId, CatalogError> {
+        if let Some(id) = self.genre_ids.get(name) {
+            return Ok(*id);
+        }
+        let id = GenreId::try_from(self.genre_names.len()).map_err(|_| CatalogError::TooManyGenres)?;
+        let name: Arc<str> = name.into();
+        self.genre_names.push(name.clone());
+        self.genre_ids.insert(name, id);
+        Ok(id)
+    }
+
+    /// The movie with this id, if the catalog has it.
+    #[inline]
+    pub fn movie(&self, movie_id: i32) -> Option<&Movie> {
+        self.movies.get(&movie_id)
+    }
+
+    /// Number of movies.
+    pub fn len(&self) -> usize {
+        self.movies.len()
+    }
+
+    /// True when the catalog has no movies.
+    pub fn is_empty(&self) -> bool {
+        self.movies.is_empty()
+    }
+
+    /// Genre names, indexed by [`GenreId`].
+    pub fn genre_names(&self) -> &[Arc<str>] {
+        &self.genre_names
+    }
+
+    /// The name of a genre id.
+    pub fn genre_name(&self, id: GenreId) -> &str {
+        &self.genre_names[usize::from(id)]
+    }
+
+    /// All movie ids, ascending.
+    pub fn movie_ids(&self) -> Vec<i32> {
+        let mut ids: Vec<i32> = self.movies.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+fn check_header(header: &csv::StringRecord) -> Result<(), CatalogError> {
+    let names: Vec<&str> = header.iter().map(str::trim).collect();
+    if names == ["movieId", "title", "genres"] {
+        Ok(())
+    } else {
+        Err(CatalogError::BadHeader {
+            found: names.join(","),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "movieId,title,genres\r\n\
+        1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy\r\n\
+        11,\"American President, The (1995)\",Comedy|Drama|Romance\r\n\
+        7789,\"11'09\"\"01 - September 11 (2002)\",Drama\r\n\
+        27008,From Dusk Till Dawn 2: Texas Blood Money (1999) ,Comedy|Crime|Horror\r\n\
+        40697,Babylon 5,Sci-Fi\r\n\
+        143410,Hyena Road,(no genres listed)\r\n";
+
+    fn sample() -> Catalog {
+        Catalog::from_csv(SAMPLE.as_bytes()).unwrap()
+    }
+
+    fn genres(c: &Catalog, id: i32) -> Vec<&str> {
+        c.movie(id)
+            .unwrap()
+            .genres
+            .iter()
+            .map(|g| c.genre_name(*g))
+            .collect()
+    }
+
+    #[test]
+    fn reads_grouplens_quirks() {
+        let c = sample();
+        assert_eq!(c.len(), 6);
+        assert_eq!(&*c.movie(11).unwrap().title, "American President, The (1995)");
+        assert_eq!(&*c.movie(7789).unwrap().title, "11'09\"01 - September 11 (2002)");
+        assert_eq!(
+            &*c.movie(27008).unwrap().title,
+            "From Dusk Till Dawn 2: Texas Blood Money (1999)"
+        );
+        assert_eq!(&*c.movie(40697).unwrap().title, "Babylon 5");
+        assert_eq!(genres(&c, 1), ["Adventure", "Animation", "Children", "Comedy", "Fantasy"]);
+        assert_eq!(genres(&c, 27008), ["Comedy", "Crime", "Horror"]);
+        assert!(genres(&c, 143410).is_empty());
+        assert!(c.movie(2).is_none());
+        assert!(!c.genre_names().iter().any(|g| &**g == NO_GENRES));
+    }
+
+    #[test]
+    fn interns_each_genre_once() {
+        let c = sample();
+        let comedy = c.genre_names().iter().filter(|g| &***g == "Comedy").count();
+        assert_eq!(comedy, 1);
+        assert_eq!(c.movie(1).unwrap().genres[3], c.movie(11).unwrap().genres[0]);
+    }
+
+    #[test]
+    fn reports_bad_rows_with_line_numbers() {
+        let err = Catalog::from_csv("movieId,title,genres\n1,A,Drama\nx,B,Drama\n".as_bytes())
+            .unwrap_err();
+        assert!(err.to_string().contains("line 3"), "{err}");
+        let dup = Catalog::from_csv("movieId,title,genres\n1,A,Drama\n1,B,Drama\n".as_bytes())
+            .unwrap_err();
+        assert!(dup.to_string().contains("appears twice"), "{dup}");
+        let header = Catalog::from_csv("id,name\n1,A\n".as_bytes()).unwrap_err();
+        assert!(matches!(header, CatalogError::BadHeader { .. }), "{header}");
+    }
+}

@@ -1,0 +1,418 @@
+//! Parse and validate one input record into a [`Rating`], or reject it with a typed reason.
+//!
+//! Two input shapes are accepted: the Kafka topic's JSON object
+//! (`{"userId": 1, "movieId": 296, "rating": 4.5, "timestamp": 1698606000}`) and a row of
+//! MovieLens `ratings.csv` (`userId,movieId,rating,timestamp`). Both go through the same
+//! validation, so a record is valid or invalid for the same reason whichever shape it came in.
+
+use std::fmt;
+
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use crate::time::{MAX_TIMESTAMP, MIN_TIMESTAMP};
+
+/// Lowest valid rating.
+pub const MIN_RATING: f64 = 0.5;
+/// Highest valid rating.
+pub const MAX_RATING: f64 = 5.0;
+/// Default upper bound on the size of one input record.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// One valid rating. `timestamp` is the event time in seconds since the Unix epoch (UTC).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rating {
+    pub user_id: i32,
+    pub movie_id: i32,
+    pub rating: f64,
+    pub timestamp: i64,
+}
+
+/// Why a record was rejected; the `as_str` form is what dead-letter records carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// Larger than the configured maximum record size.
+    Oversized,
+    /// Not valid UTF-8 / JSON / CSV, or not a JSON object.
+    InvalidJson,
+    /// A required field is absent or null.
+    MissingField,
+    /// A field has the wrong type (e.g. a string where a number belongs, a fractional id).
+    WrongType,
+    /// `userId` or `movieId` is not a positive 32-bit integer.
+    InvalidId,
+    /// `rating` is outside `[0.5, 5.0]` or not finite.
+    RatingOutOfRange,
+    /// `timestamp` is outside the years 0001..=9999.
+    TimestampOutOfRange,
+}
+
+impl RejectReason {
+    /// Every reason, for counters and reports.
+    pub const ALL: [RejectReason; 7] = [
+        RejectReason::Oversized,
+        RejectReason::InvalidJson,
+        RejectReason::MissingField,
+        RejectReason::WrongType,
+        RejectReason::InvalidId,
+        RejectReason::RatingOutOfRange,
+        RejectReason::TimestampOutOfRange,
+    ];
+
+    /// Stable snake_case name used in dead-letter records and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::Oversized => "oversized",
+            RejectReason::InvalidJson => "invalid_json",
+            RejectReason::MissingField => "missing_field",
+            RejectReason::WrongType => "wrong_type",
+            RejectReason::InvalidId => "invalid_id",
+            RejectReason::RatingOutOfRange => "rating_out_of_range",
+            RejectReason::TimestampOutOfRange => "timestamp_out_of_range",
+        }
+    }
+
+    /// Position in [`RejectReason::ALL`], for array-indexed counters.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A rejected record: the reason plus a human-readable detail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub reason: RejectReason,
+    pub detail: String,
+}
+
+impl Rejection {
+    fn new(reason: RejectReason, detail: impl Into<String>) -> Self {
+        Rejection {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.reason.as_str(), self.detail)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// A JSON field value as far as validation cares: a number of some kind, or something else.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Field {
+    Int(i64),
+    Float(f64),
+    Null,
+    /// Any non-numeric JSON value; names its kind for the rejection detail.
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(FieldVisitor)
+    }
+}
+
+struct FieldVisitor;
+
+impl<'de> Visitor<'de> for FieldVisitor {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Field, E> {
+        Ok(Field::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Field, E> {
+        Ok(i64::try_from(v).map_or(Field::Float(v as f64), Field::Int))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Field, E> {
+        Ok(Field::Float(v))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Field, E> {
+        Ok(Field::Other("a boolean"))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Field, E> {
+        Ok(Field::Other("a string"))
+    }
+    fn visit_unit<E>(self) -> Result<Field, E> {
+        Ok(Field::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Field, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Field::Other("an array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Field, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Field::Other("an object"))
+    }
+}
+
+/// The JSON object as read, before validation. Unknown fields are ignored.
+#[derive(Deserialize)]
+struct RawRating {
+    #[serde(rename = "userId", default)]
+    user_id: Option<Field>,
+    #[serde(rename = "movieId", default)]
+    movie_id: Option<Field>,
+    #[serde(default)]
+    rating: Option<Field>,
+    #[serde(default)]
+    timestamp: Option<Field>,
+}
+
+/// Parses and validates one JSON record (the Kafka value).
+pub fn parse_json(bytes: &[u8], max_record_bytes: usize) -> Result<Rating, Rejection> {
+    check_size(bytes.len(), max_record_bytes)?;
+    let invalid = |detail: String| Rejection::new(RejectReason::InvalidJson, detail);
+    let text = std::str::from_utf8(bytes).map_err(|e| invalid(format!("not UTF-8: {e}")))?;
+    if !text.trim_start().starts_with('{') {
+        return Err(invalid("expected a JSON object".into()));
+    }
+    let raw: RawRating = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    Ok(Rating {
+        user_id: id_field("userId", raw.user_id)?,
+        movie_id: id_field("movieId", raw.movie_id)?,
+        rating: rating_value(number_field("rating", raw.rating)?)?,
+        timestamp: timestamp_value(integer_field("timestamp", raw.timestamp)?)?,
+    })
+}
+
+/// Parses and validates one MovieLens `ratings.csv` row: `userId,movieId,rating,timestamp`.
+pub fn parse_csv_fields(fields: &[&str], max_record_bytes: usize) -> Result<Rating, Rejection> {
+    check_size(fields.iter().map(|f| f.len() + 1).sum(), max_record_bytes)?;
+    if fields.len() != 4 {
+        return Err(Rejection::new(
+            RejectReason::InvalidJson,
+            format!(
+                "expected 4 CSV columns userId,movieId,rating,timestamp, got {}",
+                fields.len()
+            ),
+        ));
+    }
+    let field = |name, text: &str| Some(csv_field(name, text.trim())).transpose();
+    Ok(Rating {
+        user_id: id_field("userId", field("userId", fields[0])?)?,
+        movie_id: id_field("movieId", field("movieId", fields[1])?)?,
+        rating: rating_value(number_field("rating", field("rating", fields[2])?)?)?,
+        timestamp: timestamp_value(integer_field("timestamp", field("timestamp", fields[3])?)?)?,
+    })
+}
+
+fn csv_field(name: &str, text: &str) -> Result<Field, Rejection> {
+    if text.is_empty() {
+        return Ok(Field::Null);
+    }
+    if let Ok(v) = text.parse::<i64>() {
+        return Ok(Field::Int(v));
+    }
+    text.parse::<f64>().map(Field::Float).map_err(|_| {
+        Rejection::new(
+            RejectReason::WrongType,
+            format!("{name} must be a number, got {text:?}"),
+        )
+    })
+}
+
+fn check_size(len: usize, max: usize) -> Result<(), Rejection> {
+    if len > max {
+        return Err(Rejection::new(
+            RejectReason::Oversized,
+            format!("record of {len} bytes exceeds the limit of {max} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+fn present(name: &str, field: Option<Field>) -> Result<Field, Rejection> {
+    match field {
+        None | Some(Field::Null) => Err(Rejection::new(
+            RejectReason::MissingField,
+            format!("field {name} is missing or null"),
+        )),
+        Some(f) => Ok(f),
+    }
+}
+
+fn integer_field(name: &str, field: Option<Field>) -> Result<i64, Rejection> {
+    match present(name, field)? {
+        Field::Int(v) => Ok(v),
+        Field::Float(v) => Err(Rejection::new(
+            RejectReason::WrongType,
+            format!("{name} must be an integer, got {v}"),
+        )),
+        Field::Other(kind) => Err(Rejection::new(
+            RejectReason::WrongType,
+            format!("{name} must be an integer, got {kind}"),
+        )),
+        Field::Null => unreachable!("present() rejects null"),
+    }
+}
+
+fn number_field(name: &str, field: Option<Field>) -> Result<f64, Rejection> {
+    match present(name, field)? {
+        Field::Int(v) => Ok(v as f64),
+        Field::Float(v) => Ok(v),
+        Field::Other(kind) => Err(Rejection::new(
+            RejectReason::WrongType,
+            format!("{name} must be a number, got {kind}"),
+        )),
+        Field::Null => unreachable!("present() rejects null"),
+    }
+}
+
+fn id_field(name: &str, field: Option<Field>) -> Result<i32, Rejection> {
+    let v = integer_field(name, field)?;
+    match i32::try_from(v) {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(Rejection::new(
+            RejectReason::InvalidId,
+            format!("{name} must be a positive 32-bit integer, got {v}"),
+        )),
+    }
+}
+
+fn rating_value(v: f64) -> Result<f64, Rejection> {
+    if v.is_finite() && (MIN_RATING..=MAX_RATING).contains(&v) {
+        Ok(v)
+    } else {
+        Err(Rejection::new(
+            RejectReason::RatingOutOfRange,
+            format!("rating must be a finite number in [{MIN_RATING}, {MAX_RATING}], got {v}"),
+        ))
+    }
+}
+
+fn timestamp_value(v: i64) -> Result<i64, Rejection> {
+    if (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&v) {
+        Ok(v)
+    } else {
+        Err(Rejection::new(
+            RejectReason::TimestampOutOfRange,
+            format!(
+                "timestamp must be epoch seconds between years 0001 and 9999, got {v} \
+                 (milliseconds by mistake?)"
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Rating, Rejection> {
+        parse_json(s.as_bytes(), DEFAULT_MAX_RECORD_BYTES)
+    }
+
+    fn reason(s: &str) -> RejectReason {
+        parse(s).expect_err(s).reason
+    }
+
+    #[test]
+    fn parses_the_topic_format() {
+        let r = parse(r#"{"userId": 1, "movieId": 296, "rating": 4.5, "timestamp": 1698606000}"#)
+            .unwrap();
+        assert_eq!(
+            r,
+            Rating {
+                user_id: 1,
+                movie_id: 296,
+                rating: 4.5,
+                timestamp: 1698606000
+            }
+        );
+    }
+
+    #[test]
+    fn accepts_integer_ratings_extra_fields_and_any_field_order() {
+        let r = parse(r#"{"timestamp":-5,"extra":[1,{"a":2}],"rating":4,"movieId":2,"userId":3}"#)
+            .unwrap();
+        assert_eq!((r.rating, r.timestamp, r.movie_id, r.user_id), (4.0, -5, 2, 3));
+    }
+
+    #[test]
+    fn rejects_each_kind_of_bad_record_with_its_reason() {
+        use RejectReason::*;
+        let cases = [
+            ("not json", InvalidJson),
+            ("", InvalidJson),
+            ("[1,2,3]", InvalidJson),
+            ("42", InvalidJson),
+            (r#"{"userId":1,"movieId":2,"rating":4.0}"#, MissingField),
+            (r#"{"userId":1,"movieId":2,"rating":null,"timestamp":1}"#, MissingField),
+            (r#"{"userId":"1","movieId":2,"rating":4.0,"timestamp":1}"#, WrongType),
+            (r#"{"userId":1.5,"movieId":2,"rating":4.0,"timestamp":1}"#, WrongType),
+            (r#"{"userId":1,"movieId":2,"rating":"4","timestamp":1}"#, WrongType),
+            (r#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":1.5}"#, WrongType),
+            (r#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":true}"#, WrongType),
+            (r#"{"userId":0,"movieId":2,"rating":4.0,"timestamp":1}"#, InvalidId),
+            (r#"{"userId":1,"movieId":-2,"rating":4.0,"timestamp":1}"#, InvalidId),
+            (r#"{"userId":1,"movieId":4294967296,"rating":4.0,"timestamp":1}"#, InvalidId),
+            (r#"{"userId":1,"movieId":2,"rating":5.5,"timestamp":1}"#, RatingOutOfRange),
+            (r#"{"userId":1,"movieId":2,"rating":0.49,"timestamp":1}"#, RatingOutOfRange),
+            (r#"{"userId":1,"movieId":2,"rating":0,"timestamp":1}"#, RatingOutOfRange),
+            (r#"{"userId":1,"movieId":2,"rating":1e999,"timestamp":1}"#, InvalidJson),
+            (
+                r#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":1698606000000}"#,
+                TimestampOutOfRange,
+            ),
+            (
+                r#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":-70000000000}"#,
+                TimestampOutOfRange,
+            ),
+            (r#"{"userId":1,"userId":1,"movieId":2,"rating":4.0,"timestamp":1}"#, InvalidJson),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(reason(input), expected, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn boundary_ratings_are_valid() {
+        for v in ["0.5", "5.0", "5", "2.75"] {
+            let s = format!(r#"{{"userId":1,"movieId":2,"rating":{v},"timestamp":1}}"#);
+            assert!(parse(&s).is_ok(), "{s}");
+        }
+    }
+
+    #[test]
+    fn oversized_records_are_rejected_before_parsing() {
+        let big = format!(
+            r#"{{"userId":1,"movieId":2,"rating":4.0,"timestamp":1,"pad":"{}"}}"#,
+            "x".repeat(100)
+        );
+        assert_eq!(
+            parse_json(big.as_bytes(), 64).unwrap_err().reason,
+            RejectReason::Oversized
+        );
+        assert!(parse_json(big.as_bytes(), 1000).is_ok());
+    }
+
+    #[test]
+    fn invalid_utf8_is_rejected_not_panicking() {
+        let bytes = b"{\"userId\":1,\"movieId\":2,\"rating\":4.0,\"timestamp\":1,\"x\":\"\xff\"}";
+        assert_eq!(
+            parse_json(bytes, 1000).unwrap_err().reason,
+            RejectReason::InvalidJson
+        );
+    }
+
+    #[test]
+    fn parses_movielens_csv_rows_with_the_same_rules() {
+        let ok = parse_csv_fields(&["1", "296", "4.5", "964982703"], 1000).unwrap();
+        assert_eq!((ok.user_id, ok.movie_id, ok.rating, ok.timestamp), (1, 296, 4.5, 964982703));
+        let bad = |f: &[&str]| parse_csv_fields(f, 1000).unwrap_err().reason;
+        assert_eq!(bad(&["1", "2", "x", "3"]), RejectReason::WrongType);
+        assert_eq!(bad(&["1", "2", "", "3"]), RejectReason::MissingField);
+        assert_eq!(bad(&["1", "2", "6.0", "3"]), RejectReason::RatingOutOfRange);
+        assert_eq!(bad(&["1", "2", "3.0"]), RejectReason::InvalidJson);
+        assert_eq!(bad(&["1.5", "2", "3.0", "4"]), RejectReason::WrongType);
+    }
+}
