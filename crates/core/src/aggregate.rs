@@ -126,7 +126,8 @@ impl Aggregate {
     /// The `n` most rated movies, most ratings first, ties by smaller movie id.
     fn top_movies(&self, catalog: &Catalog, n: usize) -> Vec<TopMovie> {
         let mut movies: Vec<(i32, Tally)> = self.movies.iter().map(|(m, t)| (*m, *t)).collect();
-        let order = |a: &(i32, Tally), b: &(i32, Tally)| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0));
+        let order =
+            |a: &(i32, Tally), b: &(i32, Tally)| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0));
         if n < movies.len() {
             if n == 0 {
                 return Vec::new();

@@ -96,7 +96,8 @@ impl Catalog {
         if let Some(id) = self.genre_ids.get(name) {
             return Ok(*id);
         }
-        let id = GenreId::try_from(self.genre_names.len()).map_err(|_| CatalogError::TooManyGenres)?;
+        let id =
+            GenreId::try_from(self.genre_names.len()).map_err(|_| CatalogError::TooManyGenres)?;
         let name: Arc<str> = name.into();
         self.genre_names.push(name.clone());
         self.genre_ids.insert(name, id);
@@ -177,14 +178,23 @@ mod tests {
     fn reads_grouplens_quirks() {
         let c = sample();
         assert_eq!(c.len(), 6);
-        assert_eq!(&*c.movie(11).unwrap().title, "American President, The (1995)");
-        assert_eq!(&*c.movie(7789).unwrap().title, "11'09\"01 - September 11 (2002)");
+        assert_eq!(
+            &*c.movie(11).unwrap().title,
+            "American President, The (1995)"
+        );
+        assert_eq!(
+            &*c.movie(7789).unwrap().title,
+            "11'09\"01 - September 11 (2002)"
+        );
         assert_eq!(
             &*c.movie(27008).unwrap().title,
             "From Dusk Till Dawn 2: Texas Blood Money (1999)"
         );
         assert_eq!(&*c.movie(40697).unwrap().title, "Babylon 5");
-        assert_eq!(genres(&c, 1), ["Adventure", "Animation", "Children", "Comedy", "Fantasy"]);
+        assert_eq!(
+            genres(&c, 1),
+            ["Adventure", "Animation", "Children", "Comedy", "Fantasy"]
+        );
         assert_eq!(genres(&c, 27008), ["Comedy", "Crime", "Horror"]);
         assert!(genres(&c, 143410).is_empty());
         assert!(c.movie(2).is_none());
@@ -196,7 +206,10 @@ mod tests {
         let c = sample();
         let comedy = c.genre_names().iter().filter(|g| &***g == "Comedy").count();
         assert_eq!(comedy, 1);
-        assert_eq!(c.movie(1).unwrap().genres[3], c.movie(11).unwrap().genres[0]);
+        assert_eq!(
+            c.movie(1).unwrap().genres[3],
+            c.movie(11).unwrap().genres[0]
+        );
     }
 
     #[test]

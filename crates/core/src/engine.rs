@@ -47,7 +47,10 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             windows: vec![
-                WindowSpec { size: 60, slide: 60 },
+                WindowSpec {
+                    size: 60,
+                    slide: 60,
+                },
                 WindowSpec {
                     size: 300,
                     slide: 60,
@@ -82,7 +85,9 @@ pub struct EngineCounters {
 pub enum PushOutcome {
     Accepted,
     /// Every window containing the rating was already final at this watermark.
-    Late { watermark: i64 },
+    Late {
+        watermark: i64,
+    },
 }
 
 /// A window of one type, identified for ordering: (end, type index, start).
@@ -133,7 +138,10 @@ impl Engine {
         catalog: Arc<Catalog>,
         state: EngineState,
     ) -> Engine {
-        assert!(!config.windows.is_empty(), "at least one window type is required");
+        assert!(
+            !config.windows.is_empty(),
+            "at least one window type is required"
+        );
         let pane_size = config
             .windows
             .iter()
@@ -254,7 +262,13 @@ impl Engine {
     /// drops the panes that no remaining window can read.
     fn emit_until(&mut self, watermark: i64, out: &mut Vec<WindowResult>) {
         let mut ready: Vec<WindowKey> = Vec::new();
-        for (k, (spec, open)) in self.config.windows.iter().zip(&mut self.state.open).enumerate() {
+        for (k, (spec, open)) in self
+            .config
+            .windows
+            .iter()
+            .zip(&mut self.state.open)
+            .enumerate()
+        {
             while let Some(start) = open.first().copied() {
                 if start + spec.size > watermark {
                     break;
@@ -304,8 +318,18 @@ impl Engine {
     /// jumped past all of them, and clears the window state.
     pub fn finish(&mut self, out: &mut Vec<WindowResult>) {
         let mut ready: Vec<WindowKey> = Vec::new();
-        for (k, (spec, open)) in self.config.windows.iter().zip(&mut self.state.open).enumerate() {
-            ready.extend(std::mem::take(open).into_iter().map(|s| (s + spec.size, k, s)));
+        for (k, (spec, open)) in self
+            .config
+            .windows
+            .iter()
+            .zip(&mut self.state.open)
+            .enumerate()
+        {
+            ready.extend(
+                std::mem::take(open)
+                    .into_iter()
+                    .map(|s| (s + spec.size, k, s)),
+            );
         }
         self.emit_final(ready, out);
         self.state.dirty.clear();
@@ -316,10 +340,7 @@ impl Engine {
     /// The metrics of one window, merged from its panes.
     fn window_result(&self, (end, k, start): WindowKey, is_final: bool) -> WindowResult {
         let state = &self.state;
-        let mut panes = state
-            .pane_starts
-            .range(start..end)
-            .map(|p| &state.panes[p]);
+        let mut panes = state.pane_starts.range(start..end).map(|p| &state.panes[p]);
         let summary = match (panes.next(), panes.next()) {
             (Some(only), None) => only.summarize(&self.catalog, self.config.top_n),
             (first, second) => {

@@ -334,7 +334,10 @@ mod tests {
     fn accepts_integer_ratings_extra_fields_and_any_field_order() {
         let r = parse(r#"{"timestamp":-5,"extra":[1,{"a":2}],"rating":4,"movieId":2,"userId":3}"#)
             .unwrap();
-        assert_eq!((r.rating, r.timestamp, r.movie_id, r.user_id), (4.0, -5, 2, 3));
+        assert_eq!(
+            (r.rating, r.timestamp, r.movie_id, r.user_id),
+            (4.0, -5, 2, 3)
+        );
     }
 
     #[test]
@@ -346,19 +349,58 @@ mod tests {
             ("[1,2,3]", InvalidJson),
             ("42", InvalidJson),
             (r#"{"userId":1,"movieId":2,"rating":4.0}"#, MissingField),
-            (r#"{"userId":1,"movieId":2,"rating":null,"timestamp":1}"#, MissingField),
-            (r#"{"userId":"1","movieId":2,"rating":4.0,"timestamp":1}"#, WrongType),
-            (r#"{"userId":1.5,"movieId":2,"rating":4.0,"timestamp":1}"#, WrongType),
-            (r#"{"userId":1,"movieId":2,"rating":"4","timestamp":1}"#, WrongType),
-            (r#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":1.5}"#, WrongType),
-            (r#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":true}"#, WrongType),
-            (r#"{"userId":0,"movieId":2,"rating":4.0,"timestamp":1}"#, InvalidId),
-            (r#"{"userId":1,"movieId":-2,"rating":4.0,"timestamp":1}"#, InvalidId),
-            (r#"{"userId":1,"movieId":4294967296,"rating":4.0,"timestamp":1}"#, InvalidId),
-            (r#"{"userId":1,"movieId":2,"rating":5.5,"timestamp":1}"#, RatingOutOfRange),
-            (r#"{"userId":1,"movieId":2,"rating":0.49,"timestamp":1}"#, RatingOutOfRange),
-            (r#"{"userId":1,"movieId":2,"rating":0,"timestamp":1}"#, RatingOutOfRange),
-            (r#"{"userId":1,"movieId":2,"rating":1e999,"timestamp":1}"#, InvalidJson),
+            (
+                r#"{"userId":1,"movieId":2,"rating":null,"timestamp":1}"#,
+                MissingField,
+            ),
+            (
+                r#"{"userId":"1","movieId":2,"rating":4.0,"timestamp":1}"#,
+                WrongType,
+            ),
+            (
+                r#"{"userId":1.5,"movieId":2,"rating":4.0,"timestamp":1}"#,
+                WrongType,
+            ),
+            (
+                r#"{"userId":1,"movieId":2,"rating":"4","timestamp":1}"#,
+                WrongType,
+            ),
+            (
+                r#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":1.5}"#,
+                WrongType,
+            ),
+            (
+                r#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":true}"#,
+                WrongType,
+            ),
+            (
+                r#"{"userId":0,"movieId":2,"rating":4.0,"timestamp":1}"#,
+                InvalidId,
+            ),
+            (
+                r#"{"userId":1,"movieId":-2,"rating":4.0,"timestamp":1}"#,
+                InvalidId,
+            ),
+            (
+                r#"{"userId":1,"movieId":4294967296,"rating":4.0,"timestamp":1}"#,
+                InvalidId,
+            ),
+            (
+                r#"{"userId":1,"movieId":2,"rating":5.5,"timestamp":1}"#,
+                RatingOutOfRange,
+            ),
+            (
+                r#"{"userId":1,"movieId":2,"rating":0.49,"timestamp":1}"#,
+                RatingOutOfRange,
+            ),
+            (
+                r#"{"userId":1,"movieId":2,"rating":0,"timestamp":1}"#,
+                RatingOutOfRange,
+            ),
+            (
+                r#"{"userId":1,"movieId":2,"rating":1e999,"timestamp":1}"#,
+                InvalidJson,
+            ),
             (
                 r#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":1698606000000}"#,
                 TimestampOutOfRange,
@@ -367,7 +409,10 @@ mod tests {
                 r#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":-70000000000}"#,
                 TimestampOutOfRange,
             ),
-            (r#"{"userId":1,"userId":1,"movieId":2,"rating":4.0,"timestamp":1}"#, InvalidJson),
+            (
+                r#"{"userId":1,"userId":1,"movieId":2,"rating":4.0,"timestamp":1}"#,
+                InvalidJson,
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(reason(input), expected, "input {input:?}");
@@ -407,7 +452,10 @@ mod tests {
     #[test]
     fn parses_movielens_csv_rows_with_the_same_rules() {
         let ok = parse_csv_fields(&["1", "296", "4.5", "964982703"], 1000).unwrap();
-        assert_eq!((ok.user_id, ok.movie_id, ok.rating, ok.timestamp), (1, 296, 4.5, 964982703));
+        assert_eq!(
+            (ok.user_id, ok.movie_id, ok.rating, ok.timestamp),
+            (1, 296, 4.5, 964982703)
+        );
         let bad = |f: &[&str]| parse_csv_fields(f, 1000).unwrap_err().reason;
         assert_eq!(bad(&["1", "2", "x", "3"]), RejectReason::WrongType);
         assert_eq!(bad(&["1", "2", "", "3"]), RejectReason::MissingField);

@@ -55,7 +55,12 @@ impl Engine {
     pub fn snapshot(&self) -> Vec<u8> {
         let body = Body {
             windows: self.config.windows.clone(),
-            genre_names: self.catalog.genre_names().iter().map(|g| g.to_string()).collect(),
+            genre_names: self
+                .catalog
+                .genre_names()
+                .iter()
+                .map(|g| g.to_string())
+                .collect(),
             state: self.state.clone(),
         };
         let body = postcard::to_stdvec(&body).expect("engine state serialization cannot fail");
@@ -129,7 +134,11 @@ fn remap_genres(
     catalog: &Catalog,
 ) -> Result<(), SnapshotError> {
     let current: Vec<&str> = catalog.genre_names().iter().map(|g| &**g).collect();
-    if old_names.iter().map(String::as_str).eq(current.iter().copied()) {
+    if old_names
+        .iter()
+        .map(String::as_str)
+        .eq(current.iter().copied())
+    {
         return Ok(());
     }
     let mut new_ids: Vec<Option<GenreId>> = Vec::with_capacity(old_names.len());

@@ -64,7 +64,10 @@ mod tests {
         assert_eq!(rfc3339_seconds(-60), "1969-12-31T23:59:00Z");
         assert_eq!(rfc3339_seconds(MIN_TIMESTAMP), "0001-01-01T00:00:00Z");
         assert_eq!(rfc3339_seconds(MAX_TIMESTAMP), "9999-12-31T23:59:59Z");
-        assert_eq!(rfc3339_millis(1_761_764_400_123), "2025-10-29T19:00:00.123Z");
+        assert_eq!(
+            rfc3339_millis(1_761_764_400_123),
+            "2025-10-29T19:00:00.123Z"
+        );
     }
 
     #[test]

@@ -102,9 +102,18 @@ mod tests {
     #[test]
     fn tumbling_assigns_one_window() {
         let w = WindowSpec::tumbling(60).unwrap();
-        assert_eq!(w.starts_containing(1_699_999_980).collect::<Vec<_>>(), [1_699_999_980]);
-        assert_eq!(w.starts_containing(1_700_000_039).collect::<Vec<_>>(), [1_699_999_980]);
-        assert_eq!(w.starts_containing(1_700_000_040).collect::<Vec<_>>(), [1_700_000_040]);
+        assert_eq!(
+            w.starts_containing(1_699_999_980).collect::<Vec<_>>(),
+            [1_699_999_980]
+        );
+        assert_eq!(
+            w.starts_containing(1_700_000_039).collect::<Vec<_>>(),
+            [1_699_999_980]
+        );
+        assert_eq!(
+            w.starts_containing(1_700_000_040).collect::<Vec<_>>(),
+            [1_700_000_040]
+        );
         assert_eq!(w.name(), "tumbling_1min");
     }
 
