@@ -1,0 +1,301 @@
+//! Synthetic ratings for `demo`, `generate` and the benchmarks.
+//!
+//! The stream looks like MovieLens traffic: movie popularity follows a Zipf law over the catalog
+//! (in a seeded random order, so popularity is not tied to movie ids), users are Zipf-distributed
+//! too, rating values follow the mix of ml-latest-small, event time advances at a configured rate
+//! with bounded disorder, and chosen fractions of records are late (far behind the stream) or
+//! malformed. The same seed gives the same records.
+
+use ratings_core::Catalog;
+
+mod builtin;
+
+pub use builtin::builtin_catalog;
+
+/// Rating values and their frequencies in ml-latest-small (100,836 ratings).
+const RATING_MIX: [(f64, u32); 10] = [
+    (0.5, 1370),
+    (1.0, 2811),
+    (1.5, 1791),
+    (2.0, 7551),
+    (2.5, 5550),
+    (3.0, 20047),
+    (3.5, 13136),
+    (4.0, 26818),
+    (4.5, 8551),
+    (5.0, 13211),
+];
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GeneratorConfig {
+    pub seed: u64,
+    /// Event time of the first record, epoch seconds.
+    pub start_time: i64,
+    /// Records per second of event time.
+    pub events_per_second: f64,
+    /// Records arrive up to this many seconds behind the stream's clock.
+    pub max_disorder_secs: i64,
+    /// Fraction of records made late: at least `late_by_secs` behind the stream.
+    pub late_fraction: f64,
+    /// How far behind the stream a late record is (more than watermark delay + window size).
+    pub late_by_secs: i64,
+    /// Fraction of records that are invalid in one of several ways.
+    pub malformed_fraction: f64,
+    /// Number of distinct users.
+    pub users: u32,
+    /// Zipf exponent of movie popularity.
+    pub zipf_exponent: f64,
+}
+
+impl Default for GeneratorConfig {
+    fn default() -> Self {
+        GeneratorConfig {
+            seed: 42,
+            start_time: 1_761_764_400, // 2025-10-29T19:00:00Z
+            events_per_second: 50.0,
+            max_disorder_secs: 5,
+            late_fraction: 0.0,
+            late_by_secs: 1_200,
+            malformed_fraction: 0.0,
+            users: 610,
+            zipf_exponent: 1.0,
+        }
+    }
+}
+
+/// What a generated record is meant to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    Valid,
+    Late,
+    Malformed,
+}
+
+/// One generated record: the JSON payload as it goes to the `ratings` topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated {
+    pub payload: String,
+    pub kind: RecordKind,
+    /// Event time written in the payload (the stream clock for malformed records).
+    pub event_time: i64,
+}
+
+/// Cumulative distribution for sampling an index with given weights.
+struct Cdf(Vec<f64>);
+
+impl Cdf {
+    fn new(weights: impl Iterator<Item = f64>) -> Cdf {
+        let mut total = 0.0;
+        let mut cumulative: Vec<f64> = weights
+            .map(|w| {
+                total += w;
+                total
+            })
+            .collect();
+        cumulative.iter_mut().for_each(|c| *c /= total);
+        Cdf(cumulative)
+    }
+
+    fn zipf(n: usize, exponent: f64) -> Cdf {
+        Cdf::new((1..=n).map(|rank| 1.0 / (rank as f64).powf(exponent)))
+    }
+
+    fn sample(&self, rng: &mut fastrand::Rng) -> usize {
+        let u = rng.f64();
+        self.0.partition_point(|c| *c < u).min(self.0.len() - 1)
+    }
+}
+
+/// An endless, deterministic iterator of generated records.
+pub struct Generator {
+    config: GeneratorConfig,
+    rng: fastrand::Rng,
+    movies: Vec<i32>,
+    movie_cdf: Cdf,
+    user_cdf: Cdf,
+    rating_cdf: Cdf,
+    index: u64,
+}
+
+impl Generator {
+    /// A generator drawing movies from `catalog` (or ids 1..=1000 if it is empty).
+    pub fn new(config: GeneratorConfig, catalog: &Catalog) -> Generator {
+        let mut rng = fastrand::Rng::with_seed(config.seed);
+        let mut movies = catalog.movie_ids();
+        if movies.is_empty() {
+            movies = (1..=1000).collect();
+        }
+        rng.shuffle(&mut movies);
+        Generator {
+            movie_cdf: Cdf::zipf(movies.len(), config.zipf_exponent),
+            user_cdf: Cdf::zipf(config.users.max(1) as usize, 0.5),
+            rating_cdf: Cdf::new(RATING_MIX.iter().map(|(_, c)| f64::from(*c))),
+            movies,
+            rng,
+            config,
+            index: 0,
+        }
+    }
+
+    /// The stream clock for the next record: start + index / rate.
+    fn clock(&self) -> i64 {
+        self.config.start_time + (self.index as f64 / self.config.events_per_second) as i64
+    }
+
+    fn valid_payload(&mut self, timestamp: i64) -> String {
+        let user = self.user_cdf.sample(&mut self.rng) + 1;
+        let movie = self.movies[self.movie_cdf.sample(&mut self.rng)];
+        let rating = RATING_MIX[self.rating_cdf.sample(&mut self.rng)].0;
+        format!(
+            r#"{{"userId":{user},"movieId":{movie},"rating":{rating:.1},"timestamp":{timestamp}}}"#
+        )
+    }
+
+    fn malformed_payload(&mut self, timestamp: i64) -> String {
+        let movie = self.movies[self.movie_cdf.sample(&mut self.rng)];
+        match self.rng.u8(0..7) {
+            0 => format!("userId=1,movieId={movie},rating=4.0,timestamp={timestamp}"),
+            1 => format!(r#"{{"userId":1,"movieId":{movie},"rating":4.0}}"#),
+            2 => format!(
+                r#"{{"userId":"u1","movieId":{movie},"rating":4.0,"timestamp":{timestamp}}}"#
+            ),
+            3 => {
+                format!(r#"{{"userId":1,"movieId":{movie},"rating":7.5,"timestamp":{timestamp}}}"#)
+            }
+            4 => {
+                format!(r#"{{"userId":1,"movieId":-{movie},"rating":3.0,"timestamp":{timestamp}}}"#)
+            }
+            5 => format!(
+                r#"{{"userId":1,"movieId":{movie},"rating":3.0,"timestamp":{timestamp}000}}"#
+            ),
+            _ => format!(r#"{{"userId":1,"movieId":{movie},"rating":3.0,"timest"#),
+        }
+    }
+}
+
+impl Iterator for Generator {
+    type Item = Generated;
+
+    fn next(&mut self) -> Option<Generated> {
+        let clock = self.clock();
+        self.index += 1;
+        let roll = self.rng.f64();
+        let generated = if roll < self.config.malformed_fraction {
+            Generated {
+                payload: self.malformed_payload(clock),
+                kind: RecordKind::Malformed,
+                event_time: clock,
+            }
+        } else if roll < self.config.malformed_fraction + self.config.late_fraction {
+            let t = clock - self.config.late_by_secs - self.rng.i64(0..=300);
+            Generated {
+                payload: self.valid_payload(t),
+                kind: RecordKind::Late,
+                event_time: t,
+            }
+        } else {
+            let t = clock - self.rng.i64(0..=self.config.max_disorder_secs.max(0));
+            Generated {
+                payload: self.valid_payload(t),
+                kind: RecordKind::Valid,
+                event_time: t,
+            }
+        };
+        Some(generated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratings_core::rating::{parse_json, DEFAULT_MAX_RECORD_BYTES};
+
+    fn sample(config: GeneratorConfig, n: usize) -> Vec<Generated> {
+        Generator::new(config, &builtin_catalog()).take(n).collect()
+    }
+
+    #[test]
+    fn same_seed_same_records() {
+        let a = sample(GeneratorConfig::default(), 500);
+        assert_eq!(a, sample(GeneratorConfig::default(), 500));
+        let b = sample(
+            GeneratorConfig {
+                seed: 7,
+                ..GeneratorConfig::default()
+            },
+            500,
+        );
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn kinds_parse_as_intended_and_fractions_hold() {
+        let config = GeneratorConfig {
+            late_fraction: 0.05,
+            malformed_fraction: 0.1,
+            ..GeneratorConfig::default()
+        };
+        let records = sample(config, 20_000);
+        let mut counts = [0usize; 3];
+        for r in &records {
+            let parsed = parse_json(r.payload.as_bytes(), DEFAULT_MAX_RECORD_BYTES);
+            match r.kind {
+                RecordKind::Malformed => assert!(parsed.is_err(), "{}", r.payload),
+                _ => assert_eq!(parsed.unwrap().timestamp, r.event_time),
+            }
+            counts[r.kind as usize] += 1;
+        }
+        let share = |i: usize| counts[i] as f64 / records.len() as f64;
+        assert!(
+            (share(2) - 0.10).abs() < 0.01,
+            "malformed share {}",
+            share(2)
+        );
+        assert!((share(1) - 0.05).abs() < 0.01, "late share {}", share(1));
+    }
+
+    #[test]
+    fn popularity_is_skewed_and_ratings_follow_the_movielens_mix() {
+        let catalog = builtin_catalog();
+        let records: Vec<_> = Generator::new(GeneratorConfig::default(), &catalog)
+            .take(50_000)
+            .collect();
+        let mut per_movie = std::collections::HashMap::<i32, usize>::new();
+        let mut fours = 0;
+        for r in &records {
+            let rating = parse_json(r.payload.as_bytes(), 1024).unwrap();
+            *per_movie.entry(rating.movie_id).or_default() += 1;
+            fours += usize::from(rating.rating == 4.0);
+        }
+        let mut counts: Vec<usize> = per_movie.values().copied().collect();
+        counts.sort_unstable_by(|a, b| b.cmp(a));
+        assert!(
+            counts[0] > 5 * counts[counts.len() / 2],
+            "Zipf head {counts:?}"
+        );
+        let share = fours as f64 / records.len() as f64;
+        assert!(
+            (share - 26818.0 / 100836.0).abs() < 0.01,
+            "share of 4.0: {share}"
+        );
+    }
+
+    #[test]
+    fn event_time_advances_at_the_rate_with_bounded_disorder() {
+        let config = GeneratorConfig {
+            events_per_second: 10.0,
+            max_disorder_secs: 3,
+            ..GeneratorConfig::default()
+        };
+        let start = config.start_time;
+        for (i, r) in sample(config, 1000).iter().enumerate() {
+            let clock = start + i as i64 / 10;
+            assert!(
+                (clock - 3..=clock).contains(&r.event_time),
+                "record {i}: {}",
+                r.event_time
+            );
+        }
+    }
+}
