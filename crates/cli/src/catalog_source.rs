@@ -1,0 +1,69 @@
+//! Finds and loads the movie catalog: an explicit `--movies` path, else the bundled
+//! ml-latest-small `movies.csv` when it can be found, else the small built-in catalog.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use ratings_core::Catalog;
+
+/// Where the ml-latest-small files live relative to the repository or the working directory.
+const BUNDLED_DIR: &str = "shared/data/movielens/ml-latest-small";
+
+/// A loaded catalog and a description of where it came from.
+pub struct LoadedCatalog {
+    pub catalog: Arc<Catalog>,
+    pub origin: String,
+}
+
+/// Loads the catalog from `explicit`, or the bundled one, or the built-in one.
+pub fn load(explicit: Option<&Path>) -> anyhow::Result<LoadedCatalog> {
+    let path = match explicit {
+        Some(path) => path.to_path_buf(),
+        None => match bundled_movielens_dir() {
+            Some(dir) => dir.join("movies.csv"),
+            None => {
+                return Ok(LoadedCatalog {
+                    catalog: Arc::new(ratings_generator::builtin_catalog()),
+                    origin: "built-in sample (20 movies); pass --movies for the full catalog"
+                        .into(),
+                })
+            }
+        },
+    };
+    let file = File::open(&path).with_context(|| {
+        format!(
+            "cannot open movies file {} (pass --movies PATH to movies.csv)",
+            path.display()
+        )
+    })?;
+    let catalog =
+        Catalog::from_csv(file).with_context(|| format!("cannot load {}", path.display()))?;
+    Ok(LoadedCatalog {
+        catalog: Arc::new(catalog),
+        origin: path.display().to_string(),
+    })
+}
+
+/// The ml-latest-small folder, looked up in `$RATINGS_MOVIELENS_DIR`, then beside the working
+/// directory and the source tree (`../shared/...` in this project's layout).
+pub fn bundled_movielens_dir() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("RATINGS_MOVIELENS_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    let roots = [
+        std::env::current_dir().ok(),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
+    ];
+    for root in roots.into_iter().flatten() {
+        for ancestor in root.ancestors().take(4) {
+            candidates.push(ancestor.join(BUNDLED_DIR));
+            candidates.push(ancestor.join("..").join(BUNDLED_DIR));
+        }
+    }
+    candidates
+        .into_iter()
+        .find(|dir| dir.join("movies.csv").is_file())
+}

@@ -1,0 +1,31 @@
+//! `ratings-stream`: the binary. Parses the command line and runs a subcommand; see `--help`.
+
+mod args;
+mod catalog_source;
+mod demo;
+mod pipeline;
+mod report;
+mod run;
+mod sinks;
+mod source;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Demo(args) => demo::demo(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The pipeline driver: source record → parse/validate → engine (watermark, windows, aggregates)
+//! → sinks. Rejected records go to the dead-letter sink, late ones to the late sink; everything
+//! is counted. Drivers (file mode, demo; Kafka later) feed it records and mark batch ends.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use ratings_core::rating::{parse_csv_fields, parse_json};
+use ratings_core::{
+    DeadLetter, Engine, PushOutcome, Rating, RejectReason, Rejection, WindowResult,
+};
+use serde::Serialize;
+
+use crate::sinks::{RecordSink, WindowSink};
+use crate::source::{Format, SourceRecord};
+
+/// Where the pipeline's outputs go.
+pub struct Outputs {
+    pub windows: Box<dyn WindowSink>,
+    pub dead_letters: Box<dyn RecordSink>,
+    pub late: Box<dyn RecordSink>,
+}
+
+/// Counters of the pipeline (the engine keeps its own: accepted, late, windows).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PipelineStats {
+    pub records: u64,
+    pub invalid: u64,
+    pub invalid_by_reason: Vec<(String, u64)>,
+}
+
+/// Drives one engine with one set of outputs.
+pub struct Pipeline {
+    engine: Engine,
+    outputs: Outputs,
+    source_name: String,
+    max_record_bytes: usize,
+    records: u64,
+    invalid_by_reason: [u64; RejectReason::ALL.len()],
+    emitted: Vec<WindowResult>,
+}
+
+impl Pipeline {
+    pub fn new(
+        engine: Engine,
+        outputs: Outputs,
+        source_name: String,
+        max_record_bytes: usize,
+    ) -> Pipeline {
+        Pipeline {
+            engine,
+            outputs,
+            source_name,
+            max_record_bytes,
+            records: 0,
+            invalid_by_reason: [0; RejectReason::ALL.len()],
+            emitted: Vec::new(),
+        }
+    }
+
+    /// The engine, for progress and counters.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Processes one record: windows it makes final are written before returning.
+    pub fn process(&mut self, record: SourceRecord<'_>) -> anyhow::Result<()> {
+        self.records += 1;
+        match parse(record, self.max_record_bytes) {
+            Ok(rating) => match self.engine.push(&rating, &mut self.emitted) {
+                PushOutcome::Accepted => {}
+                PushOutcome::Late { watermark } => self.write_late(record, &rating, watermark)?,
+            },
+            Err(rejection) => self.write_rejection(record, &rejection)?,
+        }
+        self.write_emitted()
+    }
+
+    /// End of a batch: in update mode, emits the windows changed during it; flushes sinks.
+    pub fn end_batch(&mut self) -> anyhow::Result<()> {
+        self.engine.flush_updates(&mut self.emitted);
+        self.write_emitted()?;
+        self.flush()
+    }
+
+    /// End of a bounded input: optionally emits every still-open window, then flushes.
+    pub fn finish(&mut self, final_flush: bool) -> anyhow::Result<()> {
+        self.engine.flush_updates(&mut self.emitted);
+        if final_flush {
+            self.engine.finish(&mut self.emitted);
+        }
+        self.write_emitted()?;
+        self.flush()
+    }
+
+    /// Pipeline counters so far.
+    pub fn stats(&self) -> PipelineStats {
+        PipelineStats {
+            records: self.records,
+            invalid: self.invalid_by_reason.iter().sum(),
+            invalid_by_reason: RejectReason::ALL
+                .iter()
+                .map(|r| (r.as_str().to_string(), self.invalid_by_reason[r.index()]))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+        }
+    }
+
+    fn write_emitted(&mut self) -> anyhow::Result<()> {
+        if self.emitted.is_empty() {
+            return Ok(());
+        }
+        let now = now_millis();
+        for window in self.emitted.drain(..) {
+            self.outputs
+                .windows
+                .write_window(&window, now)
+                .context("cannot write window metrics")?;
+        }
+        Ok(())
+    }
+
+    fn write_rejection(
+        &mut self,
+        record: SourceRecord<'_>,
+        rejection: &Rejection,
+    ) -> anyhow::Result<()> {
+        self.invalid_by_reason[rejection.reason.index()] += 1;
+        let text = String::from_utf8_lossy(record.payload);
+        let letter = dead_letter(
+            &self.source_name,
+            record,
+            rejection.reason.as_str(),
+            &rejection.detail,
+            &text,
+        );
+        self.outputs
+            .dead_letters
+            .write_record(&letter)
+            .context("cannot write a dead-letter record")
+    }
+
+    fn write_late(
+        &mut self,
+        record: SourceRecord<'_>,
+        rating: &Rating,
+        watermark: i64,
+    ) -> anyhow::Result<()> {
+        let detail = format!(
+            "event time {} is behind the watermark {}: every window containing it is final",
+            ratings_core::time::rfc3339_seconds(rating.timestamp),
+            ratings_core::time::rfc3339_seconds(watermark)
+        );
+        let text = String::from_utf8_lossy(record.payload);
+        let letter = dead_letter(&self.source_name, record, "late", &detail, &text);
+        self.outputs
+            .late
+            .write_record(&letter)
+            .context("cannot write a late record")
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        self.outputs
+            .windows
+            .flush()
+            .context("cannot flush window metrics")?;
+        self.outputs
+            .dead_letters
+            .flush()
+            .context("cannot flush dead letters")?;
+        self.outputs
+            .late
+            .flush()
+            .context("cannot flush late records")
+    }
+}
+
+/// The dead-letter (or late) record for `record`.
+fn dead_letter<'a>(
+    source: &'a str,
+    record: SourceRecord<'_>,
+    reason: &'a str,
+    detail: &'a str,
+    text: &'a str,
+) -> DeadLetter<'a> {
+    DeadLetter {
+        reason,
+        detail,
+        source,
+        partition: record.partition,
+        offset: record.offset,
+        record: text,
+    }
+}
+
+/// Parses a record in its format.
+fn parse(record: SourceRecord<'_>, max_record_bytes: usize) -> Result<Rating, Rejection> {
+    match record.format {
+        Format::Json => parse_json(record.payload, max_record_bytes),
+        Format::MovieLensCsv => {
+            let text = std::str::from_utf8(record.payload).map_err(|e| Rejection {
+                reason: RejectReason::InvalidJson,
+                detail: format!("not UTF-8: {e}"),
+            })?;
+            let fields: Vec<&str> = text.split(',').collect();
+            parse_csv_fields(&fields, max_record_bytes)
+        }
+    }
+}
+
+/// Wall-clock time in epoch milliseconds.
+pub fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

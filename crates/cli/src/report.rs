@@ -1,0 +1,99 @@
+//! Operator output on standard error: the start-up banner with the effective configuration and
+//! the end-of-run summary (also available as JSON).
+
+use std::time::Duration;
+
+use ratings_core::time::duration_name;
+use ratings_core::{EngineConfig, EngineCounters};
+use serde::Serialize;
+
+use crate::pipeline::PipelineStats;
+
+/// Prints the banner: the command, then one `key  value` line per setting.
+pub fn banner(title: &str, config: &EngineConfig, settings: &[(&str, String)]) {
+    eprintln!("ratings-stream {} — {title}", env!("CARGO_PKG_VERSION"));
+    let windows: Vec<String> = config.windows.iter().map(|w| w.name()).collect();
+    let engine = [
+        ("windows", windows.join(", ")),
+        ("watermark delay", duration_name(config.watermark_delay)),
+        ("top-N", config.top_n.to_string()),
+        ("output mode", format!("{:?}", config.mode).to_lowercase()),
+    ];
+    for (key, value) in settings.iter().chain(engine.iter()) {
+        eprintln!("  {key:<16} {value}");
+    }
+}
+
+/// Everything counted during a run.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub records: u64,
+    pub valid: u64,
+    pub invalid: u64,
+    pub invalid_by_reason: Vec<(String, u64)>,
+    pub accepted: u64,
+    pub late: u64,
+    pub late_by_window_type: Vec<(String, u64)>,
+    pub unknown_movie: u64,
+    pub windows_emitted: u64,
+    pub updates_emitted: u64,
+    pub open_windows: usize,
+    pub seconds: f64,
+}
+
+impl Summary {
+    pub fn new(
+        stats: PipelineStats,
+        counters: &EngineCounters,
+        config: &EngineConfig,
+        open_windows: usize,
+        elapsed: Duration,
+    ) -> Summary {
+        Summary {
+            records: stats.records,
+            valid: stats.records - stats.invalid,
+            invalid: stats.invalid,
+            invalid_by_reason: stats.invalid_by_reason,
+            accepted: counters.accepted,
+            late: counters.late,
+            late_by_window_type: config
+                .windows
+                .iter()
+                .map(|w| w.name())
+                .zip(counters.late_by_window.iter().copied())
+                .collect(),
+            unknown_movie: counters.unknown_movie,
+            windows_emitted: counters.windows_emitted,
+            updates_emitted: counters.updates_emitted,
+            open_windows,
+            seconds: elapsed.as_secs_f64(),
+        }
+    }
+
+    /// Human-readable lines on standard error.
+    pub fn print(&self) {
+        let rate = self.records as f64 / self.seconds.max(1e-9);
+        eprintln!(
+            "processed {} records in {:.2}s ({:.0} records/s)",
+            self.records, self.seconds, rate
+        );
+        eprintln!(
+            "  valid {} (aggregated {}, late {}), invalid {}",
+            self.valid, self.accepted, self.late, self.invalid
+        );
+        for (reason, n) in &self.invalid_by_reason {
+            eprintln!("    invalid {reason}: {n}");
+        }
+        for (window_type, n) in &self.late_by_window_type {
+            eprintln!("  late for {window_type}: {n}");
+        }
+        eprintln!(
+            "  ratings of movies missing from the catalog: {}",
+            self.unknown_movie
+        );
+        eprintln!(
+            "  windows emitted: {} final, {} updates; {} still open",
+            self.windows_emitted, self.updates_emitted, self.open_windows
+        );
+    }
+}
