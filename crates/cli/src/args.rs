@@ -65,11 +65,15 @@ pub enum ModeArg {
 impl EngineArgs {
     /// The engine configuration these options describe.
     pub fn engine_config(&self) -> anyhow::Result<EngineConfig> {
+        let tumbling = WindowSpec::tumbling(self.tumbling)?;
+        let sliding = WindowSpec::sliding(self.sliding_size, self.sliding_slide)?;
+        anyhow::ensure!(
+            tumbling != sliding,
+            "the sliding window ({}) equals the tumbling window; give it a slide smaller than its size",
+            sliding.name()
+        );
         Ok(EngineConfig {
-            windows: vec![
-                WindowSpec::tumbling(self.tumbling)?,
-                WindowSpec::sliding(self.sliding_size, self.sliding_slide)?,
-            ],
+            windows: vec![tumbling, sliding],
             watermark_delay: self.watermark_delay,
             top_n: self.top_n,
             mode: match self.output_mode {

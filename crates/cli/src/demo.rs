@@ -131,7 +131,7 @@ impl WindowSink for ConsoleTable {
             return Ok(());
         }
         let mut out = io::stdout().lock();
-        if self.rows % 20 == 0 {
+        if self.rows.is_multiple_of(20) {
             writeln!(
                 out,
                 "{:<20} {:<18} {:>6} {:>5} {:>4} {:>4}  top movies (ratings)",

@@ -1,0 +1,397 @@
+//! End-to-end tests of `ratings-stream run` on files, including the real ml-latest-small data.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ratings_core::Catalog;
+use serde_json::Value;
+
+fn movielens_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("RATINGS_MOVIELENS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = repo.join("../shared/data/movielens/ml-latest-small");
+    assert!(
+        dir.join("ratings.csv").is_file(),
+        "ml-latest-small not found at {}; set RATINGS_MOVIELENS_DIR",
+        dir.display()
+    );
+    dir
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("ratings-stream-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .arg("run")
+        .args(args)
+        .output()
+        .expect("binary runs");
+    assert!(
+        out.status.success(),
+        "run {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn json_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// (userId, movieId, rating, timestamp) rows of ml-latest-small's ratings.csv, in file order.
+fn movielens_ratings() -> Vec<(i64, i64, f64, i64)> {
+    let text = std::fs::read_to_string(movielens_dir().join("ratings.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.trim_end().split(',').collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+                f[3].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn window_type(w: &Value) -> &str {
+    w["window_type"].as_str().unwrap()
+}
+
+#[test]
+fn real_movielens_catalog_loads_with_titles_and_genres() {
+    let file = std::fs::File::open(movielens_dir().join("movies.csv")).unwrap();
+    let catalog = Catalog::from_csv(file).unwrap();
+    assert_eq!(catalog.len(), 9742);
+    let title = |id| catalog.movie(id).unwrap().title.to_string();
+    let genres = |id| -> Vec<String> {
+        catalog
+            .movie(id)
+            .unwrap()
+            .genres
+            .iter()
+            .map(|g| catalog.genre_name(*g).to_string())
+            .collect()
+    };
+    assert_eq!(title(1), "Toy Story (1995)");
+    assert_eq!(
+        genres(1),
+        ["Adventure", "Animation", "Children", "Comedy", "Fantasy"]
+    );
+    assert_eq!(title(11), "American President, The (1995)");
+    assert_eq!(title(7789), "11'09\"01 - September 11 (2002)");
+    assert_eq!(
+        title(27008),
+        "From Dusk Till Dawn 2: Texas Blood Money (1999)"
+    );
+    assert_eq!(title(40697), "Babylon 5");
+    assert_eq!(title(193609), "Andrew Dice Clay: Dice Rules (1991)");
+    assert!(
+        genres(143410).is_empty(),
+        "(no genres listed) means no genre"
+    );
+    let mut names: Vec<String> = catalog
+        .genre_names()
+        .iter()
+        .map(|g| g.to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 19);
+    assert!(names.contains(&"IMAX".to_string()) && names.contains(&"Film-Noir".to_string()));
+}
+
+#[test]
+fn sorted_movielens_replay_counts_every_rating_once_per_window() {
+    let dir = temp_dir("sorted");
+    let mut ratings = movielens_ratings();
+    assert_eq!(ratings.len(), 100_836);
+    ratings.sort_by_key(|r| r.3);
+    let input = dir.join("sorted.csv");
+    let body: String = ratings
+        .iter()
+        .map(|(u, m, r, t)| format!("{u},{m},{r:.1},{t}\r\n"))
+        .collect();
+    std::fs::write(&input, format!("userId,movieId,rating,timestamp\r\n{body}")).unwrap();
+    let (metrics, summary) = (dir.join("metrics.jsonl"), dir.join("summary.json"));
+    run(&[
+        "--input",
+        input.to_str().unwrap(),
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+        "--summary-file",
+        summary.to_str().unwrap(),
+    ]);
+    let windows = json_lines(&metrics);
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    assert_eq!(
+        (summary["valid"].as_u64(), summary["late"].as_u64()),
+        (Some(100_836), Some(0))
+    );
+
+    // independent expectation: count and rating sum per event-time minute
+    let mut per_minute: BTreeMap<i64, (u64, f64)> = BTreeMap::new();
+    for (_, _, rating, t) in &ratings {
+        let e = per_minute.entry(t.div_euclid(60) * 60).or_default();
+        *e = (e.0 + 1, e.1 + rating);
+    }
+    let tumbling: Vec<&Value> = windows
+        .iter()
+        .filter(|w| window_type(w) == "tumbling_1min")
+        .collect();
+    assert_eq!(tumbling.len(), per_minute.len());
+    for (w, (minute, (count, sum))) in tumbling.iter().zip(&per_minute) {
+        let start = chrono_seconds(w["window_start"].as_str().unwrap());
+        assert_eq!(start, *minute);
+        assert_eq!(w["count"].as_u64(), Some(*count));
+        assert_eq!(w["avg_rating"].as_f64(), Some(sum / *count as f64));
+        assert_eq!(w["final"], Value::Bool(true));
+    }
+    let sliding_total: u64 = windows
+        .iter()
+        .filter(|w| window_type(w) == "sliding_5min_1min")
+        .map(|w| w["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        sliding_total,
+        5 * 100_836,
+        "each rating is in 5 sliding windows"
+    );
+    let unique: HashSet<(String, String)> = windows
+        .iter()
+        .map(|w| (window_type(w).to_string(), w["window_start"].to_string()))
+        .collect();
+    assert_eq!(unique.len(), windows.len(), "no window twice");
+}
+
+/// Epoch seconds of an RFC 3339 `YYYY-MM-DDTHH:MM:SSZ` string (days-from-civil, independent of
+/// the implementation under test).
+fn chrono_seconds(text: &str) -> i64 {
+    let n = |a: usize, b: usize| text[a..b].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    days * 86_400 + n(11, 13) * 3600 + n(14, 16) * 60 + n(17, 19)
+}
+
+#[test]
+fn file_order_replay_accounts_for_every_late_rating() {
+    let dir = temp_dir("fileorder");
+    let (metrics, late, summary) = (
+        dir.join("m.jsonl"),
+        dir.join("late.jsonl"),
+        dir.join("s.json"),
+    );
+    let input = movielens_dir().join("ratings.csv");
+    run(&[
+        "--input",
+        input.to_str().unwrap(),
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+        "--late-file",
+        late.to_str().unwrap(),
+        "--summary-file",
+        summary.to_str().unwrap(),
+    ]);
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    let late_records = json_lines(&late);
+    assert_eq!(summary["late"].as_u64(), Some(late_records.len() as u64));
+    assert!(
+        late_records.len() > 50_000,
+        "file order is by user, so most ratings are late"
+    );
+    let tumbling_late = summary["late_by_window_type"][0][1].as_u64().unwrap();
+    let windows = json_lines(&metrics);
+    let tumbling_sum: u64 = windows
+        .iter()
+        .filter(|w| window_type(w) == "tumbling_1min")
+        .map(|w| w["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        tumbling_sum + tumbling_late,
+        100_836,
+        "every rating is aggregated or late"
+    );
+    let text = std::fs::read_to_string(&input).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for record in late_records.iter().take(100) {
+        assert_eq!(record["reason"], "late");
+        let line = record["offset"].as_u64().unwrap() as usize;
+        assert_eq!(
+            record["record"].as_str().unwrap(),
+            lines[line - 1].trim_end(),
+            "offset is the line number"
+        );
+    }
+}
+
+#[test]
+fn invalid_records_go_to_the_dead_letter_file_and_processing_continues() {
+    let dir = temp_dir("deadletter");
+    let input = dir.join("in.jsonl");
+    let b = 1_699_999_980;
+    let lines = [
+        format!(r#"{{"userId":1,"movieId":1,"rating":1.0,"timestamp":{b}}}"#),
+        "this is not json".to_string(),
+        format!(r#"{{"userId":1,"movieId":1,"rating":9.0,"timestamp":{b}}}"#),
+        format!(r#"{{"userId":"x","movieId":1,"rating":2.0,"timestamp":{b}}}"#),
+        String::new(),
+        format!(
+            r#"{{"userId":1,"movieId":1,"rating":2.0,"timestamp":{}}}"#,
+            b + 30
+        ),
+        format!(
+            r#"{{"userId":1,"movieId":999999,"rating":3.0,"timestamp":{}}}"#,
+            b + 59
+        ),
+        format!(
+            r#"{{"userId":1,"movieId":1,"rating":4.0,"timestamp":{}}}"#,
+            b + 60
+        ),
+    ];
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let (metrics, dead) = (dir.join("m.jsonl"), dir.join("dead.jsonl"));
+    run(&[
+        "--input",
+        input.to_str().unwrap(),
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+        "--dead-letter-file",
+        dead.to_str().unwrap(),
+        "--watermark-delay",
+        "0s",
+    ]);
+    let dead = json_lines(&dead);
+    let reasons: Vec<(&str, u64)> = dead
+        .iter()
+        .map(|d| (d["reason"].as_str().unwrap(), d["offset"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("invalid_json", 2),
+            ("rating_out_of_range", 3),
+            ("wrong_type", 4)
+        ]
+    );
+    assert_eq!(dead[0]["record"], "this is not json");
+    assert!(dead[2]["detail"].as_str().unwrap().contains("userId"));
+    let windows = json_lines(&metrics);
+    let first = windows
+        .iter()
+        .find(|w| w["window_start"] == "2023-11-14T22:13:00Z" && window_type(w) == "tumbling_1min")
+        .unwrap();
+    assert_eq!(first["window_end"], "2023-11-14T22:14:00Z");
+    assert_eq!(
+        (first["count"].as_u64(), first["avg_rating"].as_f64()),
+        (Some(3), Some(2.0))
+    );
+    assert_eq!(
+        (first["p50_rating"].as_f64(), first["p95_rating"].as_f64()),
+        (Some(2.0), Some(3.0))
+    );
+    assert_eq!(
+        first["top_movies"][1]["title"],
+        Value::Null,
+        "unknown movie has a null title"
+    );
+    let keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = vec![
+        "window_start",
+        "window_end",
+        "window_type",
+        "count",
+        "avg_rating",
+        "p50_rating",
+        "p95_rating",
+        "top_movies",
+        "metrics_by_genre",
+        "final",
+        "processing_time",
+    ];
+    expected.sort_unstable();
+    let mut keys_sorted = keys.clone();
+    keys_sorted.sort_unstable();
+    assert_eq!(keys_sorted, expected);
+}
+
+#[test]
+fn update_mode_and_no_final_flush() {
+    let dir = temp_dir("update");
+    let input = dir.join("in.jsonl");
+    let b = 1_699_999_980;
+    let lines: Vec<String> = (0..4)
+        .map(|i| {
+            format!(
+                r#"{{"userId":1,"movieId":1,"rating":3.0,"timestamp":{}}}"#,
+                b + i * 20
+            )
+        })
+        .collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let metrics = dir.join("m.jsonl");
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    run(&[
+        "--input",
+        &path(&input),
+        "--metrics-file",
+        &path(&metrics),
+        "--output-mode",
+        "update",
+        "--batch-size",
+        "1",
+        "--no-final-flush",
+    ]);
+    let windows = json_lines(&metrics);
+    let tumbling: Vec<(u64, bool)> = windows
+        .iter()
+        .filter(|w| window_type(w) == "tumbling_1min")
+        .map(|w| (w["count"].as_u64().unwrap(), w["final"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        tumbling,
+        [(1, false), (2, false), (3, false), (1, false)],
+        "no final values without a flush"
+    );
+    run(&["--input", &path(&input), "--metrics-file", &path(&metrics)]);
+    let finals: Vec<u64> = json_lines(&metrics)
+        .iter()
+        .filter(|w| window_type(w) == "tumbling_1min")
+        .map(|w| w["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(finals, [3, 1]);
+}
+
+#[test]
+fn missing_input_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args(["run", "--input", "/nonexistent/ratings.jsonl"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot open input /nonexistent/ratings.jsonl"),
+        "{stderr}"
+    );
+}
