@@ -1,16 +1,18 @@
 //! Aggregate state of one pane (or of a whole window, when panes are merged): count and sum,
-//! the exact value histogram, and per-movie and per-genre tallies.
+//! the exact value histogram, and per-movie tallies.
 //!
 //! A pane is the smallest time slice that every configured window is an exact union of, so each
 //! rating updates exactly one pane (O(1) per event), and a window's metrics are computed once,
-//! when it is emitted, by merging its panes.
+//! when it is emitted, by merging its panes. Per-genre tallies are derived then from the
+//! per-movie ones (a rating counts once for each genre of its movie), which keeps the catalog
+//! out of the per-event path.
 
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, GenreId};
+use crate::catalog::Catalog;
 use crate::histogram::ValueHistogram;
 use crate::output::{GenreMetric, TopMovie};
 
@@ -49,8 +51,6 @@ pub struct Aggregate {
     pub total: Tally,
     pub values: ValueHistogram,
     pub movies: FxHashMap<i32, Tally>,
-    /// Indexed by [`GenreId`]; grows on demand.
-    pub genres: Vec<Tally>,
 }
 
 /// The metrics of an aggregate, ready to be placed in a window result.
@@ -65,19 +65,20 @@ pub struct Summary {
 }
 
 impl Aggregate {
-    /// Adds one rating of `movie_id`, which belongs to `genres`.
+    /// An empty aggregate with room for `movies` distinct movies.
+    pub fn with_capacity(movies: usize) -> Aggregate {
+        Aggregate {
+            movies: FxHashMap::with_capacity_and_hasher(movies, Default::default()),
+            ..Aggregate::default()
+        }
+    }
+
+    /// Adds one rating of `movie_id`.
     #[inline]
-    pub fn add(&mut self, movie_id: i32, rating: f64, genres: &[GenreId]) {
+    pub fn add(&mut self, movie_id: i32, rating: f64) {
         self.total.add(rating);
         self.values.add(rating);
         self.movies.entry(movie_id).or_default().add(rating);
-        for genre in genres {
-            let g = usize::from(*genre);
-            if g >= self.genres.len() {
-                self.genres.resize(g + 1, Tally::default());
-            }
-            self.genres[g].add(rating);
-        }
     }
 
     /// Adds everything in `other` into `self`.
@@ -87,28 +88,6 @@ impl Aggregate {
         for (movie, tally) in &other.movies {
             self.movies.entry(*movie).or_default().merge(tally);
         }
-        if self.genres.len() < other.genres.len() {
-            self.genres.resize(other.genres.len(), Tally::default());
-        }
-        for (mine, theirs) in self.genres.iter_mut().zip(&other.genres) {
-            mine.merge(theirs);
-        }
-    }
-
-    /// Renumbers genre tallies: `new_ids[old]` is the new id of old genre `old`; tallies of
-    /// genres mapped to `None` are dropped (callers ensure they are empty).
-    pub fn remap_genres(&mut self, new_ids: &[Option<GenreId>]) {
-        let mut remapped = Vec::new();
-        for (old, tally) in self.genres.iter().enumerate() {
-            let Some(new) = new_ids.get(old).copied().flatten().map(usize::from) else {
-                continue;
-            };
-            if new >= remapped.len() {
-                remapped.resize(new + 1, Tally::default());
-            }
-            remapped[new] = *tally;
-        }
-        self.genres = remapped;
     }
 
     /// Computes the window metrics: count, average, p50/p95, top `top_n` movies and genres.
@@ -147,10 +126,16 @@ impl Aggregate {
             .collect()
     }
 
-    /// Per-genre count and average, most ratings first, ties by genre name.
+    /// Per-genre count and average, most ratings first, ties by genre name. Movies missing from
+    /// the catalog add to no genre.
     fn genre_metrics(&self, catalog: &Catalog) -> Vec<GenreMetric> {
-        let mut metrics: Vec<GenreMetric> = self
-            .genres
+        let mut genres = vec![Tally::default(); catalog.genre_names().len()];
+        for (movie_id, tally) in &self.movies {
+            for genre in catalog.movie(*movie_id).map_or(&[][..], |m| &m.genres[..]) {
+                genres[usize::from(*genre)].merge(tally);
+            }
+        }
+        let mut metrics: Vec<GenreMetric> = genres
             .iter()
             .enumerate()
             .filter(|(_, t)| t.count > 0)

@@ -28,7 +28,13 @@ pub struct Catalog {
     movies: FxHashMap<i32, Movie>,
     genre_names: Vec<Arc<str>>,
     genre_ids: FxHashMap<Arc<str>, GenreId>,
+    /// Bit `id` is set when movie `id` exists, for ids below [`BITSET_LIMIT`]: a membership test
+    /// that stays in cache on the per-event path.
+    known: Vec<u64>,
 }
+
+/// Movie ids below this are tracked in the `known` bitset (at most 2 MB).
+const BITSET_LIMIT: i32 = 1 << 24;
 
 /// Why `movies.csv` could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +80,13 @@ impl Catalog {
         if self.movies.insert(movie_id, movie).is_some() {
             return Err(bad(format!("movieId {movie_id} appears twice")));
         }
+        if movie_id < BITSET_LIMIT {
+            let word = (movie_id / 64) as usize;
+            if word >= self.known.len() {
+                self.known.resize(word + 1, 0);
+            }
+            self.known[word] |= 1 << (movie_id % 64);
+        }
         Ok(())
     }
 
@@ -108,6 +121,19 @@ impl Catalog {
     #[inline]
     pub fn movie(&self, movie_id: i32) -> Option<&Movie> {
         self.movies.get(&movie_id)
+    }
+
+    /// True when the catalog has this movie (fast, for the per-event path).
+    #[inline]
+    pub fn contains(&self, movie_id: i32) -> bool {
+        if (0..BITSET_LIMIT).contains(&movie_id) {
+            let word = (movie_id / 64) as usize;
+            self.known
+                .get(word)
+                .is_some_and(|w| w >> (movie_id % 64) & 1 == 1)
+        } else {
+            self.movies.contains_key(&movie_id)
+        }
     }
 
     /// Number of movies.
@@ -198,6 +224,8 @@ mod tests {
         assert_eq!(genres(&c, 27008), ["Comedy", "Crime", "Horror"]);
         assert!(genres(&c, 143410).is_empty());
         assert!(c.movie(2).is_none());
+        assert!(c.contains(143410) && c.contains(1) && !c.contains(2) && !c.contains(-1));
+        assert!(!c.contains(1 << 30));
         assert!(!c.genre_names().iter().any(|g| &**g == NO_GENRES));
     }
 

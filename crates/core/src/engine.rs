@@ -11,6 +11,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use std::collections::hash_map::Entry;
+
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -105,6 +107,25 @@ pub(crate) struct EngineState {
     /// Update mode: windows changed since the last [`Engine::flush_updates`].
     pub(crate) dirty: BTreeSet<WindowKey>,
     pub(crate) counters: EngineCounters,
+    /// Largest number of distinct movies seen in a pane: new panes start with this capacity,
+    /// so they do not rehash while filling.
+    pub(crate) pane_capacity: usize,
+}
+
+/// Registers as open every window of every type that contains the pane starting at `pane_start`
+/// and is not final yet.
+fn register_windows(
+    windows: &[WindowSpec],
+    open: &mut [BTreeSet<i64>],
+    watermark: Watermark,
+    pane_start: i64,
+) {
+    for (spec, open) in windows.iter().zip(open) {
+        open.extend(
+            spec.starts_containing(pane_start)
+                .filter(|start| !watermark.is_final(start + spec.size)),
+        );
+    }
 }
 
 /// The windowing engine. See the module documentation.
@@ -125,6 +146,7 @@ impl Engine {
             pane_starts: BTreeSet::new(),
             open: vec![BTreeSet::new(); config.windows.len()],
             dirty: BTreeSet::new(),
+            pane_capacity: 0,
             counters: EngineCounters {
                 late_by_window: vec![0; config.windows.len()],
                 ..EngineCounters::default()
@@ -218,32 +240,26 @@ impl Engine {
     fn add(&mut self, rating: &Rating) {
         let t = rating.timestamp;
         let pane_start = align_down(t, self.pane_size);
-        if !self.state.panes.contains_key(&pane_start) {
-            self.open_pane(pane_start);
-        }
-        let movie = self.catalog.movie(rating.movie_id);
-        let genres = movie.map_or(&[][..], |m| &m.genres[..]);
-        let pane = self.state.panes.get_mut(&pane_start).expect("just opened");
-        pane.add(rating.movie_id, rating.rating, genres);
-        let counters = &mut self.state.counters;
-        counters.accepted += 1;
-        counters.unknown_movie += u64::from(movie.is_none());
+        let state = &mut self.state;
+        let pane = match state.panes.entry(pane_start) {
+            Entry::Occupied(pane) => pane.into_mut(),
+            Entry::Vacant(slot) => {
+                state.pane_starts.insert(pane_start);
+                register_windows(
+                    &self.config.windows,
+                    &mut state.open,
+                    state.watermark,
+                    pane_start,
+                );
+                slot.insert(Aggregate::with_capacity(state.pane_capacity))
+            }
+        };
+        pane.add(rating.movie_id, rating.rating);
+        state.pane_capacity = state.pane_capacity.max(pane.movies.len());
+        state.counters.accepted += 1;
+        state.counters.unknown_movie += u64::from(!self.catalog.contains(rating.movie_id));
         if self.config.mode == OutputMode::Update {
             self.mark_dirty(t);
-        }
-    }
-
-    /// Creates the pane starting at `pane_start` and registers every non-final window that
-    /// contains it as open.
-    fn open_pane(&mut self, pane_start: i64) {
-        let watermark = self.state.watermark;
-        self.state.panes.insert(pane_start, Aggregate::default());
-        self.state.pane_starts.insert(pane_start);
-        for (spec, open) in self.config.windows.iter().zip(&mut self.state.open) {
-            open.extend(
-                spec.starts_containing(pane_start)
-                    .filter(|start| !watermark.is_final(start + spec.size)),
-            );
         }
     }
 
@@ -344,7 +360,7 @@ impl Engine {
         let summary = match (panes.next(), panes.next()) {
             (Some(only), None) => only.summarize(&self.catalog, self.config.top_n),
             (first, second) => {
-                let mut merged = Aggregate::default();
+                let mut merged = Aggregate::with_capacity(state.pane_capacity);
                 for pane in first.into_iter().chain(second).chain(panes) {
                     merged.merge(pane);
                 }

@@ -168,20 +168,153 @@ struct RawRating {
 }
 
 /// Parses and validates one JSON record (the Kafka value).
+///
+/// The common shape — a flat object of the four known keys with plain numbers — is read by a
+/// small scanner ([`scan_flat`]); anything else (other keys, strings, escapes, nesting, errors)
+/// takes the general `serde_json` path. Both yield the same fields, so the result is the same.
 pub fn parse_json(bytes: &[u8], max_record_bytes: usize) -> Result<Rating, Rejection> {
     check_size(bytes.len(), max_record_bytes)?;
+    let raw = match scan_flat(bytes) {
+        Some(raw) => raw,
+        None => parse_general(bytes)?,
+    };
+    validate(raw)
+}
+
+/// The general path: any JSON, through `serde_json`.
+fn parse_general(bytes: &[u8]) -> Result<RawRating, Rejection> {
     let invalid = |detail: String| Rejection::new(RejectReason::InvalidJson, detail);
     let text = std::str::from_utf8(bytes).map_err(|e| invalid(format!("not UTF-8: {e}")))?;
     if !text.trim_start().starts_with('{') {
         return Err(invalid("expected a JSON object".into()));
     }
-    let raw: RawRating = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    serde_json::from_str(text).map_err(|e| invalid(e.to_string()))
+}
+
+fn validate(raw: RawRating) -> Result<Rating, Rejection> {
     Ok(Rating {
         user_id: id_field("userId", raw.user_id)?,
         movie_id: id_field("movieId", raw.movie_id)?,
         rating: rating_value(number_field("rating", raw.rating)?)?,
         timestamp: timestamp_value(integer_field("timestamp", raw.timestamp)?)?,
     })
+}
+
+/// Reads `{"userId":1,"movieId":2,"rating":4.5,"timestamp":3}` in any key order and spacing,
+/// with integers and plain decimals only. `None` for anything else.
+fn scan_flat(bytes: &[u8]) -> Option<RawRating> {
+    let mut s = Scanner { bytes, at: 0 };
+    let mut fields: [Option<Field>; 4] = [None; 4];
+    s.skip_space();
+    s.eat(b'{')?;
+    loop {
+        s.skip_space();
+        let index = s.key()?;
+        s.skip_space();
+        s.eat(b':')?;
+        s.skip_space();
+        if fields[index].replace(s.number()?).is_some() {
+            return None; // duplicate key: let serde_json report it
+        }
+        s.skip_space();
+        if s.eat(b',').is_none() {
+            s.eat(b'}')?;
+            break;
+        }
+    }
+    s.skip_space();
+    if s.at != bytes.len() {
+        return None;
+    }
+    let [user_id, movie_id, rating, timestamp] = fields;
+    Some(RawRating {
+        user_id,
+        movie_id,
+        rating,
+        timestamp,
+    })
+}
+
+/// Cursor over the bytes of a flat JSON object.
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek() == Some(byte)).then(|| self.at += 1)
+    }
+
+    /// A quoted key, which must be one of the four fields; returns its index.
+    fn key(&mut self) -> Option<usize> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let len = self.bytes[start..].iter().position(|b| *b == b'"')?;
+        self.at = start + len + 1;
+        match &self.bytes[start..start + len] {
+            b"userId" => Some(0),
+            b"movieId" => Some(1),
+            b"rating" => Some(2),
+            b"timestamp" => Some(3),
+            _ => None,
+        }
+    }
+
+    /// Consumes digits, accumulating them into `value`; returns how many there were.
+    fn digits(&mut self, value: &mut u64) -> usize {
+        let start = self.at;
+        while let Some(d) = self.peek().filter(u8::is_ascii_digit) {
+            *value = value.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+            self.at += 1;
+        }
+        self.at - start
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?` with at most 15 digits in all, so that the value is exact:
+    /// an integer, or a decimal computed as `mantissa / 10^fraction_digits`, which IEEE division
+    /// rounds correctly because both operands are exact (as `str::parse` and serde_json would).
+    fn number(&mut self) -> Option<Field> {
+        const POW10: [f64; 16] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+        ];
+        let negative = self.eat(b'-').is_some();
+        let int_start = self.at;
+        let mut mantissa = 0u64;
+        let int_digits = self.digits(&mut mantissa);
+        if int_digits == 0 || (int_digits > 1 && self.bytes[int_start] == b'0') {
+            return None;
+        }
+        let fraction_digits = match self.eat(b'.') {
+            Some(()) => Some(self.digits(&mut mantissa)).filter(|n| *n > 0),
+            None => None,
+        };
+        let dot_without_digits = fraction_digits.is_none() && self.bytes[self.at - 1] == b'.';
+        let total_digits = int_digits + fraction_digits.unwrap_or(0);
+        if dot_without_digits || total_digits > 15 || matches!(self.peek(), Some(b'e' | b'E')) {
+            return None;
+        }
+        let signed = |v: f64| if negative { -v } else { v };
+        match fraction_digits {
+            Some(n) => Some(Field::Float(signed(mantissa as f64 / POW10[n]))),
+            None if negative && mantissa == 0 => None, // serde_json reads -0 as a float
+            None => Some(Field::Int(if negative {
+                -(mantissa as i64)
+            } else {
+                mantissa as i64
+            })),
+        }
+    }
 }
 
 /// Parses and validates one MovieLens `ratings.csv` row: `userId,movieId,rating,timestamp`.
@@ -300,6 +433,79 @@ fn timestamp_value(v: i64) -> Result<i64, Rejection> {
                  (milliseconds by mistake?)"
             ),
         ))
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The general path alone, for comparison.
+    fn general(bytes: &[u8]) -> Result<Rating, Rejection> {
+        validate(parse_general(bytes)?)
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (-3i64..200_000).prop_map(|v| v.to_string()),
+            (0u32..60).prop_map(|v| format!("{}.{}", v / 10, v % 10)),
+            Just("1699999980".to_string()),
+            Just("4.50".to_string()),
+            Just("01".to_string()),
+            Just("1e3".to_string()),
+            Just("-0".to_string()),
+            Just("2.".to_string()),
+            Just("\"4\"".to_string()),
+            Just("null".to_string()),
+            Just("[1]".to_string()),
+            Just("12345678901234567890".to_string()),
+            Just("3.70000000000000017763568394002504646778106689453125".to_string()),
+        ]
+    }
+
+    fn record() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("userId"),
+            Just("movieId"),
+            Just("rating"),
+            Just("timestamp"),
+            Just("other"),
+            Just("user\\u0049d"),
+        ];
+        let space = prop_oneof![Just(""), Just(" "), Just("\n\t ")];
+        (
+            prop::collection::vec((key, value(), space.clone()), 0..6),
+            space,
+            any::<bool>(),
+        )
+            .prop_map(|(fields, space, trailing_junk)| {
+                let body: Vec<String> = fields
+                    .iter()
+                    .map(|(k, v, sp)| format!("{sp}\"{k}\"{sp}:{sp}{v}{sp}"))
+                    .collect();
+                let junk = if trailing_junk { "x" } else { "" };
+                format!("{space}{{{}}}{space}{junk}", body.join(","))
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn fast_path_agrees_with_serde_json(text in record()) {
+            let fast = parse_json(text.as_bytes(), DEFAULT_MAX_RECORD_BYTES);
+            let slow = general(text.as_bytes());
+            prop_assert_eq!(fast.as_ref().map_err(|e| e.reason), slow.as_ref().map_err(|e| e.reason), "{}", text);
+            prop_assert_eq!(fast.ok(), slow.ok());
+        }
+    }
+
+    #[test]
+    fn fast_path_takes_the_common_shape() {
+        let text = br#"{"userId":1,"movieId":296,"rating":4.5,"timestamp":1698606000}"#;
+        assert!(scan_flat(text).is_some());
+        assert!(scan_flat(br#"{"userId":1,"x":2}"#).is_none());
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, GenreId};
+use crate::catalog::Catalog;
 use crate::engine::{Engine, EngineConfig, EngineState};
 use crate::window::WindowSpec;
 
@@ -39,14 +39,11 @@ pub enum SnapshotError {
         snapshot: Vec<WindowSpec>,
         configured: Vec<WindowSpec>,
     },
-    #[error("snapshot state counts ratings of genre {0:?}, which the current movies.csv lacks")]
-    GenreMissing(String),
 }
 
 #[derive(Serialize, Deserialize)]
 struct Body {
     windows: Vec<WindowSpec>,
-    genre_names: Vec<String>,
     state: EngineState,
 }
 
@@ -55,12 +52,6 @@ impl Engine {
     pub fn snapshot(&self) -> Vec<u8> {
         let body = Body {
             windows: self.config.windows.clone(),
-            genre_names: self
-                .catalog
-                .genre_names()
-                .iter()
-                .map(|g| g.to_string())
-                .collect(),
             state: self.state.clone(),
         };
         let body = postcard::to_stdvec(&body).expect("engine state serialization cannot fail");
@@ -89,7 +80,6 @@ impl Engine {
             });
         }
         let mut state = body.state;
-        remap_genres(&mut state, &body.genre_names, &catalog)?;
         state.watermark = crate::watermark::Watermark::restored(
             config.watermark_delay,
             state.watermark.current(),
@@ -125,39 +115,4 @@ fn checked_body(bytes: &[u8]) -> Result<&[u8], SnapshotError> {
         return Err(SnapshotError::Checksum { stored, computed });
     }
     Ok(body)
-}
-
-/// Renumbers per-genre counters from the snapshot's genre list to the current catalog's.
-fn remap_genres(
-    state: &mut EngineState,
-    old_names: &[String],
-    catalog: &Catalog,
-) -> Result<(), SnapshotError> {
-    let current: Vec<&str> = catalog.genre_names().iter().map(|g| &**g).collect();
-    if old_names
-        .iter()
-        .map(String::as_str)
-        .eq(current.iter().copied())
-    {
-        return Ok(());
-    }
-    let mut new_ids: Vec<Option<GenreId>> = Vec::with_capacity(old_names.len());
-    for (old_id, name) in old_names.iter().enumerate() {
-        let new_id = current.iter().position(|c| c == name).map(|i| i as GenreId);
-        if new_id.is_none() && genre_used(state, old_id) {
-            return Err(SnapshotError::GenreMissing(name.clone()));
-        }
-        new_ids.push(new_id);
-    }
-    for pane in state.panes.values_mut() {
-        pane.remap_genres(&new_ids);
-    }
-    Ok(())
-}
-
-fn genre_used(state: &EngineState, old_id: usize) -> bool {
-    state
-        .panes
-        .values()
-        .any(|p| p.genres.get(old_id).is_some_and(|t| t.count > 0))
 }

@@ -460,10 +460,20 @@ fn damaged_snapshots_are_refused_with_the_reason() {
         Engine::restore(other, catalog(), &bytes).err(),
         Some(SnapshotError::WindowsChanged { .. })
     ));
-    let no_genres =
-        Arc::new(Catalog::from_csv("movieId,title,genres\n1,X,Drama\n".as_bytes()).unwrap());
-    assert!(matches!(
-        Engine::restore(cfg, no_genres, &bytes).err(),
-        Some(SnapshotError::GenreMissing(_))
-    ));
+}
+
+#[test]
+fn after_restore_genres_and_titles_come_from_the_current_catalog() {
+    let cfg = config(&[(60, 60)], 0);
+    let mut engine = Engine::new(cfg.clone(), catalog());
+    engine.push(&rating(1, 4.0, B), &mut Vec::new());
+    let bytes = engine.snapshot();
+    let updated =
+        Arc::new(Catalog::from_csv("movieId,title,genres\n1,Renamed,Drama\n".as_bytes()).unwrap());
+    let mut restored = Engine::restore(cfg, updated, &bytes).unwrap();
+    let mut out = Vec::new();
+    restored.finish(&mut out);
+    assert_eq!(out[0].top_movies[0].title.as_deref(), Some("Renamed"));
+    let genres: Vec<&str> = out[0].metrics_by_genre.iter().map(|g| &*g.genre).collect();
+    assert_eq!(genres, ["Drama"]);
 }
