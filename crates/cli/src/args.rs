@@ -27,6 +27,10 @@ pub enum Command {
     /// Run the engine on built-in synthetic ratings and print closed windows as a table
     /// (needs no servers). Stops after --duration or on Ctrl-C.
     Demo(DemoArgs),
+    /// Write synthetic ratings (the demo's generator) as JSON lines to a file or standard output.
+    ///
+    /// Example: ratings-stream generate --count 1000000 --output ratings.jsonl
+    Generate(GenerateArgs),
 }
 
 /// Options shared by every command that runs the engine.
@@ -154,6 +158,34 @@ pub struct DemoArgs {
     pub show_sliding: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Number of records to write.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub count: u64,
+    /// Output file ("-" for standard output).
+    #[arg(long, default_value = "-")]
+    pub output: PathBuf,
+    /// Records per second of event time.
+    #[arg(long, default_value_t = 50.0)]
+    pub events_per_second: f64,
+    /// Event time of the first record, epoch seconds.
+    #[arg(long, default_value_t = 1_761_764_400)]
+    pub start_time: i64,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Fraction of ratings sent far behind the stream (late data).
+    #[arg(long, default_value_t = 0.0)]
+    pub late_fraction: f64,
+    /// Fraction of malformed records.
+    #[arg(long, default_value_t = 0.0)]
+    pub malformed_fraction: f64,
+    /// movies.csv whose ids the ratings use (default: as for `run`).
+    #[arg(long, env = "RATINGS_MOVIES")]
+    pub movies: Option<PathBuf>,
 }
 
 /// Parses a human duration (`1min`, `30s`, `1h`) into whole seconds.

@@ -3,6 +3,7 @@
 mod args;
 mod catalog_source;
 mod demo;
+mod generate;
 mod pipeline;
 mod report;
 mod run;
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
         Command::Demo(args) => demo::demo(args),
+        Command::Generate(args) => generate::generate(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

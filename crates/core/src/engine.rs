@@ -128,11 +128,19 @@ fn register_windows(
     }
 }
 
+/// The most recently used pane and, per window type, the end of its last window.
+#[derive(Default)]
+struct PaneCache {
+    start: i64,
+    last_ends: Vec<i64>,
+}
+
 /// The windowing engine. See the module documentation.
 pub struct Engine {
     pub(crate) config: EngineConfig,
     names: Vec<Arc<str>>,
     pane_size: i64,
+    last_pane: PaneCache,
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) state: EngineState,
 }
@@ -175,6 +183,7 @@ impl Engine {
             config,
             names,
             pane_size,
+            last_pane: PaneCache::default(),
             catalog,
             state,
         }
@@ -214,16 +223,17 @@ impl Engine {
     pub fn push(&mut self, rating: &Rating, out: &mut Vec<WindowResult>) -> PushOutcome {
         let t = rating.timestamp;
         let watermark = self.state.watermark;
+        let pane_start = self.locate_pane(t);
         let mut reaches_any = false;
-        for (k, spec) in self.config.windows.iter().enumerate() {
-            if watermark.is_final(spec.last_end(t)) {
+        for (k, last_end) in self.last_pane.last_ends.iter().enumerate() {
+            if watermark.is_final(*last_end) {
                 self.state.counters.late_by_window[k] += 1;
             } else {
                 reaches_any = true;
             }
         }
         let outcome = if reaches_any {
-            self.add(rating);
+            self.add(rating, pane_start);
             PushOutcome::Accepted
         } else {
             self.state.counters.late += 1;
@@ -237,9 +247,24 @@ impl Engine {
         outcome
     }
 
-    fn add(&mut self, rating: &Rating) {
+    /// Start of the pane holding `t`. The pane of the previous rating is cached with the end of
+    /// the last window of each type containing it (every window boundary is a pane boundary, so
+    /// that end is the same for all of the pane's times): most ratings need no division.
+    #[inline]
+    fn locate_pane(&mut self, t: i64) -> i64 {
+        let cache = &mut self.last_pane;
+        if !(cache.start..cache.start + self.pane_size).contains(&t) || cache.last_ends.is_empty() {
+            cache.start = align_down(t, self.pane_size);
+            cache.last_ends.clear();
+            cache
+                .last_ends
+                .extend(self.config.windows.iter().map(|w| w.last_end(cache.start)));
+        }
+        cache.start
+    }
+
+    fn add(&mut self, rating: &Rating, pane_start: i64) {
         let t = rating.timestamp;
-        let pane_start = align_down(t, self.pane_size);
         let state = &mut self.state;
         let pane = match state.panes.entry(pane_start) {
             Entry::Occupied(pane) => pane.into_mut(),

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# End-to-end file-mode benchmark: generates N synthetic ratings (JSON lines, 1,000 per second of
+# event time), then runs `ratings-stream run` over them and prints wall/CPU time, rate and peak RSS.
+# Usage: scripts/bench-file.sh [N]      (default 5000000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-5000000}
+work=.cache/bench
+mkdir -p "$work"
+cargo build --release --locked -q
+bin=target/release/ratings-stream
+input="$work/generated-$n.jsonl"
+[ -f "$input" ] || "$bin" generate --count "$n" --events-per-second 1000 --output "$input"
+for run in 1 2 3; do
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time" \
+    "$bin" run --input "$input" --metrics-file "$work/metrics.jsonl" 2>/dev/null
+  read -r wall user sys rss < "$work/time"
+  awk -v n="$n" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v run="$run" 'BEGIN {
+    printf "run %d: %d ratings in %.2f s wall (%.2f s CPU): %.2f M ratings/s, peak RSS %.1f MB\n",
+      run, n, w, u + s, n / w / 1e6, r / 1024 }'
+done
