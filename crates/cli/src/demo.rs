@@ -140,6 +140,7 @@ impl WindowSink for ConsoleTable {
         }
         self.rows += 1;
         let top: Vec<String> = w
+            .metrics
             .top_movies
             .iter()
             .take(3)
@@ -157,10 +158,10 @@ impl WindowSink for ConsoleTable {
             "{:<20} {:<18} {:>6} {:>5.2} {:>4.1} {:>4.1}  {}",
             start.trim_end_matches('Z'),
             w.window_type,
-            w.count,
-            w.avg_rating,
-            w.p50_rating,
-            w.p95_rating,
+            w.metrics.count,
+            w.metrics.avg_rating,
+            w.metrics.p50_rating,
+            w.metrics.p95_rating,
             top.join(" · ")
         )
     }

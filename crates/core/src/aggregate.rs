@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
 use crate::histogram::ValueHistogram;
-use crate::output::{GenreMetric, TopMovie};
+use crate::output::{GenreMetric, TopMovie, WindowMetrics};
 
 /// A count and a sum of ratings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -53,17 +53,6 @@ pub struct Aggregate {
     pub movies: FxHashMap<i32, Tally>,
 }
 
-/// The metrics of an aggregate, ready to be placed in a window result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Summary {
-    pub count: u64,
-    pub avg_rating: f64,
-    pub p50_rating: f64,
-    pub p95_rating: f64,
-    pub top_movies: Vec<TopMovie>,
-    pub metrics_by_genre: Vec<GenreMetric>,
-}
-
 impl Aggregate {
     /// An empty aggregate with room for `movies` distinct movies.
     pub fn with_capacity(movies: usize) -> Aggregate {
@@ -91,8 +80,8 @@ impl Aggregate {
     }
 
     /// Computes the window metrics: count, average, p50/p95, top `top_n` movies and genres.
-    pub fn summarize(&self, catalog: &Catalog, top_n: usize) -> Summary {
-        Summary {
+    pub fn summarize(&self, catalog: &Catalog, top_n: usize) -> WindowMetrics {
+        WindowMetrics {
             count: self.total.count,
             avg_rating: self.total.avg(),
             p50_rating: self.values.percentile(0.5).unwrap_or(0.0),

@@ -302,24 +302,26 @@ impl Engine {
     /// Emits, in (end, type) order, every open window ending at or before `watermark`, then
     /// drops the panes that no remaining window can read.
     fn emit_until(&mut self, watermark: i64, out: &mut Vec<WindowResult>) {
+        let ready = self.take_open(Some(watermark));
+        self.emit_final(ready, out);
+        self.evict_panes(watermark);
+    }
+
+    /// Removes from the open sets and returns the windows ending at or before `until` (all of
+    /// them for `None`).
+    fn take_open(&mut self, until: Option<i64>) -> Vec<WindowKey> {
         let mut ready: Vec<WindowKey> = Vec::new();
-        for (k, (spec, open)) in self
-            .config
-            .windows
-            .iter()
-            .zip(&mut self.state.open)
-            .enumerate()
-        {
+        let windows = self.config.windows.iter().zip(&mut self.state.open);
+        for (k, (spec, open)) in windows.enumerate() {
             while let Some(start) = open.first().copied() {
-                if start + spec.size > watermark {
+                if until.is_some_and(|until| start + spec.size > until) {
                     break;
                 }
                 open.pop_first();
                 ready.push((start + spec.size, k, start));
             }
         }
-        self.emit_final(ready, out);
-        self.evict_panes(watermark);
+        ready
     }
 
     fn emit_final(&mut self, mut ready: Vec<WindowKey>, out: &mut Vec<WindowResult>) {
@@ -358,20 +360,7 @@ impl Engine {
     /// End of a bounded input: emits every open window as final, as if the watermark had
     /// jumped past all of them, and clears the window state.
     pub fn finish(&mut self, out: &mut Vec<WindowResult>) {
-        let mut ready: Vec<WindowKey> = Vec::new();
-        for (k, (spec, open)) in self
-            .config
-            .windows
-            .iter()
-            .zip(&mut self.state.open)
-            .enumerate()
-        {
-            ready.extend(
-                std::mem::take(open)
-                    .into_iter()
-                    .map(|s| (s + spec.size, k, s)),
-            );
-        }
+        let ready = self.take_open(None);
         self.emit_final(ready, out);
         self.state.dirty.clear();
         self.state.panes.clear();
@@ -382,7 +371,7 @@ impl Engine {
     fn window_result(&self, (end, k, start): WindowKey, is_final: bool) -> WindowResult {
         let state = &self.state;
         let mut panes = state.pane_starts.range(start..end).map(|p| &state.panes[p]);
-        let summary = match (panes.next(), panes.next()) {
+        let metrics = match (panes.next(), panes.next()) {
             (Some(only), None) => only.summarize(&self.catalog, self.config.top_n),
             (first, second) => {
                 let mut merged = Aggregate::with_capacity(state.pane_capacity);
@@ -396,12 +385,7 @@ impl Engine {
             window_start: start,
             window_end: end,
             window_type: Arc::clone(&self.names[k]),
-            count: summary.count,
-            avg_rating: summary.avg_rating,
-            p50_rating: summary.p50_rating,
-            p95_rating: summary.p95_rating,
-            top_movies: summary.top_movies,
-            metrics_by_genre: summary.metrics_by_genre,
+            metrics,
             is_final,
         }
     }

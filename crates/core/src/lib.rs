@@ -28,6 +28,6 @@ pub mod window;
 
 pub use catalog::{Catalog, CatalogError};
 pub use engine::{Engine, EngineConfig, EngineCounters, OutputMode, PushOutcome};
-pub use output::{DeadLetter, GenreMetric, TopMovie, WindowResult};
+pub use output::{DeadLetter, GenreMetric, TopMovie, WindowMetrics, WindowResult};
 pub use rating::{Rating, RejectReason, Rejection};
 pub use window::WindowSpec;

@@ -26,6 +26,17 @@ pub struct GenreMetric {
     pub avg_rating: f64,
 }
 
+/// The aggregate values of a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowMetrics {
+    pub count: u64,
+    pub avg_rating: f64,
+    pub p50_rating: f64,
+    pub p95_rating: f64,
+    pub top_movies: Vec<TopMovie>,
+    pub metrics_by_genre: Vec<GenreMetric>,
+}
+
 /// The metrics of one window, as emitted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowResult {
@@ -35,12 +46,7 @@ pub struct WindowResult {
     pub window_end: i64,
     /// `tumbling_1min`, `sliding_5min_1min`, ...
     pub window_type: Arc<str>,
-    pub count: u64,
-    pub avg_rating: f64,
-    pub p50_rating: f64,
-    pub p95_rating: f64,
-    pub top_movies: Vec<TopMovie>,
-    pub metrics_by_genre: Vec<GenreMetric>,
+    pub metrics: WindowMetrics,
     /// False for intermediate values in update mode.
     pub is_final: bool,
 }
@@ -66,16 +72,17 @@ impl WindowResult {
     /// The JSON object for the `metrics` topic / metrics file. `processing_time_millis` is the
     /// wall-clock time of emission (epoch milliseconds), supplied by the driver.
     pub fn to_json(&self, processing_time_millis: i64) -> String {
+        let m = &self.metrics;
         let json = WindowJson {
             window_start: rfc3339_seconds(self.window_start),
             window_end: rfc3339_seconds(self.window_end),
             window_type: &self.window_type,
-            count: self.count,
-            avg_rating: self.avg_rating,
-            p50_rating: self.p50_rating,
-            p95_rating: self.p95_rating,
-            top_movies: &self.top_movies,
-            metrics_by_genre: &self.metrics_by_genre,
+            count: m.count,
+            avg_rating: m.avg_rating,
+            p50_rating: m.p50_rating,
+            p95_rating: m.p95_rating,
+            top_movies: &m.top_movies,
+            metrics_by_genre: &m.metrics_by_genre,
             is_final: self.is_final,
             processing_time: rfc3339_millis(processing_time_millis),
         };
@@ -116,21 +123,23 @@ mod tests {
             window_start: 1_761_764_400,
             window_end: 1_761_764_460,
             window_type: "tumbling_1min".into(),
-            count: 2,
-            avg_rating: 3.75,
-            p50_rating: 3.5,
-            p95_rating: 4.0,
-            top_movies: vec![TopMovie {
-                movie_id: 7,
-                title: None,
+            metrics: WindowMetrics {
                 count: 2,
                 avg_rating: 3.75,
-            }],
-            metrics_by_genre: vec![GenreMetric {
-                genre: "Drama".into(),
-                count: 2,
-                avg_rating: 3.75,
-            }],
+                p50_rating: 3.5,
+                p95_rating: 4.0,
+                top_movies: vec![TopMovie {
+                    movie_id: 7,
+                    title: None,
+                    count: 2,
+                    avg_rating: 3.75,
+                }],
+                metrics_by_genre: vec![GenreMetric {
+                    genre: "Drama".into(),
+                    count: 2,
+                    avg_rating: 3.75,
+                }],
+            },
             is_final: true,
         };
         assert_eq!(

@@ -51,6 +51,21 @@ fn run(engine: &mut Engine, ratings: &[Rating]) -> Vec<WindowResult> {
     out
 }
 
+/// (count, avg, p50, p95) of a window.
+fn stats(w: &WindowResult) -> (u64, f64, f64, f64) {
+    let m = &w.metrics;
+    (m.count, m.avg_rating, m.p50_rating, m.p95_rating)
+}
+
+/// Genre names of a window's metrics_by_genre, in order.
+fn genre_names(w: &WindowResult) -> Vec<&str> {
+    w.metrics
+        .metrics_by_genre
+        .iter()
+        .map(|g| &*g.genre)
+        .collect()
+}
+
 fn window<'a>(out: &'a [WindowResult], window_type: &str, start: i64) -> &'a WindowResult {
     out.iter()
         .find(|w| &*w.window_type == window_type && w.window_start == start)
@@ -80,14 +95,11 @@ fn worked_tumbling_example() {
         w.to_json(0)[..63].to_string(),
         "{\"window_start\":\"2023-11-14T22:13:00Z\",\"window_end\":\"2023-11-14"
     );
-    assert_eq!(
-        (w.count, w.avg_rating, w.p50_rating, w.p95_rating),
-        (3, 2.0, 2.0, 3.0)
-    );
+    assert_eq!(stats(w), (3, 2.0, 2.0, 3.0));
     assert!(w.is_final);
     engine.finish(&mut out);
     assert_eq!(out[1].window_start, B + 60);
-    assert_eq!(out[1].count, 1);
+    assert_eq!(out[1].metrics.count, 1);
 }
 
 #[test]
@@ -103,18 +115,12 @@ fn worked_example_with_the_default_watermark_emits_at_end_of_input() {
     );
     engine.finish(&mut out);
     let w = window(&out, "tumbling_1min", B);
-    assert_eq!(
-        (w.count, w.avg_rating, w.p50_rating, w.p95_rating),
-        (3, 2.0, 2.0, 3.0)
-    );
+    assert_eq!(stats(w), (3, 2.0, 2.0, 3.0));
     // sliding 5min/1min: the window [B-240, B+60) holds the first three, [B, B+300) all four
     let s = window(&out, "sliding_5min_1min", B - 240);
-    assert_eq!((s.count, s.avg_rating), (3, 2.0));
+    assert_eq!((s.metrics.count, s.metrics.avg_rating), (3, 2.0));
     let s = window(&out, "sliding_5min_1min", B);
-    assert_eq!(
-        (s.count, s.avg_rating, s.p50_rating, s.p95_rating),
-        (4, 2.5, 2.0, 4.0)
-    );
+    assert_eq!(stats(s), (4, 2.5, 2.0, 4.0));
     assert_eq!(
         out.iter()
             .filter(|w| &*w.window_type == "sliding_5min_1min")
@@ -141,11 +147,7 @@ fn spark_percentile_examples_through_the_engine() {
         let out = run(&mut engine, &ratings);
         assert_eq!(out.len(), 1);
         let w = &out[0];
-        assert_eq!(
-            (w.count, w.avg_rating, w.p50_rating, w.p95_rating),
-            (values.len() as u64, avg, p50, p95),
-            "{values:?}"
-        );
+        assert_eq!(stats(w), (values.len() as u64, avg, p50, p95), "{values:?}");
     }
 }
 
@@ -163,7 +165,7 @@ fn windows_are_half_open_and_epoch_aligned_also_before_1970() {
     );
     let bounds: Vec<(i64, i64, u64)> = out
         .iter()
-        .map(|w| (w.window_start, w.window_end, w.count))
+        .map(|w| (w.window_start, w.window_end, w.metrics.count))
         .collect();
     assert_eq!(bounds, [(-120, -60, 1), (-60, 0, 2), (0, 60, 1)]);
 }
@@ -197,8 +199,11 @@ fn late_ratings_are_counted_and_not_aggregated() {
         ),
         (2, 2, vec![2])
     );
-    assert_eq!(out.iter().map(|w| w.count).sum::<u64>(), 2);
-    assert_eq!(window(&out, "tumbling_1min", B + 360).avg_rating, 2.0);
+    assert_eq!(out.iter().map(|w| w.metrics.count).sum::<u64>(), 2);
+    assert_eq!(
+        window(&out, "tumbling_1min", B + 360).metrics.avg_rating,
+        2.0
+    );
 }
 
 #[test]
@@ -219,12 +224,15 @@ fn a_rating_missing_only_some_windows_is_added_to_the_others_and_counted_per_typ
         .any(|w| &*w.window_type == "tumbling_1min" && w.window_start == B + 180));
     for start in [B + 120, B + 180] {
         let s = window(&out, "sliding_5min_1min", start);
-        assert!(s.top_movies.iter().any(|m| m.movie_id == 2), "{s:?}");
+        assert!(
+            s.metrics.top_movies.iter().any(|m| m.movie_id == 2),
+            "{s:?}"
+        );
     }
     // the sliding windows ending at or before B+400 were final: they never got the rating
     assert!(!out
         .iter()
-        .any(|w| w.window_end <= B + 400 && w.top_movies.iter().any(|m| m.movie_id == 2)));
+        .any(|w| w.window_end <= B + 400 && w.metrics.top_movies.iter().any(|m| m.movie_id == 2)));
 }
 
 #[test]
@@ -299,8 +307,9 @@ fn top_movies_and_genres_follow_the_ordering_rules() {
     ];
     let out = run(&mut engine, &ratings);
     let w = &out[0];
-    assert_eq!((w.count, w.avg_rating), (6, 17.0 / 6.0));
+    assert_eq!((w.metrics.count, w.metrics.avg_rating), (6, 17.0 / 6.0));
     let top: Vec<(i32, u64, f64)> = w
+        .metrics
         .top_movies
         .iter()
         .map(|m| (m.movie_id, m.count, m.avg_rating))
@@ -311,10 +320,11 @@ fn top_movies_and_genres_follow_the_ordering_rules() {
         "ties by smaller movieId, limited to N"
     );
     assert_eq!(
-        w.top_movies[0].title.as_deref(),
+        w.metrics.top_movies[0].title.as_deref(),
         Some("American President, The (1995)")
     );
     let genres: Vec<(&str, u64, f64)> = w
+        .metrics
         .metrics_by_genre
         .iter()
         .map(|g| (&*g.genre, g.count, g.avg_rating))
@@ -340,10 +350,18 @@ fn unknown_movies_count_everywhere_but_in_genres() {
     let mut engine = Engine::new(config(&[(60, 60)], 0), catalog());
     let out = run(&mut engine, &[rating(12345, 4.0, B), rating(1, 2.0, B)]);
     let w = &out[0];
-    assert_eq!((w.count, w.avg_rating, w.p50_rating), (2, 3.0, 2.0));
-    let unknown = w.top_movies.iter().find(|m| m.movie_id == 12345).unwrap();
+    assert_eq!(
+        (w.metrics.count, w.metrics.avg_rating, w.metrics.p50_rating),
+        (2, 3.0, 2.0)
+    );
+    let unknown = w
+        .metrics
+        .top_movies
+        .iter()
+        .find(|m| m.movie_id == 12345)
+        .unwrap();
     assert_eq!((unknown.title.clone(), unknown.count), (None, 1));
-    assert!(w.metrics_by_genre.iter().all(|g| g.count == 1));
+    assert!(w.metrics.metrics_by_genre.iter().all(|g| g.count == 1));
     assert!(w
         .to_json(0)
         .contains(r#"{"movieId":12345,"title":null,"count":1,"avg_rating":4.0}"#));
@@ -364,7 +382,7 @@ fn update_mode_emits_changes_as_not_final_then_the_final_value() {
     engine.push(&rating(1, 5.0, B + 60), &mut out); // closes [B, B+60)
     let summary: Vec<(i64, u64, bool)> = out
         .iter()
-        .map(|w| (w.window_start, w.count, w.is_final))
+        .map(|w| (w.window_start, w.metrics.count, w.is_final))
         .collect();
     assert_eq!(summary, [(B, 1, false), (B, 2, false), (B, 2, true)]);
     assert!(out[0].to_json(0).contains(r#""final":false"#));
@@ -420,7 +438,7 @@ fn restore_maps_genres_of_a_reordered_catalog() {
     )
     .unwrap();
     restored.finish(&mut out);
-    let genres: Vec<&str> = out[0].metrics_by_genre.iter().map(|g| &*g.genre).collect();
+    let genres = genre_names(&out[0]);
     assert_eq!(
         genres,
         ["Adventure", "Animation", "Children", "Comedy", "Fantasy"]
@@ -473,7 +491,10 @@ fn after_restore_genres_and_titles_come_from_the_current_catalog() {
     let mut restored = Engine::restore(cfg, updated, &bytes).unwrap();
     let mut out = Vec::new();
     restored.finish(&mut out);
-    assert_eq!(out[0].top_movies[0].title.as_deref(), Some("Renamed"));
-    let genres: Vec<&str> = out[0].metrics_by_genre.iter().map(|g| &*g.genre).collect();
+    assert_eq!(
+        out[0].metrics.top_movies[0].title.as_deref(),
+        Some("Renamed")
+    );
+    let genres = genre_names(&out[0]);
     assert_eq!(genres, ["Drama"]);
 }

@@ -155,16 +155,18 @@ fn observed(w: &WindowResult) -> Expected {
         window_type: w.window_type.to_string(),
         start: w.window_start,
         end: w.window_end,
-        count: w.count,
-        avg: w.avg_rating,
-        p50: w.p50_rating,
-        p95: w.p95_rating,
+        count: w.metrics.count,
+        avg: w.metrics.avg_rating,
+        p50: w.metrics.p50_rating,
+        p95: w.metrics.p95_rating,
         top: w
+            .metrics
             .top_movies
             .iter()
             .map(|m| (m.movie_id, m.count, m.avg_rating))
             .collect(),
         genres: w
+            .metrics
             .metrics_by_genre
             .iter()
             .map(|g| (g.genre.to_string(), g.count, g.avg_rating))
