@@ -501,6 +501,19 @@ mod fast_path_tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Arbitrary bytes are rejected or accepted, never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..120)) {
+            let _ = parse_json(&bytes, DEFAULT_MAX_RECORD_BYTES);
+            let text = String::from_utf8_lossy(&bytes);
+            let fields: Vec<&str> = text.split(',').collect();
+            let _ = parse_csv_fields(&fields, DEFAULT_MAX_RECORD_BYTES);
+        }
+    }
+
     #[test]
     fn fast_path_takes_the_common_shape() {
         let text = br#"{"userId":1,"movieId":296,"rating":4.5,"timestamp":1698606000}"#;
@@ -668,5 +681,7 @@ mod tests {
         assert_eq!(bad(&["1", "2", "6.0", "3"]), RejectReason::RatingOutOfRange);
         assert_eq!(bad(&["1", "2", "3.0"]), RejectReason::InvalidJson);
         assert_eq!(bad(&["1.5", "2", "3.0", "4"]), RejectReason::WrongType);
+        assert_eq!(bad(&["1", "2", "NaN", "4"]), RejectReason::RatingOutOfRange);
+        assert_eq!(bad(&["1", "2", "inf", "4"]), RejectReason::RatingOutOfRange);
     }
 }
