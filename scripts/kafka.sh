@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# A real single-node Apache Kafka broker (KRaft: broker + controller in one JVM) on 127.0.0.1,
+# run from Maven Central jars with `java -cp`. Everything lives in .cache/kafka (ignored by git):
+# the jars (downloaded once, reused), the configuration, the data and the log.
+#
+# Usage: scripts/kafka.sh start|stop|status|topics|bootstrap|reset
+#   start      download the jars if needed, format the storage on first use, start the broker,
+#              wait until it answers, create the topics
+#   stop       stop the broker cleanly (SIGTERM, then SIGKILL after 60 s)
+#   status     say whether it runs and where
+#   topics     create the topics (idempotent) and list them
+#   bootstrap  print the bootstrap address (127.0.0.1:PORT)
+#   reset      stop and delete the data (the jars stay)
+# Environment: KAFKA_PORT (default 19092, or a free port if that one is taken at first start),
+#   KAFKA_HEAP (default 512m).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache="$root/.cache/kafka"
+lib="$cache/lib"
+data="$cache/data"
+pidfile="$cache/kafka.pid"
+portfile="$cache/port"
+log="$cache/server.log"
+mkdir -p "$cache"
+
+# topic name, partitions
+TOPICS=("ratings 3" "metrics 3" "ratings-dead-letter 3")
+
+fetch_jars() {
+  [ -f "$lib/.complete" ] && return
+  echo "kafka.sh: fetching Apache Kafka jars from Maven Central into $lib (once)"
+  rm -rf "$lib"
+  mvn -q -B -Dstyle.color=never -f "$root/scripts/kafka/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$lib" -DincludeScope=runtime
+  touch "$lib/.complete"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+choose_port() {
+  if [ -f "$portfile" ]; then cat "$portfile"; return; fi
+  local port=${KAFKA_PORT:-19092}
+  if port_in_use "$port"; then port=$(free_port); fi
+  echo "$port" > "$portfile"
+  echo "$port"
+}
+
+running() {
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+java_tool() {
+  java -Xmx256m -cp "$lib/*" -Dlog4j2.configurationFile="$cache/log4j2.properties" "$@"
+}
+
+write_config() {
+  local port=$1 controller=$2
+  cat > "$cache/server.properties" <<CONF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$data
+num.partitions=3
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+group.initial.rebalance.delay.ms=0
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+CONF
+  cat > "$cache/log4j2.properties" <<'CONF'
+rootLogger.level = WARN
+rootLogger.appenderRef.stdout.ref = STDOUT
+appender.stdout.type = Console
+appender.stdout.name = STDOUT
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+logger.kafka.name = kafka.server.KafkaRaftServer
+logger.kafka.level = INFO
+logger.broker.name = kafka.server.BrokerServer
+logger.broker.level = INFO
+CONF
+}
+
+create_topics() {
+  local bootstrap=127.0.0.1:$(cat "$portfile")
+  for spec in "${TOPICS[@]}"; do
+    set -- $spec
+    java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" \
+      --create --if-not-exists --topic "$1" --partitions "$2" --replication-factor 1 >/dev/null
+  done
+}
+
+start() {
+  if running; then echo "kafka.sh: already running on 127.0.0.1:$(cat "$portfile")"; return; fi
+  command -v java >/dev/null || { echo "kafka.sh: java not found (install a JDK 17+)" >&2; exit 1; }
+  fetch_jars
+  local port controller
+  port=$(choose_port)
+  controller=$(free_port)
+  write_config "$port" "$controller"
+  if [ ! -f "$data/meta.properties" ]; then
+    rm -rf "$data"
+    java_tool kafka.tools.StorageTool format -t "$(java_tool kafka.tools.StorageTool random-uuid)" \
+      -c "$cache/server.properties" >/dev/null
+  fi
+  : > "$log"
+  nohup java -Xmx"${KAFKA_HEAP:-512m}" -Xms128m -XX:+UseG1GC -cp "$lib/*" \
+    -Dlog4j2.configurationFile="$cache/log4j2.properties" \
+    kafka.Kafka "$cache/server.properties" >> "$log" 2>&1 &
+  echo $! > "$pidfile"
+  for _ in $(seq 1 180); do
+    if grep -q "Kafka Server started" "$log"; then
+      create_topics
+      echo "kafka.sh: broker up on 127.0.0.1:$port (log $log)"
+      return
+    fi
+    if ! running; then echo "kafka.sh: broker exited during start-up; see $log:" >&2; tail -20 "$log" >&2; exit 1; fi
+    sleep 0.5
+  done
+  echo "kafka.sh: broker did not start within 90 s; see $log" >&2
+  exit 1
+}
+
+stop() {
+  if ! running; then echo "kafka.sh: not running"; rm -f "$pidfile"; return; fi
+  local pid
+  pid=$(cat "$pidfile")
+  kill "$pid"
+  for _ in $(seq 1 120); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; echo "kafka.sh: stopped"; return; }
+    sleep 0.5
+  done
+  echo "kafka.sh: broker did not stop in 60 s; killing it" >&2
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status)
+    if running; then echo "kafka.sh: running (pid $(cat "$pidfile")) on 127.0.0.1:$(cat "$portfile")"
+    else echo "kafka.sh: not running"; exit 1; fi ;;
+  topics)
+    running || { echo "kafka.sh: not running" >&2; exit 1; }
+    create_topics
+    java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$(cat "$portfile")" --describe ;;
+  bootstrap) echo "127.0.0.1:$(choose_port)" ;;
+  reset) stop; rm -rf "$data" "$portfile" ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
