@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check the project promises: formatting, lints, and the whole test suite.
-# Usage: scripts/test.sh            (from anywhere inside the repository)
+# Runs every check the project promises: formatting, lints, and the whole test suite, including
+# the integration tests against a real Apache Kafka broker (started here if it is not running,
+# and stopped again at the end).
+# Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,5 +12,15 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== Kafka broker (scripts/kafka.sh)"
+if scripts/kafka.sh status >/dev/null 2>&1; then
+  echo "using the running broker"
+else
+  scripts/kafka.sh start
+  trap 'scripts/kafka.sh stop' EXIT
+fi
+KAFKA_BOOTSTRAP=$(scripts/kafka.sh bootstrap)
+export KAFKA_BOOTSTRAP
+
 echo "== cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked "$@"

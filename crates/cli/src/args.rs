@@ -19,18 +19,31 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Process a bounded file of ratings (JSON lines or MovieLens ratings.csv) and write one
-    /// JSON object per emitted window.
+    /// The processor. Without --input: read the Kafka topic `ratings` and publish every window
+    /// to `metrics` (dead letters and late records to the dead-letter topic). With --input:
+    /// process a bounded file (JSON lines or MovieLens ratings.csv) and write the windows to
+    /// --metrics-file.
     ///
-    /// Example: ratings-stream run --input ratings.csv --metrics-file metrics.jsonl
+    /// Examples:
+    ///   ratings-stream run --bootstrap-servers 127.0.0.1:9092
+    ///   ratings-stream run --input ratings.csv --metrics-file metrics.jsonl
     Run(RunArgs),
     /// Run the engine on built-in synthetic ratings and print closed windows as a table
     /// (needs no servers). Stops after --duration or on Ctrl-C.
     Demo(DemoArgs),
-    /// Write synthetic ratings (the demo's generator) as JSON lines to a file or standard output.
+    /// Write synthetic ratings (the demo's generator) to the Kafka topic `ratings`, or as JSON
+    /// lines to --output. Event time follows the wall clock at --rate, like the original
+    /// platform's run-synthetic-ratings.sh; --rate 0 writes as fast as possible.
     ///
-    /// Example: ratings-stream generate --count 1000000 --output ratings.jsonl
+    /// Examples:
+    ///   ratings-stream generate --rate 50
+    ///   ratings-stream generate --rate 0 --count 5000000 --output ratings.jsonl
     Generate(GenerateArgs),
+    /// Replay a MovieLens ratings.csv to the Kafka topic `ratings` in timestamp order, paced by
+    /// --speedup (event time runs that many times faster than the clock) or --rate.
+    ///
+    /// Example: ratings-stream replay --input ml-latest-small/ratings.csv --rate 1000
+    Replay(ReplayArgs),
 }
 
 /// Options shared by every command that runs the engine.
@@ -97,12 +110,105 @@ pub enum FormatArg {
     Csv,
 }
 
+/// Kafka connection settings.
+#[derive(Debug, Args)]
+pub struct KafkaArgs {
+    /// Kafka bootstrap servers.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:9092",
+        env = "RATINGS_BOOTSTRAP_SERVERS"
+    )]
+    pub bootstrap_servers: String,
+    /// Any librdkafka property, as KEY=VALUE (repeatable), e.g. security.protocol=SASL_SSL.
+    /// In the environment: RATINGS_KAFKA_PROPERTIES="k1=v1;k2=v2". Secret values are never
+    /// printed.
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE", value_parser = key_value,
+          env = "RATINGS_KAFKA_PROPERTIES", value_delimiter = ';')]
+    pub kafka_properties: Vec<(String, String)>,
+    /// The input topic.
+    #[arg(long, default_value = "ratings", env = "RATINGS_RATINGS_TOPIC")]
+    pub ratings_topic: String,
+}
+
+impl KafkaArgs {
+    /// The connection settings, with the client id added.
+    pub fn settings(&self, client_id: &str) -> ratings_connectors::kafka::KafkaSettings {
+        let mut properties: std::collections::BTreeMap<String, String> =
+            self.kafka_properties.iter().cloned().collect();
+        properties
+            .entry("client.id".into())
+            .or_insert_with(|| client_id.into());
+        ratings_connectors::kafka::KafkaSettings {
+            bootstrap_servers: self.bootstrap_servers.clone(),
+            properties,
+        }
+    }
+}
+
+/// Where a new consumer group starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StartArg {
+    Earliest,
+    Latest,
+}
+
+/// Options of the Kafka mode of `run`.
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// The output topic for window metrics.
+    #[arg(long, default_value = "metrics", env = "RATINGS_METRICS_TOPIC")]
+    pub metrics_topic: String,
+    /// The topic for rejected records.
+    #[arg(
+        long,
+        default_value = "ratings-dead-letter",
+        env = "RATINGS_DEAD_LETTER_TOPIC"
+    )]
+    pub dead_letter_topic: String,
+    /// The topic for late records (default: the dead-letter topic, with reason "late").
+    #[arg(long, env = "RATINGS_LATE_TOPIC")]
+    pub late_topic: Option<String>,
+    /// Consumer group id (offsets are committed there).
+    #[arg(long, default_value = "ratings-stream", env = "RATINGS_GROUP_ID")]
+    pub group_id: String,
+    /// Client id shown to the broker.
+    #[arg(long, default_value = "ratings-stream", env = "RATINGS_CLIENT_ID")]
+    pub client_id: String,
+    /// Where a consumer group without committed offsets starts.
+    #[arg(long, value_enum, default_value_t = StartArg::Earliest, env = "RATINGS_STARTING_OFFSETS")]
+    pub starting_offsets: StartArg,
+    /// Stop once every partition has been read to its end (then flush open windows unless
+    /// --no-final-flush): for backfills, tests and benchmarks.
+    #[arg(long, env = "RATINGS_EXIT_AT_END")]
+    pub exit_at_end: bool,
+    /// How often outputs are flushed and consumer offsets committed.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, env = "RATINGS_COMMIT_INTERVAL")]
+    pub commit_interval: Duration,
+    /// How often a progress line is printed.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, env = "RATINGS_PROGRESS_INTERVAL")]
+    pub progress_interval: Duration,
+    /// Print progress as JSON objects (fields of Spark's StreamingQueryProgress) instead of text.
+    #[arg(long, env = "RATINGS_PROGRESS_JSON")]
+    pub progress_json: bool,
+    /// Address of the Prometheus /metrics endpoint ("off" to disable).
+    #[arg(
+        long,
+        default_value = "127.0.0.1:9464",
+        env = "RATINGS_METRICS_ADDRESS"
+    )]
+    pub metrics_address: String,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Bounded input file: JSON lines as in the Kafka topic, or MovieLens ratings.csv.
-    /// Processed in file order.
+    /// Settings file (TOML); flags and environment variables override it. See README.
+    #[arg(long, env = "RATINGS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Bounded input file: JSON lines as in the Kafka topic, or MovieLens ratings.csv,
+    /// processed in file order. Without it, the processor reads Kafka.
     #[arg(long, env = "RATINGS_INPUT")]
-    pub input: PathBuf,
+    pub input: Option<PathBuf>,
     /// Input format.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     pub format: FormatArg,
@@ -131,6 +237,10 @@ pub struct RunArgs {
     pub max_record_bytes: usize,
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub stream: StreamArgs,
 }
 
 #[derive(Debug, Args)]
@@ -162,18 +272,21 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Number of records to write.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub count: u64,
-    /// Output file ("-" for standard output).
-    #[arg(long, default_value = "-")]
-    pub output: PathBuf,
-    /// Records per second of event time.
+    /// Ratings per second (wall clock); 0 writes as fast as possible.
     #[arg(long, default_value_t = 50.0)]
+    pub rate: f64,
+    /// Number of records to write (default: until Ctrl-C, or 1,000,000 with --rate 0).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Write JSON lines to this file ("-" for standard output) instead of Kafka.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Event-time ratings per second with --rate 0 (with a rate, event time is the wall clock).
+    #[arg(long, default_value_t = 1000.0)]
     pub events_per_second: f64,
-    /// Event time of the first record, epoch seconds.
-    #[arg(long, default_value_t = 1_761_764_400)]
-    pub start_time: i64,
+    /// Event time of the first record, epoch seconds (default: now).
+    #[arg(long)]
+    pub start_time: Option<i64>,
     /// Seed of the generator.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -186,6 +299,33 @@ pub struct GenerateArgs {
     /// movies.csv whose ids the ratings use (default: as for `run`).
     #[arg(long, env = "RATINGS_MOVIES")]
     pub movies: Option<PathBuf>,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// MovieLens ratings.csv (userId,movieId,rating,timestamp).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Event time runs this many times faster than the clock (e.g. 3600: an hour per second).
+    #[arg(long, conflicts_with = "rate")]
+    pub speedup: Option<f64>,
+    /// Ratings per second instead (0: as fast as possible, the default).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
+/// Parses `KEY=VALUE`.
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
 }
 
 /// Parses a human duration (`1min`, `30s`, `1h`) into whole seconds.

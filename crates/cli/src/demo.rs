@@ -14,7 +14,7 @@ use ratings_generator::{Generator, GeneratorConfig};
 use crate::args::DemoArgs;
 use crate::catalog_source;
 use crate::pipeline::{now_millis, Outputs, Pipeline};
-use crate::report::{banner, Summary};
+use crate::report::banner;
 use crate::sinks::{CountOnly, WindowSink};
 use crate::source::{Format, SourceRecord};
 
@@ -99,20 +99,11 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
     pipeline.finish(false)?;
-    let engine = pipeline.engine();
-    Summary::new(
-        pipeline.stats(),
-        engine.counters(),
-        &config,
-        engine.open_windows(),
-        started.elapsed(),
-    )
-    .print();
-    Ok(())
+    crate::run::finish_report(&pipeline, None, started)
 }
 
 /// Set by Ctrl-C or SIGTERM.
-fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
+pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     let handler_flag = Arc::clone(&stop);
     ctrlc::set_handler(move || handler_flag.store(true, Ordering::Relaxed))?;

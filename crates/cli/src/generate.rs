@@ -1,41 +1,124 @@
-//! `ratings-stream generate`: synthetic ratings as JSON lines, for tests and benchmarks.
+//! `ratings-stream generate`: synthetic ratings to the Kafka topic `ratings` (keyed by user), or
+//! as JSON lines to a file, paced at `--rate` per second or as fast as possible.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use ratings_connectors::kafka::Producer;
 use ratings_generator::{Generator, GeneratorConfig};
 
 use crate::args::GenerateArgs;
 use crate::catalog_source;
+use crate::pipeline::now_millis;
 
-/// Writes `args.count` generated records.
+/// Where generated records go.
+enum Target {
+    File(BufWriter<Box<dyn Write>>),
+    Kafka { producer: Producer, topic: String },
+}
+
+impl Target {
+    fn write(&mut self, payload: &str) -> anyhow::Result<()> {
+        match self {
+            Target::File(out) => {
+                out.write_all(payload.as_bytes())?;
+                out.write_all(b"\n")?;
+                Ok(())
+            }
+            Target::Kafka { producer, topic } => {
+                producer.send(topic, Some(user_key(payload)), payload.as_bytes())
+            }
+        }
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        match self {
+            Target::File(out) => out.flush().context("cannot write generated records"),
+            Target::Kafka { producer, .. } => producer.flush(Duration::from_secs(120)),
+        }
+    }
+}
+
+/// The key of a generated record: its `"userId":N` text, so one user's ratings stay in order on
+/// one partition (malformed records without it share the empty key).
+fn user_key(payload: &str) -> &[u8] {
+    let Some(start) = payload.find("\"userId\":") else {
+        return b"";
+    };
+    let rest = &payload[start + 9..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    rest[..end].as_bytes()
+}
+
+/// Writes the generated records.
 pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.events_per_second > 0.0,
-        "--events-per-second must be positive"
-    );
+    anyhow::ensure!(args.rate >= 0.0, "--rate must not be negative");
     let loaded = catalog_source::load(args.movies.as_deref())?;
+    let paced = args.rate > 0.0;
     let config = GeneratorConfig {
         seed: args.seed,
-        start_time: args.start_time,
-        events_per_second: args.events_per_second,
+        start_time: args.start_time.unwrap_or(now_millis() / 1000),
+        events_per_second: if paced {
+            args.rate
+        } else {
+            args.events_per_second
+        },
         late_fraction: args.late_fraction,
         malformed_fraction: args.malformed_fraction,
         ..GeneratorConfig::default()
     };
-    let out: Box<dyn Write> = if args.output.as_os_str() == "-" {
-        Box::new(io::stdout().lock())
-    } else {
-        Box::new(
-            File::create(&args.output)
-                .with_context(|| format!("cannot create {}", args.output.display()))?,
-        )
+    let count = args
+        .count
+        .unwrap_or(if paced { u64::MAX } else { 1_000_000 });
+    let mut target = match &args.output {
+        Some(path) if path.as_os_str() == "-" => {
+            Target::File(BufWriter::new(Box::new(io::stdout().lock())))
+        }
+        Some(path) => Target::File(BufWriter::with_capacity(
+            1 << 20,
+            Box::new(
+                File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+            ),
+        )),
+        None => Target::Kafka {
+            producer: Producer::connect(&args.kafka.settings("ratings-stream-generate"))?,
+            topic: args.kafka.ratings_topic.clone(),
+        },
     };
-    let mut out = BufWriter::with_capacity(1 << 20, out);
-    for generated in Generator::new(config, &loaded.catalog).take(args.count as usize) {
-        out.write_all(generated.payload.as_bytes())?;
-        out.write_all(b"\n")?;
+    let stop = crate::demo::stop_flag()?;
+    let started = Instant::now();
+    let mut written = 0u64;
+    for generated in
+        Generator::new(config, &loaded.catalog).take(count.min(usize::MAX as u64) as usize)
+    {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if paced {
+            let due = started + Duration::from_secs_f64(written as f64 / args.rate);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
+        target.write(&generated.payload)?;
+        written += 1;
     }
-    out.flush().context("cannot write generated records")
+    target.finish()?;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "generate: wrote {written} records in {seconds:.1} s ({:.0}/s)",
+        written as f64 / seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_by_user() {
+        assert_eq!(super::user_key(r#"{"userId":42,"movieId":1}"#), b"42");
+        assert_eq!(super::user_key(r#"{"movieId":1,"userId":7}"#), b"7");
+        assert_eq!(super::user_key("not json"), b"");
+    }
 }

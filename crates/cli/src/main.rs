@@ -5,10 +5,13 @@ mod catalog_source;
 mod demo;
 mod generate;
 mod pipeline;
+mod replay;
 mod report;
 mod run;
 mod sinks;
 mod source;
+mod stream;
+mod telemetry;
 
 use std::process::ExitCode;
 
@@ -22,6 +25,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Demo(args) => demo::demo(args),
         Command::Generate(args) => generate::generate(args),
+        Command::Replay(args) => replay::replay(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -63,17 +63,26 @@ impl Pipeline {
         &self.engine
     }
 
-    /// Processes one record: windows it makes final are written before returning.
-    pub fn process(&mut self, record: SourceRecord<'_>) -> anyhow::Result<()> {
+    /// Processes one record: windows it makes final are written before returning. Returns the
+    /// record's event time when it is a valid rating.
+    pub fn process(&mut self, record: SourceRecord<'_>) -> anyhow::Result<Option<i64>> {
         self.records += 1;
-        match parse(record, self.max_record_bytes) {
-            Ok(rating) => match self.engine.push(&rating, &mut self.emitted) {
-                PushOutcome::Accepted => {}
-                PushOutcome::Late { watermark } => self.write_late(record, &rating, watermark)?,
-            },
-            Err(rejection) => self.write_rejection(record, &rejection)?,
-        }
-        self.write_emitted()
+        let event_time = match parse(record, self.max_record_bytes) {
+            Ok(rating) => {
+                if let PushOutcome::Late { watermark } =
+                    self.engine.push(&rating, &mut self.emitted)
+                {
+                    self.write_late(record, &rating, watermark)?;
+                }
+                Some(rating.timestamp)
+            }
+            Err(rejection) => {
+                self.write_rejection(record, &rejection)?;
+                None
+            }
+        };
+        self.write_emitted()?;
+        Ok(event_time)
     }
 
     /// End of a batch: in update mode, emits the windows changed during it; flushes sinks.

@@ -1,5 +1,7 @@
-//! `ratings-stream run --input FILE`: the bounded file mode.
+//! `ratings-stream run --input FILE`: the bounded file mode. Without `--input`, `run` hands
+//! over to the Kafka mode in [`crate::stream`].
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -12,11 +14,19 @@ use crate::report::{banner, Summary};
 use crate::sinks::{optional_record_file, JsonLines};
 use crate::source::{for_each_record, Format};
 
-/// Processes the input file to the end and writes every output.
+/// Runs the processor in the mode the arguments ask for.
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    match &args.input {
+        Some(input) => run_file(args, input),
+        None => crate::stream::run(args),
+    }
+}
+
+/// Processes the input file to the end and writes every output.
+fn run_file(args: &RunArgs, input: &Path) -> anyhow::Result<()> {
     let config = args.engine.engine_config()?;
     let loaded = catalog_source::load(args.engine.movies.as_deref())?;
-    let format = Format::for_path(args.format, &args.input);
+    let format = Format::for_path(args.format, input);
     let describe = |p: &Option<std::path::PathBuf>| {
         p.as_ref()
             .map_or("counted only".into(), |p| p.display().to_string())
@@ -27,7 +37,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         &[
             (
                 "input",
-                format!("{} ({})", args.input.display(), format.describe()),
+                format!("{} ({})", input.display(), format.describe()),
             ),
             (
                 "movies",
@@ -53,13 +63,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let mut pipeline = Pipeline::new(
         engine,
         outputs,
-        args.input.display().to_string(),
+        input.display().to_string(),
         args.max_record_bytes,
     );
     let started = Instant::now();
     let batch_size = args.batch_size.max(1) as u64;
     let mut in_batch = 0u64;
-    for_each_record(&args.input, format, |record| {
+    for_each_record(input, format, |record| {
         pipeline.process(record)?;
         in_batch += 1;
         if in_batch == batch_size {
@@ -69,16 +79,25 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         Ok(())
     })?;
     pipeline.finish(!args.no_final_flush)?;
+    finish_report(&pipeline, args.summary_file.as_deref(), started)
+}
+
+/// Prints the summary, and writes it to `summary_file` as JSON when asked.
+pub fn finish_report(
+    pipeline: &Pipeline,
+    summary_file: Option<&Path>,
+    started: Instant,
+) -> anyhow::Result<()> {
     let engine = pipeline.engine();
     let summary = Summary::new(
         pipeline.stats(),
         engine.counters(),
-        &config,
+        engine.config(),
         engine.open_windows(),
         started.elapsed(),
     );
     summary.print();
-    if let Some(path) = &args.summary_file {
+    if let Some(path) = summary_file {
         let json = serde_json::to_string_pretty(&summary)?;
         std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
     }

@@ -214,6 +214,11 @@ impl Engine {
         self.state.open.iter().map(BTreeSet::len).sum()
     }
 
+    /// Per-movie rows held in pane state (the bulk of the state's memory).
+    pub fn state_rows(&self) -> usize {
+        self.state.panes.values().map(|p| p.movies.len()).sum()
+    }
+
     /// Panes held in state.
     pub fn pane_count(&self) -> usize {
         self.state.panes.len()

@@ -1,0 +1,244 @@
+//! `ratings-stream run` in Kafka mode: consume every partition of `ratings`, run the engine,
+//! publish each window to `metrics` and rejected/late records to the dead-letter topic.
+//!
+//! Outputs are flushed and consumer offsets committed every `--commit-interval` (flush first,
+//! then commit: at-least-once). A restart resumes from the committed offsets; window state is not
+//! checkpointed yet, so windows open at a restart start empty.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratings_connectors::kafka::{KafkaSource, PollOutcome, Producer, StartFrom};
+use ratings_core::{DeadLetter, Engine, WindowResult};
+
+use crate::args::{RunArgs, StartArg};
+use crate::catalog_source;
+use crate::pipeline::{Outputs, Pipeline};
+use crate::report::banner;
+use crate::run::finish_report;
+use crate::sinks::{RecordSink, WindowSink};
+use crate::source::{Format, SourceRecord};
+use crate::telemetry::{serve, Interval, Progress, PromMetrics, Reading};
+
+/// Records per batch before pending update-mode results are emitted.
+const BATCH: u64 = 10_000;
+/// How long shutdown waits for the producer to deliver what is queued.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs until Ctrl-C/SIGTERM, or until every partition is read with `--exit-at-end`.
+pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let stream = &args.stream;
+    let config = args.engine.engine_config()?;
+    let loaded = catalog_source::load(args.engine.movies.as_deref())?;
+    let settings = args.kafka.settings(&stream.client_id);
+    let late_topic = stream
+        .late_topic
+        .clone()
+        .unwrap_or_else(|| stream.dead_letter_topic.clone());
+    let metrics = Arc::new(PromMetrics::new());
+    let metrics_at = match stream.metrics_address.as_str() {
+        "off" => "off".to_string(),
+        address => format!("http://{}/metrics", serve(Arc::clone(&metrics), address)?),
+    };
+    banner(
+        "Kafka mode",
+        &config,
+        &[
+            ("kafka", settings.describe()),
+            ("input topic", args.kafka.ratings_topic.clone()),
+            ("metrics topic", stream.metrics_topic.clone()),
+            ("dead letters", stream.dead_letter_topic.clone()),
+            ("late records", late_topic.clone()),
+            ("group id", stream.group_id.clone()),
+            (
+                "starting offsets",
+                format!("{:?} (committed offsets win)", stream.starting_offsets).to_lowercase(),
+            ),
+            (
+                "commit interval",
+                humantime::format_duration(stream.commit_interval).to_string(),
+            ),
+            (
+                "movies",
+                format!("{} ({} movies)", loaded.origin, loaded.catalog.len()),
+            ),
+            ("prometheus", metrics_at),
+            ("exit at end", stream.exit_at_end.to_string()),
+        ],
+    );
+    let start = match stream.starting_offsets {
+        StartArg::Earliest => StartFrom::Earliest,
+        StartArg::Latest => StartFrom::Latest,
+    };
+    let mut source = KafkaSource::connect(
+        &settings,
+        &args.kafka.ratings_topic,
+        &stream.group_id,
+        start,
+    )?;
+    let producer = Arc::new(Producer::connect(&settings)?);
+    let outputs = Outputs {
+        windows: Box::new(TopicSink {
+            producer: Arc::clone(&producer),
+            topic: stream.metrics_topic.clone(),
+        }),
+        dead_letters: Box::new(TopicSink {
+            producer: Arc::clone(&producer),
+            topic: stream.dead_letter_topic.clone(),
+        }),
+        late: Box::new(TopicSink {
+            producer: Arc::clone(&producer),
+            topic: late_topic,
+        }),
+    };
+    let engine = Engine::new(config, loaded.catalog);
+    let mut pipeline = Pipeline::new(
+        engine,
+        outputs,
+        args.kafka.ratings_topic.clone(),
+        args.max_record_bytes,
+    );
+    let stop = crate::demo::stop_flag()?;
+    let started = Instant::now();
+    let mut loop_state = LoopState::new();
+    let mut in_batch = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let step = Instant::now();
+        let outcome = source.poll(|record| {
+            pipeline.process(SourceRecord {
+                payload: record.payload,
+                format: Format::Json,
+                partition: record.partition,
+                offset: record.offset,
+            })
+        })?;
+        match outcome {
+            PollOutcome::Record => {
+                loop_state.interval.busy += step.elapsed();
+                in_batch += 1;
+                if in_batch >= BATCH {
+                    in_batch = 0;
+                    pipeline.end_batch()?;
+                }
+            }
+            PollOutcome::Idle if in_batch > 0 => {
+                in_batch = 0;
+                pipeline.end_batch()?;
+            }
+            PollOutcome::Idle => {}
+        }
+        if stream.exit_at_end && source.all_at_end() {
+            break;
+        }
+        if loop_state.last_commit.elapsed() >= stream.commit_interval {
+            commit(&mut pipeline, &producer, &source)?;
+            loop_state.last_commit = Instant::now();
+        }
+        if loop_state.interval.started.elapsed() >= stream.progress_interval {
+            loop_state.report(&pipeline, &source, &producer, &metrics, args)?;
+        }
+    }
+    pipeline.finish(stream.exit_at_end && !args.no_final_flush)?;
+    commit(&mut pipeline, &producer, &source)?;
+    loop_state.report(&pipeline, &source, &producer, &metrics, args)?;
+    finish_report(&pipeline, args.summary_file.as_deref(), started)
+}
+
+/// Makes everything processed so far durable in Kafka, then commits the input offsets.
+fn commit(
+    pipeline: &mut Pipeline,
+    producer: &Producer,
+    source: &KafkaSource,
+) -> anyhow::Result<()> {
+    pipeline.end_batch()?;
+    producer.flush(FLUSH_TIMEOUT)?;
+    source.commit()
+}
+
+/// Timers and the previous reading of the main loop.
+struct LoopState {
+    last_commit: Instant,
+    interval: Interval,
+    previous: Reading,
+}
+
+impl LoopState {
+    fn new() -> LoopState {
+        LoopState {
+            last_commit: Instant::now(),
+            interval: Interval::new(),
+            previous: Reading::default(),
+        }
+    }
+
+    /// Prints a progress report and updates the Prometheus metrics.
+    fn report(
+        &mut self,
+        pipeline: &Pipeline,
+        source: &KafkaSource,
+        producer: &Producer,
+        metrics: &PromMetrics,
+        args: &RunArgs,
+    ) -> anyhow::Result<()> {
+        let lag = source.lag().ok();
+        let (consumer, output) = (source.health(), producer.health());
+        let errors = consumer.errors() + output.errors();
+        let last_error = output.last_error().or_else(|| consumer.last_error());
+        let now = Reading::of(pipeline, lag, errors, last_error);
+        let progress = Progress::between(
+            &self.previous,
+            &now,
+            self.interval.started.elapsed(),
+            self.interval.busy,
+            args.stream.commit_interval,
+        );
+        if args.stream.progress_json {
+            eprintln!("{}", serde_json::to_string(&progress)?);
+        } else {
+            eprintln!("{}", progress.line());
+        }
+        metrics.update(&self.previous, &now);
+        self.previous = now;
+        self.interval = Interval::new();
+        Ok(())
+    }
+}
+
+/// A Kafka topic as a window or dead-letter sink. Windows are keyed by type and start, so a
+/// window always lands on the same partition.
+struct TopicSink {
+    producer: Arc<Producer>,
+    topic: String,
+}
+
+impl WindowSink for TopicSink {
+    fn write_window(
+        &mut self,
+        window: &WindowResult,
+        processing_time_millis: i64,
+    ) -> std::io::Result<()> {
+        let key = format!("{}|{}", window.window_type, window.window_start);
+        self.producer
+            .send(
+                &self.topic,
+                Some(key.as_bytes()),
+                window.to_json(processing_time_millis).as_bytes(),
+            )
+            .map_err(std::io::Error::other)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl RecordSink for TopicSink {
+    fn write_record(&mut self, record: &DeadLetter<'_>) -> std::io::Result<()> {
+        self.producer
+            .send(&self.topic, None, record.to_json().as_bytes())
+            .map_err(std::io::Error::other)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

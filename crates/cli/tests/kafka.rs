@@ -1,0 +1,365 @@
+//! Integration tests against the real Apache Kafka broker started by `scripts/kafka.sh`
+//! (`scripts/test.sh` starts it and sets KAFKA_BOOTSTRAP). Each test uses its own topics.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ratings_connectors::kafka::{
+    ensure_topics, KafkaSettings, KafkaSource, PollOutcome, Producer, StartFrom,
+};
+use serde_json::Value;
+
+/// 2023-11-14T22:13:00Z.
+const B: i64 = 1_699_999_980;
+
+fn bootstrap() -> String {
+    std::env::var("KAFKA_BOOTSTRAP").expect(
+        "KAFKA_BOOTSTRAP is not set: run scripts/test.sh, or scripts/kafka.sh start and \
+         export KAFKA_BOOTSTRAP=$(scripts/kafka.sh bootstrap)",
+    )
+}
+
+fn settings() -> KafkaSettings {
+    KafkaSettings {
+        bootstrap_servers: bootstrap(),
+        properties: Default::default(),
+    }
+}
+
+/// Fresh topics (3 partitions each) for one test.
+struct Topics {
+    ratings: String,
+    metrics: String,
+    dead: String,
+    late: String,
+    group: String,
+}
+
+impl Topics {
+    fn new(test: &str) -> Topics {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = |kind: &str| format!("{test}-{kind}-{}-{nanos}", std::process::id());
+        let topics = Topics {
+            ratings: name("ratings"),
+            metrics: name("metrics"),
+            dead: name("dead"),
+            late: name("late"),
+            group: name("group"),
+        };
+        let all = [&topics.ratings, &topics.metrics, &topics.dead, &topics.late];
+        ensure_topics(&settings(), &all.map(|t| (t.as_str(), 3))).unwrap();
+        topics
+    }
+
+    /// `ratings-stream run` on these topics until the input is read to its end.
+    fn run_processor(&self, extra: &[&str]) -> Output {
+        let bootstrap = bootstrap();
+        let mut args = vec![
+            "run",
+            "--bootstrap-servers",
+            &bootstrap,
+            "--ratings-topic",
+            &self.ratings,
+            "--metrics-topic",
+            &self.metrics,
+            "--dead-letter-topic",
+            &self.dead,
+            "--late-topic",
+            &self.late,
+            "--group-id",
+            &self.group,
+            "--exit-at-end",
+            "--metrics-address",
+            "off",
+        ];
+        args.extend_from_slice(extra);
+        binary(&args)
+    }
+}
+
+fn binary(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    assert!(
+        out.status.success(),
+        "{args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Every record of `topic` as (partition, offset, JSON value), read to the end.
+fn read_topic(topic: &str) -> Vec<(i32, i64, Value)> {
+    let group = format!("reader-{topic}");
+    let mut source = KafkaSource::connect(&settings(), topic, &group, StartFrom::Earliest).unwrap();
+    let mut records = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !source.all_at_end() {
+        assert!(Instant::now() < deadline, "timed out reading {topic}");
+        let outcome = source
+            .poll(|r| {
+                records.push((r.partition, r.offset, serde_json::from_slice(r.payload)?));
+                Ok(None)
+            })
+            .unwrap();
+        let _ = outcome == PollOutcome::Idle;
+    }
+    records
+}
+
+/// The window objects without `processing_time`, as sorted strings.
+fn comparable(windows: impl Iterator<Item = Value>) -> Vec<String> {
+    let mut out: Vec<String> = windows
+        .map(|mut w| {
+            w.as_object_mut()
+                .unwrap()
+                .remove("processing_time")
+                .expect("has processing_time");
+            w.to_string()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ratings-stream-kafka-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn generate(extra: &[&str]) {
+    let mut args = vec![
+        "generate",
+        "--rate",
+        "0",
+        "--count",
+        "20000",
+        "--events-per-second",
+        "5",
+        "--seed",
+        "7",
+        "--start-time",
+        "1699999980",
+    ];
+    args.extend_from_slice(extra);
+    binary(&args);
+}
+
+#[test]
+fn kafka_mode_publishes_exactly_the_windows_of_file_mode() {
+    let topics = Topics::new("equal");
+    let file = temp("equal.jsonl");
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    generate(&["--output", &path(&file)]);
+    generate(&[
+        "--bootstrap-servers",
+        &bootstrap(),
+        "--ratings-topic",
+        &topics.ratings,
+    ]);
+    let metrics_file = temp("equal-metrics.jsonl");
+    binary(&[
+        "run",
+        "--input",
+        &path(&file),
+        "--metrics-file",
+        &path(&metrics_file),
+    ]);
+    let expected = comparable(
+        std::fs::read_to_string(&metrics_file)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap()),
+    );
+    topics.run_processor(&[]);
+    let published = read_topic(&topics.metrics);
+    assert!(
+        expected.len() > 40,
+        "a meaningful number of windows: {}",
+        expected.len()
+    );
+    let got = comparable(published.iter().map(|r| r.2.clone()));
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|w| !got.contains(w))
+        .take(2)
+        .collect();
+    let extra: Vec<&String> = got
+        .iter()
+        .filter(|w| !expected.contains(w))
+        .take(2)
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty() && got.len() == expected.len(),
+        "{} windows published, {} expected\nmissing (first 2): {missing:#?}\nextra (first 2): {extra:#?}",
+        got.len(),
+        expected.len()
+    );
+    // each window's key decides its partition: the same (type, start) never lands twice
+    let mut keys: Vec<(String, String)> = published
+        .iter()
+        .map(|r| {
+            (
+                r.2["window_type"].to_string(),
+                r.2["window_start"].to_string(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), published.len());
+}
+
+#[test]
+fn malformed_records_go_to_the_dead_letter_topic_and_processing_goes_on() {
+    let topics = Topics::new("dead");
+    let producer = Producer::connect(&settings()).unwrap();
+    let records = [
+        format!(r#"{{"userId":1,"movieId":1,"rating":4.0,"timestamp":{B}}}"#),
+        "this is not json".to_string(),
+        format!(r#"{{"userId":1,"movieId":1,"rating":9.0,"timestamp":{B}}}"#),
+        format!(
+            r#"{{"userId":2,"movieId":1,"rating":2.0,"timestamp":{}}}"#,
+            B + 5
+        ),
+        format!(r#"{{"userId":"x","movieId":1,"rating":2.0,"timestamp":{B}}}"#),
+    ];
+    for record in &records {
+        producer
+            .send_to(&topics.ratings, Some(1), None, record.as_bytes())
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+    topics.run_processor(&[]);
+    let dead: Vec<(String, i64, i64, String)> = read_topic(&topics.dead)
+        .into_iter()
+        .map(|(_, _, v)| {
+            let field = |k: &str| v[k].as_str().unwrap().to_string();
+            (
+                field("reason"),
+                v["partition"].as_i64().unwrap(),
+                v["offset"].as_i64().unwrap(),
+                field("record"),
+            )
+        })
+        .collect();
+    let mut dead = dead;
+    dead.sort_by_key(|d| d.2);
+    assert_eq!(
+        dead,
+        [
+            ("invalid_json".to_string(), 1, 1, records[1].clone()),
+            ("rating_out_of_range".to_string(), 1, 2, records[2].clone()),
+            ("wrong_type".to_string(), 1, 4, records[4].clone()),
+        ]
+    );
+    let windows = read_topic(&topics.metrics);
+    let tumbling = windows
+        .iter()
+        .find(|w| w.2["window_type"] == "tumbling_1min")
+        .expect("a tumbling window");
+    assert_eq!(
+        (
+            tumbling.2["count"].as_u64(),
+            tumbling.2["avg_rating"].as_f64()
+        ),
+        (Some(2), Some(3.0))
+    );
+}
+
+#[test]
+fn the_watermark_is_global_across_partitions() {
+    let topics = Topics::new("watermark");
+    let producer = Producer::connect(&settings()).unwrap();
+    let rating = |user: i32, t: i64| {
+        format!(r#"{{"userId":{user},"movieId":1,"rating":3.0,"timestamp":{t}}}"#)
+    };
+    // read round-robin: p0 first moves the watermark to B+400; p1's B+10 is then behind every
+    // window containing it (late), while p2's B+950 is only out of order (accepted)
+    producer
+        .send_to(
+            &topics.ratings,
+            Some(0),
+            None,
+            rating(1, B + 1000).as_bytes(),
+        )
+        .unwrap();
+    producer
+        .send_to(&topics.ratings, Some(1), None, rating(2, B + 10).as_bytes())
+        .unwrap();
+    producer
+        .send_to(
+            &topics.ratings,
+            Some(2),
+            None,
+            rating(3, B + 950).as_bytes(),
+        )
+        .unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+    topics.run_processor(&[]);
+    let late = read_topic(&topics.late);
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!(
+        (
+            late[0].2["reason"].as_str(),
+            late[0].2["partition"].as_i64()
+        ),
+        (Some("late"), Some(1))
+    );
+    assert!(late[0].2["record"]
+        .as_str()
+        .unwrap()
+        .contains(&(B + 10).to_string()));
+    let tumbling: Vec<(String, u64)> = read_topic(&topics.metrics)
+        .into_iter()
+        .filter(|w| w.2["window_type"] == "tumbling_1min")
+        .map(|w| {
+            (
+                w.2["window_start"].as_str().unwrap().to_string(),
+                w.2["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut tumbling = tumbling;
+    tumbling.sort();
+    assert_eq!(
+        tumbling,
+        [
+            ("2023-11-14T22:28:00Z".to_string(), 1),
+            ("2023-11-14T22:29:00Z".to_string(), 1)
+        ]
+    );
+}
+
+#[test]
+fn an_unreachable_broker_is_a_clear_error_not_a_hang() {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args([
+            "run",
+            "--bootstrap-servers",
+            "127.0.0.1:1",
+            "--metrics-address",
+            "off",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot reach Kafka at 127.0.0.1:1"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,80 @@
+//! A client context that remembers librdkafka's errors (broker down, authentication failures,
+//! ...) so that progress reports and metrics can show them, and counts failed deliveries.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{DeliveryResult, ProducerContext};
+
+/// Shared view of a client's health.
+#[derive(Debug, Default)]
+pub struct Health {
+    errors: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    failed_deliveries: AtomicU64,
+    first_failed_delivery: Mutex<Option<String>>,
+}
+
+impl Health {
+    /// Client errors reported so far (transport failures, etc.).
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    /// The most recent client error, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().expect("not poisoned").clone()
+    }
+
+    /// Records an error seen outside the client callbacks.
+    pub fn note_error(&self, error: &str) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().expect("not poisoned") = Some(error.to_string());
+    }
+
+    /// Messages the producer gave up on.
+    pub fn failed_deliveries(&self) -> u64 {
+        self.failed_deliveries.load(Ordering::Relaxed)
+    }
+
+    /// Why the first failed delivery failed.
+    pub fn first_failed_delivery(&self) -> Option<String> {
+        self.first_failed_delivery
+            .lock()
+            .expect("not poisoned")
+            .clone()
+    }
+}
+
+/// The context installed in every client this crate creates.
+#[derive(Clone, Default)]
+pub struct HealthContext(pub Arc<Health>);
+
+impl ClientContext for HealthContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        // reaching the end of a partition is reported as an "error" but is not one
+        if !matches!(error, KafkaError::PartitionEOF(_))
+            && !reason.contains("reached end of partition")
+        {
+            self.0.note_error(&format!("{error}: {reason}"));
+        }
+    }
+}
+
+impl ConsumerContext for HealthContext {}
+
+impl ProducerContext for HealthContext {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, _)) = result {
+            if self.0.failed_deliveries.fetch_add(1, Ordering::Relaxed) == 0 {
+                *self.0.first_failed_delivery.lock().expect("not poisoned") =
+                    Some(error.to_string());
+            }
+        }
+    }
+}

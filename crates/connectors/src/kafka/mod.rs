@@ -1,0 +1,13 @@
+//! Kafka through librdkafka (rust-rdkafka): connection settings, the source and the producer.
+
+mod admin;
+mod health;
+mod producer;
+mod settings;
+mod source;
+
+pub use admin::ensure_topics;
+pub use health::Health;
+pub use producer::Producer;
+pub use settings::{redacted, KafkaSettings};
+pub use source::{KafkaRecord, KafkaSource, PollOutcome, StartFrom};

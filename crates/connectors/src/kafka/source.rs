@@ -1,0 +1,301 @@
+//! The Kafka source: every partition of one topic, read in event-time alignment.
+//!
+//! Each partition has its own queue. Every step reads from the partition that is furthest
+//! behind in event time (the smallest event time it delivered last, as reported by the caller;
+//! partitions not read yet come first, by index), waiting up to a bound for a partition that is
+//! not at its end yet and skipping one that is. A backlog is therefore replayed in a
+//! deterministic order that keeps the partitions aligned in event time, so the global watermark
+//! (the maximum over all partitions, as in Spark) cannot race ahead on one partition and make
+//! the records of the others late just because they were read later.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use rdkafka::consumer::base_consumer::PartitionQueue;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use super::health::{Health, HealthContext};
+use super::settings::KafkaSettings;
+
+/// Where a new consumer group starts reading (committed offsets always win).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartFrom {
+    Earliest,
+    Latest,
+}
+
+/// One consumed record.
+#[derive(Debug, Clone, Copy)]
+pub struct KafkaRecord<'a> {
+    pub payload: &'a [u8],
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// What one [`KafkaSource::poll`] step found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollOutcome {
+    /// A record was handed to the callback.
+    Record,
+    /// Nothing was available from the partition whose turn it was.
+    Idle,
+}
+
+/// How long start-up waits for the broker before giving up with an error.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a partition that is not at its end may hold up the round-robin.
+const PARTITION_WAIT: Duration = Duration::from_millis(200);
+/// The same, before a partition has answered at all (first fetch after start-up).
+const FIRST_FETCH_WAIT: Duration = Duration::from_secs(5);
+/// How long to block when every partition is at its end.
+const IDLE_WAIT: Duration = Duration::from_millis(20);
+
+type Queue = PartitionQueue<HealthContext>;
+
+/// Consumer of all partitions of a topic. See the module documentation.
+pub struct KafkaSource {
+    consumer: Arc<BaseConsumer<HealthContext>>,
+    health: Arc<Health>,
+    topic: String,
+    queues: Vec<Queue>,
+    at_end: Vec<bool>,
+    /// Whether each partition has delivered a record or its end since start-up.
+    answered: Vec<bool>,
+    /// Event time of the last record each partition delivered (as reported by the caller).
+    last_time: Vec<Option<i64>>,
+    /// Steps taken, to look for new data on partitions at their end every so often.
+    steps: u64,
+    /// Next offset to read per partition (last delivered + 1), or -1 before the first record.
+    positions: Vec<i64>,
+}
+
+impl KafkaSource {
+    /// Connects, checks that `topic` exists, and assigns all its partitions, starting from the
+    /// group's committed offsets or else `start`.
+    pub fn connect(
+        settings: &KafkaSettings,
+        topic: &str,
+        group_id: &str,
+        start: StartFrom,
+    ) -> anyhow::Result<KafkaSource> {
+        let reset = match start {
+            StartFrom::Earliest => "earliest",
+            StartFrom::Latest => "latest",
+        };
+        let config = settings.client_config(&[
+            ("group.id", group_id),
+            ("enable.auto.commit", "false"),
+            ("enable.partition.eof", "true"),
+            ("auto.offset.reset", reset),
+            ("fetch.wait.max.ms", "50"),
+        ]);
+        let context = HealthContext::default();
+        let health = Arc::clone(&context.0);
+        let consumer: BaseConsumer<HealthContext> = config
+            .create_with_context(context)
+            .context("cannot create the Kafka consumer")?;
+        let partitions = partition_count(&consumer, settings, topic)?;
+        let consumer = Arc::new(consumer);
+        let mut assignment = TopicPartitionList::new();
+        let committed = committed_offsets(&consumer, topic, partitions)?;
+        for (partition, offset) in committed.iter().enumerate() {
+            let start_at = match (offset, start) {
+                (Some(offset), _) => Offset::Offset(*offset),
+                (None, StartFrom::Earliest) => Offset::Beginning,
+                (None, StartFrom::Latest) => Offset::End,
+            };
+            assignment.add_partition_offset(topic, partition as i32, start_at)?;
+        }
+        consumer
+            .assign(&assignment)
+            .context("cannot assign the topic's partitions")?;
+        let queues = (0..partitions)
+            .map(|p| {
+                consumer
+                    .split_partition_queue(topic, p as i32)
+                    .context("cannot split a partition queue")
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(KafkaSource {
+            consumer,
+            health,
+            topic: topic.to_string(),
+            queues,
+            at_end: vec![false; partitions],
+            answered: vec![false; partitions],
+            last_time: vec![None; partitions],
+            steps: 0,
+            positions: committed.iter().map(|o| o.unwrap_or(-1)).collect(),
+        })
+    }
+
+    /// Number of partitions read.
+    pub fn partitions(&self) -> usize {
+        self.queues.len()
+    }
+
+    /// Client errors and the latest one.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
+    /// True when every partition has been read to its end.
+    pub fn all_at_end(&self) -> bool {
+        self.at_end.iter().all(|e| *e)
+    }
+
+    /// One step: hands at most one record to `handle`, which returns the record's event time
+    /// (`None` when it has none, e.g. malformed).
+    pub fn poll(
+        &mut self,
+        handle: impl FnOnce(KafkaRecord<'_>) -> anyhow::Result<Option<i64>>,
+    ) -> anyhow::Result<PollOutcome> {
+        self.steps += 1;
+        if self.steps % 64 == 1 {
+            self.consumer.poll(Duration::ZERO); // serve client events (errors)
+        }
+        let p = match self.furthest_behind() {
+            Some(p) => p,
+            None => self.probe_partition_at_end(),
+        };
+        let timeout = match (self.at_end[p], self.answered[p]) {
+            (true, _) if self.all_at_end() => IDLE_WAIT,
+            (true, _) => Duration::ZERO,
+            (false, true) => PARTITION_WAIT,
+            (false, false) => FIRST_FETCH_WAIT,
+        };
+        match self.queues[p].poll(timeout) {
+            None => Ok(PollOutcome::Idle),
+            Some(Err(KafkaError::PartitionEOF(_))) => {
+                self.at_end[p] = true;
+                self.answered[p] = true;
+                Ok(PollOutcome::Idle)
+            }
+            Some(Err(error)) => {
+                self.health.note_error(&error.to_string());
+                Ok(PollOutcome::Idle)
+            }
+            Some(Ok(message)) => {
+                self.at_end[p] = false;
+                self.answered[p] = true;
+                self.positions[p] = message.offset() + 1;
+                let record = KafkaRecord {
+                    payload: message.payload().unwrap_or(&[]),
+                    partition: p as i32,
+                    offset: message.offset(),
+                };
+                if let Some(time) = handle(record)? {
+                    self.last_time[p] = Some(time);
+                }
+                Ok(PollOutcome::Record)
+            }
+        }
+    }
+
+    /// The partition not at its end with the smallest last event time (unread ones first);
+    /// every 64 steps, a partition at its end whose turn it is, to notice new data there.
+    fn furthest_behind(&self) -> Option<usize> {
+        if self.steps.is_multiple_of(64) {
+            let p = (self.steps / 64) as usize % self.queues.len();
+            if self.at_end[p] {
+                return Some(p);
+            }
+        }
+        (0..self.queues.len())
+            .filter(|p| !self.at_end[*p])
+            .min_by_key(|p| (self.last_time[*p], *p))
+    }
+
+    /// Every partition is at its end: the next one in turn, to wait briefly for new data.
+    fn probe_partition_at_end(&self) -> usize {
+        self.steps as usize % self.queues.len()
+    }
+
+    /// Commits the positions reached (the next offset to read per partition) to the group.
+    pub fn commit(&self) -> anyhow::Result<()> {
+        let mut offsets = TopicPartitionList::new();
+        for (partition, position) in self.positions.iter().enumerate().filter(|(_, p)| **p >= 0) {
+            offsets.add_partition_offset(
+                &self.topic,
+                partition as i32,
+                Offset::Offset(*position),
+            )?;
+        }
+        if offsets.count() > 0 {
+            self.consumer
+                .commit(&offsets, CommitMode::Sync)
+                .context("cannot commit consumer offsets")?;
+        }
+        Ok(())
+    }
+
+    /// Records not read yet, summed over partitions (asks the broker; call it sparingly).
+    pub fn lag(&self) -> anyhow::Result<i64> {
+        let mut lag = 0;
+        for (partition, position) in self.positions.iter().enumerate() {
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(&self.topic, partition as i32, Duration::from_secs(2))
+                .context("cannot fetch partition watermarks")?;
+            lag += high - if *position >= 0 { *position } else { low };
+        }
+        Ok(lag)
+    }
+}
+
+/// The topic's partition count; a clear error when the broker or the topic is missing.
+fn partition_count(
+    consumer: &BaseConsumer<HealthContext>,
+    settings: &KafkaSettings,
+    topic: &str,
+) -> anyhow::Result<usize> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), CONNECT_TIMEOUT)
+        .with_context(|| {
+            format!(
+            "cannot reach Kafka at {} within {} s (is the broker running? scripts/kafka.sh start)",
+            settings.bootstrap_servers,
+            CONNECT_TIMEOUT.as_secs()
+        )
+        })?;
+    let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        bail!("topic {topic} not found on {}", settings.bootstrap_servers);
+    };
+    if found.error().is_some() || found.partitions().is_empty() {
+        bail!(
+            "topic {topic} does not exist on {} (create it: scripts/kafka.sh topics)",
+            settings.bootstrap_servers
+        );
+    }
+    Ok(found.partitions().len())
+}
+
+/// The group's committed offset per partition, if any.
+fn committed_offsets(
+    consumer: &BaseConsumer<HealthContext>,
+    topic: &str,
+    partitions: usize,
+) -> anyhow::Result<Vec<Option<i64>>> {
+    let mut query = TopicPartitionList::new();
+    for p in 0..partitions {
+        query.add_partition(topic, p as i32);
+    }
+    let committed = consumer
+        .committed_offsets(query, CONNECT_TIMEOUT)
+        .context("cannot read committed offsets")?;
+    Ok((0..partitions)
+        .map(|p| {
+            match committed
+                .find_partition(topic, p as i32)
+                .map(|e| e.offset())
+            {
+                Some(Offset::Offset(offset)) => Some(offset),
+                _ => None,
+            }
+        })
+        .collect())
+}
