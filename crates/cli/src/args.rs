@@ -27,7 +27,7 @@ pub enum Command {
     /// Examples:
     ///   ratings-stream run --bootstrap-servers 127.0.0.1:9092
     ///   ratings-stream run --input ratings.csv --metrics-file metrics.jsonl
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run the engine on built-in synthetic ratings and print closed windows as a table
     /// (needs no servers). Stops after --duration or on Ctrl-C.
     Demo(DemoArgs),

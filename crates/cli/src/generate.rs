@@ -50,7 +50,7 @@ fn user_key(payload: &str) -> &[u8] {
     };
     let rest = &payload[start + 9..];
     let end = rest.find([',', '}']).unwrap_or(rest.len());
-    rest[..end].as_bytes()
+    &rest.as_bytes()[..end]
 }
 
 /// Writes the generated records.

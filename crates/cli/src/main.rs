@@ -2,6 +2,7 @@
 
 mod args;
 mod catalog_source;
+mod config_file;
 mod demo;
 mod generate;
 mod pipeline;
@@ -20,6 +21,10 @@ use clap::Parser;
 use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
+    if let Err(error) = config_file::apply_from_args() {
+        eprintln!("error: {error:#}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(args) => run::run(args),

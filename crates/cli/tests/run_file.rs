@@ -395,3 +395,54 @@ fn missing_input_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn settings_file_applies_and_flags_override_it() {
+    let dir = temp_dir("config");
+    let input = dir.join("in.jsonl");
+    let lines: Vec<String> = [(1, 0), (2, 1), (2, 2), (3, 3)]
+        .iter()
+        .map(|(movie, dt)| {
+            format!(
+                r#"{{"userId":1,"movieId":{movie},"rating":3.0,"timestamp":{}}}"#,
+                1_699_999_980 + dt
+            )
+        })
+        .collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let config = dir.join("settings.toml");
+    std::fs::write(&config, "[engine]\ntop_n = 1\nwatermark_delay = \"0s\"\n").unwrap();
+    let metrics = dir.join("m.jsonl");
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let top_lengths = |extra: &[&str]| -> Vec<usize> {
+        let mut args = vec![
+            "--config".to_string(),
+            path(&config),
+            "--input".into(),
+            path(&input),
+            "--metrics-file".into(),
+            path(&metrics),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        json_lines(&metrics)
+            .iter()
+            .map(|w| w["top_movies"].as_array().unwrap().len())
+            .collect()
+    };
+    assert!(
+        top_lengths(&[]).iter().all(|n| *n == 1),
+        "top_n = 1 from the file"
+    );
+    assert!(
+        top_lengths(&["--top-n", "2"]).contains(&2),
+        "the flag wins over the file"
+    );
+    std::fs::write(&config, "top_nn = 1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args(["run", "--config", &path(&config), "--input", &path(&input)])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting \"top_nn\""));
+}
