@@ -10,6 +10,7 @@
 #   status     say whether it runs and where
 #   topics     create the topics (idempotent) and list them
 #   bootstrap  print the bootstrap address (127.0.0.1:PORT)
+#   create T N create topic T with N partitions (default 3) if it does not exist
 #   reset      stop and delete the data (the jars stay)
 # Environment: KAFKA_PORT (default 19092, or a free port if that one is taken at first start),
 #   KAFKA_HEAP (default 512m).
@@ -161,6 +162,10 @@ case "${1:-}" in
     create_topics
     java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$(cat "$portfile")" --describe ;;
   bootstrap) echo "127.0.0.1:$(choose_port)" ;;
+  create)
+    running || { echo "kafka.sh: not running" >&2; exit 1; }
+    java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$(cat "$portfile")" \
+      --create --if-not-exists --topic "${2:?topic name}" --partitions "${3:-3}" --replication-factor 1 >/dev/null ;;
   reset) stop; rm -rf "$data" "$portfile" ;;
-  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

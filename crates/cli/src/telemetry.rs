@@ -3,7 +3,7 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use prometheus_client::encoding::text::encode;
@@ -306,20 +306,4 @@ pub fn serve(metrics: Arc<PromMetrics>, address: &str) -> anyhow::Result<String>
             }
         })?;
     Ok(bound)
-}
-
-/// Measures busy time between progress reports: time spent processing, not waiting for input.
-#[derive(Debug)]
-pub struct Interval {
-    pub started: Instant,
-    pub busy: Duration,
-}
-
-impl Interval {
-    pub fn new() -> Interval {
-        Interval {
-            started: Instant::now(),
-            busy: Duration::ZERO,
-        }
-    }
 }

@@ -69,6 +69,8 @@ pub struct KafkaSource {
     last_time: Vec<Option<i64>>,
     /// Steps taken, to look for new data on partitions at their end every so often.
     steps: u64,
+    /// Time spent waiting in polls that found nothing (their timeouts, added up).
+    idle: Duration,
     /// Next offset to read per partition (last delivered + 1), or -1 before the first record.
     positions: Vec<i64>,
 }
@@ -92,6 +94,12 @@ impl KafkaSource {
             ("enable.partition.eof", "true"),
             ("auto.offset.reset", reset),
             ("fetch.wait.max.ms", "50"),
+            // librdkafka pauses fetching for fetch.queue.backoff.ms (1 s by default) whenever a
+            // partition's local queue is full; at a million records per second that pause left
+            // the processor idle two thirds of the time (BENCHMARKS.md).
+            ("fetch.queue.backoff.ms", "20"),
+            ("queued.min.messages", "50000"),
+            ("queued.max.messages.kbytes", "16384"),
         ]);
         let context = HealthContext::default();
         let health = Arc::clone(&context.0);
@@ -129,6 +137,7 @@ impl KafkaSource {
             answered: vec![false; partitions],
             last_time: vec![None; partitions],
             steps: 0,
+            idle: Duration::ZERO,
             positions: committed.iter().map(|o| o.unwrap_or(-1)).collect(),
         })
     }
@@ -141,6 +150,11 @@ impl KafkaSource {
     /// Client errors and the latest one.
     pub fn health(&self) -> &Arc<Health> {
         &self.health
+    }
+
+    /// Time spent waiting for records that did not come, since start-up.
+    pub fn idle_time(&self) -> Duration {
+        self.idle
     }
 
     /// True when every partition has been read to its end.
@@ -169,7 +183,10 @@ impl KafkaSource {
             (false, false) => FIRST_FETCH_WAIT,
         };
         match self.queues[p].poll(timeout) {
-            None => Ok(PollOutcome::Idle),
+            None => {
+                self.idle += timeout;
+                Ok(PollOutcome::Idle)
+            }
             Some(Err(KafkaError::PartitionEOF(_))) => {
                 self.at_end[p] = true;
                 self.answered[p] = true;

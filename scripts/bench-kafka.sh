@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# End-to-end Kafka throughput: pre-fills a fresh 3-partition topic with N generated ratings
+# (1,000 per second of event time), then runs `ratings-stream run --exit-at-end` until it has
+# caught up, and prints ratings/s, CPU seconds and peak RSS. The broker runs on the same machine.
+# Usage: scripts/bench-kafka.sh [N] [extra run flags]     (default N = 5000000)
+#   PERF=1 scripts/bench-kafka.sh ...   also records a CPU profile (perf) and prints its top.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-5000000}
+shift || true
+work=.cache/bench
+mkdir -p "$work"
+cargo build --release --locked -q
+bin=target/release/ratings-stream
+scripts/kafka.sh status >/dev/null 2>&1 || scripts/kafka.sh start
+bootstrap=$(scripts/kafka.sh bootstrap)
+run_id=$(date +%s)
+for t in ratings metrics dead; do scripts/kafka.sh create "bench-$t-$run_id" 3; done
+
+echo "pre-filling bench-ratings-$run_id with $n ratings"
+start=$(date +%s.%N)
+"$bin" generate --rate 0 --count "$n" --events-per-second 1000 --start-time 1761764400 \
+  --bootstrap-servers "$bootstrap" --ratings-topic "bench-ratings-$run_id"
+end=$(date +%s.%N)
+awk -v n="$n" -v s="$start" -v e="$end" 'BEGIN { printf "producer: %.2f M ratings/s\n", n / (e - s) / 1e6 }'
+
+cmd=("$bin" run --bootstrap-servers "$bootstrap" --ratings-topic "bench-ratings-$run_id"
+  --metrics-topic "bench-metrics-$run_id" --dead-letter-topic "bench-dead-$run_id"
+  --group-id "bench-$run_id" --exit-at-end --metrics-address off --progress-interval 5s "$@")
+if [ "${PERF:-0}" = 1 ]; then
+  perf record -g -o "$work/perf.data" -- "${cmd[@]}" 2> "$work/run.log"
+  perf report -i "$work/perf.data" --no-children --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -25
+else
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time" "${cmd[@]}" 2> "$work/run.log"
+  read -r wall user sys rss < "$work/time"
+  grep -E '^processed' "$work/run.log"
+  awk -v n="$n" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" 'BEGIN {
+    printf "processor: %d ratings in %.2f s wall (%.2f s CPU: %.2f user + %.2f sys): %.2f M ratings/s, peak RSS %.1f MB\n",
+      n, w, u + s, u, s, n / w / 1e6, r / 1024 }'
+fi
