@@ -23,6 +23,8 @@ use crate::telemetry::{serve, Progress, PromMetrics, Reading};
 
 /// Records per batch before pending update-mode results are emitted.
 const BATCH: u64 = 10_000;
+/// How often the Prometheus metrics are refreshed.
+const METRICS_INTERVAL: Duration = Duration::from_secs(1);
 /// Records between two looks at the clock (commit and progress timers).
 const TIMER_STEPS: u64 = 256;
 /// How long shutdown waits for the producer to deliver what is queued.
@@ -133,13 +135,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             commit(&mut pipeline, &producer, &source)?;
             loop_state.last_commit = Instant::now();
         }
+        if loop_state.last_metrics.elapsed() >= METRICS_INTERVAL {
+            loop_state.refresh_metrics(&pipeline, &source, &producer, &metrics);
+        }
         if loop_state.started.elapsed() >= stream.progress_interval {
-            loop_state.report(&pipeline, &source, &producer, &metrics, args)?;
+            loop_state.report(&pipeline, &source, &producer, args)?;
         }
     }
     pipeline.finish(stream.exit_at_end && !args.no_final_flush)?;
     commit(&mut pipeline, &producer, &source)?;
-    loop_state.report(&pipeline, &source, &producer, &metrics, args)?;
+    loop_state.refresh_metrics(&pipeline, &source, &producer, &metrics);
+    loop_state.report(&pipeline, &source, &producer, args)?;
     finish_report(&pipeline, args.summary_file.as_deref(), started)
 }
 
@@ -154,44 +160,59 @@ fn commit(
     source.commit()
 }
 
-/// Timers and the previous reading of the main loop.
+/// Timers and previous readings of the main loop.
 struct LoopState {
     last_commit: Instant,
+    last_metrics: Instant,
+    /// What the Prometheus metrics were last brought to.
+    metrics_reading: Reading,
     /// Start of the current progress interval.
     started: Instant,
     /// The source's idle time at that start.
     idle_before: Duration,
-    previous: Reading,
+    /// The reading at that start.
+    progress_reading: Reading,
 }
 
 impl LoopState {
     fn new() -> LoopState {
         LoopState {
             last_commit: Instant::now(),
+            last_metrics: Instant::now(),
+            metrics_reading: Reading::default(),
             started: Instant::now(),
             idle_before: Duration::ZERO,
-            previous: Reading::default(),
+            progress_reading: Reading::default(),
         }
     }
 
-    /// Prints a progress report and updates the Prometheus metrics.
-    fn report(
+    /// Brings the Prometheus metrics up to date (consumer lag included).
+    fn refresh_metrics(
         &mut self,
         pipeline: &Pipeline,
         source: &KafkaSource,
         producer: &Producer,
         metrics: &PromMetrics,
+    ) {
+        let now = reading(pipeline, source, producer);
+        metrics.update(&self.metrics_reading, &now);
+        self.metrics_reading = now;
+        self.last_metrics = Instant::now();
+    }
+
+    /// Prints a progress report for the interval since the previous one.
+    fn report(
+        &mut self,
+        pipeline: &Pipeline,
+        source: &KafkaSource,
+        producer: &Producer,
         args: &RunArgs,
     ) -> anyhow::Result<()> {
-        let lag = source.lag().ok();
-        let (consumer, output) = (source.health(), producer.health());
-        let errors = consumer.errors() + output.errors();
-        let last_error = output.last_error().or_else(|| consumer.last_error());
-        let now = Reading::of(pipeline, lag, errors, last_error);
+        let now = reading(pipeline, source, producer);
         let elapsed = self.started.elapsed();
         let busy = elapsed.saturating_sub(source.idle_time() - self.idle_before);
         let progress = Progress::between(
-            &self.previous,
+            &self.progress_reading,
             &now,
             elapsed,
             busy,
@@ -202,12 +223,23 @@ impl LoopState {
         } else {
             eprintln!("{}", progress.line());
         }
-        metrics.update(&self.previous, &now);
-        self.previous = now;
+        self.progress_reading = now;
         self.started = Instant::now();
         self.idle_before = source.idle_time();
         Ok(())
     }
+}
+
+/// Everything measured now, with the consumer lag (asked from the broker) and Kafka health.
+fn reading(pipeline: &Pipeline, source: &KafkaSource, producer: &Producer) -> Reading {
+    let (consumer, output) = (source.health(), producer.health());
+    let last_error = output.last_error().or_else(|| consumer.last_error());
+    Reading::of(
+        pipeline,
+        source.lag().ok(),
+        consumer.errors() + output.errors(),
+        last_error,
+    )
 }
 
 /// A Kafka topic as a window or dead-letter sink. Windows are keyed by type and start, so a

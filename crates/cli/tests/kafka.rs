@@ -363,3 +363,106 @@ fn an_unreachable_broker_is_a_clear_error_not_a_hang() {
         started.elapsed()
     );
 }
+
+/// The body of `GET /metrics` on `port`, if it answers.
+fn scrape(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[test]
+fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
+    let topics = Topics::new("live");
+    let producer = Producer::connect(&settings()).unwrap();
+    for i in 0..50 {
+        let record = format!(
+            r#"{{"userId":{i},"movieId":1,"rating":4.0,"timestamp":{}}}"#,
+            B + i
+        );
+        producer
+            .send(
+                &topics.ratings,
+                Some(i.to_string().as_bytes()),
+                record.as_bytes(),
+            )
+            .unwrap();
+    }
+    producer.send(&topics.ratings, None, b"garbage").unwrap();
+    producer.send(&topics.ratings, None, b"{}").unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let bootstrap = bootstrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args([
+            "run",
+            "--bootstrap-servers",
+            &bootstrap,
+            "--ratings-topic",
+            &topics.ratings,
+            "--metrics-topic",
+            &topics.metrics,
+            "--dead-letter-topic",
+            &topics.dead,
+            "--group-id",
+            &topics.group,
+            "--metrics-address",
+            &address,
+            "--progress-interval",
+            "1s",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let body = loop {
+        assert!(
+            Instant::now() < deadline,
+            "metrics never showed 52 records: {:?}",
+            scrape(port)
+        );
+        match scrape(port) {
+            Some(body) if body.contains("ratings_stream_records_in_total 52") => break body,
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    };
+    assert!(
+        body.contains(r#"ratings_stream_records_invalid_total{reason="invalid_json"} 1"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"ratings_stream_records_invalid_total{reason="missing_field"} 1"#),
+        "{body}"
+    );
+    assert!(
+        body.contains("ratings_stream_consumer_lag_records 0"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "ratings_stream_watermark_seconds {}",
+            B + 49 - 600
+        )),
+        "{body}"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    assert!(stderr.contains("progress: "), "{stderr}");
+    assert!(stderr.contains("processed 52 records"), "{stderr}");
+}
