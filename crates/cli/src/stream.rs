@@ -27,6 +27,8 @@ const BATCH: u64 = 10_000;
 const METRICS_INTERVAL: Duration = Duration::from_secs(1);
 /// Records between two looks at the clock (commit and progress timers).
 const TIMER_STEPS: u64 = 256;
+/// How long a periodic commit waits for the outputs before trying again later.
+const COMMIT_FLUSH_WAIT: Duration = Duration::from_secs(2);
 /// How long shutdown waits for the producer to deliver what is queued.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -143,21 +145,29 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         }
     }
     pipeline.finish(stream.exit_at_end && !args.no_final_flush)?;
+    producer.flush(FLUSH_TIMEOUT)?;
     commit(&mut pipeline, &producer, &source)?;
     loop_state.refresh_metrics(&pipeline, &source, &producer, &metrics);
     loop_state.report(&pipeline, &source, &producer, args)?;
     finish_report(&pipeline, args.summary_file.as_deref(), started)
 }
 
-/// Makes everything processed so far durable in Kafka, then commits the input offsets.
+/// Makes everything processed so far durable in Kafka, then commits the input offsets. While
+/// the broker is unreachable the outputs stay queued (librdkafka retries them) and the commit
+/// is left for a later round; only a delivery that finally failed is an error.
 fn commit(
     pipeline: &mut Pipeline,
     producer: &Producer,
     source: &KafkaSource,
 ) -> anyhow::Result<()> {
     pipeline.end_batch()?;
-    producer.flush(FLUSH_TIMEOUT)?;
-    source.commit()
+    if !producer.flush_within(COMMIT_FLUSH_WAIT)? {
+        return Ok(());
+    }
+    if let Err(error) = source.commit() {
+        source.health().note_error(&format!("{error:#}"));
+    }
+    Ok(())
 }
 
 /// Timers and previous readings of the main loop.

@@ -77,9 +77,16 @@ impl Producer {
 
     /// Waits until every queued record is delivered; fails if any delivery failed.
     pub fn flush(&self, timeout: Duration) -> anyhow::Result<()> {
-        self.inner
-            .flush(timeout)
-            .context("Kafka producer flush timed out (is the broker reachable?)")?;
+        if !self.flush_within(timeout)? {
+            bail!("Kafka producer flush timed out after {timeout:?} (is the broker reachable?)");
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for every queued record to be delivered: `Ok(false)` if some are
+    /// still in flight (librdkafka keeps retrying them), an error if any delivery failed.
+    pub fn flush_within(&self, timeout: Duration) -> anyhow::Result<bool> {
+        let flushed = self.inner.flush(timeout).is_ok();
         let failed = self.health.failed_deliveries();
         if failed > 0 {
             bail!(
@@ -87,6 +94,6 @@ impl Producer {
                 self.health.first_failed_delivery().unwrap_or_default()
             );
         }
-        Ok(())
+        Ok(flushed)
     }
 }
