@@ -466,3 +466,38 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
     assert!(stderr.contains("progress: "), "{stderr}");
     assert!(stderr.contains("processed 52 records"), "{stderr}");
 }
+
+#[test]
+fn replay_sends_a_movielens_file_in_timestamp_order() {
+    let topics = Topics::new("replay");
+    let csv = temp("replay.csv");
+    let rows = [
+        "userId,movieId,rating,timestamp",
+        "1,10,4.0,300",
+        "2,20,3.5,100",
+        "1,30,bad,50",
+        "3,10,5.0,200",
+    ];
+    std::fs::write(&csv, rows.join("\r\n")).unwrap();
+    let out = binary(&[
+        "replay",
+        "--input",
+        csv.to_str().unwrap(),
+        "--bootstrap-servers",
+        &bootstrap(),
+        "--ratings-topic",
+        &topics.ratings,
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipped 1 rows"));
+    let mut sent: Vec<(i64, i64)> = read_topic(&topics.ratings)
+        .iter()
+        .map(|r| {
+            (
+                r.2["timestamp"].as_i64().unwrap(),
+                r.2["userId"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(sent, [(100, 2), (200, 3), (300, 1)]);
+}
