@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check the project promises: formatting, lints, and the whole test suite, including
 # the integration tests against a real Apache Kafka broker (started here if it is not running,
-# and stopped again at the end).
+# and stopped again at the end) and the Parquet interop tests with pyarrow and DuckDB.
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,10 @@ else
 fi
 KAFKA_BOOTSTRAP=$(scripts/kafka.sh bootstrap)
 export KAFKA_BOOTSTRAP
+
+echo "== Python readers for the Parquet interop tests (scripts/python-env.sh)"
+RATINGS_PYTHON=$(scripts/python-env.sh)
+export RATINGS_PYTHON
 
 echo "== cargo test"
 cargo test --workspace --locked "$@"

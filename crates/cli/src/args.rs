@@ -79,6 +79,44 @@ pub enum ModeArg {
     Update,
 }
 
+impl ParquetArgs {
+    /// The Parquet sink these options ask for, if any (`run_id` tells runs apart in file names).
+    pub fn open_sink(
+        &self,
+        windows: &[WindowSpec],
+        run_id: u64,
+    ) -> anyhow::Result<Option<ratings_connectors::parquet::ParquetSink>> {
+        use ratings_connectors::parquet::{ParquetSink, RollPolicy};
+        let Some(url) = &self.storage else {
+            return Ok(None);
+        };
+        let storage = ratings_connectors::storage::Storage::open(url)?;
+        let roll = RollPolicy {
+            max_bytes: self.roll_size,
+            max_age: self.roll_interval,
+        };
+        Ok(Some(ParquetSink::new(
+            storage,
+            windows,
+            &self.writer_id,
+            run_id,
+            roll,
+        )))
+    }
+
+    /// Banner line.
+    pub fn describe(&self) -> String {
+        match &self.storage {
+            Some(url) => format!(
+                "{url} (roll at {} MB or {})",
+                self.roll_size >> 20,
+                humantime::format_duration(self.roll_interval)
+            ),
+            None => "off (--storage URL to write Parquet)".into(),
+        }
+    }
+}
+
 impl EngineArgs {
     /// The engine configuration these options describe.
     pub fn engine_config(&self) -> anyhow::Result<EngineConfig> {
@@ -200,6 +238,25 @@ pub struct StreamArgs {
     pub metrics_address: String,
 }
 
+/// Parquet outputs.
+#[derive(Debug, Args)]
+pub struct ParquetArgs {
+    /// Base URL of the Parquet outputs — raw ratings and tumbling/sliding aggregates under
+    /// streams/ratings/…: file:///dir (or a folder), hdfs://namenode:port/dir, s3://bucket/dir
+    /// (credentials from AWS_* variables). Without it no Parquet is written.
+    #[arg(long, env = "RATINGS_STORAGE")]
+    pub storage: Option<String>,
+    /// Publish a Parquet file once it reaches this size (e.g. 128MB, 512KB).
+    #[arg(long, default_value = "128MB", value_parser = byte_size, env = "RATINGS_ROLL_SIZE")]
+    pub roll_size: usize,
+    /// Publish a Parquet file once it has been open this long.
+    #[arg(long, default_value = "5min", value_parser = humantime::parse_duration, env = "RATINGS_ROLL_INTERVAL")]
+    pub roll_interval: Duration,
+    /// Writer id in Parquet file names (part-<writer>-<run>-<n>.parquet); unique per processor.
+    #[arg(long, default_value = "0", env = "RATINGS_WRITER_ID")]
+    pub writer_id: String,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Settings file (TOML); flags and environment variables override it. See README.
@@ -237,6 +294,8 @@ pub struct RunArgs {
     pub max_record_bytes: usize,
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub parquet: ParquetArgs,
     #[command(flatten)]
     pub kafka: KafkaArgs,
     #[command(flatten)]
@@ -318,6 +377,26 @@ pub struct ReplayArgs {
     pub kafka: KafkaArgs,
 }
 
+/// Parses a byte size: a number with an optional KB/MB/GB suffix (powers of 1024).
+fn byte_size(text: &str) -> Result<usize, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let (digits, unit) = match upper.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => upper.split_at(i),
+        None => (upper.as_str(), ""),
+    };
+    let factor = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "K" => 1 << 10,
+        "MB" | "M" => 1 << 20,
+        "GB" | "G" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} (use KB, MB or GB)")),
+    };
+    digits
+        .parse::<usize>()
+        .map(|n| n * factor)
+        .map_err(|_| format!("not a size: {text:?}"))
+}
+
 /// Parses `KEY=VALUE`.
 fn key_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
@@ -348,6 +427,15 @@ mod tests {
         assert_eq!(seconds("90s"), Ok(90));
         assert!(seconds("1.5s").is_err());
         assert!(seconds("soon").is_err());
+    }
+
+    #[test]
+    fn parses_byte_sizes() {
+        assert_eq!(byte_size("128MB"), Ok(128 << 20));
+        assert_eq!(byte_size("512kb"), Ok(512 << 10));
+        assert_eq!(byte_size("1000"), Ok(1000));
+        assert!(byte_size("12XB").is_err());
+        assert!(byte_size("MB").is_err());
     }
 
     #[test]

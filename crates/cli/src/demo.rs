@@ -69,6 +69,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         }),
         dead_letters: Box::new(CountOnly),
         late: Box::new(CountOnly),
+        parquet: None,
     };
     let engine = Engine::new(config.clone(), loaded.catalog);
     let mut pipeline = Pipeline::new(

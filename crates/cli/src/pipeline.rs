@@ -11,6 +11,8 @@ use ratings_core::{
 };
 use serde::Serialize;
 
+use ratings_connectors::parquet::ParquetSink;
+
 use crate::sinks::{RecordSink, WindowSink};
 use crate::source::{Format, SourceRecord};
 
@@ -19,6 +21,8 @@ pub struct Outputs {
     pub windows: Box<dyn WindowSink>,
     pub dead_letters: Box<dyn RecordSink>,
     pub late: Box<dyn RecordSink>,
+    /// Raw ratings and final windows as Parquet, when configured.
+    pub parquet: Option<ParquetSink>,
 }
 
 /// Counters of the pipeline (the engine keeps its own: accepted, late, windows).
@@ -69,6 +73,9 @@ impl Pipeline {
         self.records += 1;
         let event_time = match parse(record, self.max_record_bytes) {
             Ok(rating) => {
+                if let Some(parquet) = &mut self.outputs.parquet {
+                    parquet.rating(&rating);
+                }
                 if let PushOutcome::Late { watermark } =
                     self.engine.push(&rating, &mut self.emitted)
                 {
@@ -85,10 +92,14 @@ impl Pipeline {
         Ok(event_time)
     }
 
-    /// End of a batch: in update mode, emits the windows changed during it; flushes sinks.
+    /// End of a batch: in update mode, emits the windows changed during it; writes the
+    /// Parquet rows of the batch; flushes sinks.
     pub fn end_batch(&mut self) -> anyhow::Result<()> {
         self.engine.flush_updates(&mut self.emitted);
         self.write_emitted()?;
+        if let Some(parquet) = &mut self.outputs.parquet {
+            parquet.end_batch(self.engine.watermark())?;
+        }
         self.flush()
     }
 
@@ -99,7 +110,15 @@ impl Pipeline {
             self.engine.finish(&mut self.emitted);
         }
         self.write_emitted()?;
+        if let Some(parquet) = &mut self.outputs.parquet {
+            parquet.finish(final_flush)?;
+        }
         self.flush()
+    }
+
+    /// The Parquet outputs, if configured.
+    pub fn parquet(&self) -> Option<&ParquetSink> {
+        self.outputs.parquet.as_ref()
     }
 
     /// Pipeline counters so far.
@@ -125,6 +144,9 @@ impl Pipeline {
                 .windows
                 .write_window(&window, now)
                 .context("cannot write window metrics")?;
+            if let (Some(parquet), true) = (&mut self.outputs.parquet, window.is_final) {
+                parquet.window(&window, now);
+            }
         }
         Ok(())
     }

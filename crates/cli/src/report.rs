@@ -39,6 +39,21 @@ pub struct Summary {
     pub updates_emitted: u64,
     pub open_windows: usize,
     pub seconds: f64,
+    /// Per Parquet dataset: folder, rows, files, bytes, hours closed.
+    pub parquet: Vec<DatasetSummary>,
+    /// Storage operations that failed and were retried.
+    pub storage_retries: u64,
+}
+
+/// What was written to one Parquet dataset.
+#[derive(Debug, Serialize)]
+pub struct DatasetSummary {
+    pub dataset: String,
+    pub rows: u64,
+    pub files: u64,
+    pub bytes: u64,
+    pub hours_closed: u64,
+    pub rows_after_close: u64,
 }
 
 impl Summary {
@@ -67,7 +82,32 @@ impl Summary {
             updates_emitted: counters.updates_emitted,
             open_windows,
             seconds: elapsed.as_secs_f64(),
+            parquet: Vec::new(),
+            storage_retries: 0,
         }
+    }
+
+    /// Adds what the Parquet outputs wrote.
+    pub fn with_parquet(
+        mut self,
+        sink: Option<&ratings_connectors::parquet::ParquetSink>,
+    ) -> Summary {
+        if let Some(sink) = sink {
+            self.storage_retries = sink.health().retries;
+            self.parquet = sink
+                .stats()
+                .into_iter()
+                .map(|(root, s)| DatasetSummary {
+                    dataset: format!("{}/{root}", sink.url().trim_end_matches('/')),
+                    rows: s.rows,
+                    files: s.files,
+                    bytes: s.bytes,
+                    hours_closed: s.hours_closed,
+                    rows_after_close: s.rows_after_close,
+                })
+                .collect();
+        }
+        self
     }
 
     /// Human-readable lines on standard error.
@@ -95,5 +135,14 @@ impl Summary {
             "  windows emitted: {} final, {} updates; {} still open",
             self.windows_emitted, self.updates_emitted, self.open_windows
         );
+        for d in &self.parquet {
+            eprintln!(
+                "  parquet {}: {} rows in {} files ({} bytes), {} hours closed, {} rows after close",
+                d.dataset, d.rows, d.files, d.bytes, d.hours_closed, d.rows_after_close
+            );
+        }
+        if self.storage_retries > 0 {
+            eprintln!("  storage operations retried: {}", self.storage_retries);
+        }
     }
 }

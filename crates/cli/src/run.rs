@@ -52,12 +52,17 @@ fn run_file(args: &RunArgs, input: &Path) -> anyhow::Result<()> {
             ("dead letters", describe(&args.dead_letter_file)),
             ("late records", describe(&args.late_file)),
             ("final flush", (!args.no_final_flush).to_string()),
+            ("parquet", args.parquet.describe()),
         ],
     );
     let outputs = Outputs {
         windows: Box::new(JsonLines::create(&args.metrics_file)?),
         dead_letters: optional_record_file(args.dead_letter_file.as_deref())?,
         late: optional_record_file(args.late_file.as_deref())?,
+        parquet: args.parquet.open_sink(
+            &config.windows,
+            (crate::pipeline::now_millis() / 1000) as u64,
+        )?,
     };
     let engine = Engine::new(config.clone(), loaded.catalog);
     let mut pipeline = Pipeline::new(
@@ -95,7 +100,8 @@ pub fn finish_report(
         engine.config(),
         engine.open_windows(),
         started.elapsed(),
-    );
+    )
+    .with_parquet(pipeline.parquet());
     summary.print();
     if let Some(path) = summary_file {
         let json = serde_json::to_string_pretty(&summary)?;

@@ -38,6 +38,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let config = args.engine.engine_config()?;
     let loaded = catalog_source::load(args.engine.movies.as_deref())?;
     let settings = args.kafka.settings(&stream.client_id);
+    let started_at = (crate::pipeline::now_millis() / 1000) as u64;
     let late_topic = stream
         .late_topic
         .clone()
@@ -70,6 +71,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
                 format!("{} ({} movies)", loaded.origin, loaded.catalog.len()),
             ),
             ("prometheus", metrics_at),
+            ("parquet", args.parquet.describe()),
             ("exit at end", stream.exit_at_end.to_string()),
         ],
     );
@@ -97,6 +99,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             producer: Arc::clone(&producer),
             topic: late_topic,
         }),
+        parquet: args.parquet.open_sink(&config.windows, started_at)?,
     };
     let engine = Engine::new(config, loaded.catalog);
     let mut pipeline = Pipeline::new(

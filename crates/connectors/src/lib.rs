@@ -1,7 +1,13 @@
 //! `ratings-connectors`: the I/O around the engine.
 //!
-//! - [`kafka`] — the Kafka source (all partitions of the `ratings` topic, read in a fair
-//!   round-robin so that a backlog is replayed in a deterministic order) and a producer for the
-//!   `metrics`, dead-letter and `ratings` topics, with librdkafka settings and secret redaction.
+//! - [`kafka`] — the Kafka source (all partitions of the `ratings` topic, read in event-time
+//!   alignment so that a backlog is replayed in a deterministic order), a producer for the
+//!   `metrics`, dead-letter and `ratings` topics, topic administration, and librdkafka settings
+//!   with secret redaction.
+//! - [`storage`] — output storage through `object_store`: local folders, HDFS, S3; atomic
+//!   publication and retries.
+//! - [`parquet`] — the raw and aggregate Parquet datasets written there.
 
 pub mod kafka;
+pub mod parquet;
+pub mod storage;

@@ -1,0 +1,447 @@
+//! Parquet outputs on a local folder: rows written equal rows read back (parquet crate), every
+//! partition is complete and marked `_SUCCESS`, files roll by size, storage faults are retried,
+//! and independent readers (pyarrow and DuckDB, from `scripts/python-env.sh`) read each dataset
+//! with Hive partitioning.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow_array::{
+    Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
+};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use ratings_core::rating::{parse_json, DEFAULT_MAX_RECORD_BYTES};
+use serde_json::Value;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "ratings-stream-parquet-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn binary(args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// 30,000 ratings from 18:30 to about 19:20 UTC (crossing an hour), 1% late, 1% malformed.
+fn generated_input(dir: &Path) -> PathBuf {
+    let input = dir.join("input.jsonl");
+    binary(&[
+        "generate",
+        "--rate",
+        "0",
+        "--count",
+        "30000",
+        "--events-per-second",
+        "10",
+        "--start-time",
+        "1761762600",
+        "--late-fraction",
+        "0.01",
+        "--malformed-fraction",
+        "0.01",
+        "--output",
+        input.to_str().unwrap(),
+    ]);
+    input
+}
+
+/// Every Parquet file under `dir`, in name order, with its record batches.
+fn read_dataset(dir: &Path) -> Vec<(PathBuf, Vec<RecordBatch>)> {
+    let mut files = Vec::new();
+    collect_files(dir, &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+        .map(|f| {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&f).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
+            let batches = reader.collect::<Result<Vec<_>, _>>().unwrap();
+            (f, batches)
+        })
+        .collect()
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
+    batch
+        .column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<T>()
+        .unwrap()
+}
+
+/// `date/hour` of a file path `…/date=D/hour=H/part-….parquet`.
+fn partition_of(file: &Path) -> String {
+    let hour = file.parent().unwrap();
+    let date = hour.parent().unwrap();
+    let strip = |p: &Path, prefix: &str| {
+        p.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .strip_prefix(prefix)
+            .unwrap()
+            .to_string()
+    };
+    format!("{}/{}", strip(date, "date="), strip(hour, "hour="))
+}
+
+fn hour_key(epoch_seconds: i64) -> String {
+    let text = ratings_core::time::rfc3339_seconds(epoch_seconds);
+    format!("{}/{}", &text[..10], &text[11..13])
+}
+
+/// A raw row: (userId, movieId, rating bits, timestamp).
+type RawRow = (i32, i32, u64, i64);
+
+/// The rows of the raw dataset, and rows per partition.
+fn raw_rows(base: &Path) -> (Vec<RawRow>, BTreeMap<String, usize>) {
+    let mut rows = Vec::new();
+    let mut per_partition = BTreeMap::new();
+    for (file, batches) in read_dataset(&base.join("streams/ratings/raw")) {
+        for batch in batches {
+            let users = column::<Int32Array>(&batch, "userId");
+            let movies = column::<Int32Array>(&batch, "movieId");
+            let ratings = column::<Float64Array>(&batch, "rating");
+            let times = column::<Int64Array>(&batch, "timestamp");
+            for i in 0..batch.num_rows() {
+                rows.push((
+                    users.value(i),
+                    movies.value(i),
+                    ratings.value(i).to_bits(),
+                    times.value(i),
+                ));
+                assert_eq!(
+                    hour_key(times.value(i)),
+                    partition_of(&file),
+                    "row in the wrong partition"
+                );
+            }
+            *per_partition.entry(partition_of(&file)).or_default() += batch.num_rows();
+        }
+    }
+    rows.sort();
+    (rows, per_partition)
+}
+
+/// (window_type, start micros, count, avg, p50, p95, top movie ids, genre names) of a dataset.
+type AggRow = (String, i64, i64, f64, f64, f64, Vec<i32>, Vec<String>);
+
+fn aggregate_rows(dir: &Path) -> (Vec<AggRow>, BTreeMap<String, usize>) {
+    let mut rows = Vec::new();
+    let mut per_partition = BTreeMap::new();
+    for (file, batches) in read_dataset(dir) {
+        for batch in batches {
+            let types = column::<StringArray>(&batch, "window_type");
+            let starts = batch
+                .column_by_name("window_start")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow_array::TimestampMicrosecondArray>()
+                .unwrap();
+            let counts = column::<Int64Array>(&batch, "count");
+            let metric = |name| column::<Float64Array>(&batch, name);
+            let tops = column::<ListArray>(&batch, "top_movies");
+            let genres = column::<ListArray>(&batch, "metrics_by_genre");
+            for i in 0..batch.num_rows() {
+                let top = tops.value(i);
+                let top = top.as_any().downcast_ref::<StructArray>().unwrap();
+                let ids = top
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<Int32Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec();
+                let genre = genres.value(i);
+                let genre = genre.as_any().downcast_ref::<StructArray>().unwrap();
+                let names = genre
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .unwrap();
+                let names = (0..names.len())
+                    .map(|j| names.value(j).to_string())
+                    .collect();
+                rows.push((
+                    types.value(i).to_string(),
+                    starts.value(i),
+                    counts.value(i),
+                    metric("avg_rating").value(i),
+                    metric("p50_rating").value(i),
+                    metric("p95_rating").value(i),
+                    ids,
+                    names,
+                ));
+            }
+            *per_partition.entry(partition_of(&file)).or_default() += batch.num_rows();
+        }
+    }
+    rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    (rows, per_partition)
+}
+
+fn json_windows(metrics: &Path) -> Vec<AggRow> {
+    let mut rows: Vec<AggRow> = std::fs::read_to_string(metrics)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let w: Value = serde_json::from_str(l).unwrap();
+            let start = chrono_like(w["window_start"].as_str().unwrap());
+            (
+                w["window_type"].as_str().unwrap().to_string(),
+                start * 1_000_000,
+                w["count"].as_i64().unwrap(),
+                w["avg_rating"].as_f64().unwrap(),
+                w["p50_rating"].as_f64().unwrap(),
+                w["p95_rating"].as_f64().unwrap(),
+                w["top_movies"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["movieId"].as_i64().unwrap() as i32)
+                    .collect(),
+                w["metrics_by_genre"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|g| g["genre"].as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    rows
+}
+
+/// Epoch seconds of `2025-10-29T19:00:00Z`-style text (same day arithmetic as the file tests).
+fn chrono_like(text: &str) -> i64 {
+    let n = |a: usize, b: usize| text[a..b].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let days =
+        era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + (153 * m + 2) / 5 + d - 1 - 719_468;
+    days * 86_400 + n(11, 13) * 3600 + n(14, 16) * 60 + n(17, 19)
+}
+
+fn valid_input_rows(input: &Path) -> Vec<RawRow> {
+    let mut rows: Vec<_> = std::fs::read_to_string(input)
+        .unwrap()
+        .lines()
+        .filter_map(|l| parse_json(l.as_bytes(), DEFAULT_MAX_RECORD_BYTES).ok())
+        .map(|r| (r.user_id, r.movie_id, r.rating.to_bits(), r.timestamp))
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn rows_per_hour(rows: &[RawRow]) -> BTreeMap<String, usize> {
+    let mut hours = BTreeMap::new();
+    for row in rows {
+        *hours.entry(hour_key(row.3)).or_default() += 1;
+    }
+    hours
+}
+
+fn success_markers(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    collect_files(dir, &mut files);
+    let mut marked: Vec<String> = files
+        .iter()
+        .filter(|f| f.ends_with("_SUCCESS"))
+        .map(|f| partition_of(&f.with_file_name("x")))
+        .collect();
+    marked.sort();
+    marked
+}
+
+#[test]
+fn parquet_round_trip_on_a_local_folder() {
+    let dir = temp_dir("roundtrip");
+    let input = generated_input(&dir);
+    let (out, metrics) = (dir.join("out"), dir.join("metrics.jsonl"));
+    let storage = format!("file://{}", out.display());
+    binary(&[
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+        "--storage",
+        &storage,
+    ]);
+
+    let (raw, raw_partitions) = raw_rows(&out);
+    assert_eq!(
+        raw,
+        valid_input_rows(&input),
+        "every valid rating, late ones included, exactly once"
+    );
+    assert_eq!(
+        raw_partitions,
+        rows_per_hour(&raw),
+        "raw rows by event hour"
+    );
+    assert!(
+        raw_partitions.len() >= 2,
+        "the input crosses an hour: {raw_partitions:?}"
+    );
+    let windows = json_windows(&metrics);
+    let (mut tumbling, _) = aggregate_rows(&out.join("streams/ratings/agg/tumbling"));
+    let (sliding, _) = aggregate_rows(&out.join("streams/ratings/agg/sliding"));
+    tumbling.extend(sliding);
+    tumbling.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    assert!(windows.len() > 100);
+    assert_eq!(
+        tumbling, windows,
+        "the aggregate datasets hold exactly the emitted windows"
+    );
+    for dataset in ["raw", "agg/tumbling", "agg/sliding"] {
+        let root = out.join("streams/ratings").join(dataset);
+        let mut data_partitions: Vec<String> = read_dataset(&root)
+            .iter()
+            .map(|(f, _)| partition_of(f))
+            .collect();
+        data_partitions.dedup();
+        assert_eq!(
+            success_markers(&root),
+            data_partitions,
+            "{dataset}: every partition closed"
+        );
+    }
+}
+
+#[test]
+fn files_roll_by_size_and_independent_readers_agree() {
+    let python = std::env::var("RATINGS_PYTHON").expect(
+        "RATINGS_PYTHON is not set: run scripts/test.sh, or export RATINGS_PYTHON=$(scripts/python-env.sh)",
+    );
+    let dir = temp_dir("interop");
+    let input = generated_input(&dir);
+    let out = dir.join("out");
+    let storage = format!("file://{}", out.display());
+    binary(&[
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--metrics-file",
+        "/dev/null",
+        "--storage",
+        &storage,
+        "--roll-size",
+        "64KB",
+    ]);
+    let raw_files = read_dataset(&out.join("streams/ratings/raw"));
+    let (raw, raw_partitions) = raw_rows(&out);
+    assert!(
+        raw_files.len() > raw_partitions.len(),
+        "64 KB files: several per hour ({} files)",
+        raw_files.len()
+    );
+    assert_eq!(
+        raw,
+        valid_input_rows(&input),
+        "rolling loses and duplicates nothing"
+    );
+
+    let mut expected = serde_json::Map::new();
+    let as_json = |m: BTreeMap<String, usize>| serde_json::to_value(m).unwrap();
+    expected.insert("streams/ratings/raw".into(), as_json(raw_partitions));
+    for dataset in ["agg/tumbling", "agg/sliding"] {
+        let folder = format!("streams/ratings/{dataset}");
+        expected.insert(
+            folder.clone(),
+            as_json(aggregate_rows(&out.join(&folder)).1),
+        );
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/read_datasets.py");
+    let check = Command::new(python)
+        .arg(script)
+        .arg(&out)
+        .arg(Value::Object(expected).to_string())
+        .output()
+        .unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        check.status.success(),
+        "independent readers disagree:\n{report}"
+    );
+    assert_eq!(report.matches("ok streams/ratings/").count(), 3, "{report}");
+}
+
+#[test]
+fn storage_faults_are_retried_until_the_storage_returns() {
+    let dir = temp_dir("fault");
+    let input = generated_input(&dir);
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // a plain file where the datasets' folder must go: every write fails until it is removed
+    let blocker = out.join("streams");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let remover = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        std::fs::remove_file(blocker).unwrap();
+    });
+    let summary = dir.join("summary.json");
+    let storage = format!("file://{}", out.display());
+    let run = binary(&[
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--metrics-file",
+        "/dev/null",
+        "--storage",
+        &storage,
+        "--summary-file",
+        summary.to_str().unwrap(),
+    ]);
+    remover.join().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("storage: ") && stderr.contains("retrying in"),
+        "retries are reported: {stderr}"
+    );
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    assert!(summary["storage_retries"].as_u64().unwrap() > 0);
+    let (raw, _) = raw_rows(&out);
+    assert_eq!(
+        raw,
+        valid_input_rows(&input),
+        "everything written once the storage is back"
+    );
+}

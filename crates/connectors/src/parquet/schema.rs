@@ -1,0 +1,187 @@
+//! Arrow/Parquet schemas of the three datasets and the conversion of rows into record batches.
+//!
+//! Raw ratings: `userId int32, movieId int32, rating double, timestamp int64,
+//! event_time timestamp(µs, UTC)`. Aggregates: window bounds and `processing_time` as UTC
+//! timestamps, `top_movies` and `metrics_by_genre` as lists of structs (real nested columns).
+//! Partition columns (`date`, `hour`) live in the folder names, as Hive and Spark expect.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow_array::builder::{
+    Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder, StructBuilder,
+};
+use arrow_array::{
+    ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use ratings_core::{Rating, WindowResult};
+
+const MICROS: i64 = 1_000_000;
+
+fn utc_timestamp() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// Schema of the raw ratings dataset.
+pub static RAW_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("userId", DataType::Int32, false),
+        Field::new("movieId", DataType::Int32, false),
+        Field::new("rating", DataType::Float64, false),
+        Field::new("timestamp", DataType::Int64, false),
+        Field::new("event_time", utc_timestamp(), false),
+    ]))
+});
+
+fn top_movie_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("movieId", DataType::Int32, false),
+        Field::new("title", DataType::Utf8, true),
+        Field::new("count", DataType::Int64, false),
+        Field::new("avg_rating", DataType::Float64, false),
+    ])
+}
+
+fn genre_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("genre", DataType::Utf8, false),
+        Field::new("count", DataType::Int64, false),
+        Field::new("avg_rating", DataType::Float64, false),
+    ])
+}
+
+fn list_of(fields: Fields) -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "element",
+        DataType::Struct(fields),
+        false,
+    )))
+}
+
+/// Schema of the tumbling and sliding aggregate datasets.
+pub static AGGREGATE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("window_start", utc_timestamp(), false),
+        Field::new("window_end", utc_timestamp(), false),
+        Field::new("window_type", DataType::Utf8, false),
+        Field::new("count", DataType::Int64, false),
+        Field::new("avg_rating", DataType::Float64, false),
+        Field::new("p50_rating", DataType::Float64, false),
+        Field::new("p95_rating", DataType::Float64, false),
+        Field::new("top_movies", list_of(top_movie_fields()), false),
+        Field::new("metrics_by_genre", list_of(genre_fields()), false),
+        Field::new("processing_time", utc_timestamp(), false),
+    ]))
+});
+
+/// Raw ratings as a record batch.
+pub fn raw_batch(ratings: &[Rating]) -> RecordBatch {
+    let column = |f: fn(&Rating) -> i64| ratings.iter().map(f);
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int32Array::from_iter_values(
+            ratings.iter().map(|r| r.user_id),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            ratings.iter().map(|r| r.movie_id),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            ratings.iter().map(|r| r.rating),
+        )),
+        Arc::new(Int64Array::from_iter_values(column(|r| r.timestamp))),
+        Arc::new(
+            TimestampMicrosecondArray::from_iter_values(column(|r| r.timestamp * MICROS))
+                .with_timezone("UTC"),
+        ),
+    ];
+    RecordBatch::try_new(RAW_SCHEMA.clone(), columns).expect("columns match the raw schema")
+}
+
+/// Final windows (with their processing time, epoch milliseconds) as a record batch.
+pub fn aggregate_batch(windows: &[(WindowResult, i64)]) -> RecordBatch {
+    let timestamps = |f: fn(&(WindowResult, i64)) -> i64| -> ArrayRef {
+        Arc::new(
+            TimestampMicrosecondArray::from_iter_values(windows.iter().map(f)).with_timezone("UTC"),
+        )
+    };
+    let metric = |f: fn(&WindowResult) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(
+            windows.iter().map(|(w, _)| f(w)),
+        ))
+    };
+    let columns: Vec<ArrayRef> = vec![
+        timestamps(|(w, _)| w.window_start * MICROS),
+        timestamps(|(w, _)| w.window_end * MICROS),
+        Arc::new(StringArray::from_iter_values(
+            windows.iter().map(|(w, _)| &*w.window_type),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            windows.iter().map(|(w, _)| w.metrics.count as i64),
+        )),
+        metric(|w| w.metrics.avg_rating),
+        metric(|w| w.metrics.p50_rating),
+        metric(|w| w.metrics.p95_rating),
+        top_movies_column(windows),
+        genres_column(windows),
+        timestamps(|(_, processing)| processing * 1000),
+    ];
+    RecordBatch::try_new(AGGREGATE_SCHEMA.clone(), columns)
+        .expect("columns match the aggregate schema")
+}
+
+fn struct_list(fields: Fields) -> ListBuilder<StructBuilder> {
+    let element = Field::new("element", DataType::Struct(fields.clone()), false);
+    ListBuilder::new(StructBuilder::from_fields(fields, 0)).with_field(Arc::new(element))
+}
+
+fn top_movies_column(windows: &[(WindowResult, i64)]) -> ArrayRef {
+    let mut list = struct_list(top_movie_fields());
+    for (window, _) in windows {
+        let entries = list.values();
+        for movie in &window.metrics.top_movies {
+            entries
+                .field_builder::<Int32Builder>(0)
+                .expect("movieId")
+                .append_value(movie.movie_id);
+            entries
+                .field_builder::<StringBuilder>(1)
+                .expect("title")
+                .append_option(movie.title.as_deref());
+            entries
+                .field_builder::<Int64Builder>(2)
+                .expect("count")
+                .append_value(movie.count as i64);
+            entries
+                .field_builder::<Float64Builder>(3)
+                .expect("avg")
+                .append_value(movie.avg_rating);
+            entries.append(true);
+        }
+        list.append(true);
+    }
+    Arc::new(list.finish())
+}
+
+fn genres_column(windows: &[(WindowResult, i64)]) -> ArrayRef {
+    let mut list = struct_list(genre_fields());
+    for (window, _) in windows {
+        let entries = list.values();
+        for genre in &window.metrics.metrics_by_genre {
+            entries
+                .field_builder::<StringBuilder>(0)
+                .expect("genre")
+                .append_value(&*genre.genre);
+            entries
+                .field_builder::<Int64Builder>(1)
+                .expect("count")
+                .append_value(genre.count as i64);
+            entries
+                .field_builder::<Float64Builder>(2)
+                .expect("avg")
+                .append_value(genre.avg_rating);
+            entries.append(true);
+        }
+        list.append(true);
+    }
+    Arc::new(list.finish())
+}

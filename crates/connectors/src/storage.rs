@@ -1,0 +1,173 @@
+//! Storage for output files, through `object_store`: a local folder (`file:///…` or a plain
+//! path), HDFS (`hdfs://namenode:port/…`, pure Rust `hdfs-native`) or S3 (`s3://bucket/prefix`,
+//! credentials and endpoint from the standard `AWS_*` environment variables).
+//!
+//! [`Storage::publish`] makes a file visible only once it is complete: on a local disk it is
+//! written under `_temporary/` and renamed into place; HDFS writes a hidden `.name.tmp` file and
+//! renames it; an S3 PUT is atomic. Readers (Spark, pyarrow, DuckDB) skip `_`- and `.`-prefixed
+//! names. Failed operations are retried with exponential backoff until they succeed or the
+//! caller gives up, and every failure is reported.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+/// First and largest pause between two attempts of a failed storage operation.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(30));
+
+/// Where output files go.
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    /// Prefix of every path inside the store.
+    base: ObjectPath,
+    url: String,
+    local: bool,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Storage {
+    /// Opens `url`: `file:///abs/dir`, a plain path, `hdfs://host:port/dir` or `s3://bucket/dir`.
+    pub fn open(url: &str) -> anyhow::Result<Storage> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the storage runtime")?;
+        let (store, base, local): (Arc<dyn ObjectStore>, String, bool) = if let Some(rest) =
+            url.strip_prefix("hdfs://")
+        {
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let _guard = runtime.enter();
+            let store = hdfs_native_object_store::HdfsObjectStoreBuilder::new()
+                .with_url(format!("hdfs://{authority}"))
+                .build()
+                .with_context(|| format!("cannot connect to HDFS at {authority}"))?;
+            (Arc::new(store), path.to_string(), false)
+        } else if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let store = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .with_context(|| {
+                    format!("cannot configure S3 bucket {bucket} (AWS_* environment variables)")
+                })?;
+            (Arc::new(store), path.to_string(), false)
+        } else {
+            let dir = url.strip_prefix("file://").unwrap_or(url);
+            if dir.is_empty() || url.contains("://") && !url.starts_with("file://") {
+                bail!("unsupported storage URL {url:?}: use file:///dir, hdfs://host:port/dir or s3://bucket/dir");
+            }
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the output folder {dir}"))?;
+            let store = LocalFileSystem::new_with_prefix(dir)
+                .with_context(|| format!("cannot open folder {dir}"))?;
+            (Arc::new(store), String::new(), true)
+        };
+        Ok(Storage {
+            store,
+            base: ObjectPath::from(base.trim_matches('/')),
+            url: url.to_string(),
+            local,
+            runtime,
+        })
+    }
+
+    /// The URL this storage was opened with.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn path(&self, relative: &str) -> ObjectPath {
+        ObjectPath::from(format!("{}/{}", self.base, relative.trim_matches('/')))
+    }
+
+    /// Writes a complete file so that it appears at `relative` atomically (see the module
+    /// documentation), retrying until it succeeds; `on_retry` hears about every failure.
+    pub fn publish(
+        &self,
+        relative: &str,
+        bytes: Vec<u8>,
+        on_retry: &mut dyn FnMut(&anyhow::Error, Duration),
+    ) -> anyhow::Result<()> {
+        let payload = PutPayload::from(bytes);
+        let target = self.path(relative);
+        self.retry(on_retry, || async {
+            if self.local {
+                let staging = self.path(&format!("_temporary/{}", relative.replace('/', "__")));
+                self.store.put(&staging, payload.clone()).await?;
+                self.store.rename(&staging, &target).await?;
+            } else {
+                self.store.put(&target, payload.clone()).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads a whole file.
+    pub fn read(&self, relative: &str) -> anyhow::Result<Vec<u8>> {
+        let path = self.path(relative);
+        self.runtime.block_on(async {
+            let result = self
+                .store
+                .get(&path)
+                .await
+                .with_context(|| format!("cannot read {relative} from {}", self.url))?;
+            Ok(result.bytes().await?.to_vec())
+        })
+    }
+
+    /// Paths (relative to the base) of every file under `prefix`, sorted.
+    pub fn list(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let path = self.path(prefix);
+        let base = self.base.as_ref().to_string();
+        self.runtime.block_on(async {
+            let metas: Vec<_> = self
+                .store
+                .list(Some(&path))
+                .try_collect()
+                .await
+                .with_context(|| format!("cannot list {prefix} in {}", self.url))?;
+            let mut names: Vec<String> = metas
+                .into_iter()
+                .map(|m| {
+                    m.location
+                        .as_ref()
+                        .trim_start_matches(&base)
+                        .trim_start_matches('/')
+                        .to_string()
+                })
+                .collect();
+            names.sort();
+            Ok(names)
+        })
+    }
+
+    /// Runs `operation` until it succeeds, sleeping with exponential backoff between attempts.
+    fn retry<F, Fut>(
+        &self,
+        on_retry: &mut dyn FnMut(&anyhow::Error, Duration),
+        mut operation: F,
+    ) -> anyhow::Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), object_store::Error>>,
+    {
+        let mut pause = BACKOFF.0;
+        loop {
+            match self.runtime.block_on(operation()) {
+                Ok(()) => return Ok(()),
+                Err(error) => {
+                    let error =
+                        anyhow::Error::new(error).context(format!("storage {} failed", self.url));
+                    on_retry(&error, pause);
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(BACKOFF.1);
+                }
+            }
+        }
+    }
+}
