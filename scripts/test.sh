@@ -22,6 +22,16 @@ fi
 KAFKA_BOOTSTRAP=$(scripts/kafka.sh bootstrap)
 export KAFKA_BOOTSTRAP
 
+echo "== HDFS (scripts/hdfs.sh)"
+if scripts/hdfs.sh status >/dev/null 2>&1; then
+  echo "using the running HDFS"
+else
+  scripts/hdfs.sh start
+  trap 'scripts/hdfs.sh stop; scripts/kafka.sh stop' EXIT
+fi
+HDFS_URL=$(scripts/hdfs.sh url)
+export HDFS_URL
+
 echo "== Python readers for the Parquet interop tests (scripts/python-env.sh)"
 RATINGS_PYTHON=$(scripts/python-env.sh)
 export RATINGS_PYTHON

@@ -1,11 +1,13 @@
-//! Finds and loads the movie catalog: an explicit `--movies` path, else the bundled
-//! ml-latest-small `movies.csv` when it can be found, else the small built-in catalog.
+//! Finds and loads the movie catalog: an explicit `--movies` path or storage URL
+//! (`hdfs://…/movies.csv`, `s3://…`, `file://…`), else the bundled ml-latest-small `movies.csv`
+//! when it can be found, else the small built-in catalog.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use ratings_connectors::storage::Storage;
 use ratings_core::Catalog;
 
 /// Where the ml-latest-small files live relative to the repository or the working directory.
@@ -32,14 +34,21 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<LoadedCatalog> {
             }
         },
     };
-    let file = File::open(&path).with_context(|| {
-        format!(
-            "cannot open movies file {} (pass --movies PATH to movies.csv)",
-            path.display()
-        )
-    })?;
-    let catalog =
-        Catalog::from_csv(file).with_context(|| format!("cannot load {}", path.display()))?;
+    let text = path.to_string_lossy();
+    let catalog = match text
+        .contains("://")
+        .then(|| text.rsplit_once('/'))
+        .flatten()
+    {
+        Some((folder, name)) => Catalog::from_csv(&Storage::open(folder)?.read(name)?[..]),
+        None => Catalog::from_csv(File::open(&path).with_context(|| {
+            format!(
+                "cannot open movies file {} (pass --movies PATH to movies.csv)",
+                path.display()
+            )
+        })?),
+    }
+    .with_context(|| format!("cannot load {}", path.display()))?;
     Ok(LoadedCatalog {
         catalog: Arc::new(catalog),
         origin: path.display().to_string(),

@@ -1,7 +1,8 @@
-//! Parquet outputs on a local folder: rows written equal rows read back (parquet crate), every
-//! partition is complete and marked `_SUCCESS`, files roll by size, storage faults are retried,
-//! and independent readers (pyarrow and DuckDB, from `scripts/python-env.sh`) read each dataset
-//! with Hive partitioning.
+//! Parquet outputs on a local folder and on the real HDFS (`scripts/hdfs.sh`, read back through
+//! the HDFS client): rows written equal rows read back (parquet crate), every partition is
+//! complete and marked `_SUCCESS`, files roll by size, storage faults are retried, and
+//! independent readers (pyarrow and DuckDB, from `scripts/python-env.sh`) read each dataset with
+//! Hive partitioning.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use arrow_array::{
     Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use ratings_connectors::storage::Storage;
 use ratings_core::rating::{parse_json, DEFAULT_MAX_RECORD_BYTES};
 use serde_json::Value;
 
@@ -60,16 +62,17 @@ fn generated_input(dir: &Path) -> PathBuf {
     input
 }
 
-/// Every Parquet file under `dir`, in name order, with its record batches.
-fn read_dataset(dir: &Path) -> Vec<(PathBuf, Vec<RecordBatch>)> {
-    let mut files = Vec::new();
-    collect_files(dir, &mut files);
-    files.sort();
-    files
+/// Every Parquet file of the dataset folder `root` (relative to the storage), in name order,
+/// with its record batches, read through the storage client.
+fn read_dataset(storage: &Storage, root: &str) -> Vec<(String, Vec<RecordBatch>)> {
+    storage
+        .list(root)
+        .unwrap()
         .into_iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+        .filter(|f| f.ends_with(".parquet"))
         .map(|f| {
-            let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&f).unwrap())
+            let bytes = bytes::Bytes::from(storage.read(&f).unwrap());
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
                 .unwrap()
                 .build()
                 .unwrap();
@@ -77,17 +80,6 @@ fn read_dataset(dir: &Path) -> Vec<(PathBuf, Vec<RecordBatch>)> {
             (f, batches)
         })
         .collect()
-}
-
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            collect_files(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
 }
 
 fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
@@ -100,19 +92,14 @@ fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
 }
 
 /// `date/hour` of a file path `…/date=D/hour=H/part-….parquet`.
-fn partition_of(file: &Path) -> String {
-    let hour = file.parent().unwrap();
-    let date = hour.parent().unwrap();
-    let strip = |p: &Path, prefix: &str| {
-        p.file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .strip_prefix(prefix)
-            .unwrap()
-            .to_string()
-    };
-    format!("{}/{}", strip(date, "date="), strip(hour, "hour="))
+fn partition_of(file: &str) -> String {
+    let parts: Vec<&str> = file.split('/').collect();
+    let field = |part: &str, prefix: &str| part.strip_prefix(prefix).unwrap().to_string();
+    format!(
+        "{}/{}",
+        field(parts[parts.len() - 3], "date="),
+        field(parts[parts.len() - 2], "hour=")
+    )
 }
 
 fn hour_key(epoch_seconds: i64) -> String {
@@ -124,10 +111,10 @@ fn hour_key(epoch_seconds: i64) -> String {
 type RawRow = (i32, i32, u64, i64);
 
 /// The rows of the raw dataset, and rows per partition.
-fn raw_rows(base: &Path) -> (Vec<RawRow>, BTreeMap<String, usize>) {
+fn raw_rows(storage: &Storage) -> (Vec<RawRow>, BTreeMap<String, usize>) {
     let mut rows = Vec::new();
     let mut per_partition = BTreeMap::new();
-    for (file, batches) in read_dataset(&base.join("streams/ratings/raw")) {
+    for (file, batches) in read_dataset(storage, "streams/ratings/raw") {
         for batch in batches {
             let users = column::<Int32Array>(&batch, "userId");
             let movies = column::<Int32Array>(&batch, "movieId");
@@ -156,10 +143,10 @@ fn raw_rows(base: &Path) -> (Vec<RawRow>, BTreeMap<String, usize>) {
 /// (window_type, start micros, count, avg, p50, p95, top movie ids, genre names) of a dataset.
 type AggRow = (String, i64, i64, f64, f64, f64, Vec<i32>, Vec<String>);
 
-fn aggregate_rows(dir: &Path) -> (Vec<AggRow>, BTreeMap<String, usize>) {
+fn aggregate_rows(storage: &Storage, root: &str) -> (Vec<AggRow>, BTreeMap<String, usize>) {
     let mut rows = Vec::new();
     let mut per_partition = BTreeMap::new();
-    for (file, batches) in read_dataset(dir) {
+    for (file, batches) in read_dataset(storage, root) {
         for batch in batches {
             let types = column::<StringArray>(&batch, "window_type");
             let starts = batch
@@ -274,35 +261,36 @@ fn rows_per_hour(rows: &[RawRow]) -> BTreeMap<String, usize> {
     hours
 }
 
-fn success_markers(dir: &Path) -> Vec<String> {
-    let mut files = Vec::new();
-    collect_files(dir, &mut files);
-    let mut marked: Vec<String> = files
+/// Partitions of a dataset that hold a `_SUCCESS` marker.
+fn success_markers(storage: &Storage, root: &str) -> Vec<String> {
+    let files = storage.list(root).unwrap();
+    files
         .iter()
-        .filter(|f| f.ends_with("_SUCCESS"))
-        .map(|f| partition_of(&f.with_file_name("x")))
-        .collect();
-    marked.sort();
-    marked
+        .filter(|f| f.ends_with("/_SUCCESS"))
+        .map(|f| partition_of(f))
+        .collect()
 }
 
-#[test]
-fn parquet_round_trip_on_a_local_folder() {
-    let dir = temp_dir("roundtrip");
-    let input = generated_input(&dir);
-    let (out, metrics) = (dir.join("out"), dir.join("metrics.jsonl"));
-    let storage = format!("file://{}", out.display());
-    binary(&[
+/// Runs the processor on the generated input with `storage_url`, then checks every dataset
+/// through `storage`: rows equal the input's valid ratings and the emitted windows, each
+/// partition holds exactly its rows and is marked complete.
+fn check_round_trip(dir: &Path, storage_url: &str, extra: &[&str]) {
+    let input = generated_input(dir);
+    let metrics = dir.join("metrics.jsonl");
+    let mut args = vec![
         "run",
         "--input",
         input.to_str().unwrap(),
         "--metrics-file",
         metrics.to_str().unwrap(),
         "--storage",
-        &storage,
-    ]);
+        storage_url,
+    ];
+    args.extend_from_slice(extra);
+    binary(&args);
+    let storage = Storage::open(storage_url).unwrap();
 
-    let (raw, raw_partitions) = raw_rows(&out);
+    let (raw, raw_partitions) = raw_rows(&storage);
     assert_eq!(
         raw,
         valid_input_rows(&input),
@@ -318,28 +306,62 @@ fn parquet_round_trip_on_a_local_folder() {
         "the input crosses an hour: {raw_partitions:?}"
     );
     let windows = json_windows(&metrics);
-    let (mut tumbling, _) = aggregate_rows(&out.join("streams/ratings/agg/tumbling"));
-    let (sliding, _) = aggregate_rows(&out.join("streams/ratings/agg/sliding"));
-    tumbling.extend(sliding);
-    tumbling.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let (mut stored, _) = aggregate_rows(&storage, "streams/ratings/agg/tumbling");
+    stored.extend(aggregate_rows(&storage, "streams/ratings/agg/sliding").0);
+    stored.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     assert!(windows.len() > 100);
     assert_eq!(
-        tumbling, windows,
+        stored, windows,
         "the aggregate datasets hold exactly the emitted windows"
     );
     for dataset in ["raw", "agg/tumbling", "agg/sliding"] {
-        let root = out.join("streams/ratings").join(dataset);
-        let mut data_partitions: Vec<String> = read_dataset(&root)
+        let root = format!("streams/ratings/{dataset}");
+        let mut data_partitions: Vec<String> = read_dataset(&storage, &root)
             .iter()
             .map(|(f, _)| partition_of(f))
             .collect();
         data_partitions.dedup();
         assert_eq!(
-            success_markers(&root),
+            success_markers(&storage, &root),
             data_partitions,
             "{dataset}: every partition closed"
         );
     }
+}
+
+#[test]
+fn parquet_round_trip_on_a_local_folder() {
+    let dir = temp_dir("roundtrip");
+    check_round_trip(&dir, &format!("file://{}", dir.join("out").display()), &[]);
+}
+
+#[test]
+fn parquet_round_trip_on_hdfs_with_the_catalog_read_from_hdfs() {
+    let hdfs = std::env::var("HDFS_URL").expect("HDFS_URL is not set: run scripts/test.sh, or scripts/hdfs.sh start and export HDFS_URL=$(scripts/hdfs.sh url)");
+    let dir = temp_dir("hdfs");
+    let base = format!(
+        "{hdfs}/test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let movies = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/movielens/ml-latest-small/movies.csv");
+    Storage::open(&base)
+        .unwrap()
+        .publish(
+            "catalog/movies.csv",
+            std::fs::read(movies).unwrap(),
+            &mut |e, _| panic!("{e:#}"),
+        )
+        .unwrap();
+    check_round_trip(
+        &dir,
+        &base,
+        &["--movies", &format!("{base}/catalog/movies.csv")],
+    );
 }
 
 #[test]
@@ -362,8 +384,9 @@ fn files_roll_by_size_and_independent_readers_agree() {
         "--roll-size",
         "64KB",
     ]);
-    let raw_files = read_dataset(&out.join("streams/ratings/raw"));
-    let (raw, raw_partitions) = raw_rows(&out);
+    let local = Storage::open(&storage).unwrap();
+    let raw_files = read_dataset(&local, "streams/ratings/raw");
+    let (raw, raw_partitions) = raw_rows(&local);
     assert!(
         raw_files.len() > raw_partitions.len(),
         "64 KB files: several per hour ({} files)",
@@ -380,10 +403,7 @@ fn files_roll_by_size_and_independent_readers_agree() {
     expected.insert("streams/ratings/raw".into(), as_json(raw_partitions));
     for dataset in ["agg/tumbling", "agg/sliding"] {
         let folder = format!("streams/ratings/{dataset}");
-        expected.insert(
-            folder.clone(),
-            as_json(aggregate_rows(&out.join(&folder)).1),
-        );
+        expected.insert(folder.clone(), as_json(aggregate_rows(&local, &folder).1));
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/read_datasets.py");
     let check = Command::new(python)
@@ -438,7 +458,7 @@ fn storage_faults_are_retried_until_the_storage_returns() {
     );
     let summary: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
     assert!(summary["storage_retries"].as_u64().unwrap() > 0);
-    let (raw, _) = raw_rows(&out);
+    let (raw, _) = raw_rows(&Storage::open(&storage).unwrap());
     assert_eq!(
         raw,
         valid_input_rows(&input),

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# A real single-node HDFS on 127.0.0.1: Hadoop's MiniDFSCluster (a NameNode and a DataNode in one
+# JVM) from the hadoop-client-minicluster jars on Maven Central, run with `java -cp`. Jars (fetched
+# once), data and log live in .cache/hdfs (ignored by git).
+#
+# Usage: scripts/hdfs.sh start|stop|status|url|reset
+#   start   download the jars if needed, start the cluster (formatting it on first use), wait
+#           until the NameNode answers
+#   stop    stop it (SIGTERM, then SIGKILL after 30 s)
+#   status  say whether it runs
+#   url     print the file system URL (hdfs://127.0.0.1:PORT)
+#   reset   stop and delete the data
+# Environment: HDFS_PORT (default 19020, or a free port if that one is taken at first start).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache="$root/.cache/hdfs"
+lib="$cache/lib"
+data="$cache/data"
+pidfile="$cache/hdfs.pid"
+portfile="$cache/port"
+log="$cache/cluster.log"
+mkdir -p "$cache"
+
+fetch_jars() {
+  [ -f "$lib/.complete" ] && return
+  echo "hdfs.sh: fetching Hadoop jars from Maven Central into $lib (once)"
+  rm -rf "$lib"
+  mvn -q -B -Dstyle.color=never -f "$root/scripts/hdfs/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$lib" -DincludeScope=runtime
+  touch "$lib/.complete"
+}
+
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+choose_port() {
+  if [ -f "$portfile" ]; then cat "$portfile"; return; fi
+  local port=${HDFS_PORT:-19020}
+  if port_in_use "$port"; then
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  fi
+  echo "$port" > "$portfile"
+  echo "$port"
+}
+
+running() {
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+start() {
+  if running; then echo "hdfs.sh: already running on hdfs://127.0.0.1:$(cat "$portfile")"; return; fi
+  command -v java >/dev/null || { echo "hdfs.sh: java not found (install a JDK 17+)" >&2; exit 1; }
+  fetch_jars
+  local port format=()
+  port=$(choose_port)
+  [ -d "$data/name1" ] || format=(-format)
+  rm -f "$cache/cluster.xml"
+  : > "$log"
+  nohup java -Xmx512m -cp "$lib/*" org.apache.hadoop.mapreduce.MiniHadoopClusterManager \
+    -nomr "${format[@]}" -datanodes 1 -nnport "$port" -nnhttpport 0 \
+    -D hdfs.minidfs.basedir="$data" -D dfs.permissions.enabled=false \
+    -D dfs.datanode.address=127.0.0.1:0 -D dfs.datanode.http.address=127.0.0.1:0 \
+    -D dfs.datanode.ipc.address=127.0.0.1:0 -D dfs.namenode.http-address=127.0.0.1:0 \
+    -writeConfig "$cache/cluster.xml" >> "$log" 2>&1 &
+  echo $! > "$pidfile"
+  for _ in $(seq 1 120); do
+    if [ -s "$cache/cluster.xml" ] && port_in_use "$port"; then
+      echo "hdfs.sh: HDFS up at hdfs://127.0.0.1:$port (data $data)"
+      return
+    fi
+    if ! running; then echo "hdfs.sh: cluster exited during start-up; see $log:" >&2; tail -20 "$log" >&2; exit 1; fi
+    sleep 0.5
+  done
+  echo "hdfs.sh: HDFS did not start within 60 s; see $log" >&2
+  exit 1
+}
+
+stop() {
+  if ! running; then echo "hdfs.sh: not running"; rm -f "$pidfile"; return; fi
+  local pid
+  pid=$(cat "$pidfile")
+  kill "$pid"
+  for _ in $(seq 1 60); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; echo "hdfs.sh: stopped"; return; }
+    sleep 0.5
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+  echo "hdfs.sh: killed after 30 s"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status)
+    if running; then echo "hdfs.sh: running (pid $(cat "$pidfile")) at hdfs://127.0.0.1:$(cat "$portfile")"
+    else echo "hdfs.sh: not running"; exit 1; fi ;;
+  url) echo "hdfs://127.0.0.1:$(choose_port)" ;;
+  reset) stop; rm -rf "$data" "$portfile" ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
