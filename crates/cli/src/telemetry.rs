@@ -31,6 +31,9 @@ pub struct Reading {
     pub lag: Option<i64>,
     pub kafka_errors: u64,
     pub last_kafka_error: Option<String>,
+    /// Failed storage operations (retried) of the Parquet outputs.
+    pub storage_retries: u64,
+    pub last_storage_error: Option<String>,
 }
 
 impl Reading {
@@ -43,6 +46,10 @@ impl Reading {
     ) -> Reading {
         let engine = pipeline.engine();
         let stats = pipeline.stats();
+        let storage = pipeline
+            .parquet()
+            .map(|p| p.health().clone())
+            .unwrap_or_default();
         Reading {
             records: stats.records,
             invalid_by_reason: stats.invalid_by_reason,
@@ -55,6 +62,8 @@ impl Reading {
             lag,
             kafka_errors,
             last_kafka_error,
+            storage_retries: storage.retries,
+            last_storage_error: storage.last_error,
         }
     }
 
@@ -79,6 +88,8 @@ pub struct Progress {
     pub consumer_lag: Option<i64>,
     pub kafka_errors_total: u64,
     pub last_kafka_error: Option<String>,
+    pub storage_retries_total: u64,
+    pub last_storage_error: Option<String>,
     pub commit_interval_ms: u128,
 }
 
@@ -124,6 +135,8 @@ impl Progress {
             num_windows_emitted_total: now.windows_out,
             consumer_lag: now.lag,
             kafka_errors_total: now.kafka_errors,
+            storage_retries_total: now.storage_retries,
+            last_storage_error: now.last_storage_error.clone(),
             last_kafka_error: now.last_kafka_error.clone(),
             commit_interval_ms: commit_interval.as_millis(),
         }
@@ -153,6 +166,12 @@ impl Progress {
                 self.kafka_errors_total
             ));
         }
+        if let Some(error) = &self.last_storage_error {
+            line.push_str(&format!(
+                ", storage retries {} (last: {error})",
+                self.storage_retries_total
+            ));
+        }
         line
     }
 }
@@ -170,6 +189,7 @@ pub struct PromMetrics {
     late: Counter,
     windows_out: Counter,
     kafka_errors: Counter,
+    storage_retries: Counter,
     watermark: Gauge,
     watermark_delay: Gauge<f64, AtomicU64>,
     lag: Gauge,
@@ -186,6 +206,7 @@ impl PromMetrics {
             late: Counter::default(),
             windows_out: Counter::default(),
             kafka_errors: Counter::default(),
+            storage_retries: Counter::default(),
             watermark: Gauge::default(),
             watermark_delay: Gauge::default(),
             lag: Gauge::default(),
@@ -213,6 +234,11 @@ impl PromMetrics {
             "kafka_errors",
             "Kafka client errors (broker unreachable, ...)",
             m.kafka_errors.clone(),
+        );
+        r.register(
+            "storage_retries",
+            "Failed storage operations of the Parquet outputs (each retried)",
+            m.storage_retries.clone(),
         );
         r.register(
             "watermark_seconds",
@@ -250,6 +276,8 @@ impl PromMetrics {
             .inc_by(now.windows_out - before.windows_out);
         self.kafka_errors
             .inc_by(now.kafka_errors - before.kafka_errors);
+        self.storage_retries
+            .inc_by(now.storage_retries - before.storage_retries);
         for (reason, count) in &now.invalid_by_reason {
             let earlier = before
                 .invalid_by_reason

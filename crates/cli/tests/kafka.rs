@@ -128,6 +128,22 @@ fn comparable(windows: impl Iterator<Item = Value>) -> Vec<String> {
     out
 }
 
+/// Rows in all Parquet files under `dir`, from their footers.
+fn parquet_rows(dir: &Path) -> i64 {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let mut rows = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rows += parquet_rows(&path);
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+            rows += reader.metadata().file_metadata().num_rows();
+        }
+    }
+    rows
+}
+
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ratings-stream-kafka-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
