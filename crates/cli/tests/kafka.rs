@@ -194,8 +194,22 @@ fn kafka_mode_publishes_exactly_the_windows_of_file_mode() {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap()),
     );
-    topics.run_processor(&[]);
+    let parquet = temp("equal-parquet");
+    let storage = format!("file://{}", parquet.display());
+    topics.run_processor(&["--storage", &storage]);
     let published = read_topic(&topics.metrics);
+    let raw_rows = parquet_rows(&parquet.join("streams/ratings/raw"));
+    assert_eq!(
+        raw_rows, 20_000,
+        "Kafka mode writes every rating to the raw dataset"
+    );
+    let aggregate_rows = parquet_rows(&parquet.join("streams/ratings/agg/tumbling"))
+        + parquet_rows(&parquet.join("streams/ratings/agg/sliding"));
+    assert_eq!(
+        aggregate_rows,
+        published.len() as i64,
+        "and every window to the aggregate datasets"
+    );
     assert!(
         expected.len() > 40,
         "a meaningful number of windows: {}",
