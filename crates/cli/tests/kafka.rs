@@ -5,27 +5,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ratings_connectors::kafka::{
-    ensure_topics, KafkaSettings, KafkaSource, PollOutcome, Producer, StartFrom,
-};
+use ratings_connectors::kafka::{ensure_topics, KafkaSource, PollOutcome, Producer, StartFrom};
 use serde_json::Value;
+
+mod common;
+use common::{binary, bootstrap, free_port, kafka_settings, temp_dir, wait_for_metric};
+
+/// A path for `name` in a fresh folder of its own.
+fn temp(name: &str) -> PathBuf {
+    temp_dir(&format!("kafka-{name}")).join(name)
+}
 
 /// 2023-11-14T22:13:00Z.
 const B: i64 = 1_699_999_980;
-
-fn bootstrap() -> String {
-    std::env::var("KAFKA_BOOTSTRAP").expect(
-        "KAFKA_BOOTSTRAP is not set: run scripts/test.sh, or scripts/kafka.sh start and \
-         export KAFKA_BOOTSTRAP=$(scripts/kafka.sh bootstrap)",
-    )
-}
-
-fn settings() -> KafkaSettings {
-    KafkaSettings {
-        bootstrap_servers: bootstrap(),
-        properties: Default::default(),
-    }
-}
 
 /// Fresh topics (3 partitions each) for one test.
 struct Topics {
@@ -51,7 +43,7 @@ impl Topics {
             group: name("group"),
         };
         let all = [&topics.ratings, &topics.metrics, &topics.dead, &topics.late];
-        ensure_topics(&settings(), &all.map(|t| (t.as_str(), 3))).unwrap();
+        ensure_topics(&kafka_settings(), &all.map(|t| (t.as_str(), 3))).unwrap();
         topics
     }
 
@@ -81,23 +73,11 @@ impl Topics {
     }
 }
 
-fn binary(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args(args)
-        .output()
-        .expect("binary runs");
-    assert!(
-        out.status.success(),
-        "{args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 /// Every record of `topic` as (partition, offset, JSON value), read to the end.
 fn read_topic(topic: &str) -> Vec<(i32, i64, Value)> {
     let group = format!("reader-{topic}");
-    let mut source = KafkaSource::connect(&settings(), topic, &group, StartFrom::Earliest).unwrap();
+    let mut source =
+        KafkaSource::connect(&kafka_settings(), topic, &group, StartFrom::Earliest).unwrap();
     let mut records = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !source.all_at_end() {
@@ -142,12 +122,6 @@ fn parquet_rows(dir: &Path) -> i64 {
         }
     }
     rows
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ratings-stream-kafka-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
 }
 
 fn generate(extra: &[&str]) {
@@ -250,7 +224,7 @@ fn kafka_mode_publishes_exactly_the_windows_of_file_mode() {
 #[test]
 fn malformed_records_go_to_the_dead_letter_topic_and_processing_goes_on() {
     let topics = Topics::new("dead");
-    let producer = Producer::connect(&settings()).unwrap();
+    let producer = Producer::connect(&kafka_settings()).unwrap();
     let records = [
         format!(r#"{{"userId":1,"movieId":1,"rating":4.0,"timestamp":{B}}}"#),
         "this is not json".to_string(),
@@ -307,7 +281,7 @@ fn malformed_records_go_to_the_dead_letter_topic_and_processing_goes_on() {
 #[test]
 fn the_watermark_is_global_across_partitions() {
     let topics = Topics::new("watermark");
-    let producer = Producer::connect(&settings()).unwrap();
+    let producer = Producer::connect(&kafka_settings()).unwrap();
     let rating = |user: i32, t: i64| {
         format!(r#"{{"userId":{user},"movieId":1,"rating":3.0,"timestamp":{t}}}"#)
     };
@@ -394,22 +368,10 @@ fn an_unreachable_broker_is_a_clear_error_not_a_hang() {
     );
 }
 
-/// The body of `GET /metrics` on `port`, if it answers.
-fn scrape(port: u16) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some(response)
-}
-
 #[test]
 fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
     let topics = Topics::new("live");
-    let producer = Producer::connect(&settings()).unwrap();
+    let producer = Producer::connect(&kafka_settings()).unwrap();
     for i in 0..50 {
         let record = format!(
             r#"{{"userId":{i},"movieId":1,"rating":4.0,"timestamp":{}}}"#,
@@ -426,11 +388,7 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
     producer.send(&topics.ratings, None, b"garbage").unwrap();
     producer.send(&topics.ratings, None, b"{}").unwrap();
     producer.flush(Duration::from_secs(30)).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let address = format!("127.0.0.1:{port}");
     let bootstrap = bootstrap();
     let child = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
@@ -454,18 +412,11 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let body = loop {
-        assert!(
-            Instant::now() < deadline,
-            "metrics never showed 52 records: {:?}",
-            scrape(port)
-        );
-        match scrape(port) {
-            Some(body) if body.contains("ratings_stream_records_in_total 52") => break body,
-            _ => std::thread::sleep(Duration::from_millis(200)),
-        }
-    };
+    let body = wait_for_metric(
+        port,
+        "ratings_stream_records_in_total 52",
+        Duration::from_secs(60),
+    );
     assert!(
         body.contains(r#"ratings_stream_records_invalid_total{reason="invalid_json"} 1"#),
         "{body}"

@@ -7,18 +7,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ratings_connectors::kafka::{ensure_topics, KafkaSettings, KafkaSource, Producer, StartFrom};
+use ratings_connectors::kafka::{ensure_topics, KafkaSource, Producer, StartFrom};
+
+mod common;
+use common::{free_port, kafka_settings, wait_for_metric};
 
 const B: i64 = 1_699_999_980;
-
-fn settings() -> KafkaSettings {
-    let bootstrap =
-        std::env::var("KAFKA_BOOTSTRAP").expect("KAFKA_BOOTSTRAP is not set: run scripts/test.sh");
-    KafkaSettings {
-        bootstrap_servers: bootstrap,
-        properties: Default::default(),
-    }
-}
 
 fn kafka_script(action: &str) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/kafka.sh");
@@ -31,7 +25,7 @@ fn kafka_script(action: &str) {
 }
 
 fn produce(topic: &str, times: impl Iterator<Item = i64>) {
-    let producer = Producer::connect(&settings()).unwrap();
+    let producer = Producer::connect(&kafka_settings()).unwrap();
     for t in times {
         let record = format!(
             r#"{{"userId":{},"movieId":1,"rating":4.0,"timestamp":{t}}}"#,
@@ -44,29 +38,6 @@ fn produce(topic: &str, times: impl Iterator<Item = i64>) {
     producer.flush(Duration::from_secs(60)).unwrap();
 }
 
-fn scrape(port: u16) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
-    let mut body = String::new();
-    let _ = stream.read_to_string(&mut body);
-    body
-}
-
-fn wait_for(port: u16, needle: &str, within: Duration) {
-    let deadline = Instant::now() + within;
-    while !scrape(port).contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "never saw {needle:?}; last metrics:\n{}",
-            scrape(port)
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 #[test]
 fn processor_survives_a_broker_restart() {
     let nanos = SystemTime::now()
@@ -75,16 +46,16 @@ fn processor_survives_a_broker_restart() {
         .as_nanos();
     let name = |kind: &str| format!("restart-{kind}-{nanos}");
     let (ratings, metrics, dead) = (name("ratings"), name("metrics"), name("dead"));
-    ensure_topics(&settings(), &[(&ratings, 3), (&metrics, 3), (&dead, 3)]).unwrap();
+    ensure_topics(
+        &kafka_settings(),
+        &[(&ratings, 3), (&metrics, 3), (&dead, 3)],
+    )
+    .unwrap();
     produce(&ratings, B..B + 100);
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let address = format!("127.0.0.1:{port}");
-    let bootstrap = settings().bootstrap_servers;
+    let bootstrap = kafka_settings().bootstrap_servers;
     let child = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
         .args([
             "run",
@@ -108,7 +79,7 @@ fn processor_survives_a_broker_restart() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for(
+    wait_for_metric(
         port,
         "ratings_stream_records_in_total 100",
         Duration::from_secs(60),
@@ -116,19 +87,29 @@ fn processor_survives_a_broker_restart() {
 
     kafka_script("stop");
     std::thread::sleep(Duration::from_secs(3));
-    wait_for(
+    wait_for_metric(
         port,
         "ratings_stream_kafka_errors_total",
         Duration::from_secs(30),
     );
     kafka_script("start");
 
-    // 100 more ratings, then one far ahead that makes every window before it final
-    produce(&ratings, (B + 100..B + 200).chain([B + 2000]));
-    wait_for(
+    produce(&ratings, B + 100..B + 200);
+    wait_for_metric(
+        port,
+        "ratings_stream_records_in_total 200",
+        Duration::from_secs(120),
+    );
+    // then one rating far ahead, read after all the others, makes every window before it final
+    produce(&ratings, [B + 2000].into_iter());
+    let body = wait_for_metric(
         port,
         "ratings_stream_records_in_total 201",
-        Duration::from_secs(120),
+        Duration::from_secs(60),
+    );
+    assert!(
+        body.contains("ratings_stream_records_late_total 0"),
+        "{body}"
     );
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -143,8 +124,13 @@ fn processor_survives_a_broker_restart() {
         "the outage shows in the progress lines: {stderr}"
     );
 
-    let mut reader =
-        KafkaSource::connect(&settings(), &metrics, &name("reader"), StartFrom::Earliest).unwrap();
+    let mut reader = KafkaSource::connect(
+        &kafka_settings(),
+        &metrics,
+        &name("reader"),
+        StartFrom::Earliest,
+    )
+    .unwrap();
     let mut tumbling_total = 0;
     let deadline = Instant::now() + Duration::from_secs(60);
     while !reader.all_at_end() {

@@ -16,28 +16,8 @@ use ratings_connectors::storage::Storage;
 use ratings_core::rating::{parse_json, DEFAULT_MAX_RECORD_BYTES};
 use serde_json::Value;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "ratings-stream-parquet-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn binary(args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{binary, epoch_seconds, temp_dir};
 
 /// 30,000 ratings from 18:30 to about 19:20 UTC (crossing an hour), 1% late, 1% malformed.
 fn generated_input(dir: &Path) -> PathBuf {
@@ -203,7 +183,7 @@ fn json_windows(metrics: &Path) -> Vec<AggRow> {
         .lines()
         .map(|l| {
             let w: Value = serde_json::from_str(l).unwrap();
-            let start = chrono_like(w["window_start"].as_str().unwrap());
+            let start = epoch_seconds(w["window_start"].as_str().unwrap());
             (
                 w["window_type"].as_str().unwrap().to_string(),
                 start * 1_000_000,
@@ -228,18 +208,6 @@ fn json_windows(metrics: &Path) -> Vec<AggRow> {
         .collect();
     rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     rows
-}
-
-/// Epoch seconds of `2025-10-29T19:00:00Z`-style text (same day arithmetic as the file tests).
-fn chrono_like(text: &str) -> i64 {
-    let n = |a: usize, b: usize| text[a..b].parse::<i64>().unwrap();
-    let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
-    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let days =
-        era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + (153 * m + 2) / 5 + d - 1 - 719_468;
-    days * 86_400 + n(11, 13) * 3600 + n(14, 16) * 60 + n(17, 19)
 }
 
 fn valid_input_rows(input: &Path) -> Vec<RawRow> {

@@ -1,32 +1,14 @@
 //! End-to-end tests of `ratings-stream run` on files, including the real ml-latest-small data.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use ratings_core::Catalog;
 use serde_json::Value;
 
-fn movielens_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("RATINGS_MOVIELENS_DIR") {
-        return PathBuf::from(dir);
-    }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = repo.join("../shared/data/movielens/ml-latest-small");
-    assert!(
-        dir.join("ratings.csv").is_file(),
-        "ml-latest-small not found at {}; set RATINGS_MOVIELENS_DIR",
-        dir.display()
-    );
-    dir
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("ratings-stream-test-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::{epoch_seconds, json_lines, movielens_dir, temp_dir};
 
 fn run(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
@@ -40,14 +22,6 @@ fn run(args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn json_lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 /// (userId, movieId, rating, timestamp) rows of ml-latest-small's ratings.csv, in file order.
@@ -153,7 +127,7 @@ fn sorted_movielens_replay_counts_every_rating_once_per_window() {
         .collect();
     assert_eq!(tumbling.len(), per_minute.len());
     for (w, (minute, (count, sum))) in tumbling.iter().zip(&per_minute) {
-        let start = chrono_seconds(w["window_start"].as_str().unwrap());
+        let start = epoch_seconds(w["window_start"].as_str().unwrap());
         assert_eq!(start, *minute);
         assert_eq!(w["count"].as_u64(), Some(*count));
         assert_eq!(w["avg_rating"].as_f64(), Some(sum / *count as f64));
@@ -174,19 +148,6 @@ fn sorted_movielens_replay_counts_every_rating_once_per_window() {
         .map(|w| (window_type(w).to_string(), w["window_start"].to_string()))
         .collect();
     assert_eq!(unique.len(), windows.len(), "no window twice");
-}
-
-/// Epoch seconds of an RFC 3339 `YYYY-MM-DDTHH:MM:SSZ` string (days-from-civil, independent of
-/// the implementation under test).
-fn chrono_seconds(text: &str) -> i64 {
-    let n = |a: usize, b: usize| text[a..b].parse::<i64>().unwrap();
-    let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
-    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    days * 86_400 + n(11, 13) * 3600 + n(14, 16) * 60 + n(17, 19)
 }
 
 #[test]

@@ -1,0 +1,122 @@
+//! Helpers shared by the integration tests: running the binary, temporary folders, reading
+//! outputs, and reaching the services that `scripts/test.sh` starts.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ratings_connectors::kafka::KafkaSettings;
+use serde_json::Value;
+
+/// Runs `ratings-stream` with `args` and asserts that it succeeds.
+pub fn binary(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    assert!(
+        out.status.success(),
+        "{args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A fresh, empty temporary folder for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("ratings-stream-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The JSON objects of a JSON-lines file.
+pub fn json_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// Epoch seconds of an RFC 3339 `YYYY-MM-DDTHH:MM:SSZ` string, by the days-from-civil
+/// algorithm (independent of the implementation under test).
+pub fn epoch_seconds(text: &str) -> i64 {
+    let n = |a: usize, b: usize| text[a..b].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    days * 86_400 + n(11, 13) * 3600 + n(14, 16) * 60 + n(17, 19)
+}
+
+/// The ml-latest-small folder (`$RATINGS_MOVIELENS_DIR`, or `../shared/...` beside the repo).
+pub fn movielens_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("RATINGS_MOVIELENS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/movielens/ml-latest-small");
+    assert!(
+        dir.join("ratings.csv").is_file(),
+        "ml-latest-small not found at {}; set RATINGS_MOVIELENS_DIR",
+        dir.display()
+    );
+    dir
+}
+
+/// The test broker's address, from `KAFKA_BOOTSTRAP`.
+pub fn bootstrap() -> String {
+    std::env::var("KAFKA_BOOTSTRAP").expect(
+        "KAFKA_BOOTSTRAP is not set: run scripts/test.sh, or scripts/kafka.sh start and \
+         export KAFKA_BOOTSTRAP=$(scripts/kafka.sh bootstrap)",
+    )
+}
+
+/// Client settings for the test broker.
+pub fn kafka_settings() -> KafkaSettings {
+    KafkaSettings {
+        bootstrap_servers: bootstrap(),
+        properties: Default::default(),
+    }
+}
+
+/// The body of `GET /metrics` on `port` (empty if nothing answers).
+pub fn scrape(port: u16) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Scrapes `/metrics` on `port` until it contains `needle`; returns that body.
+pub fn wait_for_metric(port: u16, needle: &str, within: std::time::Duration) -> String {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let body = scrape(port);
+        if body.contains(needle) {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never saw {needle:?} in /metrics:\n{body}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
