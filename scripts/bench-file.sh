@@ -7,12 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-5000000}
 shift || true
-work=.cache/bench
-mkdir -p "$work"
-cargo build --release --locked -q
-bin=target/release/ratings-stream
+. scripts/lib/bench.sh
 input="$work/generated-$n.jsonl"
-[ -f "$input" ] || "$bin" generate --count "$n" --events-per-second 1000 --output "$input"
+[ -f "$input" ] || "$bin" generate --rate 0 --count "$n" --events-per-second 1000 --start-time 1761764400 --output "$input"
 for run in 1 2 3; do
   /usr/bin/time -f "%e %U %S %M" -o "$work/time" \
     "$bin" run --input "$input" --metrics-file "$work/metrics.jsonl" "$@" 2>/dev/null

@@ -8,14 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-5000000}
 shift || true
-work=.cache/bench
-mkdir -p "$work"
-cargo build --release --locked -q
-bin=target/release/ratings-stream
-scripts/kafka.sh status >/dev/null 2>&1 || scripts/kafka.sh start
-bootstrap=$(scripts/kafka.sh bootstrap)
-run_id=$(date +%s)
-for t in ratings metrics dead; do scripts/kafka.sh create "bench-$t-$run_id" 3; done
+. scripts/lib/bench.sh
+kafka_topics bench
 
 echo "pre-filling bench-ratings-$run_id with $n ratings"
 start=$(date +%s.%N)

@@ -7,14 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-100}
 seconds=${2:-150}
-cargo build --release --locked -q
-bin=target/release/ratings-stream
-scripts/kafka.sh status >/dev/null 2>&1 || scripts/kafka.sh start
-bootstrap=$(scripts/kafka.sh bootstrap)
-run_id=$(date +%s)
-for t in ratings metrics dead; do scripts/kafka.sh create "steady-$t-$run_id" 3; done
-work=.cache/bench
-mkdir -p "$work"
+. scripts/lib/bench.sh
+kafka_topics steady
 
 "$bin" generate --rate "$rate" --bootstrap-servers "$bootstrap" --ratings-topic "steady-ratings-$run_id" \
   2> "$work/steady-generate.log" &

@@ -21,39 +21,18 @@ portfile="$cache/port"
 log="$cache/cluster.log"
 mkdir -p "$cache"
 
-fetch_jars() {
-  [ -f "$lib/.complete" ] && return
-  echo "hdfs.sh: fetching Hadoop jars from Maven Central into $lib (once)"
-  rm -rf "$lib"
-  mvn -q -B -Dstyle.color=never -f "$root/scripts/hdfs/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$lib" -DincludeScope=runtime
-  touch "$lib/.complete"
-}
-
-port_in_use() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-choose_port() {
-  if [ -f "$portfile" ]; then cat "$portfile"; return; fi
-  local port=${HDFS_PORT:-19020}
-  if port_in_use "$port"; then
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  fi
-  echo "$port" > "$portfile"
-  echo "$port"
-}
+. "$root/scripts/lib/services.sh"
 
 running() {
-  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+  pid_running "$pidfile"
 }
 
 start() {
   if running; then echo "hdfs.sh: already running on hdfs://127.0.0.1:$(cat "$portfile")"; return; fi
   command -v java >/dev/null || { echo "hdfs.sh: java not found (install a JDK 17+)" >&2; exit 1; }
-  fetch_jars
+  fetch_jars "$root/scripts/hdfs/pom.xml" "$lib" hdfs.sh
   local port format=()
-  port=$(choose_port)
+  port=$(choose_port "$portfile" "${HDFS_PORT:-19020}")
   [ -d "$data/name1" ] || format=(-format)
   rm -f "$cache/cluster.xml"
   : > "$log"
@@ -77,17 +56,7 @@ start() {
 }
 
 stop() {
-  if ! running; then echo "hdfs.sh: not running"; rm -f "$pidfile"; return; fi
-  local pid
-  pid=$(cat "$pidfile")
-  kill "$pid"
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; echo "hdfs.sh: stopped"; return; }
-    sleep 0.5
-  done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-  echo "hdfs.sh: killed after 30 s"
+  stop_pid "$pidfile" hdfs.sh 30
 }
 
 case "${1:-}" in
@@ -96,7 +65,7 @@ case "${1:-}" in
   status)
     if running; then echo "hdfs.sh: running (pid $(cat "$pidfile")) at hdfs://127.0.0.1:$(cat "$portfile")"
     else echo "hdfs.sh: not running"; exit 1; fi ;;
-  url) echo "hdfs://127.0.0.1:$(choose_port)" ;;
+  url) echo "hdfs://127.0.0.1:$(choose_port "$portfile" "${HDFS_PORT:-19020}")" ;;
   reset) stop; rm -rf "$data" "$portfile" ;;
   *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

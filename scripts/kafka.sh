@@ -27,33 +27,10 @@ mkdir -p "$cache"
 # topic name, partitions
 TOPICS=("ratings 3" "metrics 3" "ratings-dead-letter 3")
 
-fetch_jars() {
-  [ -f "$lib/.complete" ] && return
-  echo "kafka.sh: fetching Apache Kafka jars from Maven Central into $lib (once)"
-  rm -rf "$lib"
-  mvn -q -B -Dstyle.color=never -f "$root/scripts/kafka/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$lib" -DincludeScope=runtime
-  touch "$lib/.complete"
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-port_in_use() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-choose_port() {
-  if [ -f "$portfile" ]; then cat "$portfile"; return; fi
-  local port=${KAFKA_PORT:-19092}
-  if port_in_use "$port"; then port=$(free_port); fi
-  echo "$port" > "$portfile"
-  echo "$port"
-}
+. "$root/scripts/lib/services.sh"
 
 running() {
-  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+  pid_running "$pidfile"
 }
 
 java_tool() {
@@ -109,9 +86,9 @@ create_topics() {
 start() {
   if running; then echo "kafka.sh: already running on 127.0.0.1:$(cat "$portfile")"; return; fi
   command -v java >/dev/null || { echo "kafka.sh: java not found (install a JDK 17+)" >&2; exit 1; }
-  fetch_jars
+  fetch_jars "$root/scripts/kafka/pom.xml" "$lib" kafka.sh
   local port controller
-  port=$(choose_port)
+  port=$(choose_port "$portfile" "${KAFKA_PORT:-19092}")
   controller=$(free_port)
   write_config "$port" "$controller"
   if [ ! -f "$data/meta.properties" ]; then
@@ -138,17 +115,7 @@ start() {
 }
 
 stop() {
-  if ! running; then echo "kafka.sh: not running"; rm -f "$pidfile"; return; fi
-  local pid
-  pid=$(cat "$pidfile")
-  kill "$pid"
-  for _ in $(seq 1 120); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; echo "kafka.sh: stopped"; return; }
-    sleep 0.5
-  done
-  echo "kafka.sh: broker did not stop in 60 s; killing it" >&2
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
+  stop_pid "$pidfile" kafka.sh 60
 }
 
 case "${1:-}" in
@@ -161,7 +128,7 @@ case "${1:-}" in
     running || { echo "kafka.sh: not running" >&2; exit 1; }
     create_topics
     java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$(cat "$portfile")" --describe ;;
-  bootstrap) echo "127.0.0.1:$(choose_port)" ;;
+  bootstrap) echo "127.0.0.1:$(choose_port "$portfile" "${KAFKA_PORT:-19092}")" ;;
   create)
     running || { echo "kafka.sh: not running" >&2; exit 1; }
     java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$(cat "$portfile")" \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check the project promises: formatting, lints, and the whole test suite, including
-# the integration tests against a real Apache Kafka broker (started here if it is not running,
-# and stopped again at the end) and the Parquet interop tests with pyarrow and DuckDB.
+# the integration tests against a real Apache Kafka broker and a real HDFS (each started here if
+# it is not running, and stopped again at the end) and the Parquet interop tests (pyarrow, DuckDB).
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,25 +12,24 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== Kafka broker (scripts/kafka.sh)"
-if scripts/kafka.sh status >/dev/null 2>&1; then
-  echo "using the running broker"
-else
-  scripts/kafka.sh start
-  trap 'scripts/kafka.sh stop' EXIT
-fi
+# Services the integration tests need: a running one is used as it is; one started here is
+# stopped again at exit.
+started=()
+trap 'for service in "${started[@]}"; do scripts/$service.sh stop; done' EXIT
+ensure_service() {
+  echo "== $1 (scripts/$1.sh)"
+  if scripts/"$1".sh status >/dev/null 2>&1; then
+    echo "using the running $1"
+  else
+    scripts/"$1".sh start
+    started+=("$1")
+  fi
+}
+ensure_service kafka
+ensure_service hdfs
 KAFKA_BOOTSTRAP=$(scripts/kafka.sh bootstrap)
-export KAFKA_BOOTSTRAP
-
-echo "== HDFS (scripts/hdfs.sh)"
-if scripts/hdfs.sh status >/dev/null 2>&1; then
-  echo "using the running HDFS"
-else
-  scripts/hdfs.sh start
-  trap 'scripts/hdfs.sh stop; scripts/kafka.sh stop' EXIT
-fi
 HDFS_URL=$(scripts/hdfs.sh url)
-export HDFS_URL
+export KAFKA_BOOTSTRAP HDFS_URL
 
 echo "== Python readers for the Parquet interop tests (scripts/python-env.sh)"
 RATINGS_PYTHON=$(scripts/python-env.sh)

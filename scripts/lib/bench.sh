@@ -1,0 +1,15 @@
+# Shared by the benchmark scripts: source it from the repository root. Builds the release binary
+# and defines `bin`, `work` (the scratch folder) and the helpers below.
+cargo build --release --locked -q
+bin=target/release/ratings-stream
+work=.cache/bench
+mkdir -p "$work"
+
+# kafka_topics PREFIX: makes sure the broker runs, sets `bootstrap` and `run_id`, and creates the
+# 3-partition topics PREFIX-ratings-RUN, PREFIX-metrics-RUN and PREFIX-dead-RUN.
+kafka_topics() {
+  scripts/kafka.sh status >/dev/null 2>&1 || scripts/kafka.sh start
+  bootstrap=$(scripts/kafka.sh bootstrap)
+  run_id=$(date +%s)
+  for t in ratings metrics dead; do scripts/kafka.sh create "$1-$t-$run_id" 3; done
+}
