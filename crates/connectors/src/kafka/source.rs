@@ -301,9 +301,19 @@ fn committed_offsets(
     for p in 0..partitions {
         query.add_partition(topic, p as i32);
     }
-    let committed = consumer
-        .committed_offsets(query, CONNECT_TIMEOUT)
-        .context("cannot read committed offsets")?;
+    // a broker that just started may not have loaded its group coordinator yet
+    // (NotCoordinator, CoordinatorLoadInProgress): ask again until the connect timeout
+    let deadline = std::time::Instant::now() + CONNECT_TIMEOUT;
+    let committed = loop {
+        match consumer.committed_offsets(query.clone(), CONNECT_TIMEOUT) {
+            Ok(committed) => break committed,
+            Err(error) if std::time::Instant::now() < deadline => {
+                eprintln!("kafka: reading committed offsets failed ({error}); retrying");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(error) => return Err(error).context("cannot read committed offsets"),
+        }
+    };
     Ok((0..partitions)
         .map(|p| {
             match committed
