@@ -93,9 +93,12 @@ impl Storage {
         bytes: Vec<u8>,
         on_retry: &mut dyn FnMut(&anyhow::Error, Duration),
     ) -> anyhow::Result<()> {
+        // clients may wait on their own for an unreachable server (hdfs-native does): an
+        // attempt that takes longer than this is abandoned, reported and retried
+        let limit = Duration::from_secs(10 + (bytes.len() >> 20) as u64);
         let payload = PutPayload::from(bytes);
         let target = self.path(relative);
-        self.retry(on_retry, || async {
+        self.retry(on_retry, limit, || async {
             if self.local {
                 let staging = self.path(&format!("_temporary/{}", relative.replace('/', "__")));
                 self.store.put(&staging, payload.clone()).await?;
@@ -150,6 +153,7 @@ impl Storage {
     fn retry<F, Fut>(
         &self,
         on_retry: &mut dyn FnMut(&anyhow::Error, Duration),
+        limit: Duration,
         mut operation: F,
     ) -> anyhow::Result<()>
     where
@@ -158,16 +162,18 @@ impl Storage {
     {
         let mut pause = BACKOFF.0;
         loop {
-            match self.runtime.block_on(operation()) {
-                Ok(()) => return Ok(()),
-                Err(error) => {
-                    let error =
-                        anyhow::Error::new(error).context(format!("storage {} failed", self.url));
-                    on_retry(&error, pause);
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(BACKOFF.1);
-                }
-            }
+            let attempt = self
+                .runtime
+                .block_on(async { tokio::time::timeout(limit, operation()).await });
+            let error = match attempt {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(error)) => anyhow::Error::new(error),
+                Err(_) => anyhow::anyhow!("no answer within {limit:?}"),
+            };
+            let error = error.context(format!("storage {} failed", self.url));
+            on_retry(&error, pause);
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(BACKOFF.1);
         }
     }
 }

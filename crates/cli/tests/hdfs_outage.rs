@@ -1,0 +1,92 @@
+//! HDFS goes away while the processor writes to it: the processor retries with backoff,
+//! reports each failure, and writes everything once HDFS is back. Its own test binary because it
+//! stops and restarts the shared HDFS (`scripts/hdfs.sh`); cargo runs test binaries one after
+//! another.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use ratings_connectors::storage::Storage;
+use serde_json::Value;
+
+mod common;
+use common::temp_dir;
+
+fn hdfs_script(action: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/hdfs.sh");
+    let status = Command::new("bash")
+        .arg(script)
+        .arg(action)
+        .status()
+        .unwrap();
+    assert!(status.success(), "scripts/hdfs.sh {action} failed");
+}
+
+#[test]
+fn writes_everything_once_hdfs_is_back() {
+    let hdfs = std::env::var("HDFS_URL").expect("HDFS_URL is not set: run scripts/test.sh");
+    let dir = temp_dir("hdfs-outage");
+    let input = dir.join("input.jsonl");
+    common::binary(&[
+        "generate",
+        "--rate",
+        "0",
+        "--count",
+        "5000",
+        "--events-per-second",
+        "5",
+        "--start-time",
+        "1761762600",
+        "--output",
+        input.to_str().unwrap(),
+    ]);
+    let base = format!("{hdfs}/outage-{}", std::process::id());
+    let summary = dir.join("summary.json");
+
+    hdfs_script("stop");
+    let restarter = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(15)); // longer than one attempt may take (10 s)
+        hdfs_script("start");
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args([
+            "run",
+            "--input",
+            input.to_str().unwrap(),
+            "--metrics-file",
+            "/dev/null",
+            "--storage",
+            &base,
+        ])
+        .args(["--summary-file", summary.to_str().unwrap()])
+        .output()
+        .unwrap();
+    restarter.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("retrying in"),
+        "the outage is reported: {stderr}"
+    );
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    assert!(summary["storage_retries"].as_u64().unwrap() > 0);
+    assert_eq!(summary["parquet"][0]["rows"].as_u64(), Some(5000));
+
+    let storage = Storage::open(&base).unwrap();
+    let files = storage.list("streams/ratings/raw").unwrap();
+    let rows: i64 = files
+        .iter()
+        .filter(|f| f.ends_with(".parquet"))
+        .map(|f| {
+            let bytes = bytes::Bytes::from(storage.read(f).unwrap());
+            parquet::file::reader::FileReader::metadata(
+                &parquet::file::reader::SerializedFileReader::new(bytes).unwrap(),
+            )
+            .file_metadata()
+            .num_rows()
+        })
+        .sum();
+    assert_eq!(rows, 5000, "every raw row is on HDFS after the outage");
+    assert!(files.iter().any(|f| f.ends_with("/_SUCCESS")));
+}
