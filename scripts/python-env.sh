@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Prints the path of a Python interpreter that has the independent Parquet readers the interop
-# tests use (pyarrow, DuckDB), creating the virtualenv .cache/venv from PyPI on first use.
+# tests use (pyarrow, DuckDB) and moto's S3 endpoint (scripts/s3.sh), creating the virtualenv
+# .cache/venv from PyPI on first use (and again whenever the list below changes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.cache/venv
-if [ ! -f "$venv/.complete" ]; then
+requirements="pyarrow==26.0.1 duckdb==2.0.1 moto[server]==5.2.5"
+if [ "$(cat "$venv/.complete" 2>/dev/null)" != "$requirements" ]; then
   rm -rf "$venv"
   python3 -m venv "$venv" >&2
-  "$venv/bin/pip" install -q --disable-pip-version-check pyarrow==26.0.1 duckdb==2.0.1 >&2
-  touch "$venv/.complete"
+  # shellcheck disable=SC2086
+  "$venv/bin/pip" install -q --disable-pip-version-check $requirements >&2
+  echo "$requirements" > "$venv/.complete"
 fi
 echo "$PWD/$venv/bin/python"

@@ -27,9 +27,13 @@ ensure_service() {
 }
 ensure_service kafka
 ensure_service hdfs
+ensure_service s3
 KAFKA_BOOTSTRAP=$(scripts/kafka.sh bootstrap)
 HDFS_URL=$(scripts/hdfs.sh url)
-export KAFKA_BOOTSTRAP HDFS_URL
+S3_URL=s3://ratings-test
+export KAFKA_BOOTSTRAP HDFS_URL S3_URL
+# shellcheck disable=SC2046
+export $(scripts/s3.sh env)
 
 echo "== Python readers for the Parquet interop tests (scripts/python-env.sh)"
 RATINGS_PYTHON=$(scripts/python-env.sh)

@@ -304,6 +304,16 @@ fn parquet_round_trip_on_a_local_folder() {
 }
 
 #[test]
+fn parquet_round_trip_on_s3() {
+    let s3 = std::env::var("S3_URL").expect(
+        "S3_URL is not set: run scripts/test.sh, or scripts/s3.sh start, export $(scripts/s3.sh env) \
+         and export S3_URL=s3://ratings-test",
+    );
+    let dir = temp_dir("s3");
+    check_round_trip(&dir, &format!("{s3}/test-{}", std::process::id()), &[]);
+}
+
+#[test]
 fn parquet_round_trip_on_hdfs_with_the_catalog_read_from_hdfs() {
     let hdfs = std::env::var("HDFS_URL").expect("HDFS_URL is not set: run scripts/test.sh, or scripts/hdfs.sh start and export HDFS_URL=$(scripts/hdfs.sh url)");
     let dir = temp_dir("hdfs");

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# An S3-compatible endpoint on 127.0.0.1 for the S3 tests: moto's server (PyPI `moto[server]`,
+# an AWS emulator; no real S3 is reachable from this machine), with the bucket `ratings-test`.
+# It keeps its objects in memory: a restart starts empty.
+#
+# Usage: scripts/s3.sh start|stop|status|env
+#   env   print the AWS_* variables that point object_store clients at it
+# Environment: S3_PORT (default 19030, or a free port if that one is taken at first start).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache="$root/.cache/s3"
+pidfile="$cache/s3.pid"
+portfile="$cache/port"
+mkdir -p "$cache"
+. "$root/scripts/lib/services.sh"
+
+start() {
+  if pid_running "$pidfile"; then echo "s3.sh: already running on 127.0.0.1:$(cat "$portfile")"; return; fi
+  local python port
+  python=$("$root/scripts/python-env.sh")
+  port=$(choose_port "$portfile" "${S3_PORT:-19030}")
+  nohup "$(dirname "$python")/moto_server" -H 127.0.0.1 -p "$port" > "$cache/server.log" 2>&1 &
+  echo $! > "$pidfile"
+  for _ in $(seq 1 60); do
+    if curl -fsS -X PUT "http://127.0.0.1:$port/ratings-test" -o /dev/null 2>/dev/null; then
+      echo "s3.sh: S3 endpoint up at http://127.0.0.1:$port (bucket ratings-test)"
+      return
+    fi
+    sleep 0.5
+  done
+  echo "s3.sh: the S3 endpoint did not start; see $cache/server.log" >&2
+  exit 1
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop_pid "$pidfile" s3.sh 10 ;;
+  status)
+    if pid_running "$pidfile"; then echo "s3.sh: running at http://127.0.0.1:$(cat "$portfile")"
+    else echo "s3.sh: not running"; exit 1; fi ;;
+  env)
+    port=$(choose_port "$portfile" "${S3_PORT:-19030}")
+    echo "AWS_ENDPOINT=http://127.0.0.1:$port AWS_ALLOW_HTTP=true AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test" ;;
+  *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
