@@ -27,6 +27,7 @@ pub enum Command {
     /// Examples:
     ///   ratings-stream run --bootstrap-servers 127.0.0.1:9092
     ///   ratings-stream run --input ratings.csv --metrics-file metrics.jsonl
+    #[command(verbatim_doc_comment)]
     Run(Box<RunArgs>),
     /// Run the engine on built-in synthetic ratings and print closed windows as a table
     /// (needs no servers). Stops after --duration or on Ctrl-C.
@@ -38,11 +39,13 @@ pub enum Command {
     /// Examples:
     ///   ratings-stream generate --rate 50
     ///   ratings-stream generate --rate 0 --count 5000000 --output ratings.jsonl
+    #[command(verbatim_doc_comment)]
     Generate(GenerateArgs),
     /// Replay a MovieLens ratings.csv to the Kafka topic `ratings` in timestamp order, paced by
     /// --speedup (event time runs that many times faster than the clock) or --rate.
     ///
     /// Example: ratings-stream replay --input ml-latest-small/ratings.csv --rate 1000
+    #[command(verbatim_doc_comment)]
     Replay(ReplayArgs),
 }
 
