@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ratings_connectors::kafka::{ensure_topics, KafkaSource, PollOutcome, Producer, StartFrom};
+use ratings_connectors::kafka::{ensure_topics, KafkaSource, Producer, StartFrom};
 use serde_json::Value;
 
 mod common;
@@ -82,13 +82,12 @@ fn read_topic(topic: &str) -> Vec<(i32, i64, Value)> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !source.all_at_end() {
         assert!(Instant::now() < deadline, "timed out reading {topic}");
-        let outcome = source
+        source
             .poll(|r| {
                 records.push((r.partition, r.offset, serde_json::from_slice(r.payload)?));
                 Ok(None)
             })
             .unwrap();
-        let _ = outcome == PollOutcome::Idle;
     }
     records
 }
