@@ -5,15 +5,15 @@
 //! then commit: at-least-once). A restart resumes from the committed offsets; window state is not
 //! checkpointed yet, so windows open at a restart start empty.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ratings_connectors::kafka::{KafkaSource, PollOutcome, Producer, StartFrom};
-use ratings_core::{DeadLetter, Engine, WindowResult};
+use ratings_connectors::kafka::{KafkaSettings, KafkaSource, PollOutcome, Producer, StartFrom};
+use ratings_core::{DeadLetter, Engine, EngineConfig, WindowResult, WindowSpec};
 
 use crate::args::{RunArgs, StartArg};
-use crate::catalog_source;
+use crate::catalog_source::{self, LoadedCatalog};
 use crate::pipeline::{Outputs, Pipeline};
 use crate::report::banner;
 use crate::run::finish_report;
@@ -34,29 +34,65 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs until Ctrl-C/SIGTERM, or until every partition is read with `--exit-at-end`.
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let stream = &args.stream;
     let config = args.engine.engine_config()?;
     let loaded = catalog_source::load(args.engine.movies.as_deref())?;
-    let settings = args.kafka.settings(&stream.client_id);
-    let started_at = (crate::pipeline::now_millis() / 1000) as u64;
-    let late_topic = stream
-        .late_topic
-        .clone()
-        .unwrap_or_else(|| stream.dead_letter_topic.clone());
+    let settings = args.kafka.settings(&args.stream.client_id);
     let metrics = Arc::new(PromMetrics::new());
-    let metrics_at = match stream.metrics_address.as_str() {
+    let metrics_at = match args.stream.metrics_address.as_str() {
         "off" => "off".to_string(),
         address => format!("http://{}/metrics", serve(Arc::clone(&metrics), address)?),
     };
+    print_banner(args, &config, &settings, &loaded, metrics_at);
+    let start = match args.stream.starting_offsets {
+        StartArg::Earliest => StartFrom::Earliest,
+        StartArg::Latest => StartFrom::Latest,
+    };
+    let source = KafkaSource::connect(
+        &settings,
+        &args.kafka.ratings_topic,
+        &args.stream.group_id,
+        start,
+    )?;
+    let producer = Arc::new(Producer::connect(&settings)?);
+    let outputs = outputs(args, &producer, &config.windows)?;
+    let pipeline = Pipeline::new(
+        Engine::new(config, loaded.catalog),
+        outputs,
+        args.kafka.ratings_topic.clone(),
+        args.max_record_bytes,
+    );
+    let mut job = Job {
+        source,
+        producer,
+        pipeline,
+        metrics,
+        timers: LoopState::new(),
+    };
+    let stop = crate::demo::stop_flag()?;
+    let started = Instant::now();
+    job.run_until(&stop, args)?;
+    job.shutdown(args)?;
+    finish_report(&job.pipeline, args.summary_file.as_deref(), started)
+}
+
+/// The start-up banner: the effective configuration, secrets redacted.
+fn print_banner(
+    args: &RunArgs,
+    config: &EngineConfig,
+    settings: &KafkaSettings,
+    loaded: &LoadedCatalog,
+    metrics_at: String,
+) {
+    let stream = &args.stream;
     banner(
         "Kafka mode",
-        &config,
+        config,
         &[
             ("kafka", settings.describe()),
             ("input topic", args.kafka.ratings_topic.clone()),
             ("metrics topic", stream.metrics_topic.clone()),
             ("dead letters", stream.dead_letter_topic.clone()),
-            ("late records", late_topic.clone()),
+            ("late records", late_topic(args).to_string()),
             ("group id", stream.group_id.clone()),
             (
                 "starting offsets",
@@ -75,84 +111,111 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             ("exit at end", stream.exit_at_end.to_string()),
         ],
     );
-    let start = match stream.starting_offsets {
-        StartArg::Earliest => StartFrom::Earliest,
-        StartArg::Latest => StartFrom::Latest,
+}
+
+/// The late-records topic: `--late-topic`, else the dead-letter topic.
+fn late_topic(args: &RunArgs) -> &str {
+    args.stream
+        .late_topic
+        .as_deref()
+        .unwrap_or(&args.stream.dead_letter_topic)
+}
+
+/// The Kafka topics as sinks, plus the Parquet outputs when configured.
+fn outputs(
+    args: &RunArgs,
+    producer: &Arc<Producer>,
+    windows: &[WindowSpec],
+) -> anyhow::Result<Outputs> {
+    let topic = |name: &str| {
+        Box::new(TopicSink {
+            producer: Arc::clone(producer),
+            topic: name.to_string(),
+        })
     };
-    let mut source = KafkaSource::connect(
-        &settings,
-        &args.kafka.ratings_topic,
-        &stream.group_id,
-        start,
-    )?;
-    let producer = Arc::new(Producer::connect(&settings)?);
-    let outputs = Outputs {
-        windows: Box::new(TopicSink {
-            producer: Arc::clone(&producer),
-            topic: stream.metrics_topic.clone(),
-        }),
-        dead_letters: Box::new(TopicSink {
-            producer: Arc::clone(&producer),
-            topic: stream.dead_letter_topic.clone(),
-        }),
-        late: Box::new(TopicSink {
-            producer: Arc::clone(&producer),
-            topic: late_topic,
-        }),
-        parquet: args.parquet.open_sink(&config.windows, started_at)?,
-    };
-    let engine = Engine::new(config, loaded.catalog);
-    let mut pipeline = Pipeline::new(
-        engine,
-        outputs,
-        args.kafka.ratings_topic.clone(),
-        args.max_record_bytes,
-    );
-    let stop = crate::demo::stop_flag()?;
-    let started = Instant::now();
-    let mut loop_state = LoopState::new();
-    let mut in_batch = 0u64;
-    let mut steps = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        let outcome = source.poll(|record| {
-            pipeline.process(SourceRecord {
-                payload: record.payload,
-                format: Format::Json,
-                partition: record.partition,
-                offset: record.offset,
-            })
-        })?;
-        steps += 1;
-        in_batch += u64::from(outcome == PollOutcome::Record);
-        let idle = outcome == PollOutcome::Idle;
-        if in_batch >= BATCH || (idle && in_batch > 0) {
-            in_batch = 0;
-            pipeline.end_batch()?;
+    let run_id = (crate::pipeline::now_millis() / 1000) as u64;
+    Ok(Outputs {
+        windows: topic(&args.stream.metrics_topic),
+        dead_letters: topic(&args.stream.dead_letter_topic),
+        late: topic(late_topic(args)),
+        parquet: args.parquet.open_sink(windows, run_id)?,
+    })
+}
+
+/// The running processor: source, pipeline, outputs and the timers of the main loop.
+struct Job {
+    source: KafkaSource,
+    producer: Arc<Producer>,
+    pipeline: Pipeline,
+    metrics: Arc<PromMetrics>,
+    timers: LoopState,
+}
+
+impl Job {
+    /// The main loop: one record per step; batches end every `BATCH` records or when the input
+    /// is idle; commits, metrics and progress reports follow their intervals.
+    fn run_until(&mut self, stop: &AtomicBool, args: &RunArgs) -> anyhow::Result<()> {
+        let (mut in_batch, mut steps) = (0u64, 0u64);
+        while !stop.load(Ordering::Relaxed) {
+            let pipeline = &mut self.pipeline;
+            let outcome = self.source.poll(|record| {
+                pipeline.process(SourceRecord {
+                    payload: record.payload,
+                    format: Format::Json,
+                    partition: record.partition,
+                    offset: record.offset,
+                })
+            })?;
+            steps += 1;
+            in_batch += u64::from(outcome == PollOutcome::Record);
+            let idle = outcome == PollOutcome::Idle;
+            if in_batch >= BATCH || (idle && in_batch > 0) {
+                in_batch = 0;
+                self.pipeline.end_batch()?;
+            }
+            // clocks are read every few hundred records only: they are not free at 1 M records/s
+            if idle || steps.is_multiple_of(TIMER_STEPS) {
+                if args.stream.exit_at_end && self.source.all_at_end() {
+                    return Ok(());
+                }
+                self.on_timers(args)?;
+            }
         }
-        // clocks are read every few hundred records only: they are not free at 1 M records/s
-        if !idle && !steps.is_multiple_of(TIMER_STEPS) {
-            continue;
-        }
-        if stream.exit_at_end && source.all_at_end() {
-            break;
-        }
-        if loop_state.last_commit.elapsed() >= stream.commit_interval {
-            commit(&mut pipeline, &producer, &source)?;
-            loop_state.last_commit = Instant::now();
-        }
-        if loop_state.last_metrics.elapsed() >= METRICS_INTERVAL {
-            loop_state.refresh_metrics(&pipeline, &source, &producer, &metrics);
-        }
-        if loop_state.started.elapsed() >= stream.progress_interval {
-            loop_state.report(&pipeline, &source, &producer, args)?;
-        }
+        Ok(())
     }
-    pipeline.finish(stream.exit_at_end && !args.no_final_flush)?;
-    producer.flush(FLUSH_TIMEOUT)?;
-    commit(&mut pipeline, &producer, &source)?;
-    loop_state.refresh_metrics(&pipeline, &source, &producer, &metrics);
-    loop_state.report(&pipeline, &source, &producer, args)?;
-    finish_report(&pipeline, args.summary_file.as_deref(), started)
+
+    fn on_timers(&mut self, args: &RunArgs) -> anyhow::Result<()> {
+        if self.timers.last_commit.elapsed() >= args.stream.commit_interval {
+            commit(&mut self.pipeline, &self.producer, &self.source)?;
+            self.timers.last_commit = Instant::now();
+        }
+        if self.timers.last_metrics.elapsed() >= METRICS_INTERVAL {
+            self.timers.refresh_metrics(
+                &self.pipeline,
+                &self.source,
+                &self.producer,
+                &self.metrics,
+            );
+        }
+        if self.timers.started.elapsed() >= args.stream.progress_interval {
+            self.timers
+                .report(&self.pipeline, &self.source, &self.producer, args)?;
+        }
+        Ok(())
+    }
+
+    /// Final windows (with `--exit-at-end`), every output delivered, offsets committed, and a
+    /// last metrics refresh and progress report.
+    fn shutdown(&mut self, args: &RunArgs) -> anyhow::Result<()> {
+        self.pipeline
+            .finish(args.stream.exit_at_end && !args.no_final_flush)?;
+        self.producer.flush(FLUSH_TIMEOUT)?;
+        commit(&mut self.pipeline, &self.producer, &self.source)?;
+        self.timers
+            .refresh_metrics(&self.pipeline, &self.source, &self.producer, &self.metrics);
+        self.timers
+            .report(&self.pipeline, &self.source, &self.producer, args)
+    }
 }
 
 /// Makes everything processed so far durable in Kafka, then commits the input offsets. While
