@@ -9,7 +9,9 @@ use ratings_connectors::kafka::{ensure_topics, KafkaSource, Producer, StartFrom}
 use serde_json::Value;
 
 mod common;
-use common::{binary, bootstrap, free_port, kafka_settings, temp_dir, wait_for_metric};
+use common::{
+    binary, bootstrap, free_port, kafka_settings, stop_with_sigterm, temp_dir, wait_for_metric,
+};
 
 /// A path for `name` in a fresh folder of its own.
 fn temp(name: &str) -> PathBuf {
@@ -435,14 +437,7 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
         )),
         "{body}"
     );
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    let stderr = stop_with_sigterm(child);
     assert!(stderr.contains("progress: "), "{stderr}");
     assert!(stderr.contains("processed 52 records"), "{stderr}");
 }

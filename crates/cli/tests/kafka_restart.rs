@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ratings_connectors::kafka::{ensure_topics, KafkaSource, Producer, StartFrom};
 
 mod common;
-use common::{free_port, kafka_settings, wait_for_metric};
+use common::{free_port, kafka_settings, stop_with_sigterm, wait_for_metric};
 
 const B: i64 = 1_699_999_980;
 
@@ -111,14 +111,7 @@ fn processor_survives_a_broker_restart() {
         body.contains("ratings_stream_records_late_total 0"),
         "{body}"
     );
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    let stderr = stop_with_sigterm(child);
     assert!(
         stderr.contains("Kafka errors"),
         "the outage shows in the progress lines: {stderr}"

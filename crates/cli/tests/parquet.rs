@@ -17,28 +17,13 @@ use ratings_core::rating::{parse_json, DEFAULT_MAX_RECORD_BYTES};
 use serde_json::Value;
 
 mod common;
-use common::{binary, epoch_seconds, temp_dir};
+use common::{binary, epoch_seconds, generate_file, temp_dir};
 
 /// 30,000 ratings from 18:30 to about 19:20 UTC (crossing an hour), 1% late, 1% malformed.
 fn generated_input(dir: &Path) -> PathBuf {
     let input = dir.join("input.jsonl");
-    binary(&[
-        "generate",
-        "--rate",
-        "0",
-        "--count",
-        "30000",
-        "--events-per-second",
-        "10",
-        "--start-time",
-        "1761762600",
-        "--late-fraction",
-        "0.01",
-        "--malformed-fraction",
-        "0.01",
-        "--output",
-        input.to_str().unwrap(),
-    ]);
+    let faults = ["--late-fraction", "0.01", "--malformed-fraction", "0.01"];
+    generate_file(&input, 30_000, 10, 1_761_762_600, &faults);
     input
 }
 

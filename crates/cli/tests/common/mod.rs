@@ -120,3 +120,47 @@ pub fn wait_for_metric(port: u16, needle: &str, within: std::time::Duration) -> 
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// Stops a processor started with piped stderr by SIGTERM, as an operator would, asserts that it
+/// exits cleanly, and returns what it printed on stderr.
+pub fn stop_with_sigterm(child: std::process::Child) -> String {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    stderr
+}
+
+/// `ratings-stream generate` of `count` records (`events_per_second` of event time from
+/// `start_time`) into the JSON-lines file `output`, with `extra` options.
+pub fn generate_file(
+    output: &Path,
+    count: u64,
+    events_per_second: u32,
+    start_time: i64,
+    extra: &[&str],
+) {
+    let (count, rate, start) = (
+        count.to_string(),
+        events_per_second.to_string(),
+        start_time.to_string(),
+    );
+    let mut args = vec![
+        "generate",
+        "--rate",
+        "0",
+        "--count",
+        &count,
+        "--events-per-second",
+        &rate,
+        "--start-time",
+        &start,
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--output", output.to_str().unwrap()]);
+    binary(&args);
+}
