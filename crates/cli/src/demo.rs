@@ -3,8 +3,7 @@
 //! window is printed as a table row. Runs for `--duration` or until Ctrl-C.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use ratings_core::time::{align_down, rfc3339_seconds};
@@ -78,7 +77,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         "generator".into(),
         ratings_core::rating::DEFAULT_MAX_RECORD_BYTES,
     );
-    let stop = stop_flag()?;
+    let stop = crate::shutdown::stop_flag()?;
     let started = Instant::now();
     let mut produced = 0u64;
     let mut tick = 0u32;
@@ -101,14 +100,6 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     }
     pipeline.finish(false)?;
     crate::run::finish_report(&pipeline, None, started)
-}
-
-/// Set by Ctrl-C or SIGTERM.
-pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let handler_flag = Arc::clone(&stop);
-    ctrlc::set_handler(move || handler_flag.store(true, Ordering::Relaxed))?;
-    Ok(stop)
 }
 
 /// Prints windows as rows of a table on standard output.

@@ -88,7 +88,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
             topic: args.kafka.ratings_topic.clone(),
         },
     };
-    let stop = crate::demo::stop_flag()?;
+    let stop = crate::shutdown::stop_flag()?;
     let started = Instant::now();
     let mut written = 0u64;
     for generated in

@@ -9,6 +9,7 @@ mod pipeline;
 mod replay;
 mod report;
 mod run;
+mod shutdown;
 mod sinks;
 mod source;
 mod stream;

@@ -24,7 +24,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} ratings, {per_sec}, ETA {eta} {msg}")
             .expect("valid template"),
     );
-    let stop = crate::demo::stop_flag()?;
+    let stop = crate::shutdown::stop_flag()?;
     let started = Instant::now();
     let first_time = ratings.first().map_or(0, |r| r.timestamp);
     for (i, r) in ratings.iter().enumerate() {

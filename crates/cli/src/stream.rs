@@ -68,7 +68,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         metrics,
         timers: LoopState::new(),
     };
-    let stop = crate::demo::stop_flag()?;
+    let stop = crate::shutdown::stop_flag()?;
     let started = Instant::now();
     job.run_until(&stop, args)?;
     job.shutdown(args)?;
