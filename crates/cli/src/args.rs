@@ -47,6 +47,26 @@ pub enum Command {
     /// Example: ratings-stream replay --input ml-latest-small/ratings.csv --rate 1000
     #[command(verbatim_doc_comment)]
     Replay(ReplayArgs),
+    /// Look into a checkpoint folder: committed and pending epochs, offsets, watermark.
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckpointCommand {
+    /// Print the checkpoint: committed and pending epochs, the latest offsets and watermark;
+    /// damaged files are named.
+    Inspect(CheckpointArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// Storage URL the checkpoint lives on (as for run --storage).
+    #[arg(long, env = "RATINGS_STORAGE")]
+    pub storage: String,
+    /// Checkpoint folder relative to the storage base.
+    #[arg(long, default_value = ratings_connectors::checkpoint::DEFAULT_DIR, env = "RATINGS_CHECKPOINT_DIR")]
+    pub checkpoint_dir: String,
 }
 
 /// Options shared by every command that runs the engine.

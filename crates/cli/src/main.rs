@@ -19,7 +19,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Command};
+use crate::args::{CheckpointArgs, CheckpointCommand, Cli, Command};
+
+/// `ratings-stream checkpoint inspect`.
+fn inspect_checkpoint(args: &CheckpointArgs) -> anyhow::Result<()> {
+    let storage = ratings_connectors::storage::Storage::open(&args.storage)?;
+    let store = ratings_connectors::checkpoint::CheckpointStore::new(storage, &args.checkpoint_dir);
+    print!("{}", store.inspect()?);
+    Ok(())
+}
 
 fn main() -> ExitCode {
     if let Err(error) = config_file::apply_from_args() {
@@ -32,6 +40,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::demo(args),
         Command::Generate(args) => generate::generate(args),
         Command::Replay(args) => replay::replay(args),
+        Command::Checkpoint(CheckpointCommand::Inspect(args)) => inspect_checkpoint(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

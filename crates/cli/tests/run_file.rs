@@ -407,3 +407,50 @@ fn settings_file_applies_and_flags_override_it() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting \"top_nn\""));
 }
+
+#[test]
+fn checkpoint_inspect_prints_the_store_and_names_damaged_files() {
+    use ratings_connectors::checkpoint::{
+        CheckpointStore, CommitRecord, EpochOffsets, DEFAULT_DIR,
+    };
+    let dir = temp_dir("inspect");
+    let url = format!("file://{}", dir.display());
+    let store = CheckpointStore::new(
+        ratings_connectors::storage::Storage::open(&url).unwrap(),
+        DEFAULT_DIR,
+    );
+    let offsets = EpochOffsets {
+        epoch: 4,
+        topic: "ratings".into(),
+        next_offsets: [(0, 12), (1, 9)].into(),
+        watermark: Some(1_699_999_980),
+    };
+    store.write_offsets(&offsets).unwrap();
+    store.write_state(4, b"engine").unwrap();
+    store
+        .commit(&CommitRecord {
+            epoch: 4,
+            committed_at_millis: 0,
+        })
+        .unwrap();
+    let out = common::binary(&["checkpoint", "inspect", "--storage", &url]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("committed epochs: 4"), "{text}");
+    assert!(
+        text.contains("watermark 2023-11-14T22:13:00Z")
+            && text.contains("partition 1: next offset 9"),
+        "{text}"
+    );
+
+    std::fs::write(dir.join(DEFAULT_DIR).join("state/4"), "garbage").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args(["checkpoint", "inspect", "--storage", &url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("state/4") && stderr.contains("damaged"),
+        "{stderr}"
+    );
+}

@@ -7,7 +7,9 @@
 //! - [`storage`] — output storage through `object_store`: local folders, HDFS, S3; atomic
 //!   publication and retries.
 //! - [`parquet`] — the raw and aggregate Parquet datasets written there.
+//! - [`checkpoint`] — the checkpoint store (offsets, engine state, commit records per epoch).
 
+pub mod checkpoint;
 pub mod kafka;
 pub mod parquet;
 pub mod storage;

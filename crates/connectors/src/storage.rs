@@ -123,6 +123,17 @@ impl Storage {
         })
     }
 
+    /// Deletes a file (a missing file is not an error).
+    pub fn delete(&self, relative: &str) -> anyhow::Result<()> {
+        let path = self.path(relative);
+        match self.runtime.block_on(self.store.delete(&path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => {
+                Err(error).with_context(|| format!("cannot delete {relative} in {}", self.url))
+            }
+        }
+    }
+
     /// Paths (relative to the base) of every file under `prefix`, sorted.
     pub fn list(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
         let path = self.path(prefix);

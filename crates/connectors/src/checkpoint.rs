@@ -1,0 +1,469 @@
+//! The checkpoint store, laid out like Spark's so an operator can read it:
+//!
+//! ```text
+//! <dir>/offsets/<epoch>   source offsets and watermark the epoch ends at (JSON)
+//! <dir>/state/<epoch>     the engine snapshot at that point (binary, ratings-core format)
+//! <dir>/commits/<epoch>   written last: the epoch's outputs are committed (JSON)
+//! ```
+//!
+//! `<dir>` defaults to `checkpoints/ratings_stream/processor` on the configured storage. Every
+//! file starts with a header line `RSCKPT <version> <kind> crc32=<hex> len=<bytes>` followed by
+//! its body, and is published atomically ([`Storage::publish`]). An epoch counts only once its
+//! commit record exists; a damaged, truncated or missing file, or one from a newer format, is an
+//! error that names the file: the store never silently falls back to an older epoch or a fresh
+//! start.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::storage::Storage;
+
+/// The format this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// The default folder of the checkpoints, relative to the storage base.
+pub const DEFAULT_DIR: &str = "checkpoints/ratings_stream/processor";
+
+/// Where the input stood when an epoch ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochOffsets {
+    pub epoch: u64,
+    pub topic: String,
+    /// Next offset to read, per partition.
+    pub next_offsets: BTreeMap<i32, i64>,
+    /// Watermark (epoch seconds) at the end of the epoch.
+    pub watermark: Option<i64>,
+}
+
+/// The commit record of an epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitRecord {
+    pub epoch: u64,
+    /// Wall-clock time of the commit, epoch milliseconds.
+    pub committed_at_millis: i64,
+}
+
+/// What a restart resumes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restored {
+    pub offsets: EpochOffsets,
+    /// Engine snapshot bytes.
+    pub state: Vec<u8>,
+}
+
+/// Why the checkpoint cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error(
+        "checkpoint file {path} is damaged ({reason}); restore it, or start over by \
+         moving the checkpoint folder aside (outputs since that checkpoint may then be written again)"
+    )]
+    Damaged { path: String, reason: String },
+    #[error(
+        "checkpoint file {path} has format version {found}, newer than this build reads \
+         ({FORMAT_VERSION}); run a newer ratings-stream, or start over by moving the checkpoint folder aside"
+    )]
+    FutureVersion { path: String, found: u32 },
+    #[error(
+        "epoch {epoch} is committed but {path} cannot be read ({reason}); restore it, or start \
+         over by moving the checkpoint folder aside"
+    )]
+    Missing {
+        epoch: u64,
+        path: String,
+        reason: String,
+    },
+}
+
+/// The kinds of checkpoint files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Offsets,
+    State,
+    Commit,
+}
+
+impl Kind {
+    fn folder(self) -> &'static str {
+        match self {
+            Kind::Offsets => "offsets",
+            Kind::State => "state",
+            Kind::Commit => "commits",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Offsets => "offsets",
+            Kind::State => "state",
+            Kind::Commit => "commit",
+        }
+    }
+}
+
+/// See the module documentation.
+pub struct CheckpointStore {
+    storage: Storage,
+    dir: String,
+}
+
+impl CheckpointStore {
+    /// The store in `dir` (relative to the storage base).
+    pub fn new(storage: Storage, dir: &str) -> CheckpointStore {
+        CheckpointStore {
+            storage,
+            dir: dir.trim_matches('/').to_string(),
+        }
+    }
+
+    /// `<storage url>/<dir>`, for messages.
+    pub fn location(&self) -> String {
+        format!("{}/{}", self.storage.url().trim_end_matches('/'), self.dir)
+    }
+
+    fn path(&self, kind: Kind, epoch: u64) -> String {
+        format!("{}/{}/{epoch}", self.dir, kind.folder())
+    }
+
+    fn write(&self, kind: Kind, epoch: u64, body: &[u8]) -> anyhow::Result<()> {
+        let header = format!(
+            "RSCKPT {FORMAT_VERSION} {} crc32={:08x} len={}\n",
+            kind.name(),
+            crc32fast::hash(body),
+            body.len()
+        );
+        let mut file = header.into_bytes();
+        file.extend_from_slice(body);
+        self.storage
+            .publish(&self.path(kind, epoch), file, &mut |error, pause| {
+                eprintln!("checkpoint: {error:#}; retrying in {pause:?}");
+            })
+    }
+
+    /// Records where the input stands at the end of an epoch.
+    pub fn write_offsets(&self, offsets: &EpochOffsets) -> anyhow::Result<()> {
+        self.write(
+            Kind::Offsets,
+            offsets.epoch,
+            &serde_json::to_vec_pretty(offsets)?,
+        )
+    }
+
+    /// Stores the engine snapshot of an epoch.
+    pub fn write_state(&self, epoch: u64, snapshot: &[u8]) -> anyhow::Result<()> {
+        self.write(Kind::State, epoch, snapshot)
+    }
+
+    /// Marks an epoch committed (write it after its offsets, state and outputs).
+    pub fn commit(&self, record: &CommitRecord) -> anyhow::Result<()> {
+        self.write(
+            Kind::Commit,
+            record.epoch,
+            &serde_json::to_vec_pretty(record)?,
+        )
+    }
+
+    /// Epochs that have a file of `kind`, ascending.
+    fn epochs(&self, kind: Kind) -> anyhow::Result<Vec<u64>> {
+        let prefix = format!("{}/{}", self.dir, kind.folder());
+        let mut epochs: Vec<u64> = self
+            .storage
+            .list(&prefix)?
+            .iter()
+            .filter_map(|path| path.rsplit('/').next()?.parse().ok())
+            .collect();
+        epochs.sort_unstable();
+        Ok(epochs)
+    }
+
+    /// Committed epochs, ascending.
+    pub fn committed_epochs(&self) -> anyhow::Result<Vec<u64>> {
+        self.epochs(Kind::Commit)
+    }
+
+    /// Epochs started after the last committed one but not committed (at most one after a
+    /// crash): their outputs must be completed or rolled back on restart.
+    pub fn pending_epochs(&self) -> anyhow::Result<Vec<u64>> {
+        let last = self.committed_epochs()?.last().copied();
+        Ok(self
+            .epochs(Kind::Offsets)?
+            .into_iter()
+            .filter(|e| last.is_none_or(|l| *e > l))
+            .collect())
+    }
+
+    /// Reads and checks one file; the body on success.
+    fn read(&self, kind: Kind, epoch: u64) -> Result<Vec<u8>, CheckpointError> {
+        let path = self.path(kind, epoch);
+        let full = format!("{}/{path}", self.storage.url().trim_end_matches('/'));
+        let bytes = self
+            .storage
+            .read(&path)
+            .map_err(|e| CheckpointError::Missing {
+                epoch,
+                path: full.clone(),
+                reason: format!("{e:#}"),
+            })?;
+        check_envelope(&bytes, kind).map_err(|problem| match problem {
+            Problem::Version(found) => CheckpointError::FutureVersion {
+                path: full.clone(),
+                found,
+            },
+            Problem::Damaged(reason) => CheckpointError::Damaged {
+                path: full.clone(),
+                reason,
+            },
+        })
+    }
+
+    /// The last committed epoch's offsets and state, or `None` for an empty store.
+    pub fn latest(&self) -> anyhow::Result<Option<Restored>> {
+        let Some(epoch) = self.committed_epochs()?.last().copied() else {
+            return Ok(None);
+        };
+        self.read(Kind::Commit, epoch)?;
+        let body = self.read(Kind::Offsets, epoch)?;
+        let offsets: EpochOffsets =
+            serde_json::from_slice(&body).map_err(|e| CheckpointError::Damaged {
+                path: format!("{}/offsets/{epoch}", self.location()),
+                reason: format!("not valid offsets JSON: {e}"),
+            })?;
+        let state = self.read(Kind::State, epoch)?;
+        Ok(Some(Restored { offsets, state }))
+    }
+
+    /// Deletes every epoch older than the newest `keep` committed ones; returns how many.
+    pub fn prune(&self, keep: usize) -> anyhow::Result<usize> {
+        let committed = self.committed_epochs()?;
+        let Some(&oldest_kept) = committed.iter().rev().nth(keep.max(1) - 1) else {
+            return Ok(0);
+        };
+        let mut removed = 0;
+        for epoch in self
+            .epochs(Kind::Offsets)?
+            .into_iter()
+            .filter(|e| *e < oldest_kept)
+        {
+            // the commit record goes first, so a half-pruned epoch never looks committed
+            for kind in [Kind::Commit, Kind::State, Kind::Offsets] {
+                self.storage.delete(&self.path(kind, epoch))?;
+            }
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    /// A readable description: committed and pending epochs and the latest offsets.
+    pub fn inspect(&self) -> anyhow::Result<String> {
+        let committed = self.committed_epochs()?;
+        let mut text = format!("checkpoint {}\n", self.location());
+        text += &format!("  committed epochs: {}\n", list(&committed));
+        text += &format!("  pending epochs:   {}\n", list(&self.pending_epochs()?));
+        match self.latest()? {
+            None => {
+                text += "  no committed epoch: a new processor starts from --starting-offsets\n"
+            }
+            Some(restored) => {
+                let o = &restored.offsets;
+                text += &format!(
+                    "  latest epoch {}: topic {}, watermark {}\n",
+                    o.epoch,
+                    o.topic,
+                    watermark(o.watermark)
+                );
+                for (partition, offset) in &o.next_offsets {
+                    text += &format!("    partition {partition}: next offset {offset}\n");
+                }
+                text += &format!("  engine state: {} bytes\n", restored.state.len());
+            }
+        }
+        Ok(text)
+    }
+}
+
+fn list(epochs: &[u64]) -> String {
+    if epochs.is_empty() {
+        "none".into()
+    } else {
+        epochs
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn watermark(value: Option<i64>) -> String {
+    value.map_or("none".into(), ratings_core::time::rfc3339_seconds)
+}
+
+enum Problem {
+    Version(u32),
+    Damaged(String),
+}
+
+/// Checks the header line of a checkpoint file; returns its body.
+fn check_envelope(bytes: &[u8], kind: Kind) -> Result<Vec<u8>, Problem> {
+    let damaged = |reason: &str| Problem::Damaged(reason.to_string());
+    let newline = bytes
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or_else(|| damaged("no header line"))?;
+    let header =
+        std::str::from_utf8(&bytes[..newline]).map_err(|_| damaged("header is not text"))?;
+    let fields: Vec<&str> = header.split(' ').collect();
+    let [magic, version, file_kind, crc, len] = fields[..] else {
+        return Err(damaged("malformed header"));
+    };
+    if magic != "RSCKPT" {
+        return Err(damaged("not a ratings-stream checkpoint file"));
+    }
+    let version: u32 = version.parse().map_err(|_| damaged("malformed version"))?;
+    if version > FORMAT_VERSION {
+        return Err(Problem::Version(version));
+    }
+    if file_kind != kind.name() {
+        return Err(Problem::Damaged(format!(
+            "holds {file_kind}, expected {}",
+            kind.name()
+        )));
+    }
+    let body = &bytes[newline + 1..];
+    let expected_len: usize = len
+        .strip_prefix("len=")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| damaged("malformed length"))?;
+    if body.len() != expected_len {
+        return Err(Problem::Damaged(format!(
+            "truncated: {} of {expected_len} bytes",
+            body.len()
+        )));
+    }
+    let expected_crc = crc
+        .strip_prefix("crc32=")
+        .and_then(|c| u32::from_str_radix(c, 16).ok())
+        .ok_or_else(|| damaged("malformed checksum"))?;
+    if crc32fast::hash(body) != expected_crc {
+        return Err(damaged("checksum mismatch"));
+    }
+    Ok(body.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(name: &str) -> (CheckpointStore, std::path::PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("ratings-checkpoint-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let storage = Storage::open(&format!("file://{}", dir.display())).unwrap();
+        (
+            CheckpointStore::new(storage, DEFAULT_DIR),
+            dir.join(DEFAULT_DIR),
+        )
+    }
+
+    fn offsets(epoch: u64) -> EpochOffsets {
+        EpochOffsets {
+            epoch,
+            topic: "ratings".into(),
+            next_offsets: BTreeMap::from([(0, 10 * epoch as i64), (1, 7), (2, 0)]),
+            watermark: Some(1_700_000_000 + epoch as i64),
+        }
+    }
+
+    fn write_epoch(store: &CheckpointStore, epoch: u64, commit: bool) {
+        store.write_offsets(&offsets(epoch)).unwrap();
+        store
+            .write_state(epoch, format!("state {epoch}").as_bytes())
+            .unwrap();
+        if commit {
+            store
+                .commit(&CommitRecord {
+                    epoch,
+                    committed_at_millis: 1,
+                })
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn the_latest_committed_epoch_wins_and_the_pending_one_is_reported() {
+        let (store, _) = store("latest");
+        assert_eq!(store.latest().unwrap(), None);
+        for epoch in 1..=3 {
+            write_epoch(&store, epoch, epoch < 3);
+        }
+        let restored = store.latest().unwrap().unwrap();
+        assert_eq!(restored.offsets, offsets(2));
+        assert_eq!(restored.state, b"state 2");
+        assert_eq!(store.committed_epochs().unwrap(), [1, 2]);
+        assert_eq!(store.pending_epochs().unwrap(), [3]);
+        let text = store.inspect().unwrap();
+        assert!(
+            text.contains("committed epochs: 1, 2") && text.contains("pending epochs:   3"),
+            "{text}"
+        );
+        assert!(text.contains("partition 0: next offset 20"), "{text}");
+    }
+
+    #[test]
+    fn damaged_files_are_refused_with_their_path() {
+        let (store, dir) = store("damaged");
+        write_epoch(&store, 1, true);
+        let state = dir.join("state/1");
+        let mut bytes = std::fs::read(&state).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        std::fs::write(&state, &bytes).unwrap();
+        let error = store.latest().unwrap_err().to_string();
+        assert!(
+            error.contains("state/1") && error.contains("checksum mismatch"),
+            "{error}"
+        );
+        assert!(
+            error.contains("moving the checkpoint folder aside"),
+            "{error}"
+        );
+
+        std::fs::write(&state, &bytes[..bytes.len() - 3]).unwrap();
+        let error = store.latest().unwrap_err().to_string();
+        assert!(error.contains("truncated"), "{error}");
+
+        std::fs::remove_file(&state).unwrap();
+        let error = store.latest().unwrap_err().to_string();
+        assert!(
+            error.contains("epoch 1 is committed but") && error.contains("state/1"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn files_from_a_newer_format_are_refused() {
+        let (store, dir) = store("future");
+        write_epoch(&store, 1, true);
+        let path = dir.join("offsets/1");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replacen("RSCKPT 1 ", "RSCKPT 7 ", 1);
+        std::fs::write(&path, text).unwrap();
+        let error = store.latest().unwrap_err().to_string();
+        assert!(
+            error.contains("offsets/1") && error.contains("format version 7"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_committed_epochs() {
+        let (store, dir) = store("prune");
+        for epoch in 1..=5 {
+            write_epoch(&store, epoch, epoch < 5);
+        }
+        assert_eq!(store.prune(2).unwrap(), 2);
+        assert_eq!(store.committed_epochs().unwrap(), [3, 4]);
+        assert_eq!(store.pending_epochs().unwrap(), [5]);
+        assert!(!dir.join("state/1").exists() && dir.join("state/3").exists());
+        assert_eq!(store.latest().unwrap().unwrap().offsets.epoch, 4);
+    }
+}
