@@ -43,16 +43,13 @@ start() {
     -D dfs.datanode.ipc.address=127.0.0.1:0 -D dfs.namenode.http-address=127.0.0.1:0 \
     -writeConfig "$cache/cluster.xml" >> "$log" 2>&1 &
   echo $! > "$pidfile"
-  for _ in $(seq 1 120); do
-    if [ -s "$cache/cluster.xml" ] && port_in_use "$port"; then
-      echo "hdfs.sh: HDFS up at hdfs://127.0.0.1:$port (data $data)"
-      return
-    fi
-    if ! running; then echo "hdfs.sh: cluster exited during start-up; see $log:" >&2; tail -20 "$log" >&2; exit 1; fi
-    sleep 0.5
-  done
-  echo "hdfs.sh: HDFS did not start within 60 s; see $log" >&2
-  exit 1
+  wait_ready hdfs.sh "$pidfile" "$log" 60 ready "$port"
+  echo "hdfs.sh: HDFS up at hdfs://127.0.0.1:$port (data $data)"
+}
+
+# ready PORT: the cluster wrote its configuration and the NameNode listens.
+ready() {
+  [ -s "$cache/cluster.xml" ] && port_in_use "$1"
 }
 
 stop() {

@@ -101,17 +101,9 @@ start() {
     -Dlog4j2.configurationFile="$cache/log4j2.properties" \
     kafka.Kafka "$cache/server.properties" >> "$log" 2>&1 &
   echo $! > "$pidfile"
-  for _ in $(seq 1 180); do
-    if grep -q "Kafka Server started" "$log"; then
-      create_topics
-      echo "kafka.sh: broker up on 127.0.0.1:$port (log $log)"
-      return
-    fi
-    if ! running; then echo "kafka.sh: broker exited during start-up; see $log:" >&2; tail -20 "$log" >&2; exit 1; fi
-    sleep 0.5
-  done
-  echo "kafka.sh: broker did not start within 90 s; see $log" >&2
-  exit 1
+  wait_ready kafka.sh "$pidfile" "$log" 90 grep -q "Kafka Server started" "$log"
+  create_topics
+  echo "kafka.sh: broker up on 127.0.0.1:$port (log $log)"
 }
 
 stop() {

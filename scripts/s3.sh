@@ -21,15 +21,10 @@ start() {
   port=$(choose_port "$portfile" "${S3_PORT:-19030}")
   nohup "$(dirname "$python")/moto_server" -H 127.0.0.1 -p "$port" > "$cache/server.log" 2>&1 &
   echo $! > "$pidfile"
-  for _ in $(seq 1 60); do
-    if curl -fsS -X PUT "http://127.0.0.1:$port/ratings-test" -o /dev/null 2>/dev/null; then
-      echo "s3.sh: S3 endpoint up at http://127.0.0.1:$port (bucket ratings-test)"
-      return
-    fi
-    sleep 0.5
-  done
-  echo "s3.sh: the S3 endpoint did not start; see $cache/server.log" >&2
-  exit 1
+  # creating the bucket is the readiness check
+  wait_ready s3.sh "$pidfile" "$cache/server.log" 30 \
+    curl -fs -X PUT "http://127.0.0.1:$port/ratings-test" -o /dev/null
+  echo "s3.sh: S3 endpoint up at http://127.0.0.1:$port (bucket ratings-test)"
 }
 
 case "${1:-}" in

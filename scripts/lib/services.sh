@@ -51,3 +51,21 @@ stop_pid() {
   kill -9 "$pid" 2>/dev/null || true
   rm -f "$pidfile"
 }
+
+# wait_ready WHAT PIDFILE LOG SECONDS CHECK...: runs the command CHECK... every 0.5 s until it
+# succeeds (true) or the process in PIDFILE exits or SECONDS pass (an error showing LOG).
+wait_ready() {
+  local what=$1 pidfile=$2 log=$3 seconds=$4
+  shift 4
+  for _ in $(seq 1 $((seconds * 2))); do
+    "$@" && return 0
+    if ! pid_running "$pidfile"; then
+      echo "$what: exited during start-up; see $log:" >&2
+      tail -20 "$log" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  echo "$what: did not start within $seconds s; see $log" >&2
+  exit 1
+}

@@ -103,17 +103,18 @@ pub enum ModeArg {
 }
 
 impl ParquetArgs {
-    /// The Parquet sink these options ask for, if any (`run_id` tells runs apart in file names).
+    /// The Parquet sink these options ask for, if any; the start time (epoch seconds) is the
+    /// run id that tells runs apart in file names.
     pub fn open_sink(
         &self,
         windows: &[WindowSpec],
-        run_id: u64,
     ) -> anyhow::Result<Option<ratings_connectors::parquet::ParquetSink>> {
         use ratings_connectors::parquet::{ParquetSink, RollPolicy};
         let Some(url) = &self.storage else {
             return Ok(None);
         };
         let storage = ratings_connectors::storage::Storage::open(url)?;
+        let run_id = (crate::pipeline::now_millis() / 1000) as u64;
         let roll = RollPolicy {
             max_bytes: self.roll_size,
             max_age: self.roll_interval,

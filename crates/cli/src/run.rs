@@ -59,10 +59,7 @@ fn run_file(args: &RunArgs, input: &Path) -> anyhow::Result<()> {
         windows: Box::new(JsonLines::create(&args.metrics_file)?),
         dead_letters: optional_record_file(args.dead_letter_file.as_deref())?,
         late: optional_record_file(args.late_file.as_deref())?,
-        parquet: args.parquet.open_sink(
-            &config.windows,
-            (crate::pipeline::now_millis() / 1000) as u64,
-        )?,
+        parquet: args.parquet.open_sink(&config.windows)?,
     };
     let engine = Engine::new(config.clone(), loaded.catalog);
     let mut pipeline = Pipeline::new(

@@ -133,12 +133,11 @@ fn outputs(
             topic: name.to_string(),
         })
     };
-    let run_id = (crate::pipeline::now_millis() / 1000) as u64;
     Ok(Outputs {
         windows: topic(&args.stream.metrics_topic),
         dead_letters: topic(&args.stream.dead_letter_topic),
         late: topic(late_topic(args)),
-        parquet: args.parquet.open_sink(windows, run_id)?,
+        parquet: args.parquet.open_sink(windows)?,
     })
 }
 
