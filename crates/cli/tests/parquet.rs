@@ -314,11 +314,7 @@ fn parquet_round_trip_on_hdfs_with_the_catalog_read_from_hdfs() {
         .join("../../../shared/data/movielens/ml-latest-small/movies.csv");
     Storage::open(&base)
         .unwrap()
-        .publish(
-            "catalog/movies.csv",
-            std::fs::read(movies).unwrap(),
-            &mut |e, _| panic!("{e:#}"),
-        )
+        .publish("catalog/movies.csv", std::fs::read(movies).unwrap())
         .unwrap();
     check_round_trip(
         &dir,

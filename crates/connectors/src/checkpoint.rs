@@ -1,8 +1,12 @@
 //! The checkpoint store, laid out like Spark's so an operator can read it:
 //!
 //! ```text
-//! <dir>/offsets/<epoch>   source offsets and watermark the epoch ends at (JSON)
-//! <dir>/state/<epoch>     the engine snapshot at that point (binary, ratings-core format)
+//! <dir>/metadata          the checkpoint's id (JSON), written when it is created
+//! <dir>/offsets/<epoch>   source offsets and watermark the epoch ends at, and the files it
+//!                         publishes (JSON)
+//! <dir>/state/<epoch>     the processor's state at that point (binary)
+//! <dir>/rows/<epoch>      rows the open Parquet files received during the epoch (binary)
+//! <dir>/staging/<epoch>/… the epoch's finished files, moved into place once it commits
 //! <dir>/commits/<epoch>   written last: the epoch's outputs are committed (JSON)
 //! ```
 //!
@@ -14,6 +18,7 @@
 //! start.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +38,18 @@ pub struct EpochOffsets {
     pub next_offsets: BTreeMap<i32, i64>,
     /// Watermark (epoch seconds) at the end of the epoch.
     pub watermark: Option<i64>,
+    /// Files the epoch makes visible (paths relative to the storage base), staged under
+    /// `staging/<epoch>/` until it commits.
+    #[serde(default)]
+    pub publications: Vec<String>,
+}
+
+/// The checkpoint's identity, written once when it is created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointMetadata {
+    /// Random id; exactly-once runs tag the Kafka offsets they commit with it.
+    pub id: String,
+    pub created_at_millis: i64,
 }
 
 /// The commit record of an epoch.
@@ -56,17 +73,17 @@ pub struct Restored {
 pub enum CheckpointError {
     #[error(
         "checkpoint file {path} is damaged ({reason}); restore it, or start over by \
-         moving the checkpoint folder aside (outputs since that checkpoint may then be written again)"
+         --reset-checkpoint (outputs since that checkpoint may then be written again)"
     )]
     Damaged { path: String, reason: String },
     #[error(
         "checkpoint file {path} has format version {found}, newer than this build reads \
-         ({FORMAT_VERSION}); run a newer ratings-stream, or start over by moving the checkpoint folder aside"
+         ({FORMAT_VERSION}); run a newer ratings-stream, or start over with --reset-checkpoint"
     )]
     FutureVersion { path: String, found: u32 },
     #[error(
         "epoch {epoch} is committed but {path} cannot be read ({reason}); restore it, or start \
-         over by moving the checkpoint folder aside"
+         over with --reset-checkpoint"
     )]
     Missing {
         epoch: u64,
@@ -78,14 +95,18 @@ pub enum CheckpointError {
 /// The kinds of checkpoint files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
+    Metadata,
     Offsets,
     State,
+    Rows,
     Commit,
 }
 
 impl Kind {
     fn folder(self) -> &'static str {
         match self {
+            Kind::Metadata => "",
+            Kind::Rows => "rows",
             Kind::Offsets => "offsets",
             Kind::State => "state",
             Kind::Commit => "commits",
@@ -94,6 +115,8 @@ impl Kind {
 
     fn name(self) -> &'static str {
         match self {
+            Kind::Metadata => "metadata",
+            Kind::Rows => "rows",
             Kind::Offsets => "offsets",
             Kind::State => "state",
             Kind::Commit => "commit",
@@ -103,13 +126,13 @@ impl Kind {
 
 /// See the module documentation.
 pub struct CheckpointStore {
-    storage: Storage,
+    storage: Arc<Storage>,
     dir: String,
 }
 
 impl CheckpointStore {
     /// The store in `dir` (relative to the storage base).
-    pub fn new(storage: Storage, dir: &str) -> CheckpointStore {
+    pub fn new(storage: Arc<Storage>, dir: &str) -> CheckpointStore {
         CheckpointStore {
             storage,
             dir: dir.trim_matches('/').to_string(),
@@ -122,7 +145,111 @@ impl CheckpointStore {
     }
 
     fn path(&self, kind: Kind, epoch: u64) -> String {
-        format!("{}/{}/{epoch}", self.dir, kind.folder())
+        match kind {
+            Kind::Metadata => format!("{}/metadata", self.dir),
+            _ => format!("{}/{}/{epoch}", self.dir, kind.folder()),
+        }
+    }
+
+    /// The storage the checkpoint lives on.
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.storage
+    }
+
+    /// The checkpoint's metadata, created (with a new id) when there is none yet.
+    pub fn open_or_create(&self) -> anyhow::Result<CheckpointMetadata> {
+        if self.storage.exists(&self.path(Kind::Metadata, 0))? {
+            let body = self.read(Kind::Metadata, 0)?;
+            return serde_json::from_slice(&body).map_err(|e| {
+                CheckpointError::Damaged {
+                    path: format!("{}/metadata", self.location()),
+                    reason: format!("not valid metadata JSON: {e}"),
+                }
+                .into()
+            });
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let metadata = CheckpointMetadata {
+            id: format!("{:016x}", fastrand::u64(..)),
+            created_at_millis: now.as_millis() as i64,
+        };
+        self.write(Kind::Metadata, 0, &serde_json::to_vec_pretty(&metadata)?)?;
+        Ok(metadata)
+    }
+
+    /// Whether the folder holds anything.
+    pub fn exists(&self) -> anyhow::Result<bool> {
+        Ok(!self.storage.list(&self.dir)?.is_empty())
+    }
+
+    /// Deletes the whole checkpoint; returns how many files it had.
+    pub fn reset(&self) -> anyhow::Result<usize> {
+        self.storage.delete_all(&self.dir)
+    }
+
+    /// Where a file the epoch publishes waits until the epoch commits.
+    pub fn staging_path(&self, epoch: u64, target: &str) -> String {
+        format!("{}/staging/{epoch}/{target}", self.dir)
+    }
+
+    /// Stores a finished file of `epoch` under its staging path.
+    pub fn stage(&self, epoch: u64, target: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+        self.storage.publish(&self.staging_path(epoch, target), bytes)
+    }
+
+    /// Completes a committed epoch: moves its staged files into place (skipping those an
+    /// earlier attempt moved), then writes its commit record.
+    pub fn finalize(&self, offsets: &EpochOffsets, committed_at_millis: i64) -> anyhow::Result<()> {
+        for target in &offsets.publications {
+            let staged = self.staging_path(offsets.epoch, target);
+            if !self.storage.rename(&staged, target)? {
+                anyhow::ensure!(
+                    self.storage.exists(target)?,
+                    "{} lost its staged file {staged}: neither it nor {target} exists",
+                    self.location()
+                );
+            }
+        }
+        self.commit(&CommitRecord {
+            epoch: offsets.epoch,
+            committed_at_millis,
+        })
+    }
+
+    /// Forgets an epoch that did not commit: its staged files, rows, state and offsets.
+    pub fn roll_back(&self, epoch: u64) -> anyhow::Result<()> {
+        self.storage
+            .delete_all(&format!("{}/staging/{epoch}/", self.dir))?;
+        for kind in [Kind::Rows, Kind::State, Kind::Offsets] {
+            self.storage.delete(&self.path(kind, epoch))?;
+        }
+        Ok(())
+    }
+
+    /// The offsets record of an epoch (committed or pending).
+    pub fn read_offsets(&self, epoch: u64) -> anyhow::Result<EpochOffsets> {
+        let body = self.read(Kind::Offsets, epoch)?;
+        Ok(
+            serde_json::from_slice(&body).map_err(|e| CheckpointError::Damaged {
+                path: format!("{}/offsets/{epoch}", self.location()),
+                reason: format!("not valid offsets JSON: {e}"),
+            })?,
+        )
+    }
+
+    /// Stores the rows the open Parquet files received during an epoch.
+    pub fn write_rows(&self, epoch: u64, rows: &[u8]) -> anyhow::Result<()> {
+        self.write(Kind::Rows, epoch, rows)
+    }
+
+    /// The rows of an epoch (empty when the epoch wrote none).
+    pub fn read_rows(&self, epoch: u64) -> anyhow::Result<Option<Vec<u8>>> {
+        if !self.storage.exists(&self.path(Kind::Rows, epoch))? {
+            return Ok(None);
+        }
+        Ok(Some(self.read(Kind::Rows, epoch)?))
     }
 
     fn write(&self, kind: Kind, epoch: u64, body: &[u8]) -> anyhow::Result<()> {
@@ -135,9 +262,7 @@ impl CheckpointStore {
         let mut file = header.into_bytes();
         file.extend_from_slice(body);
         self.storage
-            .publish(&self.path(kind, epoch), file, &mut |error, pause| {
-                eprintln!("checkpoint: {error:#}; retrying in {pause:?}");
-            })
+            .publish(&self.path(kind, epoch), file)
     }
 
     /// Records where the input stands at the end of an epoch.
@@ -222,18 +347,15 @@ impl CheckpointStore {
             return Ok(None);
         };
         self.read(Kind::Commit, epoch)?;
-        let body = self.read(Kind::Offsets, epoch)?;
-        let offsets: EpochOffsets =
-            serde_json::from_slice(&body).map_err(|e| CheckpointError::Damaged {
-                path: format!("{}/offsets/{epoch}", self.location()),
-                reason: format!("not valid offsets JSON: {e}"),
-            })?;
+        let offsets = self.read_offsets(epoch)?;
         let state = self.read(Kind::State, epoch)?;
         Ok(Some(Restored { offsets, state }))
     }
 
-    /// Deletes every epoch older than the newest `keep` committed ones; returns how many.
-    pub fn prune(&self, keep: usize) -> anyhow::Result<usize> {
+    /// Deletes every epoch older than the newest `keep` committed ones, except the rows of
+    /// epochs from `rows_needed_from` on (open Parquet files are rebuilt from them); returns
+    /// how many epochs went.
+    pub fn prune(&self, keep: usize, rows_needed_from: u64) -> anyhow::Result<usize> {
         let committed = self.committed_epochs()?;
         let Some(&oldest_kept) = committed.iter().rev().nth(keep.max(1) - 1) else {
             return Ok(0);
@@ -249,6 +371,12 @@ impl CheckpointStore {
                 self.storage.delete(&self.path(kind, epoch))?;
             }
             removed += 1;
+        }
+        let rows_kept_from = rows_needed_from.min(oldest_kept);
+        for epoch in self.epochs(Kind::Rows)? {
+            if epoch < rows_kept_from {
+                self.storage.delete(&self.path(Kind::Rows, epoch))?;
+            }
         }
         Ok(removed)
     }
@@ -359,7 +487,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let storage = Storage::open(&format!("file://{}", dir.display())).unwrap();
         (
-            CheckpointStore::new(storage, DEFAULT_DIR),
+            CheckpointStore::new(Arc::new(storage), DEFAULT_DIR),
             dir.join(DEFAULT_DIR),
         )
     }
@@ -370,6 +498,7 @@ mod tests {
             topic: "ratings".into(),
             next_offsets: BTreeMap::from([(0, 10 * epoch as i64), (1, 7), (2, 0)]),
             watermark: Some(1_700_000_000 + epoch as i64),
+            publications: Vec::new(),
         }
     }
 
@@ -422,7 +551,7 @@ mod tests {
             "{error}"
         );
         assert!(
-            error.contains("moving the checkpoint folder aside"),
+            error.contains("--reset-checkpoint"),
             "{error}"
         );
 
@@ -460,10 +589,62 @@ mod tests {
         for epoch in 1..=5 {
             write_epoch(&store, epoch, epoch < 5);
         }
-        assert_eq!(store.prune(2).unwrap(), 2);
+        for epoch in 1..=5 {
+            store.write_rows(epoch, b"rows").unwrap();
+        }
+        assert_eq!(store.prune(2, 2).unwrap(), 2);
         assert_eq!(store.committed_epochs().unwrap(), [3, 4]);
         assert_eq!(store.pending_epochs().unwrap(), [5]);
         assert!(!dir.join("state/1").exists() && dir.join("state/3").exists());
         assert_eq!(store.latest().unwrap().unwrap().offsets.epoch, 4);
+        // rows of epoch 2 on are still needed by an open file
+        assert_eq!(store.read_rows(1).unwrap(), None);
+        assert_eq!(store.read_rows(2).unwrap().unwrap(), b"rows");
+    }
+
+    #[test]
+    fn a_committed_epoch_moves_its_staged_files_into_place_once() {
+        let (store, dir) = store("finalize");
+        let base = dir.parent().unwrap().parent().unwrap().parent().unwrap();
+        let mut epoch = offsets(1);
+        epoch.publications = vec!["out/a.parquet".into(), "out/_SUCCESS".into()];
+        store.stage(1, "out/a.parquet", b"parquet".to_vec()).unwrap();
+        store.stage(1, "out/_SUCCESS", Vec::new()).unwrap();
+        store.write_offsets(&epoch).unwrap();
+        assert!(!base.join("out/a.parquet").exists(), "visible before commit");
+        store.finalize(&epoch, 1).unwrap();
+        assert_eq!(std::fs::read(base.join("out/a.parquet")).unwrap(), b"parquet");
+        assert!(base.join("out/_SUCCESS").exists());
+        assert_eq!(store.committed_epochs().unwrap(), [1]);
+        // a second attempt (crash after the moves) finds them done
+        store.finalize(&epoch, 1).unwrap();
+        // a lost staged file whose target is missing too is an error
+        epoch.publications.push("out/b.parquet".into());
+        assert!(store.finalize(&epoch, 1).is_err());
+    }
+
+    #[test]
+    fn an_epoch_rolled_back_leaves_nothing_behind() {
+        let (store, _) = store("rollback");
+        write_epoch(&store, 1, true);
+        write_epoch(&store, 2, false);
+        store.write_rows(2, b"rows").unwrap();
+        store.stage(2, "out/a.parquet", b"x".to_vec()).unwrap();
+        store.roll_back(2).unwrap();
+        assert_eq!(store.pending_epochs().unwrap(), Vec::<u64>::new());
+        assert_eq!(store.read_rows(2).unwrap(), None);
+        let left = store.storage().list(DEFAULT_DIR).unwrap();
+        assert!(left.iter().all(|f| !f.contains("/2") && !f.contains("staging")), "{left:?}");
+    }
+
+    #[test]
+    fn the_metadata_id_is_created_once_and_kept() {
+        let (store, _) = store("metadata");
+        assert!(!store.exists().unwrap());
+        let first = store.open_or_create().unwrap();
+        assert_eq!(store.open_or_create().unwrap(), first);
+        assert!(store.exists().unwrap());
+        assert!(store.reset().unwrap() >= 1);
+        assert_ne!(store.open_or_create().unwrap().id, first.id);
     }
 }

@@ -20,6 +20,13 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 /// First and largest pause between two attempts of a failed storage operation.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(30));
 
+/// Storage failures seen so far, for progress reports and metrics.
+#[derive(Debug, Clone, Default)]
+pub struct StorageHealth {
+    pub retries: u64,
+    pub last_error: Option<String>,
+}
+
 /// Where output files go.
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
@@ -28,6 +35,7 @@ pub struct Storage {
     url: String,
     local: bool,
     runtime: tokio::runtime::Runtime,
+    health: std::sync::Mutex<StorageHealth>,
 }
 
 impl Storage {
@@ -73,6 +81,7 @@ impl Storage {
             url: url.to_string(),
             local,
             runtime,
+            health: Default::default(),
         })
     }
 
@@ -81,24 +90,24 @@ impl Storage {
         &self.url
     }
 
+    /// Failed attempts so far (every one is retried and reported).
+    pub fn health(&self) -> StorageHealth {
+        self.health.lock().expect("storage health").clone()
+    }
+
     fn path(&self, relative: &str) -> ObjectPath {
         ObjectPath::from(format!("{}/{}", self.base, relative.trim_matches('/')))
     }
 
     /// Writes a complete file so that it appears at `relative` atomically (see the module
-    /// documentation), retrying until it succeeds; `on_retry` hears about every failure.
-    pub fn publish(
-        &self,
-        relative: &str,
-        bytes: Vec<u8>,
-        on_retry: &mut dyn FnMut(&anyhow::Error, Duration),
-    ) -> anyhow::Result<()> {
+    /// documentation), retrying until it succeeds.
+    pub fn publish(&self, relative: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
         // clients may wait on their own for an unreachable server (hdfs-native does): an
         // attempt that takes longer than this is abandoned, reported and retried
         let limit = Duration::from_secs(10 + (bytes.len() >> 20) as u64);
         let payload = PutPayload::from(bytes);
         let target = self.path(relative);
-        self.retry(on_retry, limit, || async {
+        self.retry(limit, || async {
             if self.local {
                 let staging = self.path(&format!("_temporary/{}", relative.replace('/', "__")));
                 self.store.put(&staging, payload.clone()).await?;
@@ -108,6 +117,44 @@ impl Storage {
             }
             Ok(())
         })
+    }
+
+    /// Moves a file to `to` (replacing it), retrying like [`Storage::publish`]. Returns
+    /// `false`, doing nothing, when `from` does not exist (an earlier attempt moved it).
+    pub fn rename(&self, from: &str, to: &str) -> anyhow::Result<bool> {
+        let (source, target) = (self.path(from), self.path(to));
+        let moved = std::cell::Cell::new(true);
+        self.retry(Duration::from_secs(30), || async {
+            match self.store.rename(&source, &target).await {
+                Err(object_store::Error::NotFound { .. }) => {
+                    moved.set(false);
+                    Ok(())
+                }
+                other => other,
+            }
+        })?;
+        Ok(moved.get())
+    }
+
+    /// Whether a file exists.
+    pub fn exists(&self, relative: &str) -> anyhow::Result<bool> {
+        let path = self.path(relative);
+        match self.runtime.block_on(self.store.head(&path)) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(error) => {
+                Err(error).with_context(|| format!("cannot look up {relative} in {}", self.url))
+            }
+        }
+    }
+
+    /// Deletes every file under `prefix`; returns how many.
+    pub fn delete_all(&self, prefix: &str) -> anyhow::Result<usize> {
+        let files = self.list(prefix)?;
+        for file in &files {
+            self.delete(file)?;
+        }
+        Ok(files.len())
     }
 
     /// Reads a whole file.
@@ -160,10 +207,10 @@ impl Storage {
         })
     }
 
-    /// Runs `operation` until it succeeds, sleeping with exponential backoff between attempts.
+    /// Runs `operation` until it succeeds, sleeping with exponential backoff between attempts;
+    /// every failure is counted and reported.
     fn retry<F, Fut>(
         &self,
-        on_retry: &mut dyn FnMut(&anyhow::Error, Duration),
         limit: Duration,
         mut operation: F,
     ) -> anyhow::Result<()>
@@ -182,9 +229,19 @@ impl Storage {
                 Err(_) => anyhow::anyhow!("no answer within {limit:?}"),
             };
             let error = error.context(format!("storage {} failed", self.url));
-            on_retry(&error, pause);
+            self.note_retry(&error, pause);
             std::thread::sleep(pause);
             pause = (pause * 2).min(BACKOFF.1);
         }
+    }
+
+    fn note_retry(&self, error: &anyhow::Error, pause: Duration) {
+        let mut health = self.health.lock().expect("storage health");
+        health.retries += 1;
+        health.last_error = Some(format!("{error:#}"));
+        eprintln!(
+            "storage: {error:#}; retrying in {pause:?} (attempt {})",
+            health.retries
+        );
     }
 }

@@ -10,4 +10,5 @@ pub use admin::ensure_topics;
 pub use health::Health;
 pub use producer::Producer;
 pub use settings::{redacted, KafkaSettings};
-pub use source::{KafkaRecord, KafkaSource, PollOutcome, StartFrom};
+pub use source::{committed_metadata, KafkaRecord, KafkaSource, PollOutcome, Start, StartFrom};
+pub use producer::TxnError;

@@ -1,16 +1,51 @@
 //! A Kafka producer for the processor's outputs and the generator: idempotent, with a background
 //! polling thread; deliveries that fail are counted and turn the next flush into an error, so
-//! nothing is lost silently.
+//! nothing is lost silently. Exactly-once runs make it transactional: a stable
+//! `transactional.id` fences any earlier producer with the same id (aborting its open
+//! transaction), and each epoch's records and input offsets commit together.
 
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::producer::{BaseRecord, Producer as _, ThreadedProducer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use super::health::{Health, HealthContext};
 use super::settings::KafkaSettings;
 use std::sync::Arc;
+
+/// How long registering a transactional id may take.
+const INIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a transaction step failed, and what the caller may do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum TxnError {
+    /// Try the same step again (e.g. the broker is unreachable for now).
+    #[error("{0} (retriable)")]
+    Retriable(String),
+    /// The transaction cannot commit (e.g. the broker aborted it after its timeout): abort it
+    /// and redo the epoch from the last checkpoint.
+    #[error("{0} (the transaction must be aborted)")]
+    Abortable(String),
+    /// The producer cannot go on (e.g. another processor with the same transactional id took
+    /// over).
+    #[error("{0}")]
+    Fatal(String),
+}
+
+impl TxnError {
+    fn of(step: &str, error: KafkaError) -> TxnError {
+        let text = format!("{step}: {error}");
+        match &error {
+            KafkaError::Transaction(e) if e.is_fatal() => TxnError::Fatal(text),
+            KafkaError::Transaction(e) if e.txn_requires_abort() => TxnError::Abortable(text),
+            KafkaError::Transaction(e) if e.is_retriable() => TxnError::Retriable(text),
+            _ => TxnError::Fatal(text),
+        }
+    }
+}
 
 /// See the module documentation.
 pub struct Producer {
@@ -21,13 +56,45 @@ pub struct Producer {
 impl Producer {
     /// Creates the producer (librdkafka connects lazily; errors surface on send or flush).
     pub fn connect(settings: &KafkaSettings) -> anyhow::Result<Producer> {
-        let config = settings.client_config(&[
+        Producer::create(settings, &[])
+    }
+
+    /// A transactional producer with this `transactional.id`: registers it with the broker,
+    /// which fences any earlier producer with the same id and completes or aborts its open
+    /// transaction. `timeout` is the transaction timeout (the broker aborts a transaction
+    /// left open longer; it caps this at its `transaction.max.timeout.ms`).
+    pub fn transactional(
+        settings: &KafkaSettings,
+        transactional_id: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Producer> {
+        let millis = timeout.as_millis().to_string();
+        let producer = Producer::create(
+            settings,
+            &[
+                ("transactional.id", transactional_id),
+                ("transaction.timeout.ms", &millis),
+            ],
+        )?;
+        producer
+            .inner
+            .init_transactions(INIT_TIMEOUT)
+            .with_context(|| {
+                format!("cannot register transactional id {transactional_id} with Kafka (is the broker reachable? is transaction.timeout.ms {millis} above the broker's transaction.max.timeout.ms?)")
+            })?;
+        Ok(producer)
+    }
+
+    fn create(settings: &KafkaSettings, extra: &[(&str, &str)]) -> anyhow::Result<Producer> {
+        let mut properties = vec![
             ("enable.idempotence", "true"),
             ("acks", "all"),
             ("linger.ms", "5"),
             ("compression.type", "lz4"),
             ("queue.buffering.max.messages", "1000000"),
-        ]);
+        ];
+        properties.extend_from_slice(extra);
+        let config = settings.client_config(&properties);
         let context = HealthContext::default();
         let health = Arc::clone(&context.0);
         let inner = config
@@ -95,5 +162,50 @@ impl Producer {
             );
         }
         Ok(flushed)
+    }
+
+    /// Starts a transaction: records sent from now on commit or abort together.
+    pub fn begin_transaction(&self) -> Result<(), TxnError> {
+        self.inner
+            .begin_transaction()
+            .map_err(|e| TxnError::of("cannot begin a Kafka transaction", e))
+    }
+
+    /// Adds the input positions to the open transaction: committed to `group` with it, each
+    /// with the `metadata` string.
+    pub fn send_offsets(
+        &self,
+        topic: &str,
+        next_offsets: &std::collections::BTreeMap<i32, i64>,
+        metadata: &str,
+        group: &ConsumerGroupMetadata,
+        timeout: Duration,
+    ) -> Result<(), TxnError> {
+        let mut offsets = TopicPartitionList::new();
+        for (partition, offset) in next_offsets {
+            let mut entry = offsets.add_partition(topic, *partition);
+            entry
+                .set_offset(Offset::Offset(*offset))
+                .map_err(|e| TxnError::of("bad offset", e))?;
+            entry.set_metadata(metadata);
+        }
+        self.inner
+            .send_offsets_to_transaction(&offsets, group, timeout)
+            .map_err(|e| TxnError::of("cannot add the input offsets to the transaction", e))
+    }
+
+    /// Commits the open transaction (delivering what is queued first).
+    pub fn commit_transaction(&self, timeout: Duration) -> Result<(), TxnError> {
+        self.inner
+            .commit_transaction(timeout)
+            .map_err(|e| TxnError::of("cannot commit the Kafka transaction", e))
+    }
+
+    /// Aborts the open transaction: nothing sent in it becomes visible to read_committed
+    /// consumers.
+    pub fn abort_transaction(&self, timeout: Duration) -> Result<(), TxnError> {
+        self.inner
+            .abort_transaction(timeout)
+            .map_err(|e| TxnError::of("cannot abort the Kafka transaction", e))
     }
 }

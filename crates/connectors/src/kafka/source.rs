@@ -8,12 +8,13 @@
 //! (the maximum over all partitions, as in Spark) cannot race ahead on one partition and make
 //! the records of the others late just because they were read later.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use rdkafka::consumer::base_consumer::PartitionQueue;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerGroupMetadata};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -21,11 +22,24 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use super::health::{Health, HealthContext};
 use super::settings::KafkaSettings;
 
-/// Where a new consumer group starts reading (committed offsets always win).
+/// Where reading starts when nothing says otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartFrom {
     Earliest,
     Latest,
+    /// The first record at or after this time (epoch milliseconds), per partition.
+    Timestamp(i64),
+}
+
+/// Where the source starts reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// The consumer group's committed offsets, else [`StartFrom`] (at-least-once mode).
+    Committed(StartFrom),
+    /// [`StartFrom`], whatever the group committed (a new exactly-once processor).
+    At(StartFrom),
+    /// These next offsets per partition (a checkpoint); every partition must be listed.
+    Offsets(BTreeMap<i32, i64>),
 }
 
 /// One consumed record.
@@ -71,28 +85,24 @@ pub struct KafkaSource {
     steps: u64,
     /// Time spent waiting in polls that found nothing (their timeouts, added up).
     idle: Duration,
-    /// Next offset to read per partition (last delivered + 1), or -1 before the first record.
+    /// Next offset to read per partition.
     positions: Vec<i64>,
 }
 
 impl KafkaSource {
-    /// Connects, checks that `topic` exists, and assigns all its partitions, starting from the
-    /// group's committed offsets or else `start`.
+    /// Connects, checks that `topic` exists, and assigns all its partitions from `start`.
     pub fn connect(
         settings: &KafkaSettings,
         topic: &str,
         group_id: &str,
-        start: StartFrom,
+        start: &Start,
     ) -> anyhow::Result<KafkaSource> {
-        let reset = match start {
-            StartFrom::Earliest => "earliest",
-            StartFrom::Latest => "latest",
-        };
         let config = settings.client_config(&[
             ("group.id", group_id),
             ("enable.auto.commit", "false"),
             ("enable.partition.eof", "true"),
-            ("auto.offset.reset", reset),
+            // only when an offset is out of range (deleted by retention): read what is left
+            ("auto.offset.reset", "earliest"),
             ("fetch.wait.max.ms", "50"),
             // librdkafka pauses fetching for fetch.queue.backoff.ms (1 s by default) whenever a
             // partition's local queue is full; at a million records per second that pause left
@@ -107,16 +117,11 @@ impl KafkaSource {
             .create_with_context(context)
             .context("cannot create the Kafka consumer")?;
         let partitions = partition_count(&consumer, settings, topic)?;
+        let positions = start_positions(&consumer, topic, partitions, start)?;
         let consumer = Arc::new(consumer);
         let mut assignment = TopicPartitionList::new();
-        let committed = committed_offsets(&consumer, topic, partitions)?;
-        for (partition, offset) in committed.iter().enumerate() {
-            let start_at = match (offset, start) {
-                (Some(offset), _) => Offset::Offset(*offset),
-                (None, StartFrom::Earliest) => Offset::Beginning,
-                (None, StartFrom::Latest) => Offset::End,
-            };
-            assignment.add_partition_offset(topic, partition as i32, start_at)?;
+        for (partition, offset) in positions.iter().enumerate() {
+            assignment.add_partition_offset(topic, partition as i32, Offset::Offset(*offset))?;
         }
         consumer
             .assign(&assignment)
@@ -138,8 +143,25 @@ impl KafkaSource {
             last_time: vec![None; partitions],
             steps: 0,
             idle: Duration::ZERO,
-            positions: committed.iter().map(|o| o.unwrap_or(-1)).collect(),
+            positions,
         })
+    }
+
+    /// The next offset to read, per partition.
+    pub fn positions(&self) -> BTreeMap<i32, i64> {
+        (0..).zip(self.positions.iter().copied()).collect()
+    }
+
+    /// The consumer group, for offsets committed inside a producer's transaction.
+    pub fn group_metadata(&self) -> anyhow::Result<ConsumerGroupMetadata> {
+        self.consumer
+            .group_metadata()
+            .context("the Kafka consumer has no group metadata")
+    }
+
+    /// The topic read.
+    pub fn topic(&self) -> &str {
+        &self.topic
     }
 
     /// Number of partitions read.
@@ -235,7 +257,7 @@ impl KafkaSource {
     /// Commits the positions reached (the next offset to read per partition) to the group.
     pub fn commit(&self) -> anyhow::Result<()> {
         let mut offsets = TopicPartitionList::new();
-        for (partition, position) in self.positions.iter().enumerate().filter(|(_, p)| **p >= 0) {
+        for (partition, position) in self.positions.iter().enumerate() {
             offsets.add_partition_offset(
                 &self.topic,
                 partition as i32,
@@ -258,7 +280,7 @@ impl KafkaSource {
                 .consumer
                 .fetch_watermarks(&self.topic, partition as i32, Duration::from_secs(2))
                 .context("cannot fetch partition watermarks")?;
-            lag += high - if *position >= 0 { *position } else { low };
+            lag += high - (*position).max(low);
         }
         Ok(lag)
     }
@@ -291,12 +313,13 @@ fn partition_count(
     Ok(found.partitions().len())
 }
 
-/// The group's committed offset per partition, if any.
+/// The group's committed offset and its metadata string, per partition (`None`: nothing
+/// committed).
 fn committed_offsets(
     consumer: &BaseConsumer<HealthContext>,
     topic: &str,
     partitions: usize,
-) -> anyhow::Result<Vec<Option<i64>>> {
+) -> anyhow::Result<Vec<Option<(i64, String)>>> {
     let mut query = TopicPartitionList::new();
     for p in 0..partitions {
         query.add_partition(topic, p as i32);
@@ -316,13 +339,93 @@ fn committed_offsets(
     };
     Ok((0..partitions)
         .map(|p| {
-            match committed
-                .find_partition(topic, p as i32)
-                .map(|e| e.offset())
-            {
-                Some(Offset::Offset(offset)) => Some(offset),
+            let entry = committed.find_partition(topic, p as i32)?;
+            match entry.offset() {
+                Offset::Offset(offset) => Some((offset, entry.metadata().to_string())),
                 _ => None,
             }
         })
+        .collect())
+}
+
+/// The concrete next offset of every partition for `start`.
+fn start_positions(
+    consumer: &BaseConsumer<HealthContext>,
+    topic: &str,
+    partitions: usize,
+    start: &Start,
+) -> anyhow::Result<Vec<i64>> {
+    let from = match start {
+        Start::Offsets(offsets) => {
+            return (0..partitions as i32)
+                .map(|p| {
+                    offsets.get(&p).copied().with_context(|| {
+                        format!("no starting offset for partition {p} of {topic}")
+                    })
+                })
+                .collect()
+        }
+        Start::At(from) => *from,
+        Start::Committed(from) => {
+            let committed = committed_offsets(consumer, topic, partitions)?;
+            let fallback = resolve(consumer, topic, partitions, *from)?;
+            return Ok(committed
+                .iter()
+                .zip(fallback)
+                .map(|(c, f)| c.as_ref().map_or(f, |(offset, _)| *offset))
+                .collect());
+        }
+    };
+    resolve(consumer, topic, partitions, from)
+}
+
+/// The offsets `from` designates, per partition.
+fn resolve(
+    consumer: &BaseConsumer<HealthContext>,
+    topic: &str,
+    partitions: usize,
+    from: StartFrom,
+) -> anyhow::Result<Vec<i64>> {
+    let mut offsets = Vec::with_capacity(partitions);
+    for p in 0..partitions as i32 {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p, CONNECT_TIMEOUT)
+            .context("cannot fetch partition watermarks")?;
+        offsets.push(match from {
+            StartFrom::Earliest => low,
+            StartFrom::Latest => high,
+            StartFrom::Timestamp(millis) => {
+                let mut query = TopicPartitionList::new();
+                query.add_partition_offset(topic, p, Offset::Offset(millis))?;
+                let found = consumer
+                    .offsets_for_times(query, CONNECT_TIMEOUT)
+                    .context("cannot look up offsets by timestamp")?;
+                match found.find_partition(topic, p).map(|e| e.offset()) {
+                    Some(Offset::Offset(offset)) => offset,
+                    // no record at or after the time yet: start at the end
+                    _ => high,
+                }
+            }
+        });
+    }
+    Ok(offsets)
+}
+
+/// The metadata strings the group committed with its offsets of `topic`, one per partition
+/// that has a committed offset (exactly-once runs write their checkpoint epoch there).
+pub fn committed_metadata(
+    settings: &KafkaSettings,
+    topic: &str,
+    group_id: &str,
+) -> anyhow::Result<Vec<String>> {
+    let consumer: BaseConsumer<HealthContext> = settings
+        .client_config(&[("group.id", group_id), ("enable.auto.commit", "false")])
+        .create_with_context(HealthContext::default())
+        .context("cannot create the Kafka consumer")?;
+    let partitions = partition_count(&consumer, settings, topic)?;
+    Ok(committed_offsets(&consumer, topic, partitions)?
+        .into_iter()
+        .flatten()
+        .map(|(_, metadata)| metadata)
         .collect())
 }

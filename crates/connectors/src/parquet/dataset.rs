@@ -1,6 +1,11 @@
 //! One Hive-partitioned Parquet dataset, `<root>/date=YYYY-MM-DD/hour=HH/part-….parquet`: rows
-//! are appended to one open file per hour, files are rolled by size and age and published
-//! atomically, and an hour gets its `_SUCCESS` marker once the watermark has passed it.
+//! are appended to one open file per hour, files are rolled by size and age, and an hour gets
+//! its `_SUCCESS` marker once the watermark has passed it.
+//!
+//! The dataset does no I/O: it hands back the files to publish ([`Publication`]) and the caller
+//! publishes them at once (bounded runs) or with the epoch they belong to (exactly-once runs).
+//! With delta tracking on, it also remembers the rows each open file received since the last
+//! epoch, so that a checkpoint can rebuild the open files after a crash.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -11,8 +16,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use ratings_core::time::rfc3339_seconds;
-
-use crate::storage::Storage;
+use serde::{Deserialize, Serialize};
 
 /// When an open file is published and a new one started.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +31,7 @@ pub struct RollPolicy {
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 /// Counters of one dataset.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatasetStats {
     pub files: u64,
     pub rows: u64,
@@ -38,22 +42,47 @@ pub struct DatasetStats {
     pub rows_after_close: u64,
 }
 
+/// A complete file to make visible at `path` (relative to the storage base); `_SUCCESS`
+/// markers have no bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publication {
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What a checkpoint keeps of a dataset (open files' rows are kept as deltas, see
+/// [`Dataset::take_deltas`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetState {
+    pub unclosed: Vec<i64>,
+    pub closed: Vec<i64>,
+    /// Open files: their hour and the epoch whose delta holds their first rows.
+    pub open: Vec<(i64, u64)>,
+    pub stats: DatasetStats,
+}
+
 struct OpenFile {
     writer: ArrowWriter<Vec<u8>>,
     opened: Instant,
     rows: usize,
+    /// The epoch the file was opened in.
+    first_epoch: u64,
+    /// Rows received since the last [`Dataset::take_deltas`] (delta tracking only).
+    delta: Vec<RecordBatch>,
 }
 
 /// See the module documentation.
 pub struct Dataset {
     root: String,
     schema: SchemaRef,
-    /// `part-<writer>-<run>`: unique per writer and run, so names never collide and a retried
-    /// publication overwrites the same file.
+    /// `part-<writer>-<run or epoch>`: names never collide, and a retried publication
+    /// replaces the same file.
     file_prefix: String,
     roll: RollPolicy,
     /// Seconds after an hour's end until every row of that hour has been written.
     close_lag: i64,
+    track_deltas: bool,
+    epoch: u64,
     open: BTreeMap<i64, OpenFile>,
     sequence: BTreeMap<i64, u32>,
     /// Hours that received rows and have no `_SUCCESS` yet.
@@ -72,16 +101,18 @@ impl Dataset {
     pub fn new(
         root: &str,
         schema: SchemaRef,
-        file_prefix: String,
         roll: RollPolicy,
         close_lag: i64,
+        track_deltas: bool,
     ) -> Dataset {
         Dataset {
             root: root.to_string(),
             schema,
-            file_prefix,
+            file_prefix: "part".into(),
             roll,
             close_lag,
+            track_deltas,
+            epoch: 0,
             open: BTreeMap::new(),
             sequence: BTreeMap::new(),
             unclosed: BTreeSet::new(),
@@ -98,6 +129,16 @@ impl Dataset {
         &self.stats
     }
 
+    /// Names the files published from now on `<prefix>-<n>.parquet` (n counts per hour from 0)
+    /// and records `epoch` as the epoch new files are opened in.
+    pub fn set_prefix(&mut self, prefix: String, epoch: u64) {
+        if prefix != self.file_prefix {
+            self.sequence.clear();
+        }
+        self.file_prefix = prefix;
+        self.epoch = epoch;
+    }
+
     /// Appends rows of the hour starting at `hour`.
     pub fn write(&mut self, hour: i64, batch: &RecordBatch) -> anyhow::Result<()> {
         if self.closed.contains(&hour) {
@@ -108,31 +149,20 @@ impl Dataset {
         let file = match self.open.entry(hour) {
             std::collections::btree_map::Entry::Occupied(file) => file.into_mut(),
             std::collections::btree_map::Entry::Vacant(slot) => {
-                let properties = WriterProperties::builder()
-                    .set_compression(Compression::SNAPPY)
-                    .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-                    .build();
-                let writer =
-                    ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(properties))?;
-                slot.insert(OpenFile {
-                    writer,
-                    opened: Instant::now(),
-                    rows: 0,
-                })
+                slot.insert(new_file(&self.schema, self.epoch)?)
             }
         };
         file.writer.write(batch)?;
         file.rows += batch.num_rows();
+        if self.track_deltas {
+            file.delta.push(batch.clone());
+        }
         self.stats.rows += batch.num_rows() as u64;
         Ok(())
     }
 
-    /// Publishes every open file that reached the size or age limit.
-    pub fn roll_due(
-        &mut self,
-        storage: &Storage,
-        on_retry: &mut dyn FnMut(&anyhow::Error, Duration),
-    ) -> anyhow::Result<()> {
+    /// Files that reached the size or age limit, closed for publication.
+    pub fn roll_due(&mut self) -> anyhow::Result<Vec<Publication>> {
         let due: Vec<i64> = self
             .open
             .iter()
@@ -142,83 +172,108 @@ impl Dataset {
             })
             .map(|(hour, _)| *hour)
             .collect();
-        for hour in due {
-            self.publish(hour, storage, on_retry)?;
-        }
-        Ok(())
+        due.into_iter().map(|hour| self.publish(hour)).collect()
     }
 
-    /// Publishes and marks `_SUCCESS` every hour whose rows are all written at this watermark.
-    pub fn close_until(
-        &mut self,
-        watermark: i64,
-        storage: &Storage,
-        on_retry: &mut dyn FnMut(&anyhow::Error, Duration),
-    ) -> anyhow::Result<()> {
+    /// Files and `_SUCCESS` markers of every hour whose rows are all written at this watermark.
+    pub fn close_until(&mut self, watermark: i64) -> anyhow::Result<Vec<Publication>> {
         let complete: Vec<i64> = self
             .unclosed
             .iter()
             .copied()
             .filter(|h| h + 3600 + self.close_lag <= watermark)
             .collect();
+        let mut out = Vec::new();
         for hour in complete {
-            self.close(hour, storage, on_retry)?;
+            out.extend(self.close(hour)?);
         }
-        Ok(())
+        Ok(out)
     }
 
-    /// End of input: publishes every open file; with `mark_complete`, closes every hour too.
-    pub fn finish(
-        &mut self,
-        mark_complete: bool,
-        storage: &Storage,
-        on_retry: &mut dyn FnMut(&anyhow::Error, Duration),
-    ) -> anyhow::Result<()> {
+    /// End of input: every open file; with `mark_complete`, every hour's marker too.
+    pub fn finish(&mut self, mark_complete: bool) -> anyhow::Result<Vec<Publication>> {
         let hours: Vec<i64> = self.open.keys().copied().collect();
-        for hour in hours {
-            self.publish(hour, storage, on_retry)?;
-        }
+        let mut out = hours
+            .into_iter()
+            .map(|hour| self.publish(hour))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         if mark_complete {
             let hours: Vec<i64> = self.unclosed.iter().copied().collect();
             for hour in hours {
-                self.close(hour, storage, on_retry)?;
+                out.extend(self.close(hour)?);
             }
         }
+        Ok(out)
+    }
+
+    /// The rows each open file received since the previous call, by hour; forgets them.
+    pub fn take_deltas(&mut self) -> Vec<(i64, Vec<RecordBatch>)> {
+        self.open
+            .iter_mut()
+            .filter(|(_, f)| !f.delta.is_empty())
+            .map(|(hour, f)| (*hour, std::mem::take(&mut f.delta)))
+            .collect()
+    }
+
+    /// The state a checkpoint keeps.
+    pub fn state(&self) -> DatasetState {
+        DatasetState {
+            unclosed: self.unclosed.iter().copied().collect(),
+            closed: self.closed.iter().copied().collect(),
+            open: self
+                .open
+                .iter()
+                .map(|(hour, f)| (*hour, f.first_epoch))
+                .collect(),
+            stats: self.stats.clone(),
+        }
+    }
+
+    /// Back to a checkpointed state; `rows(hour, first_epoch)` gives the rows of each open
+    /// file, oldest first. Counters are restored as they were.
+    pub fn restore(
+        &mut self,
+        state: &DatasetState,
+        mut rows: impl FnMut(i64, u64) -> anyhow::Result<Vec<RecordBatch>>,
+    ) -> anyhow::Result<()> {
+        self.unclosed = state.unclosed.iter().copied().collect();
+        self.closed = state.closed.iter().copied().collect();
+        self.open.clear();
+        for &(hour, first_epoch) in &state.open {
+            let mut file = new_file(&self.schema, first_epoch)?;
+            for batch in rows(hour, first_epoch)? {
+                file.writer.write(&batch)?;
+                file.rows += batch.num_rows();
+            }
+            self.open.insert(hour, file);
+        }
+        self.stats = state.stats.clone();
         Ok(())
     }
 
-    fn close(
-        &mut self,
-        hour: i64,
-        storage: &Storage,
-        on_retry: &mut dyn FnMut(&anyhow::Error, Duration),
-    ) -> anyhow::Result<()> {
+    fn close(&mut self, hour: i64) -> anyhow::Result<Vec<Publication>> {
+        let mut out = Vec::new();
         if self.open.contains_key(&hour) {
-            self.publish(hour, storage, on_retry)?;
+            out.push(self.publish(hour)?);
         }
-        storage.publish(
-            &format!("{}/{}/_SUCCESS", self.root, partition_dir(hour)),
-            Vec::new(),
-            on_retry,
-        )?;
+        out.push(Publication {
+            path: format!("{}/{}/_SUCCESS", self.root, partition_dir(hour)),
+            bytes: Vec::new(),
+        });
         self.unclosed.remove(&hour);
         self.closed.insert(hour);
         self.stats.hours_closed += 1;
-        Ok(())
+        Ok(out)
     }
 
-    fn publish(
-        &mut self,
-        hour: i64,
-        storage: &Storage,
-        on_retry: &mut dyn FnMut(&anyhow::Error, Duration),
-    ) -> anyhow::Result<()> {
-        let Some(file) = self.open.remove(&hour) else {
-            return Ok(());
-        };
+    fn publish(&mut self, hour: i64) -> anyhow::Result<Publication> {
+        let file = self
+            .open
+            .remove(&hour)
+            .expect("publish is called for open files only");
         let bytes = file.writer.into_inner()?;
         let sequence = self.sequence.entry(hour).or_insert(0);
-        let name = format!(
+        let path = format!(
             "{}/{}/{}-{:05}.parquet",
             self.root,
             partition_dir(hour),
@@ -228,8 +283,27 @@ impl Dataset {
         *sequence += 1;
         self.stats.files += 1;
         self.stats.bytes += bytes.len() as u64;
-        storage.publish(&name, bytes, on_retry)
+        Ok(Publication { path, bytes })
     }
+}
+
+/// An empty in-memory Parquet file.
+fn new_file(schema: &SchemaRef, epoch: u64) -> anyhow::Result<OpenFile> {
+    Ok(OpenFile {
+        writer: ArrowWriter::try_new(Vec::new(), schema.clone(), Some(writer_properties()))?,
+        opened: Instant::now(),
+        rows: 0,
+        first_epoch: epoch,
+        delta: Vec::new(),
+    })
+}
+
+/// Snappy, bounded row groups.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build()
 }
 
 #[cfg(test)]
