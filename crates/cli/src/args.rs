@@ -103,18 +103,17 @@ pub enum ModeArg {
 }
 
 impl ParquetArgs {
-    /// The Parquet sink these options ask for, if any; the start time (epoch seconds) is the
-    /// run id that tells runs apart in file names.
+    /// The Parquet sink these options ask for, if any, publishing files as `publishing` says.
     pub fn open_sink(
         &self,
         windows: &[WindowSpec],
+        publishing: ratings_connectors::parquet::Publishing,
     ) -> anyhow::Result<Option<ratings_connectors::parquet::ParquetSink>> {
         use ratings_connectors::parquet::{ParquetSink, RollPolicy};
         let Some(url) = &self.storage else {
             return Ok(None);
         };
-        let storage = ratings_connectors::storage::Storage::open(url)?;
-        let run_id = (crate::pipeline::now_millis() / 1000) as u64;
+        let storage = std::sync::Arc::new(ratings_connectors::storage::Storage::open(url)?);
         let roll = RollPolicy {
             max_bytes: self.roll_size,
             max_age: self.roll_interval,
@@ -123,7 +122,7 @@ impl ParquetArgs {
             storage,
             windows,
             &self.writer_id,
-            run_id,
+            publishing,
             roll,
         )))
     }
@@ -208,11 +207,37 @@ impl KafkaArgs {
     }
 }
 
-/// Where a new consumer group starts.
+/// Output guarantee of the Kafka mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StartArg {
-    Earliest,
-    Latest,
+pub enum DeliveryArg {
+    /// Epochs: Kafka transactions, checkpointed state, Parquet published per epoch.
+    ExactlyOnce,
+    /// Outputs flushed, then consumer offsets committed; no state checkpoint.
+    AtLeastOnce,
+}
+
+/// Parses a starting position: earliest, latest, or a time (RFC 3339, or epoch
+/// milliseconds).
+fn starting_offsets(text: &str) -> Result<ratings_connectors::kafka::StartFrom, String> {
+    use ratings_connectors::kafka::StartFrom;
+    match text.trim() {
+        "earliest" => Ok(StartFrom::Earliest),
+        "latest" => Ok(StartFrom::Latest),
+        other if other.chars().all(|c| c.is_ascii_digit()) && !other.is_empty() => other
+            .parse()
+            .map(StartFrom::Timestamp)
+            .map_err(|e| format!("{e}")),
+        other => humantime::parse_rfc3339_weak(other)
+            .map(|time| {
+                let since = time
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                StartFrom::Timestamp(since.as_millis() as i64)
+            })
+            .map_err(|_| {
+                format!("{other:?} is not earliest, latest, an RFC 3339 time or epoch milliseconds")
+            }),
+    }
 }
 
 /// Options of the Kafka mode of `run`.
@@ -237,15 +262,46 @@ pub struct StreamArgs {
     /// Client id shown to the broker.
     #[arg(long, default_value = "ratings-stream", env = "RATINGS_CLIENT_ID")]
     pub client_id: String,
-    /// Where a consumer group without committed offsets starts.
-    #[arg(long, value_enum, default_value_t = StartArg::Earliest, env = "RATINGS_STARTING_OFFSETS")]
-    pub starting_offsets: StartArg,
+    /// Where a new processor starts reading: earliest, latest, or a time (RFC 3339 such as
+    /// 2026-11-28T10:00:00Z, or epoch milliseconds; the first record at or after it per
+    /// partition). An existing checkpoint (or, at-least-once, the group's committed offsets)
+    /// always wins.
+    #[arg(long, default_value = "earliest", value_parser = starting_offsets, env = "RATINGS_STARTING_OFFSETS")]
+    pub starting_offsets: ratings_connectors::kafka::StartFrom,
+    /// exactly-once: Kafka transactions per epoch with checkpointed state; a restart resumes
+    /// with no output lost or duplicated. at-least-once: no checkpoint; a restart may repeat
+    /// outputs and forgets open windows.
+    #[arg(long, value_enum, default_value_t = DeliveryArg::ExactlyOnce, env = "RATINGS_DELIVERY")]
+    pub delivery: DeliveryArg,
+    /// Storage URL of the checkpoint (default: --storage, else the current folder).
+    #[arg(long, env = "RATINGS_CHECKPOINT_STORAGE")]
+    pub checkpoint_storage: Option<String>,
+    /// Checkpoint folder relative to the checkpoint storage.
+    #[arg(long, default_value = ratings_connectors::checkpoint::DEFAULT_DIR, env = "RATINGS_CHECKPOINT_DIR")]
+    pub checkpoint_dir: String,
+    /// Delete the checkpoint and start over from --starting-offsets (outputs since the
+    /// checkpoint's start may be written again).
+    #[arg(long)]
+    pub reset_checkpoint: bool,
+    /// Transactional id of the output producer; one per processor. A processor started with
+    /// the same id fences this one (default: the group id).
+    #[arg(long, env = "RATINGS_TRANSACTIONAL_ID")]
+    pub transactional_id: Option<String>,
+    /// The Kafka transaction timeout: the broker aborts an epoch left open longer (e.g. storage
+    /// down that long), and the processor then redoes it from the checkpoint. At most the
+    /// broker's transaction.max.timeout.ms (15 min by default).
+    #[arg(long, default_value = "5min", value_parser = humantime::parse_duration, env = "RATINGS_TRANSACTION_TIMEOUT")]
+    pub transaction_timeout: Duration,
+    /// Also end an epoch after this many input records (0: by time only).
+    #[arg(long, default_value_t = 500_000, env = "RATINGS_COMMIT_RECORDS")]
+    pub commit_records: u64,
     /// Stop once every partition has been read to its end (then flush open windows unless
     /// --no-final-flush): for backfills, tests and benchmarks.
     #[arg(long, env = "RATINGS_EXIT_AT_END")]
     pub exit_at_end: bool,
-    /// How often outputs are flushed and consumer offsets committed.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, env = "RATINGS_COMMIT_INTERVAL")]
+    /// How often an epoch ends: outputs committed (readable with read_committed), state
+    /// checkpointed, Parquet files due published. Bounds the output latency.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration, env = "RATINGS_COMMIT_INTERVAL")]
     pub commit_interval: Duration,
     /// How often a progress line is printed.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, env = "RATINGS_PROGRESS_INTERVAL")]
@@ -364,9 +420,10 @@ pub struct GenerateArgs {
     /// Write JSON lines to this file ("-" for standard output) instead of Kafka.
     #[arg(long)]
     pub output: Option<PathBuf>,
-    /// Event-time ratings per second with --rate 0 (with a rate, event time is the wall clock).
-    #[arg(long, default_value_t = 1000.0)]
-    pub events_per_second: f64,
+    /// Ratings per second of event time (default: --rate, so event time follows the wall
+    /// clock; 1000 with --rate 0). More than --rate makes event time run ahead of the clock.
+    #[arg(long)]
+    pub events_per_second: Option<f64>,
     /// Event time of the first record, epoch seconds (default: now).
     #[arg(long)]
     pub start_time: Option<i64>,

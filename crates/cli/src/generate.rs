@@ -61,10 +61,10 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     let config = GeneratorConfig {
         seed: args.seed,
         start_time: args.start_time.unwrap_or(now_millis() / 1000),
-        events_per_second: if paced {
-            args.rate
-        } else {
-            args.events_per_second
+        events_per_second: match (args.events_per_second, paced) {
+            (Some(events), _) => events,
+            (None, true) => args.rate,
+            (None, false) => 1000.0,
         },
         late_fraction: args.late_fraction,
         malformed_fraction: args.malformed_fraction,

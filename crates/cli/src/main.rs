@@ -4,6 +4,7 @@ mod args;
 mod catalog_source;
 mod config_file;
 mod demo;
+mod epochs;
 mod generate;
 mod pipeline;
 mod replay;
@@ -23,7 +24,7 @@ use crate::args::{CheckpointArgs, CheckpointCommand, Cli, Command};
 
 /// `ratings-stream checkpoint inspect`.
 fn inspect_checkpoint(args: &CheckpointArgs) -> anyhow::Result<()> {
-    let storage = ratings_connectors::storage::Storage::open(&args.storage)?;
+    let storage = std::sync::Arc::new(ratings_connectors::storage::Storage::open(&args.storage)?);
     let store = ratings_connectors::checkpoint::CheckpointStore::new(storage, &args.checkpoint_dir);
     print!("{}", store.inspect()?);
     Ok(())

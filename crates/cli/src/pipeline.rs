@@ -121,6 +121,11 @@ impl Pipeline {
         self.outputs.parquet.as_ref()
     }
 
+    /// The Parquet outputs, to end or restore an epoch.
+    pub fn parquet_mut(&mut self) -> Option<&mut ParquetSink> {
+        self.outputs.parquet.as_mut()
+    }
+
     /// Pipeline counters so far.
     pub fn stats(&self) -> PipelineStats {
         PipelineStats {

@@ -1,19 +1,22 @@
 //! `ratings-stream run` in Kafka mode: consume every partition of `ratings`, run the engine,
 //! publish each window to `metrics` and rejected/late records to the dead-letter topic.
 //!
-//! Outputs are flushed and consumer offsets committed every `--commit-interval` (flush first,
-//! then commit: at-least-once). A restart resumes from the committed offsets; window state is not
-//! checkpointed yet, so windows open at a restart start empty.
+//! Every `--commit-interval` (or `--commit-records`) the work so far is committed:
+//! exactly-once, as an epoch (see [`crate::epochs`]); at-least-once, by flushing the outputs
+//! and then committing the consumer offsets (a restart may repeat outputs and starts its
+//! windows empty).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ratings_connectors::kafka::{KafkaSettings, KafkaSource, PollOutcome, Producer, StartFrom};
+use ratings_connectors::kafka::{KafkaSettings, KafkaSource, PollOutcome, Producer, Start};
+use ratings_connectors::parquet::Publishing;
 use ratings_core::{DeadLetter, Engine, EngineConfig, WindowResult, WindowSpec};
 
-use crate::args::{RunArgs, StartArg};
+use crate::args::{DeliveryArg, RunArgs};
 use crate::catalog_source::{self, LoadedCatalog};
+use crate::epochs::{checkpoint_store, Epochs, Recovered, RedoEpoch};
 use crate::pipeline::{Outputs, Pipeline};
 use crate::report::banner;
 use crate::run::finish_report;
@@ -43,36 +46,21 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         address => format!("http://{}/metrics", serve(Arc::clone(&metrics), address)?),
     };
     print_banner(args, &config, &settings, &loaded, metrics_at);
-    let start = match args.stream.starting_offsets {
-        StartArg::Earliest => StartFrom::Earliest,
-        StartArg::Latest => StartFrom::Latest,
-    };
-    let source = KafkaSource::connect(
-        &settings,
-        &args.kafka.ratings_topic,
-        &args.stream.group_id,
-        start,
-    )?;
-    let producer = Arc::new(Producer::connect(&settings)?);
-    let outputs = outputs(args, &producer, &config.windows)?;
-    let pipeline = Pipeline::new(
-        Engine::new(config, loaded.catalog),
-        outputs,
-        args.kafka.ratings_topic.clone(),
-        args.max_record_bytes,
-    );
-    let mut job = Job {
-        source,
-        producer,
-        pipeline,
-        metrics,
-        timers: LoopState::new(),
-    };
     let stop = crate::shutdown::stop_flag()?;
     let started = Instant::now();
-    job.run_until(&stop, args)?;
-    job.shutdown(args)?;
-    finish_report(&job.pipeline, args.summary_file.as_deref(), started)
+    loop {
+        let mut job = Job::start(args, &config, &loaded, &settings, Arc::clone(&metrics))?;
+        match job.run_until(&stop, args) {
+            Ok(()) => {
+                job.shutdown(args)?;
+                return finish_report(&job.pipeline, args.summary_file.as_deref(), started);
+            }
+            Err(error) if error.is::<RedoEpoch>() => {
+                eprintln!("{error:#}; restarting from the last committed epoch");
+            }
+            Err(error) => return Err(error),
+        }
+    }
 }
 
 /// The start-up banner: the effective configuration, secrets redacted.
@@ -96,8 +84,9 @@ fn print_banner(
             ("group id", stream.group_id.clone()),
             (
                 "starting offsets",
-                format!("{:?} (committed offsets win)", stream.starting_offsets).to_lowercase(),
+                format!("{:?} (a checkpoint wins)", stream.starting_offsets).to_lowercase(),
             ),
+            ("delivery", describe_delivery(args)),
             (
                 "commit interval",
                 humantime::format_duration(stream.commit_interval).to_string(),
@@ -113,6 +102,38 @@ fn print_banner(
     );
 }
 
+/// Banner line of the delivery guarantee.
+fn describe_delivery(args: &RunArgs) -> String {
+    let stream = &args.stream;
+    match stream.delivery {
+        DeliveryArg::AtLeastOnce => "at-least-once (no checkpoint)".into(),
+        DeliveryArg::ExactlyOnce => format!(
+            "exactly-once: checkpoint {} in {}, transactional id {}, transaction timeout {}{}",
+            stream.checkpoint_dir,
+            stream
+                .checkpoint_storage
+                .as_deref()
+                .or(args.parquet.storage.as_deref())
+                .unwrap_or("."),
+            transactional_id(args),
+            humantime::format_duration(stream.transaction_timeout),
+            if stream.reset_checkpoint {
+                ", RESET requested"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+/// `--transactional-id`, else the group id.
+fn transactional_id(args: &RunArgs) -> &str {
+    args.stream
+        .transactional_id
+        .as_deref()
+        .unwrap_or(&args.stream.group_id)
+}
+
 /// The late-records topic: `--late-topic`, else the dead-letter topic.
 fn late_topic(args: &RunArgs) -> &str {
     args.stream
@@ -126,6 +147,7 @@ fn outputs(
     args: &RunArgs,
     producer: &Arc<Producer>,
     windows: &[WindowSpec],
+    publishing: Publishing,
 ) -> anyhow::Result<Outputs> {
     let topic = |name: &str| {
         Box::new(TopicSink {
@@ -137,8 +159,14 @@ fn outputs(
         windows: topic(&args.stream.metrics_topic),
         dead_letters: topic(&args.stream.dead_letter_topic),
         late: topic(late_topic(args)),
-        parquet: args.parquet.open_sink(windows)?,
+        parquet: args.parquet.open_sink(windows, publishing)?,
     })
+}
+
+/// How the work is committed.
+enum Delivery {
+    AtLeastOnce,
+    ExactlyOnce(Epochs),
 }
 
 /// The running processor: source, pipeline, outputs and the timers of the main loop.
@@ -146,11 +174,88 @@ struct Job {
     source: KafkaSource,
     producer: Arc<Producer>,
     pipeline: Pipeline,
+    delivery: Delivery,
     metrics: Arc<PromMetrics>,
     timers: LoopState,
 }
 
 impl Job {
+    /// Connects to Kafka and sets the processor up: exactly-once, from its checkpoint.
+    fn start(
+        args: &RunArgs,
+        config: &EngineConfig,
+        loaded: &LoadedCatalog,
+        settings: &KafkaSettings,
+        metrics: Arc<PromMetrics>,
+    ) -> anyhow::Result<Job> {
+        let topic = &args.kafka.ratings_topic;
+        let group = &args.stream.group_id;
+        if args.stream.delivery == DeliveryArg::AtLeastOnce {
+            let source = KafkaSource::connect(
+                settings,
+                topic,
+                group,
+                &Start::Committed(args.stream.starting_offsets),
+            )?;
+            let producer = Arc::new(Producer::connect(settings)?);
+            let engine = Engine::new(config.clone(), Arc::clone(&loaded.catalog));
+            let publishing = Publishing::Immediate {
+                run_id: (crate::pipeline::now_millis() / 1000) as u64,
+            };
+            let pipeline = pipeline(args, engine, &producer, publishing)?;
+            return Ok(Job::new(source, producer, pipeline, Delivery::AtLeastOnce, metrics));
+        }
+        let store = checkpoint_store(args)?;
+        if args.stream.reset_checkpoint && store.exists()? {
+            eprintln!(
+                "WARNING: --reset-checkpoint: deleting {} and starting from {:?}; outputs already \
+                 written from the old checkpoint's input may be written again",
+                store.location(),
+                args.stream.starting_offsets
+            );
+            store.reset()?;
+        }
+        // registering the transactional id fences an older processor and settles its transaction
+        let producer = Arc::new(Producer::transactional(
+            settings,
+            transactional_id(args),
+            args.stream.transaction_timeout,
+        )?);
+        let mut recovered = Recovered::recover(args, settings, store)?;
+        let engine = recovered.engine(config.clone(), loaded)?;
+        let mut pipeline = pipeline(args, engine, &producer, Publishing::WithEpochs)?;
+        let source = KafkaSource::connect(settings, topic, group, &recovered.start)?;
+        if let Some(epoch) = recovered.restored_epoch {
+            eprintln!(
+                "checkpoint: resuming after epoch {epoch} (watermark {}, {} open windows)",
+                pipeline
+                    .engine()
+                    .watermark()
+                    .map_or("none".into(), ratings_core::time::rfc3339_seconds),
+                pipeline.engine().open_windows()
+            );
+        }
+        let epochs = recovered.resume(&mut pipeline, &producer)?;
+        Ok(Job::new(source, producer, pipeline, Delivery::ExactlyOnce(epochs), metrics))
+    }
+
+    fn new(
+        source: KafkaSource,
+        producer: Arc<Producer>,
+        pipeline: Pipeline,
+        delivery: Delivery,
+        metrics: Arc<PromMetrics>,
+    ) -> Job {
+        Job {
+            source,
+            producer,
+            pipeline,
+            delivery,
+            metrics,
+            timers: LoopState::new(),
+        }
+    }
+
     /// The main loop: one record per step; batches end every `BATCH` records or when the input
     /// is idle; commits, metrics and progress reports follow their intervals.
     fn run_until(&mut self, stop: &AtomicBool, args: &RunArgs) -> anyhow::Result<()> {
@@ -166,7 +271,15 @@ impl Job {
                 })
             })?;
             steps += 1;
-            in_batch += u64::from(outcome == PollOutcome::Record);
+            if outcome == PollOutcome::Record {
+                in_batch += 1;
+                if let Delivery::ExactlyOnce(epochs) = &mut self.delivery {
+                    epochs.note_record();
+                    if epochs.full(args.stream.commit_records) {
+                        self.commit(false)?;
+                    }
+                }
+            }
             let idle = outcome == PollOutcome::Idle;
             if in_batch >= BATCH || (idle && in_batch > 0) {
                 in_batch = 0;
@@ -185,8 +298,7 @@ impl Job {
 
     fn on_timers(&mut self, args: &RunArgs) -> anyhow::Result<()> {
         if self.timers.last_commit.elapsed() >= args.stream.commit_interval {
-            commit(&mut self.pipeline, &self.producer, &self.source)?;
-            self.timers.last_commit = Instant::now();
+            self.commit(false)?;
         }
         if self.timers.last_metrics.elapsed() >= METRICS_INTERVAL {
             self.timers.refresh_metrics(
@@ -208,8 +320,10 @@ impl Job {
     fn shutdown(&mut self, args: &RunArgs) -> anyhow::Result<()> {
         self.pipeline
             .finish(args.stream.exit_at_end && !args.no_final_flush)?;
-        self.producer.flush(FLUSH_TIMEOUT)?;
-        commit(&mut self.pipeline, &self.producer, &self.source)?;
+        if matches!(self.delivery, Delivery::AtLeastOnce) {
+            self.producer.flush(FLUSH_TIMEOUT)?;
+        }
+        self.commit(true)?;
         self.timers
             .refresh_metrics(&self.pipeline, &self.source, &self.producer, &self.metrics);
         self.timers
@@ -217,10 +331,41 @@ impl Job {
     }
 }
 
+impl Job {
+    /// Commits the work so far (exactly-once: ends the epoch; `force` even an empty one).
+    fn commit(&mut self, force: bool) -> anyhow::Result<()> {
+        self.timers.last_commit = Instant::now();
+        match &mut self.delivery {
+            Delivery::AtLeastOnce => {
+                commit_at_least_once(&mut self.pipeline, &self.producer, &self.source)
+            }
+            Delivery::ExactlyOnce(epochs) => {
+                epochs.commit(&mut self.pipeline, &self.source, &self.producer, force)
+            }
+        }
+    }
+}
+
+/// The pipeline of a Kafka-mode job: Kafka topics and Parquet as outputs.
+fn pipeline(
+    args: &RunArgs,
+    engine: Engine,
+    producer: &Arc<Producer>,
+    publishing: Publishing,
+) -> anyhow::Result<Pipeline> {
+    let outputs = outputs(args, producer, &engine.config().windows, publishing)?;
+    Ok(Pipeline::new(
+        engine,
+        outputs,
+        args.kafka.ratings_topic.clone(),
+        args.max_record_bytes,
+    ))
+}
+
 /// Makes everything processed so far durable in Kafka, then commits the input offsets. While
 /// the broker is unreachable the outputs stay queued (librdkafka retries them) and the commit
 /// is left for a later round; only a delivery that finally failed is an error.
-fn commit(
+fn commit_at_least_once(
     pipeline: &mut Pipeline,
     producer: &Producer,
     source: &KafkaSource,

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ratings_connectors::kafka::{ensure_topics, KafkaSource, Producer, StartFrom};
-use serde_json::Value;
+use ratings_connectors::kafka::{ensure_topics, Producer};
 
 mod common;
 use common::{
-    binary, bootstrap, free_port, kafka_settings, stop_with_sigterm, temp_dir, wait_for_metric,
+    binary, bootstrap, comparable, free_port, kafka_settings, read_topic, stop_with_sigterm,
+    temp_dir, wait_for_metric,
 };
 
 /// A path for `name` in a fresh folder of its own.
@@ -70,43 +70,14 @@ impl Topics {
             "--metrics-address",
             "off",
         ];
+        let checkpoint = std::env::temp_dir().join(format!("ratings-stream-{}", self.group));
+        let checkpoint = checkpoint.to_str().unwrap();
+        if !extra.contains(&"--storage") {
+            args.extend_from_slice(&["--checkpoint-storage", checkpoint]);
+        }
         args.extend_from_slice(extra);
         binary(&args)
     }
-}
-
-/// Every record of `topic` as (partition, offset, JSON value), read to the end.
-fn read_topic(topic: &str) -> Vec<(i32, i64, Value)> {
-    let group = format!("reader-{topic}");
-    let mut source =
-        KafkaSource::connect(&kafka_settings(), topic, &group, StartFrom::Earliest).unwrap();
-    let mut records = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !source.all_at_end() {
-        assert!(Instant::now() < deadline, "timed out reading {topic}");
-        source
-            .poll(|r| {
-                records.push((r.partition, r.offset, serde_json::from_slice(r.payload)?));
-                Ok(None)
-            })
-            .unwrap();
-    }
-    records
-}
-
-/// The window objects without `processing_time`, as sorted strings.
-fn comparable(windows: impl Iterator<Item = Value>) -> Vec<String> {
-    let mut out: Vec<String> = windows
-        .map(|mut w| {
-            w.as_object_mut()
-                .unwrap()
-                .remove("processing_time")
-                .expect("has processing_time");
-            w.to_string()
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// Rows in all Parquet files under `dir`, from their footers.
@@ -409,6 +380,8 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
             &address,
             "--progress-interval",
             "1s",
+            "--checkpoint-storage",
+            temp_dir("live-checkpoint").to_str().unwrap(),
         ])
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ratings_connectors::kafka::{ensure_topics, KafkaSource, Producer, StartFrom};
+use ratings_connectors::kafka::{ensure_topics, KafkaSource, Producer, Start, StartFrom};
 
 mod common;
 use common::{free_port, kafka_settings, stop_with_sigterm, wait_for_metric};
@@ -75,6 +75,8 @@ fn processor_survives_a_broker_restart() {
             "2s",
             "--commit-interval",
             "1s",
+            "--checkpoint-storage",
+            common::temp_dir("restart-checkpoint").to_str().unwrap(),
         ])
         .stderr(Stdio::piped())
         .spawn()
@@ -121,7 +123,7 @@ fn processor_survives_a_broker_restart() {
         &kafka_settings(),
         &metrics,
         &name("reader"),
-        StartFrom::Earliest,
+        &Start::At(StartFrom::Earliest),
     )
     .unwrap();
     let mut tumbling_total = 0;

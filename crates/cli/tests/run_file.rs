@@ -416,7 +416,7 @@ fn checkpoint_inspect_prints_the_store_and_names_damaged_files() {
     let dir = temp_dir("inspect");
     let url = format!("file://{}", dir.display());
     let store = CheckpointStore::new(
-        ratings_connectors::storage::Storage::open(&url).unwrap(),
+        std::sync::Arc::new(ratings_connectors::storage::Storage::open(&url).unwrap()),
         DEFAULT_DIR,
     );
     let offsets = EpochOffsets {
@@ -424,6 +424,7 @@ fn checkpoint_inspect_prints_the_store_and_names_damaged_files() {
         topic: "ratings".into(),
         next_offsets: [(0, 12), (1, 9)].into(),
         watermark: Some(1_699_999_980),
+        publications: Vec::new(),
     };
     store.write_offsets(&offsets).unwrap();
     store.write_state(4, b"engine").unwrap();

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ratings_connectors::kafka::KafkaSettings;
+use std::time::{Duration, Instant};
+
+use ratings_connectors::kafka::{KafkaSettings, KafkaSource, Start, StartFrom};
 use serde_json::Value;
 
 /// Runs `ratings-stream` with `args` and asserts that it succeeds.
@@ -163,4 +165,39 @@ pub fn generate_file(
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--output", output.to_str().unwrap()]);
     binary(&args);
+}
+
+/// Every record of `topic` as (partition, offset, JSON value), read to the end.
+pub fn read_topic(topic: &str) -> Vec<(i32, i64, Value)> {
+    let group = format!("reader-{topic}");
+    let mut source =
+        KafkaSource::connect(&kafka_settings(), topic, &group, &Start::At(StartFrom::Earliest))
+            .unwrap();
+    let mut records = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !source.all_at_end() {
+        assert!(Instant::now() < deadline, "timed out reading {topic}");
+        source
+            .poll(|r| {
+                records.push((r.partition, r.offset, serde_json::from_slice(r.payload)?));
+                Ok(None)
+            })
+            .unwrap();
+    }
+    records
+}
+
+/// The window objects without `processing_time`, as sorted strings.
+pub fn comparable(windows: impl Iterator<Item = Value>) -> Vec<String> {
+    let mut out: Vec<String> = windows
+        .map(|mut w| {
+            w.as_object_mut()
+                .unwrap()
+                .remove("processing_time")
+                .expect("has processing_time");
+            w.to_string()
+        })
+        .collect();
+    out.sort();
+    out
 }

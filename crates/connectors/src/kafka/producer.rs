@@ -16,8 +16,11 @@ use super::health::{Health, HealthContext};
 use super::settings::KafkaSettings;
 use std::sync::Arc;
 
-/// How long registering a transactional id may take.
-const INIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long registering a transactional id may take (the broker first settles the open
+/// transaction of the processor it fences).
+const INIT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long start-up waits for the broker to answer at all.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a transaction step failed, and what the caller may do about it.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,17 @@ impl Producer {
                 ("transaction.timeout.ms", &millis),
             ],
         )?;
+        producer
+            .inner
+            .client()
+            .fetch_metadata(None, CONNECT_TIMEOUT)
+            .with_context(|| {
+                format!(
+                    "cannot reach Kafka at {} within {} s (is the broker running? scripts/kafka.sh start)",
+                    settings.bootstrap_servers,
+                    CONNECT_TIMEOUT.as_secs()
+                )
+            })?;
         producer
             .inner
             .init_transactions(INIT_TIMEOUT)
