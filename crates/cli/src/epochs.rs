@@ -103,7 +103,12 @@ impl Recovered {
         settle_pending(&store, &id, args, settings)?;
         let latest = store.latest()?;
         let (start, restored_epoch, state, rows) = match latest {
-            None => (Start::At(args.stream.starting_offsets), None, None, Vec::new()),
+            None => (
+                Start::At(args.stream.starting_offsets),
+                None,
+                None,
+                Vec::new(),
+            ),
             Some(restored) => {
                 let offsets = restored.offsets;
                 anyhow::ensure!(
@@ -165,7 +170,11 @@ impl Recovered {
     }
 
     /// Brings the pipeline's Parquet outputs back to the checkpoint, then opens the first epoch.
-    pub fn resume(mut self, pipeline: &mut Pipeline, producer: &Producer) -> anyhow::Result<Epochs> {
+    pub fn resume(
+        mut self,
+        pipeline: &mut Pipeline,
+        producer: &Producer,
+    ) -> anyhow::Result<Epochs> {
         let saved = self.state.take().and_then(|s| s.parquet);
         match (pipeline.parquet_mut(), saved) {
             (Some(sink), Some(saved)) => {
@@ -265,9 +274,7 @@ impl Epochs {
         }
         self.records = 0;
         self.started = Instant::now();
-        producer
-            .begin_transaction()
-            .map_err(anyhow::Error::new)
+        producer.begin_transaction().map_err(anyhow::Error::new)
     }
 
     /// The commit point: input offsets into the transaction, then the transaction committed.

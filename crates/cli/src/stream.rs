@@ -203,7 +203,13 @@ impl Job {
                 run_id: (crate::pipeline::now_millis() / 1000) as u64,
             };
             let pipeline = pipeline(args, engine, &producer, publishing)?;
-            return Ok(Job::new(source, producer, pipeline, Delivery::AtLeastOnce, metrics));
+            return Ok(Job::new(
+                source,
+                producer,
+                pipeline,
+                Delivery::AtLeastOnce,
+                metrics,
+            ));
         }
         let store = checkpoint_store(args)?;
         if args.stream.reset_checkpoint && store.exists()? {
@@ -236,7 +242,13 @@ impl Job {
             );
         }
         let epochs = recovered.resume(&mut pipeline, &producer)?;
-        Ok(Job::new(source, producer, pipeline, Delivery::ExactlyOnce(epochs), metrics))
+        Ok(Job::new(
+            source,
+            producer,
+            pipeline,
+            Delivery::ExactlyOnce(epochs),
+            metrics,
+        ))
     }
 
     fn new(

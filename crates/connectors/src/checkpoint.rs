@@ -196,7 +196,8 @@ impl CheckpointStore {
 
     /// Stores a finished file of `epoch` under its staging path.
     pub fn stage(&self, epoch: u64, target: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
-        self.storage.publish(&self.staging_path(epoch, target), bytes)
+        self.storage
+            .publish(&self.staging_path(epoch, target), bytes)
     }
 
     /// Completes a committed epoch: moves its staged files into place (skipping those an
@@ -261,8 +262,7 @@ impl CheckpointStore {
         );
         let mut file = header.into_bytes();
         file.extend_from_slice(body);
-        self.storage
-            .publish(&self.path(kind, epoch), file)
+        self.storage.publish(&self.path(kind, epoch), file)
     }
 
     /// Records where the input stands at the end of an epoch.
@@ -550,10 +550,7 @@ mod tests {
             error.contains("state/1") && error.contains("checksum mismatch"),
             "{error}"
         );
-        assert!(
-            error.contains("--reset-checkpoint"),
-            "{error}"
-        );
+        assert!(error.contains("--reset-checkpoint"), "{error}");
 
         std::fs::write(&state, &bytes[..bytes.len() - 3]).unwrap();
         let error = store.latest().unwrap_err().to_string();
@@ -608,12 +605,20 @@ mod tests {
         let base = dir.parent().unwrap().parent().unwrap().parent().unwrap();
         let mut epoch = offsets(1);
         epoch.publications = vec!["out/a.parquet".into(), "out/_SUCCESS".into()];
-        store.stage(1, "out/a.parquet", b"parquet".to_vec()).unwrap();
+        store
+            .stage(1, "out/a.parquet", b"parquet".to_vec())
+            .unwrap();
         store.stage(1, "out/_SUCCESS", Vec::new()).unwrap();
         store.write_offsets(&epoch).unwrap();
-        assert!(!base.join("out/a.parquet").exists(), "visible before commit");
+        assert!(
+            !base.join("out/a.parquet").exists(),
+            "visible before commit"
+        );
         store.finalize(&epoch, 1).unwrap();
-        assert_eq!(std::fs::read(base.join("out/a.parquet")).unwrap(), b"parquet");
+        assert_eq!(
+            std::fs::read(base.join("out/a.parquet")).unwrap(),
+            b"parquet"
+        );
         assert!(base.join("out/_SUCCESS").exists());
         assert_eq!(store.committed_epochs().unwrap(), [1]);
         // a second attempt (crash after the moves) finds them done
@@ -634,7 +639,11 @@ mod tests {
         assert_eq!(store.pending_epochs().unwrap(), Vec::<u64>::new());
         assert_eq!(store.read_rows(2).unwrap(), None);
         let left = store.storage().list(DEFAULT_DIR).unwrap();
-        assert!(left.iter().all(|f| !f.contains("/2") && !f.contains("staging")), "{left:?}");
+        assert!(
+            left.iter()
+                .all(|f| !f.contains("/2") && !f.contains("staging")),
+            "{left:?}"
+        );
     }
 
     #[test]

@@ -209,11 +209,7 @@ impl Storage {
 
     /// Runs `operation` until it succeeds, sleeping with exponential backoff between attempts;
     /// every failure is counted and reported.
-    fn retry<F, Fut>(
-        &self,
-        limit: Duration,
-        mut operation: F,
-    ) -> anyhow::Result<()>
+    fn retry<F, Fut>(&self, limit: Duration, mut operation: F) -> anyhow::Result<()>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<(), object_store::Error>>,

@@ -170,9 +170,13 @@ pub fn generate_file(
 /// Every record of `topic` as (partition, offset, JSON value), read to the end.
 pub fn read_topic(topic: &str) -> Vec<(i32, i64, Value)> {
     let group = format!("reader-{topic}");
-    let mut source =
-        KafkaSource::connect(&kafka_settings(), topic, &group, &Start::At(StartFrom::Earliest))
-            .unwrap();
+    let mut source = KafkaSource::connect(
+        &kafka_settings(),
+        topic,
+        &group,
+        &Start::At(StartFrom::Earliest),
+    )
+    .unwrap();
     let mut records = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !source.all_at_end() {

@@ -9,6 +9,6 @@ mod source;
 pub use admin::ensure_topics;
 pub use health::Health;
 pub use producer::Producer;
+pub use producer::TxnError;
 pub use settings::{redacted, KafkaSettings};
 pub use source::{committed_metadata, KafkaRecord, KafkaSource, PollOutcome, Start, StartFrom};
-pub use producer::TxnError;

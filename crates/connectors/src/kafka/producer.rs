@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::consumer::ConsumerGroupMetadata;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, Producer as _, ThreadedProducer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 

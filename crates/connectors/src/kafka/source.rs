@@ -359,9 +359,10 @@ fn start_positions(
         Start::Offsets(offsets) => {
             return (0..partitions as i32)
                 .map(|p| {
-                    offsets.get(&p).copied().with_context(|| {
-                        format!("no starting offset for partition {p} of {topic}")
-                    })
+                    offsets
+                        .get(&p)
+                        .copied()
+                        .with_context(|| format!("no starting offset for partition {p} of {topic}"))
                 })
                 .collect()
         }

@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 pub use dataset::{partition_dir, DatasetState, DatasetStats, Publication, RollPolicy};
 pub use schema::{aggregate_batch, raw_batch, AGGREGATE_SCHEMA, RAW_SCHEMA};
 
-pub use crate::storage::StorageHealth;
 use crate::storage::Storage;
+pub use crate::storage::StorageHealth;
 use dataset::Dataset;
 
 /// Folder of the raw dataset under the storage base.
@@ -306,8 +306,7 @@ impl ParquetSink {
 /// Batches as one in-memory Parquet file.
 fn encode(batches: &[RecordBatch]) -> anyhow::Result<Vec<u8>> {
     let schema = batches[0].schema();
-    let mut writer =
-        ArrowWriter::try_new(Vec::new(), schema, Some(dataset::writer_properties()))?;
+    let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(dataset::writer_properties()))?;
     for batch in batches {
         writer.write(batch)?;
     }
@@ -316,8 +315,7 @@ fn encode(batches: &[RecordBatch]) -> anyhow::Result<Vec<u8>> {
 
 /// The batches of an in-memory Parquet file.
 fn decode(parquet: &[u8]) -> anyhow::Result<Vec<RecordBatch>> {
-    let reader =
-        ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(parquet))?
-            .build()?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(parquet))?
+        .build()?;
     Ok(reader.collect::<Result<Vec<_>, _>>()?)
 }
