@@ -103,17 +103,22 @@ pub enum ModeArg {
 }
 
 impl ParquetArgs {
-    /// The Parquet sink these options ask for, if any, publishing files as `publishing` says.
+    /// The Parquet sink these options ask for, if any, publishing files as `publishing` says;
+    /// on `shared` when given (the storage opened for the same URL), else on its own.
     pub fn open_sink(
         &self,
         windows: &[WindowSpec],
         publishing: ratings_connectors::parquet::Publishing,
+        shared: Option<&std::sync::Arc<ratings_connectors::storage::Storage>>,
     ) -> anyhow::Result<Option<ratings_connectors::parquet::ParquetSink>> {
         use ratings_connectors::parquet::{ParquetSink, RollPolicy};
         let Some(url) = &self.storage else {
             return Ok(None);
         };
-        let storage = std::sync::Arc::new(ratings_connectors::storage::Storage::open(url)?);
+        let storage = match shared {
+            Some(storage) => std::sync::Arc::clone(storage),
+            None => std::sync::Arc::new(ratings_connectors::storage::Storage::open(url)?),
+        };
         let roll = RollPolicy {
             max_bytes: self.roll_size,
             max_age: self.roll_interval,

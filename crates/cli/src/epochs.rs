@@ -35,8 +35,9 @@ use crate::pipeline::{now_millis, Pipeline};
 
 /// Committed epochs kept in the checkpoint (older ones are pruned).
 const KEEP_EPOCHS: usize = 3;
-/// How long one transaction step may take before it is tried again.
-const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one transaction step may block before the main loop gets control back (it tries
+/// again on its next round while the broker is unreachable).
+const STEP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What `state/<epoch>` holds.
 #[derive(Debug, Serialize, Deserialize)]
@@ -63,6 +64,15 @@ pub struct Epochs {
     records: u64,
     started: Instant,
     transaction_timeout: Duration,
+    /// The epoch's checkpoint files are written and it waits for Kafka to commit it.
+    sealed: Option<Sealed>,
+}
+
+/// An epoch written to the checkpoint, not committed yet.
+struct Sealed {
+    offsets: EpochOffsets,
+    parquet: Option<ParquetState>,
+    offsets_sent: bool,
 }
 
 /// Where a (re)started processor stands.
@@ -143,6 +153,7 @@ impl Recovered {
                 records: 0,
                 started: Instant::now(),
                 transaction_timeout: args.stream.transaction_timeout,
+                sealed: None,
             },
             start,
             restored_epoch,
@@ -199,9 +210,9 @@ impl Recovered {
 }
 
 impl Epochs {
-    /// The open epoch.
-    pub fn current(&self) -> u64 {
-        self.epoch
+    /// Whether the epoch is sealed and waits for Kafka (see [`Epochs::commit`]).
+    pub fn sealed(&self) -> bool {
+        self.sealed.is_some()
     }
 
     /// Counts an input record of the open epoch.
@@ -215,7 +226,9 @@ impl Epochs {
     }
 
     /// Ends the open epoch (see the module documentation) and opens the next. An epoch that
-    /// read nothing and finished no file is left open, unless `force`.
+    /// read nothing and finished no file is left open, unless `force`. While Kafka cannot
+    /// commit (broker unreachable) the epoch stays sealed: call again until [`Epochs::sealed`]
+    /// is false; reading on meanwhile would put records in the sealed epoch.
     pub fn commit(
         &mut self,
         pipeline: &mut Pipeline,
@@ -223,6 +236,27 @@ impl Epochs {
         producer: &Producer,
         force: bool,
     ) -> anyhow::Result<()> {
+        if self.sealed.is_none() && !self.seal(pipeline, source, force)? {
+            return Ok(());
+        }
+        if !self.commit_kafka(source, producer)? {
+            return Ok(());
+        }
+        let sealed = self.sealed.take().expect("the epoch is sealed");
+        self.store.finalize(&sealed.offsets, now_millis())?;
+        self.prune(sealed.parquet.as_ref());
+        self.epoch += 1;
+        self.begin(pipeline, producer)
+    }
+
+    /// Writes the epoch's staged files, rows, state and offsets; `false` for an empty epoch
+    /// (left open).
+    fn seal(
+        &mut self,
+        pipeline: &mut Pipeline,
+        source: &KafkaSource,
+        force: bool,
+    ) -> anyhow::Result<bool> {
         pipeline.end_batch()?;
         let files = match pipeline.parquet_mut() {
             Some(sink) => Some(sink.take_epoch()?),
@@ -231,7 +265,7 @@ impl Epochs {
         let nothing_finished = files.as_ref().is_none_or(|f| f.publications.is_empty());
         if self.records == 0 && nothing_finished && !force {
             self.started = Instant::now();
-            return Ok(());
+            return Ok(false);
         }
         let offsets = EpochOffsets {
             epoch: self.epoch,
@@ -260,11 +294,12 @@ impl Epochs {
         self.store
             .write_state(self.epoch, &postcard::to_stdvec(&state)?)?;
         self.store.write_offsets(&offsets)?;
-        self.commit_kafka(&offsets, source, producer)?;
-        self.store.finalize(&offsets, now_millis())?;
-        self.prune(state.parquet.as_ref());
-        self.epoch += 1;
-        self.begin(pipeline, producer)
+        self.sealed = Some(Sealed {
+            offsets,
+            parquet: state.parquet,
+            offsets_sent: false,
+        });
+        Ok(true)
     }
 
     /// Opens the current epoch: a new transaction, Parquet files named after it.
@@ -278,57 +313,52 @@ impl Epochs {
     }
 
     /// The commit point: input offsets into the transaction, then the transaction committed.
-    /// Retriable failures (broker unreachable) are retried until the transaction times out.
-    fn commit_kafka(
-        &self,
-        offsets: &EpochOffsets,
-        source: &KafkaSource,
-        producer: &Producer,
-    ) -> anyhow::Result<()> {
-        let tag = format!("{}:{}", self.checkpoint_id, self.epoch);
-        let group = source.group_metadata()?;
-        self.transaction_step(producer, || {
-            producer.send_offsets(
+    /// `false` when Kafka cannot be reached now (try again later); a transaction that cannot
+    /// commit (aborted by the broker, or open longer than its timeout) is a [`RedoEpoch`].
+    fn commit_kafka(&mut self, source: &KafkaSource, producer: &Producer) -> anyhow::Result<bool> {
+        let sealed = self.sealed.as_mut().expect("the epoch is sealed");
+        if !sealed.offsets_sent {
+            let tag = format!("{}:{}", self.checkpoint_id, self.epoch);
+            let group = source.group_metadata()?;
+            let offsets = &sealed.offsets;
+            let sent = producer.send_offsets(
                 &offsets.topic,
                 &offsets.next_offsets,
                 &tag,
                 &group,
                 STEP_TIMEOUT,
-            )
-        })?;
-        self.transaction_step(producer, || producer.commit_transaction(STEP_TIMEOUT))
+            );
+            if !self.step_done(sent, producer)? {
+                return Ok(false);
+            }
+            self.sealed.as_mut().expect("sealed").offsets_sent = true;
+        }
+        let committed = producer.commit_transaction(STEP_TIMEOUT);
+        self.step_done(committed, producer)
     }
 
-    fn transaction_step(
-        &self,
-        producer: &Producer,
-        mut step: impl FnMut() -> Result<(), TxnError>,
-    ) -> anyhow::Result<()> {
-        let deadline = self.started + self.transaction_timeout;
-        loop {
-            let reason = match step() {
-                Ok(()) => return Ok(()),
-                Err(TxnError::Retriable(text)) if Instant::now() < deadline => {
-                    producer.health().note_error(&text);
-                    eprintln!("kafka: {text}; epoch {} retries", self.epoch);
-                    std::thread::sleep(Duration::from_millis(500));
-                    continue;
-                }
-                Err(TxnError::Fatal(text)) => bail!(
-                    "{text} (another processor with the same transactional id may have taken over)"
-                ),
-                Err(TxnError::Retriable(text) | TxnError::Abortable(text)) => text,
-            };
-            producer.health().note_error(&reason);
-            if let Err(error) = producer.abort_transaction(STEP_TIMEOUT) {
-                eprintln!("kafka: {error} (the broker aborts the transaction when it times out)");
+    /// Judges one transaction step: done, to be retried, or fatal for the epoch.
+    fn step_done(&self, result: Result<(), TxnError>, producer: &Producer) -> anyhow::Result<bool> {
+        let reason = match result {
+            Ok(()) => return Ok(true),
+            Err(TxnError::Retriable(text)) if self.started.elapsed() < self.transaction_timeout => {
+                producer.health().note_error(&text);
+                return Ok(false);
             }
-            return Err(RedoEpoch {
-                epoch: self.epoch,
-                reason,
-            }
-            .into());
+            Err(TxnError::Fatal(text)) => bail!(
+                "{text} (another processor with the same transactional id may have taken over)"
+            ),
+            Err(TxnError::Retriable(text) | TxnError::Abortable(text)) => text,
+        };
+        producer.health().note_error(&reason);
+        if let Err(error) = producer.abort_transaction(STEP_TIMEOUT) {
+            eprintln!("kafka: {error} (the broker aborts the transaction when it times out)");
         }
+        Err(RedoEpoch {
+            epoch: self.epoch,
+            reason,
+        }
+        .into())
     }
 
     /// Prunes old epochs; a failure (storage briefly down) only delays pruning.

@@ -66,6 +66,7 @@ fn run_file(args: &RunArgs, input: &Path) -> anyhow::Result<()> {
             Publishing::Immediate {
                 run_id: (crate::pipeline::now_millis() / 1000) as u64,
             },
+            None,
         )?,
     };
     let engine = Engine::new(config.clone(), loaded.catalog);

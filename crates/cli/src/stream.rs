@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use ratings_connectors::kafka::{KafkaSettings, KafkaSource, PollOutcome, Producer, Start};
 use ratings_connectors::parquet::Publishing;
+use ratings_connectors::storage::Storage;
 use ratings_core::{DeadLetter, Engine, EngineConfig, WindowResult, WindowSpec};
 
 use crate::args::{DeliveryArg, RunArgs};
@@ -32,6 +33,8 @@ const METRICS_INTERVAL: Duration = Duration::from_secs(1);
 const TIMER_STEPS: u64 = 256;
 /// How long a periodic commit waits for the outputs before trying again later.
 const COMMIT_FLUSH_WAIT: Duration = Duration::from_secs(2);
+/// Pause between two attempts to commit an epoch while Kafka is unreachable.
+const COMMIT_RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// How long shutdown waits for the producer to deliver what is queued.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -148,6 +151,7 @@ fn outputs(
     producer: &Arc<Producer>,
     windows: &[WindowSpec],
     publishing: Publishing,
+    shared: Option<&Arc<Storage>>,
 ) -> anyhow::Result<Outputs> {
     let topic = |name: &str| {
         Box::new(TopicSink {
@@ -159,7 +163,7 @@ fn outputs(
         windows: topic(&args.stream.metrics_topic),
         dead_letters: topic(&args.stream.dead_letter_topic),
         late: topic(late_topic(args)),
-        parquet: args.parquet.open_sink(windows, publishing)?,
+        parquet: args.parquet.open_sink(windows, publishing, shared)?,
     })
 }
 
@@ -202,7 +206,10 @@ impl Job {
             let publishing = Publishing::Immediate {
                 run_id: (crate::pipeline::now_millis() / 1000) as u64,
             };
-            let pipeline = pipeline(args, engine, &producer, publishing)?;
+            let pipeline = pipeline(args, engine, &producer, publishing, None)?;
+            if let Some(sink) = pipeline.parquet() {
+                metrics.watch_storage(Arc::clone(sink.storage()));
+            }
             return Ok(Job::new(
                 source,
                 producer,
@@ -227,9 +234,17 @@ impl Job {
             transactional_id(args),
             args.stream.transaction_timeout,
         )?);
+        let storage = Arc::clone(store.storage());
+        metrics.watch_storage(Arc::clone(&storage));
         let mut recovered = Recovered::recover(args, settings, store)?;
         let engine = recovered.engine(config.clone(), loaded)?;
-        let mut pipeline = pipeline(args, engine, &producer, Publishing::WithEpochs)?;
+        let mut pipeline = pipeline(
+            args,
+            engine,
+            &producer,
+            Publishing::WithEpochs,
+            Some(&storage),
+        )?;
         let source = KafkaSource::connect(settings, topic, group, &recovered.start)?;
         if let Some(epoch) = recovered.restored_epoch {
             eprintln!(
@@ -273,6 +288,12 @@ impl Job {
     fn run_until(&mut self, stop: &AtomicBool, args: &RunArgs) -> anyhow::Result<()> {
         let (mut in_batch, mut steps) = (0u64, 0u64);
         while !stop.load(Ordering::Relaxed) {
+            if self.commit_pending() {
+                // the epoch waits for Kafka: read nothing more, keep metrics and progress going
+                std::thread::sleep(COMMIT_RETRY_PAUSE);
+                self.on_timers(args)?;
+                continue;
+            }
             let pipeline = &mut self.pipeline;
             let outcome = self.source.poll(|record| {
                 pipeline.process(SourceRecord {
@@ -309,7 +330,8 @@ impl Job {
     }
 
     fn on_timers(&mut self, args: &RunArgs) -> anyhow::Result<()> {
-        if self.timers.last_commit.elapsed() >= args.stream.commit_interval {
+        if self.commit_pending() || self.timers.last_commit.elapsed() >= args.stream.commit_interval
+        {
             self.commit(false)?;
         }
         if self.timers.last_metrics.elapsed() >= METRICS_INTERVAL {
@@ -336,6 +358,16 @@ impl Job {
             self.producer.flush(FLUSH_TIMEOUT)?;
         }
         self.commit(true)?;
+        while self.commit_pending() {
+            std::thread::sleep(COMMIT_RETRY_PAUSE);
+            self.timers.refresh_metrics(
+                &self.pipeline,
+                &self.source,
+                &self.producer,
+                &self.metrics,
+            );
+            self.commit(true)?;
+        }
         self.timers
             .refresh_metrics(&self.pipeline, &self.source, &self.producer, &self.metrics);
         self.timers
@@ -344,7 +376,13 @@ impl Job {
 }
 
 impl Job {
-    /// Commits the work so far (exactly-once: ends the epoch; `force` even an empty one).
+    /// Whether an epoch is sealed and waits for Kafka to commit it.
+    fn commit_pending(&self) -> bool {
+        matches!(&self.delivery, Delivery::ExactlyOnce(epochs) if epochs.sealed())
+    }
+
+    /// Commits the work so far (exactly-once: ends the epoch, `force` even an empty one; if
+    /// Kafka cannot commit it yet, it stays sealed and the next call tries again).
     fn commit(&mut self, force: bool) -> anyhow::Result<()> {
         self.timers.last_commit = Instant::now();
         match &mut self.delivery {
@@ -364,8 +402,9 @@ fn pipeline(
     engine: Engine,
     producer: &Arc<Producer>,
     publishing: Publishing,
+    shared: Option<&Arc<Storage>>,
 ) -> anyhow::Result<Pipeline> {
-    let outputs = outputs(args, producer, &engine.config().windows, publishing)?;
+    let outputs = outputs(args, producer, &engine.config().windows, publishing, shared)?;
     Ok(Pipeline::new(
         engine,
         outputs,

@@ -3,6 +3,8 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+
+use ratings_connectors::storage::Storage;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -190,6 +192,9 @@ pub struct PromMetrics {
     windows_out: Counter,
     kafka_errors: Counter,
     storage_retries: Counter,
+    /// The storage whose retries `storage_retries` counts live (the main loop may be blocked
+    /// in a retry), and the count before it.
+    storage: std::sync::Mutex<Option<(Arc<Storage>, u64)>>,
     watermark: Gauge,
     watermark_delay: Gauge<f64, AtomicU64>,
     lag: Gauge,
@@ -207,6 +212,7 @@ impl PromMetrics {
             windows_out: Counter::default(),
             kafka_errors: Counter::default(),
             storage_retries: Counter::default(),
+            storage: Default::default(),
             watermark: Gauge::default(),
             watermark_delay: Gauge::default(),
             lag: Gauge::default(),
@@ -276,8 +282,6 @@ impl PromMetrics {
             .inc_by(now.windows_out - before.windows_out);
         self.kafka_errors
             .inc_by(now.kafka_errors - before.kafka_errors);
-        self.storage_retries
-            .inc_by(now.storage_retries - before.storage_retries);
         for (reason, count) in &now.invalid_by_reason {
             let earlier = before
                 .invalid_by_reason
@@ -302,8 +306,19 @@ impl PromMetrics {
         self.state_rows.set(now.state_rows as i64);
     }
 
+    /// Counts the retries of `storage` from now on (read when scraped).
+    pub fn watch_storage(&self, storage: Arc<Storage>) {
+        let before = self.storage_retries.get();
+        *self.storage.lock().expect("metrics storage") = Some((storage, before));
+    }
+
     /// The text exposition format.
     pub fn encode(&self) -> String {
+        if let Some((storage, before)) = &*self.storage.lock().expect("metrics storage") {
+            let total = before + storage.health().retries;
+            self.storage_retries
+                .inc_by(total.saturating_sub(self.storage_retries.get()));
+        }
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text

@@ -2,6 +2,8 @@
 //! outputs, and reaching the services that `scripts/test.sh` starts.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod eos;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,392 @@
+//! Helpers of the exactly-once tests: a processor's own outputs (topics, group, storage), the
+//! deterministic generator, and the comparison of every committed output of two processors.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use ratings_connectors::kafka::ensure_topics;
+use ratings_connectors::storage::Storage;
+
+use super::{binary, bootstrap, comparable, kafka_settings, read_topic, temp_dir};
+
+/// 2023-11-14T22:13:00Z.
+pub const B: i64 = 1_699_999_980;
+
+/// One processor's topics, consumer group (also its transactional id) and storage.
+pub struct Outputs {
+    pub metrics: String,
+    pub dead: String,
+    pub late: String,
+    pub group: String,
+    /// Storage URL of the Parquet outputs and the checkpoint.
+    pub storage: String,
+    /// A local folder for logs and summaries.
+    pub dir: PathBuf,
+}
+
+impl Outputs {
+    /// Outputs on a local folder.
+    pub fn new(input: &str, name: &str) -> Outputs {
+        let dir = temp_dir(&format!("{input}-{name}"));
+        Outputs::on(input, name, &dir.join("storage").display().to_string())
+    }
+
+    /// Outputs on the storage at `url`.
+    pub fn on(input: &str, name: &str, url: &str) -> Outputs {
+        let topic = |kind: &str| format!("{input}-{name}-{kind}");
+        let outputs = Outputs {
+            metrics: topic("metrics"),
+            dead: topic("dead"),
+            late: topic("late"),
+            group: topic("group"),
+            storage: url.to_string(),
+            dir: temp_dir(&format!("{input}-{name}-scratch")),
+        };
+        let all = [&outputs.metrics, &outputs.dead, &outputs.late];
+        ensure_topics(&kafka_settings(), &all.map(|t| (t.as_str(), 3))).unwrap();
+        outputs
+    }
+
+    /// The processor's command line over `input`.
+    pub fn args(&self, input: &str, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "run",
+            "--bootstrap-servers",
+            &bootstrap(),
+            "--ratings-topic",
+            input,
+            "--metrics-topic",
+            &self.metrics,
+            "--dead-letter-topic",
+            &self.dead,
+            "--late-topic",
+            &self.late,
+            "--group-id",
+            &self.group,
+            "--storage",
+            &self.storage,
+            "--commit-interval",
+            "200ms",
+            "--roll-interval",
+            "2s",
+            "--progress-interval",
+            "2s",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if !extra.contains(&"--metrics-address") {
+            args.extend(["--metrics-address".to_string(), "off".to_string()]);
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    /// Runs the processor until the input is read to its end.
+    pub fn run_to_end(&self, input: &str) {
+        let args = self.args(input, &["--exit-at-end"]);
+        binary(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    /// Starts the processor in the background, its log appended to `log`.
+    pub fn spawn(&self, input: &str, log: &std::path::Path, extra: &[&str]) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+            .args(self.args(input, extra))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// A fresh input topic name.
+pub fn input_topic(test: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let topic = format!("{test}-{}-{nanos}", std::process::id());
+    ensure_topics(&kafka_settings(), &[(topic.as_str(), 3)]).unwrap();
+    topic
+}
+
+/// Starts `generate`: `count` records at 2,500/s, event time 100× faster than the clock,
+/// 2% late and 1% malformed.
+pub fn start_generator(topic: &str, count: u64) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args([
+            "generate",
+            "--bootstrap-servers",
+            &bootstrap(),
+            "--ratings-topic",
+            topic,
+            "--rate",
+            "2500",
+            "--events-per-second",
+            "25",
+            "--count",
+            &count.to_string(),
+            "--seed",
+            "11",
+            "--start-time",
+            &B.to_string(),
+            "--late-fraction",
+            "0.02",
+            "--malformed-fraction",
+            "0.01",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Dead-letter or late records without `detail` (it names the watermark at that moment,
+/// which depends on how far the processor had read), sorted.
+pub fn records(topic: &str) -> Vec<String> {
+    let mut out: Vec<String> = read_topic(topic)
+        .into_iter()
+        .map(|(_, _, mut record)| {
+            record.as_object_mut().unwrap().remove("detail");
+            record.to_string()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every row of the Parquet files under `root` of the storage at `url` (hidden and `_`
+/// folders skipped), rendered by `render`, sorted.
+fn parquet_rows(
+    url: &str,
+    root: &str,
+    render: &dyn Fn(&arrow_array::RecordBatch, usize) -> String,
+) -> Vec<String> {
+    let storage = Storage::open(url).unwrap();
+    let mut rows = Vec::new();
+    for path in storage.list(root).unwrap_or_default() {
+        let hidden = path
+            .split('/')
+            .any(|p| p.starts_with('_') || p.starts_with('.'));
+        if hidden || !path.ends_with(".parquet") {
+            continue;
+        }
+        let bytes = bytes::Bytes::from(storage.read(&path).unwrap());
+        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .unwrap()
+            .build()
+            .unwrap()
+        {
+            let batch = batch.unwrap();
+            rows.extend((0..batch.num_rows()).map(|i| render(&batch, i)));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// `_SUCCESS` markers under `root` of the storage at `url`, sorted.
+fn markers(url: &str, root: &str) -> Vec<String> {
+    let storage = Storage::open(url).unwrap();
+    let mut out: Vec<String> = storage
+        .list(root)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| p.ends_with("/_SUCCESS"))
+        .collect();
+    out.sort();
+    out
+}
+
+fn raw_row(batch: &arrow_array::RecordBatch, i: usize) -> String {
+    format!(
+        "{} {} {} {}",
+        batch.column(0).as_primitive::<Int32Type>().value(i),
+        batch.column(1).as_primitive::<Int32Type>().value(i),
+        batch.column(2).as_primitive::<Float64Type>().value(i),
+        batch.column(3).as_primitive::<Int64Type>().value(i)
+    )
+}
+
+fn aggregate_row(batch: &arrow_array::RecordBatch, i: usize) -> String {
+    format!(
+        "{} {} {} {} {} {}",
+        batch
+            .column(0)
+            .as_primitive::<TimestampMicrosecondType>()
+            .value(i),
+        batch.column(2).as_string::<i32>().value(i),
+        batch.column(3).as_primitive::<Int64Type>().value(i),
+        batch.column(4).as_primitive::<Float64Type>().value(i),
+        batch.column(5).as_primitive::<Float64Type>().value(i),
+        batch.column(6).as_primitive::<Float64Type>().value(i)
+    )
+}
+
+/// Compares every committed output of two processors; prints the counts compared.
+pub fn assert_same_outputs(tested: &Outputs, reference: &Outputs) {
+    let windows = |o: &Outputs| comparable(read_topic(&o.metrics).into_iter().map(|(_, _, w)| w));
+    let (got, want) = (windows(tested), windows(reference));
+    let mut counts = BTreeMap::new();
+    counts.insert("metrics windows", (got.len(), want.len()));
+    assert!(!want.is_empty(), "the reference run emitted no window");
+    assert_eq!(got, want, "windows in metrics differ");
+    for (what, of) in [("dead letters", 0), ("late records", 1)] {
+        let topic = |o: &Outputs| {
+            if of == 0 {
+                o.dead.clone()
+            } else {
+                o.late.clone()
+            }
+        };
+        let (got, want) = (records(&topic(tested)), records(&topic(reference)));
+        counts.insert(what, (got.len(), want.len()));
+        assert!(!want.is_empty(), "the reference run has no {what}");
+        assert_eq!(got, want, "{what} differ");
+    }
+    let datasets = [
+        (
+            "raw",
+            "streams/ratings/raw",
+            &raw_row as &dyn Fn(&_, _) -> _,
+        ),
+        ("tumbling", "streams/ratings/agg/tumbling", &aggregate_row),
+        ("sliding", "streams/ratings/agg/sliding", &aggregate_row),
+    ];
+    for (what, root, render) in datasets {
+        let got = parquet_rows(&tested.storage, root, render);
+        let want = parquet_rows(&reference.storage, root, render);
+        counts.insert(what, (got.len(), want.len()));
+        assert!(!want.is_empty(), "the reference run wrote no {what} rows");
+        assert_eq!(got.len(), want.len(), "{what} Parquet row counts differ");
+        assert_eq!(got, want, "{what} Parquet rows differ");
+        let (got, want) = (
+            markers(&tested.storage, root),
+            markers(&reference.storage, root),
+        );
+        assert_eq!(got, want, "{what} _SUCCESS markers differ");
+    }
+    for (what, (got, want)) in &counts {
+        eprintln!("compared {what}: {got} after the faults, {want} uninterrupted");
+    }
+}
+
+/// The processor's command over `input`, run to the end; its output.
+pub fn run_once(outputs: &Outputs, input: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = outputs.args(input, &["--exit-at-end", "--summary-file"]);
+    args.push(outputs.dir.join("summary.json").display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args(&args)
+        .output()
+        .unwrap()
+}
+
+pub fn records_in(outputs: &Outputs) -> u64 {
+    let text = std::fs::read_to_string(outputs.dir.join("summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+    summary["records"].as_u64().unwrap()
+}
+
+/// The value of a Prometheus metric on `port` (0 while nothing answers).
+pub fn metric(port: u16, name: &str) -> f64 {
+    super::scrape(port)
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Waits until the metric reaches `at_least`.
+pub fn wait_until(port: u16, name: &str, at_least: f64, within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    while metric(port, name) < at_least {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} stayed below {at_least}: {}",
+            metric(port, name)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Waits until the processor has read everything: no consumer lag in two readings of the
+/// metrics (refreshed every second) two seconds apart.
+fn wait_for_no_lag(port: u16, within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    let lag = || {
+        super::scrape(port)
+            .lines()
+            .find_map(|l| l.strip_prefix("ratings_stream_consumer_lag_records "))
+            .map(|v| v.trim().to_string())
+    };
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lag never reached 0"
+        );
+        if lag().as_deref() == Some("0") {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            if lag().as_deref() == Some("0") {
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+/// The outage scenario: the processor runs live while the generator writes `count` records;
+/// once it has read a third of them, `outage` takes a service away and brings it back; once
+/// everything is read, SIGTERM stops it and a last run reads to the end. An uninterrupted
+/// reference run over the same input must give the same outputs. Returns the live run's log.
+pub fn run_through_outage(
+    input: &str,
+    tested: &Outputs,
+    reference: &Outputs,
+    count: u64,
+    outage: impl FnOnce(u16),
+) -> String {
+    let port = super::free_port();
+    let address = format!("127.0.0.1:{port}");
+    let log = tested.dir.join("processor.log");
+    let mut generator = start_generator(input, count);
+    let processor = tested.spawn(input, &log, &["--metrics-address", &address]);
+    let within = std::time::Duration::from_secs(180);
+    wait_until(
+        port,
+        "ratings_stream_records_in_total",
+        (count / 3) as f64,
+        within,
+    );
+    outage(port);
+    assert!(generator.wait().unwrap().success(), "generate failed");
+    wait_for_no_lag(port, within);
+    let status = Command::new("kill")
+        .args(["-TERM", &processor.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = processor.wait_with_output().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(out.status.success(), "exit {:?}: {text}", out.status);
+    tested.run_to_end(input);
+    reference.run_to_end(input);
+    assert_same_outputs(tested, reference);
+    text
+}
