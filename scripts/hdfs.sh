@@ -33,7 +33,8 @@ start() {
   fetch_jars "$root/scripts/hdfs/pom.xml" "$lib" hdfs.sh
   local port format=()
   port=$(choose_port "$portfile" "${HDFS_PORT:-19020}")
-  [ -d "$data/name1" ] || format=(-format)
+  # the NameNode keeps its metadata in name-0-1 (format only a new cluster)
+  [ -d "$data/name-0-1/current" ] || format=(-format)
   rm -f "$cache/cluster.xml"
   : > "$log"
   nohup java -Xmx512m -cp "$lib/*" org.apache.hadoop.mapreduce.MiniHadoopClusterManager \

@@ -23,7 +23,7 @@ use crate::report::banner;
 use crate::run::finish_report;
 use crate::sinks::{RecordSink, WindowSink};
 use crate::source::{Format, SourceRecord};
-use crate::telemetry::{serve, Progress, PromMetrics, Reading};
+use crate::telemetry::{serve, Commits, Progress, PromMetrics, Reading};
 
 /// Records per batch before pending update-mode results are emitted.
 const BATCH: u64 = 10_000;
@@ -384,15 +384,21 @@ impl Job {
     /// Commits the work so far (exactly-once: ends the epoch, `force` even an empty one; if
     /// Kafka cannot commit it yet, it stays sealed and the next call tries again).
     fn commit(&mut self, force: bool) -> anyhow::Result<()> {
-        self.timers.last_commit = Instant::now();
+        let started = Instant::now();
         match &mut self.delivery {
             Delivery::AtLeastOnce => {
-                commit_at_least_once(&mut self.pipeline, &self.producer, &self.source)
+                commit_at_least_once(&mut self.pipeline, &self.producer, &self.source)?
             }
             Delivery::ExactlyOnce(epochs) => {
-                epochs.commit(&mut self.pipeline, &self.source, &self.producer, force)
+                epochs.commit(&mut self.pipeline, &self.source, &self.producer, force)?
             }
         }
+        // the interval runs from the end of a commit: a slow storage gets longer epochs, not
+        // back-to-back commits of a few records each
+        self.timers.last_commit = Instant::now();
+        self.timers.commits.count += 1;
+        self.timers.commits.total += started.elapsed();
+        Ok(())
     }
 }
 
@@ -443,6 +449,8 @@ struct LoopState {
     idle_before: Duration,
     /// The reading at that start.
     progress_reading: Reading,
+    /// Commits since that start.
+    commits: Commits,
 }
 
 impl LoopState {
@@ -454,6 +462,7 @@ impl LoopState {
             started: Instant::now(),
             idle_before: Duration::ZERO,
             progress_reading: Reading::default(),
+            commits: Commits::default(),
         }
     }
 
@@ -488,6 +497,7 @@ impl LoopState {
             elapsed,
             busy,
             args.stream.commit_interval,
+            std::mem::take(&mut self.commits),
         );
         if args.stream.progress_json {
             eprintln!("{}", serde_json::to_string(&progress)?);

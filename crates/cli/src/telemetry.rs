@@ -93,6 +93,17 @@ pub struct Progress {
     pub storage_retries_total: u64,
     pub last_storage_error: Option<String>,
     pub commit_interval_ms: u128,
+    /// Commits (exactly-once: epochs) in the interval and their average duration: outputs
+    /// become readable within about the interval plus that duration.
+    pub commits: u64,
+    pub commit_duration_ms: u128,
+}
+
+/// Commits made during a progress interval.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Commits {
+    pub count: u64,
+    pub total: Duration,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,6 +128,7 @@ impl Progress {
         elapsed: Duration,
         busy: Duration,
         commit_interval: Duration,
+        commits: Commits,
     ) -> Progress {
         let rows = now.records - before.records;
         Progress {
@@ -141,6 +153,8 @@ impl Progress {
             last_storage_error: now.last_storage_error.clone(),
             last_kafka_error: now.last_kafka_error.clone(),
             commit_interval_ms: commit_interval.as_millis(),
+            commits: commits.count,
+            commit_duration_ms: (commits.total / commits.count.max(1) as u32).as_millis(),
         }
     }
 
@@ -148,7 +162,7 @@ impl Progress {
     pub fn line(&self) -> String {
         let state = &self.state_operators[0];
         let mut line = format!(
-            "progress: {} rows ({:.0}/s in, {:.0}/s processed), watermark {}, {} open windows, state {} panes/{} rows, late {}, invalid {}, windows out {}, lag {}, outputs every {} ms",
+            "progress: {} rows ({:.0}/s in, {:.0}/s processed), watermark {}, {} open windows, state {} panes/{} rows, late {}, invalid {}, windows out {}, lag {}, outputs every {} ms ({} commits of {} ms)",
             self.num_input_rows,
             self.input_rows_per_second,
             self.processed_rows_per_second,
@@ -161,6 +175,8 @@ impl Progress {
             self.num_windows_emitted_total,
             self.consumer_lag.map_or("?".into(), |l| l.to_string()),
             self.commit_interval_ms,
+            self.commits,
+            self.commit_duration_ms,
         );
         if let Some(error) = &self.last_kafka_error {
             line.push_str(&format!(

@@ -1,17 +1,23 @@
 //! HDFS goes away while the processor writes to it: the processor retries with backoff,
-//! reports each failure, and writes everything once HDFS is back. Its own test binary because it
-//! stops and restarts the shared HDFS (`scripts/hdfs.sh`); cargo runs test binaries one after
-//! another.
+//! reports each failure, and writes everything once HDFS is back — in file mode, and in Kafka
+//! mode with exactly-once (outputs compared with an uninterrupted run). Its own test binary
+//! because it stops and restarts the shared HDFS (`scripts/hdfs.sh`); cargo runs test binaries
+//! one after another, and the tests here take turns.
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use ratings_connectors::storage::Storage;
 use serde_json::Value;
 
 mod common;
+use common::eos::{input_topic, run_through_outage, wait_until, Outputs};
 use common::temp_dir;
+
+/// Held by the test that has HDFS stopped.
+static HDFS: Mutex<()> = Mutex::new(());
 
 fn hdfs_script(action: &str) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/hdfs.sh");
@@ -25,6 +31,7 @@ fn hdfs_script(action: &str) {
 
 #[test]
 fn writes_everything_once_hdfs_is_back() {
+    let _turn = HDFS.lock().unwrap_or_else(|e| e.into_inner());
     let hdfs = std::env::var("HDFS_URL").expect("HDFS_URL is not set: run scripts/test.sh");
     let dir = temp_dir("hdfs-outage");
     let input = dir.join("input.jsonl");
@@ -77,4 +84,30 @@ fn writes_everything_once_hdfs_is_back() {
         .sum();
     assert_eq!(rows, 5000, "every raw row is on HDFS after the outage");
     assert!(files.iter().any(|f| f.ends_with("/_SUCCESS")));
+}
+
+#[test]
+fn an_hdfs_outage_changes_no_exactly_once_output() {
+    let _turn = HDFS.lock().unwrap_or_else(|e| e.into_inner());
+    let hdfs = std::env::var("HDFS_URL").expect("HDFS_URL is not set: run scripts/test.sh");
+    let input = input_topic("eos-hdfs");
+    let url = format!("{hdfs}/eos-outage-{}", std::process::id());
+    let (tested, reference) = (
+        // every file HDFS creates costs a round of block reports: fewer, longer epochs
+        Outputs::on(&input, "hdfs", &url).with(&["--commit-interval", "2s"]),
+        Outputs::new(&input, "reference"),
+    );
+    let log = run_through_outage(&input, &tested, &reference, 20_000, |port| {
+        hdfs_script("stop");
+        // the processor waits, retrying, and the retries show while it waits
+        wait_until(
+            port,
+            "ratings_stream_storage_retries_total",
+            1.0,
+            Duration::from_secs(60),
+        );
+        std::thread::sleep(Duration::from_secs(5));
+        hdfs_script("start");
+    });
+    assert!(log.contains("retrying in"), "the outage is reported: {log}");
 }

@@ -125,12 +125,17 @@ impl Storage {
         let (source, target) = (self.path(from), self.path(to));
         let moved = std::cell::Cell::new(true);
         self.retry(Duration::from_secs(30), || async {
-            match self.store.rename(&source, &target).await {
+            let Err(error) = self.store.rename(&source, &target).await else {
+                return Ok(());
+            };
+            // an earlier attempt may have moved it before failing (timed out); HDFS reports a
+            // missing source as a generic error, so ask
+            match self.store.head(&source).await {
                 Err(object_store::Error::NotFound { .. }) => {
                     moved.set(false);
                     Ok(())
                 }
-                other => other,
+                _ => Err(error),
             }
         })?;
         Ok(moved.get())

@@ -27,6 +27,8 @@ pub struct Outputs {
     pub storage: String,
     /// A local folder for logs and summaries.
     pub dir: PathBuf,
+    /// Options of every run of this processor.
+    pub options: Vec<&'static str>,
 }
 
 impl Outputs {
@@ -46,10 +48,17 @@ impl Outputs {
             group: topic("group"),
             storage: url.to_string(),
             dir: temp_dir(&format!("{input}-{name}-scratch")),
+            options: Vec::new(),
         };
         let all = [&outputs.metrics, &outputs.dead, &outputs.late];
         ensure_topics(&kafka_settings(), &all.map(|t| (t.as_str(), 3))).unwrap();
         outputs
+    }
+
+    /// The same with `options` on every run.
+    pub fn with(mut self, options: &[&'static str]) -> Outputs {
+        self.options.extend_from_slice(options);
+        self
     }
 
     /// The processor's command line over `input`.
@@ -70,8 +79,6 @@ impl Outputs {
             &self.group,
             "--storage",
             &self.storage,
-            "--commit-interval",
-            "200ms",
             "--roll-interval",
             "2s",
             "--progress-interval",
@@ -80,9 +87,13 @@ impl Outputs {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        if !extra.contains(&"--metrics-address") {
-            args.extend(["--metrics-address".to_string(), "off".to_string()]);
+        let chosen: Vec<&str> = extra.iter().chain(&self.options).copied().collect();
+        for (flag, value) in [("--metrics-address", "off"), ("--commit-interval", "200ms")] {
+            if !chosen.contains(&flag) {
+                args.extend([flag.to_string(), value.to_string()]);
+            }
         }
+        args.extend(self.options.iter().map(|s| s.to_string()));
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     }
@@ -275,8 +286,11 @@ pub fn assert_same_outputs(tested: &Outputs, reference: &Outputs) {
         let want = parquet_rows(&reference.storage, root, render);
         counts.insert(what, (got.len(), want.len()));
         assert!(!want.is_empty(), "the reference run wrote no {what} rows");
-        assert_eq!(got.len(), want.len(), "{what} Parquet row counts differ");
-        assert_eq!(got, want, "{what} Parquet rows differ");
+        assert!(
+            got == want,
+            "{what} Parquet rows differ: {}",
+            difference(&got, &want)
+        );
         let (got, want) = (
             markers(&tested.storage, root),
             markers(&reference.storage, root),
@@ -389,4 +403,31 @@ pub fn run_through_outage(
     reference.run_to_end(input);
     assert_same_outputs(tested, reference);
     text
+}
+
+/// How two sorted row lists differ: counts, and a few rows missing or extra.
+fn difference(got: &[String], want: &[String]) -> String {
+    let count = |rows: &[String]| {
+        let mut map = BTreeMap::new();
+        for row in rows {
+            *map.entry(row.clone()).or_insert(0i64) += 1;
+        }
+        map
+    };
+    let (got, want) = (count(got), count(want));
+    let mut missing = Vec::new();
+    let mut extra = Vec::new();
+    for row in want.keys().chain(got.keys()) {
+        let n = got.get(row).copied().unwrap_or(0) - want.get(row).copied().unwrap_or(0);
+        if n < 0 && missing.len() < 10 {
+            missing.push(format!("{row} ×{}", -n));
+        } else if n > 0 && extra.len() < 10 {
+            extra.push(format!("{row} ×{n}"));
+        }
+    }
+    format!(
+        "{} rows vs {} expected; missing (up to 10): {missing:?}; extra (up to 10): {extra:?}",
+        got.values().sum::<i64>(),
+        want.values().sum::<i64>()
+    )
 }
