@@ -170,7 +170,7 @@ fn outputs(
 /// How the work is committed.
 enum Delivery {
     AtLeastOnce,
-    ExactlyOnce(Epochs),
+    ExactlyOnce(Box<Epochs>),
 }
 
 /// The running processor: source, pipeline, outputs and the timers of the main loop.
@@ -261,7 +261,7 @@ impl Job {
             source,
             producer,
             pipeline,
-            Delivery::ExactlyOnce(epochs),
+            Delivery::ExactlyOnce(Box::new(epochs)),
             metrics,
         ))
     }
