@@ -2,7 +2,7 @@
 # Steady-state footprint at the original platform's load: `generate --rate R` (default 100/s,
 # event time = wall clock) feeds a fresh topic while `ratings-stream run` processes it live for
 # S seconds (default 150); RSS and CPU of the processor are sampled every 5 s from /proc.
-# Usage: scripts/bench-steady.sh [RATE] [SECONDS]
+# Usage: scripts/bench-steady.sh [RATE] [SECONDS] [extra run flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-100}
@@ -15,7 +15,8 @@ kafka_topics steady
 generator=$!
 "$bin" run --bootstrap-servers "$bootstrap" --ratings-topic "steady-ratings-$run_id" \
   --metrics-topic "steady-metrics-$run_id" --dead-letter-topic "steady-dead-$run_id" \
-  --group-id "steady-$run_id" --metrics-address off --progress-interval 30s 2> "$work/steady-run.log" &
+  --group-id "steady-$run_id" --checkpoint-storage "$work/checkpoint-steady-$run_id" \
+  --metrics-address off --progress-interval 30s "${@:3}" 2> "$work/steady-run.log" &
 processor=$!
 trap 'kill $generator $processor 2>/dev/null || true' EXIT
 
