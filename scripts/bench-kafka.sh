@@ -27,10 +27,12 @@ run_processor() {
   local delivery=$1 tag="$1-$run_id"
   scripts/kafka.sh create "bench-metrics-$tag" 3 >/dev/null
   scripts/kafka.sh create "bench-dead-$tag" 3 >/dev/null
-  rm -rf "$work/checkpoint-$tag"
+  # the checkpoint goes to --storage when given, else to the scratch folder
+  local checkpoint=(--checkpoint-dir "checkpoints/bench-$tag")
+  [[ " ${extra[*]} " == *" --storage "* ]] || checkpoint+=(--checkpoint-storage "$work")
   cmd=("$bin" run --bootstrap-servers "$bootstrap" --ratings-topic "bench-ratings-$run_id"
     --metrics-topic "bench-metrics-$tag" --dead-letter-topic "bench-dead-$tag"
-    --group-id "bench-$tag" --delivery "$delivery" --checkpoint-storage "$work/checkpoint-$tag"
+    --group-id "bench-$tag" --delivery "$delivery" "${checkpoint[@]}"
     --exit-at-end --metrics-address off --progress-interval 5s "${extra[@]}")
   if [ "${PERF:-0}" = 1 ]; then
     perf record -g -o "$work/perf.data" -- "${cmd[@]}" 2> "$work/run.log"

@@ -27,7 +27,11 @@ fn main() -> anyhow::Result<()> {
             let window: serde_json::Value = serde_json::from_slice(record.payload)?;
             let emitted = window["processing_time"].as_str().unwrap_or_default();
             let emitted = humantime::parse_rfc3339(emitted)?;
-            let millis = now.duration_since(emitted).unwrap_or_default().as_secs_f64() * 1e3;
+            let millis = now
+                .duration_since(emitted)
+                .unwrap_or_default()
+                .as_secs_f64()
+                * 1e3;
             latencies.push(millis);
             Ok(None)
         })?;
