@@ -210,6 +210,21 @@ impl Recovered {
 }
 
 impl Epochs {
+    /// Why the open epoch's transaction can no longer commit, when it has been open longer
+    /// than the transaction timeout (the broker aborts it and fences the producer).
+    pub fn overdue(&self) -> Option<String> {
+        let open = self.started.elapsed();
+        (open >= self.transaction_timeout).then(|| {
+            format!(
+                "epoch {} was open for {}, longer than the transaction timeout ({}): the broker \
+                 aborted its transaction",
+                self.epoch,
+                humantime::format_duration(Duration::from_secs(open.as_secs())),
+                humantime::format_duration(self.transaction_timeout)
+            )
+        })
+    }
+
     /// Whether the epoch is sealed and waits for Kafka (see [`Epochs::commit`]).
     pub fn sealed(&self) -> bool {
         self.sealed.is_some()

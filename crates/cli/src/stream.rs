@@ -61,7 +61,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             Err(error) if error.is::<RedoEpoch>() => {
                 eprintln!("{error:#}; restarting from the last committed epoch");
             }
-            Err(error) => return Err(error),
+            Err(error) => match job.overdue_epoch() {
+                // the broker aborts a transaction open too long and fences its producer
+                Some(overdue) => eprintln!(
+                    "{overdue} (last error: {error:#}); restarting from the last committed epoch"
+                ),
+                None => return Err(error),
+            },
         }
     }
 }
@@ -376,6 +382,14 @@ impl Job {
 }
 
 impl Job {
+    /// Exactly-once: why the open epoch's transaction is past its timeout, if it is.
+    fn overdue_epoch(&self) -> Option<String> {
+        match &self.delivery {
+            Delivery::ExactlyOnce(epochs) => epochs.overdue(),
+            Delivery::AtLeastOnce => None,
+        }
+    }
+
     /// Whether an epoch is sealed and waits for Kafka to commit it.
     fn commit_pending(&self) -> bool {
         matches!(&self.delivery, Delivery::ExactlyOnce(epochs) if epochs.sealed())

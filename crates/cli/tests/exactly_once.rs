@@ -10,12 +10,14 @@
 //! `RATINGS_FAULT_KILLS` (default 10) and `RATINGS_FAULT_SEED` change the schedule;
 //! `scripts/fault-injection.sh` runs it with 50 kills.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
 use common::binary;
 use common::eos::{
-    assert_same_outputs, env_or, input_topic, records_in, run_once, start_generator, Outputs,
+    assert_same_outputs, env_or, input_topic, records_in, run_once, run_through_outage,
+    start_generator, Outputs,
 };
 
 #[test]
@@ -172,4 +174,32 @@ fn a_new_processor_starts_at_latest_or_at_a_time() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(records_in(&past), 2_000);
+}
+
+/// A processor stalled (SIGSTOP, like a long GC pause or a frozen VM) for longer than its
+/// transaction timeout: the broker aborts the epoch's transaction and fences the producer; the
+/// processor notices, redoes the epoch from the checkpoint, and loses or repeats nothing.
+#[test]
+fn a_stall_longer_than_the_transaction_timeout_redoes_the_epoch() {
+    let input = input_topic("eos-stall");
+    let tested = Outputs::new(&input, "stalled").with(&["--transaction-timeout", "10s"]);
+    let reference = Outputs::new(&input, "reference");
+    let signal = |name: &str, pid: u32| {
+        let status = Command::new("kill")
+            .args([name, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let log = run_through_outage(&input, &tested, &reference, 20_000, |_, pid| {
+        signal("-STOP", pid);
+        // the broker checks for timed-out transactions every 10 s
+        std::thread::sleep(Duration::from_secs(25));
+        signal("-CONT", pid);
+    });
+    assert!(
+        log.contains("longer than the transaction timeout")
+            && log.contains("restarting from the last committed epoch"),
+        "{log}"
+    );
 }

@@ -97,7 +97,7 @@ fn an_hdfs_outage_changes_no_exactly_once_output() {
         Outputs::on(&input, "hdfs", &url).with(&["--commit-interval", "2s"]),
         Outputs::new(&input, "reference"),
     );
-    let log = run_through_outage(&input, &tested, &reference, 20_000, |port| {
+    let log = run_through_outage(&input, &tested, &reference, 20_000, |port, _| {
         hdfs_script("stop");
         // the processor waits, retrying, and the retries show while it waits
         wait_until(

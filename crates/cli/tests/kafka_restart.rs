@@ -28,7 +28,7 @@ fn a_broker_restart_changes_no_output() {
         Outputs::new(&input, "restarted"),
         Outputs::new(&input, "reference"),
     );
-    let log = run_through_outage(&input, &tested, &reference, 30_000, |port| {
+    let log = run_through_outage(&input, &tested, &reference, 30_000, |port, _| {
         kafka_script("stop");
         // the processor keeps reporting while it waits for the broker
         wait_until(

@@ -366,7 +366,8 @@ fn wait_for_no_lag(port: u16, within: std::time::Duration) {
 }
 
 /// The outage scenario: the processor runs live while the generator writes `count` records;
-/// once it has read a third of them, `outage` takes a service away and brings it back; once
+/// once it has read a third of them, `outage(metrics port, pid)` takes a service away (or
+/// stalls the processor) and brings it back; once
 /// everything is read, SIGTERM stops it and a last run reads to the end. An uninterrupted
 /// reference run over the same input must give the same outputs. Returns the live run's log.
 pub fn run_through_outage(
@@ -374,7 +375,7 @@ pub fn run_through_outage(
     tested: &Outputs,
     reference: &Outputs,
     count: u64,
-    outage: impl FnOnce(u16),
+    outage: impl FnOnce(u16, u32),
 ) -> String {
     let port = super::free_port();
     let address = format!("127.0.0.1:{port}");
@@ -388,7 +389,7 @@ pub fn run_through_outage(
         (count / 3) as f64,
         within,
     );
-    outage(port);
+    outage(port, processor.id());
     assert!(generator.wait().unwrap().success(), "generate failed");
     wait_for_no_lag(port, within);
     let status = Command::new("kill")
