@@ -83,13 +83,7 @@ impl Producer {
             .inner
             .client()
             .fetch_metadata(None, CONNECT_TIMEOUT)
-            .with_context(|| {
-                format!(
-                    "cannot reach Kafka at {} within {} s (is the broker running? scripts/kafka.sh start)",
-                    settings.bootstrap_servers,
-                    CONNECT_TIMEOUT.as_secs()
-                )
-            })?;
+            .with_context(|| settings.unreachable(CONNECT_TIMEOUT))?;
         producer
             .inner
             .init_transactions(INIT_TIMEOUT)

@@ -38,6 +38,15 @@ pub fn redacted<'a>(key: &str, value: &'a str) -> &'a str {
 }
 
 impl KafkaSettings {
+    /// The error context when the broker does not answer within `timeout` at start-up.
+    pub fn unreachable(&self, timeout: std::time::Duration) -> String {
+        format!(
+            "cannot reach Kafka at {} within {} s (is the broker running? scripts/kafka.sh start)",
+            self.bootstrap_servers,
+            timeout.as_secs()
+        )
+    }
+
     /// A client configuration with these settings over `defaults`.
     pub fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
         let mut config = ClientConfig::new();

@@ -294,13 +294,7 @@ fn partition_count(
 ) -> anyhow::Result<usize> {
     let metadata = consumer
         .fetch_metadata(Some(topic), CONNECT_TIMEOUT)
-        .with_context(|| {
-            format!(
-            "cannot reach Kafka at {} within {} s (is the broker running? scripts/kafka.sh start)",
-            settings.bootstrap_servers,
-            CONNECT_TIMEOUT.as_secs()
-        )
-        })?;
+        .with_context(|| settings.unreachable(CONNECT_TIMEOUT))?;
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
         bail!("topic {topic} not found on {}", settings.bootstrap_servers);
     };
