@@ -4,7 +4,7 @@
 //! During an epoch, windows, dead letters and late records go to Kafka inside one transaction,
 //! and finished Parquet files are held back. Ending epoch N:
 //!
-//! 1. finished files are staged under the checkpoint's `staging/N/`; the rows the still-open
+//! 1. finished files are staged in the checkpoint as `staging/N-<n>`; the rows the still-open
 //!    Parquet files received go to `rows/N`; the engine and Parquet state to `state/N`; the
 //!    input offsets, watermark and list of staged files to `offsets/N`;
 //! 2. the input offsets join the Kafka transaction (committed to the consumer group, tagged
@@ -297,8 +297,8 @@ impl Epochs {
             parquet: None,
         };
         if let Some(files) = files {
-            for file in files.publications {
-                self.store.stage(self.epoch, &file.path, file.bytes)?;
+            for (index, file) in files.publications.into_iter().enumerate() {
+                self.store.stage(self.epoch, index, file.bytes)?;
             }
             if !files.deltas.is_empty() {
                 self.store

@@ -6,7 +6,7 @@
 //!                         publishes (JSON)
 //! <dir>/state/<epoch>     the processor's state at that point (binary)
 //! <dir>/rows/<epoch>      rows the open Parquet files received during the epoch (binary)
-//! <dir>/staging/<epoch>/… the epoch's finished files, moved into place once it commits
+//! <dir>/staging/<epoch>-<n> the epoch's finished files, moved into place once it commits
 //! <dir>/commits/<epoch>   written last: the epoch's outputs are committed (JSON)
 //! ```
 //!
@@ -38,8 +38,8 @@ pub struct EpochOffsets {
     pub next_offsets: BTreeMap<i32, i64>,
     /// Watermark (epoch seconds) at the end of the epoch.
     pub watermark: Option<i64>,
-    /// Files the epoch makes visible (paths relative to the storage base), staged under
-    /// `staging/<epoch>/` until it commits.
+    /// Files the epoch makes visible (paths relative to the storage base); the n-th is staged
+    /// as `staging/<epoch>-<n>` until the epoch commits.
     #[serde(default)]
     pub publications: Vec<String>,
 }
@@ -189,22 +189,23 @@ impl CheckpointStore {
         self.storage.delete_all(&self.dir)
     }
 
-    /// Where a file the epoch publishes waits until the epoch commits.
-    pub fn staging_path(&self, epoch: u64, target: &str) -> String {
-        format!("{}/staging/{epoch}/{target}", self.dir)
+    /// Where the `index`-th file an epoch publishes waits until the epoch commits (one flat
+    /// folder: no empty folders are left behind once the files move).
+    pub fn staging_path(&self, epoch: u64, index: usize) -> String {
+        format!("{}/staging/{epoch}-{index}", self.dir)
     }
 
-    /// Stores a finished file of `epoch` under its staging path.
-    pub fn stage(&self, epoch: u64, target: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+    /// Stores the `index`-th finished file of `epoch` under its staging path.
+    pub fn stage(&self, epoch: u64, index: usize, bytes: Vec<u8>) -> anyhow::Result<()> {
         self.storage
-            .publish(&self.staging_path(epoch, target), bytes)
+            .publish(&self.staging_path(epoch, index), bytes)
     }
 
     /// Completes a committed epoch: moves its staged files into place (skipping those an
     /// earlier attempt moved), then writes its commit record.
     pub fn finalize(&self, offsets: &EpochOffsets, committed_at_millis: i64) -> anyhow::Result<()> {
-        for target in &offsets.publications {
-            let staged = self.staging_path(offsets.epoch, target);
+        for (index, target) in offsets.publications.iter().enumerate() {
+            let staged = self.staging_path(offsets.epoch, index);
             if !self.storage.rename(&staged, target)? {
                 anyhow::ensure!(
                     self.storage.exists(target)?,
@@ -221,8 +222,16 @@ impl CheckpointStore {
 
     /// Forgets an epoch that did not commit: its staged files, rows, state and offsets.
     pub fn roll_back(&self, epoch: u64) -> anyhow::Result<()> {
-        self.storage
-            .delete_all(&format!("{}/staging/{epoch}/", self.dir))?;
+        let prefix = format!("{epoch}-");
+        for staged in self.storage.list(&format!("{}/staging", self.dir))? {
+            if staged
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with(&prefix))
+            {
+                self.storage.delete(&staged)?;
+            }
+        }
         for kind in [Kind::Rows, Kind::State, Kind::Offsets] {
             self.storage.delete(&self.path(kind, epoch))?;
         }
@@ -605,10 +614,8 @@ mod tests {
         let base = dir.parent().unwrap().parent().unwrap().parent().unwrap();
         let mut epoch = offsets(1);
         epoch.publications = vec!["out/a.parquet".into(), "out/_SUCCESS".into()];
-        store
-            .stage(1, "out/a.parquet", b"parquet".to_vec())
-            .unwrap();
-        store.stage(1, "out/_SUCCESS", Vec::new()).unwrap();
+        store.stage(1, 0, b"parquet".to_vec()).unwrap();
+        store.stage(1, 1, Vec::new()).unwrap();
         store.write_offsets(&epoch).unwrap();
         assert!(
             !base.join("out/a.parquet").exists(),
@@ -634,16 +641,19 @@ mod tests {
         write_epoch(&store, 1, true);
         write_epoch(&store, 2, false);
         store.write_rows(2, b"rows").unwrap();
-        store.stage(2, "out/a.parquet", b"x".to_vec()).unwrap();
+        store.stage(2, 0, b"x".to_vec()).unwrap();
+        store.stage(12, 0, b"y".to_vec()).unwrap();
         store.roll_back(2).unwrap();
         assert_eq!(store.pending_epochs().unwrap(), Vec::<u64>::new());
         assert_eq!(store.read_rows(2).unwrap(), None);
         let left = store.storage().list(DEFAULT_DIR).unwrap();
         assert!(
             left.iter()
-                .all(|f| !f.contains("/2") && !f.contains("staging")),
+                .all(|f| !f.ends_with("/2") && !f.ends_with("/2-0")),
             "{left:?}"
         );
+        // another epoch's staged file whose number starts the same stays
+        assert!(left.iter().any(|f| f.ends_with("staging/12-0")), "{left:?}");
     }
 
     #[test]
