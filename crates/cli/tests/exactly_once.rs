@@ -25,17 +25,31 @@ fn sigkill_at_random_instants_changes_no_output() {
     let kills = env_or("RATINGS_FAULT_KILLS", 10);
     let seed = env_or("RATINGS_FAULT_SEED", 20_261_128);
     let input = input_topic("eos-kill");
-    let (tested, reference) = (
-        Outputs::new(&input, "killed"),
-        Outputs::new(&input, "reference"),
-    );
+    let tested = Outputs::new(&input, "killed");
+    kill_and_compare(&input, &tested, kills, seed);
+}
+
+/// The same with the Parquet outputs and the checkpoint on S3 (where a rename is a copy and a
+/// delete), fewer kills.
+#[test]
+fn sigkill_with_outputs_on_s3_changes_no_output() {
+    let s3 = std::env::var("S3_URL").expect("S3_URL is not set: run scripts/test.sh");
+    let input = input_topic("eos-s3");
+    let tested = Outputs::on(&input, "s3", &format!("{s3}/{input}"));
+    kill_and_compare(&input, &tested, 4, 7);
+}
+
+/// Kills the `tested` processor `kills` times at instants drawn from `seed` while the generator
+/// writes, runs it to the end, and compares its outputs with an uninterrupted run's.
+fn kill_and_compare(input: &str, tested: &Outputs, kills: u64, seed: u64) {
+    let reference = Outputs::new(input, "reference");
     let log = tested.dir.join("processor.log");
     // ~1.6 s of input per kill: the kills land while the generator writes
-    let mut generator = start_generator(&input, kills * 4_000);
+    let mut generator = start_generator(input, kills * 4_000);
     let mut rng = fastrand::Rng::with_seed(seed);
     let started = Instant::now();
     for kill in 1..=kills {
-        let mut processor = tested.spawn(&input, &log, &[]);
+        let mut processor = tested.spawn(input, &log, &[]);
         let after = Duration::from_millis(rng.u64(300..2_500));
         std::thread::sleep(after);
         processor.kill().unwrap(); // SIGKILL
@@ -46,14 +60,14 @@ fn sigkill_at_random_instants_changes_no_output() {
         );
     }
     assert!(generator.wait().unwrap().success(), "generate failed");
-    tested.run_to_end(&input);
+    tested.run_to_end(input);
     let log = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
         log.contains("resuming after epoch"),
         "no restart resumed from a checkpoint: {log}"
     );
-    reference.run_to_end(&input);
-    assert_same_outputs(&tested, &reference);
+    reference.run_to_end(input);
+    assert_same_outputs(tested, &reference);
 }
 
 #[test]
