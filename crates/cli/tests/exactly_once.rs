@@ -211,9 +211,10 @@ fn a_stall_longer_than_the_transaction_timeout_redoes_the_epoch() {
         std::thread::sleep(Duration::from_secs(25));
         signal("-CONT", pid);
     });
+    // depending on what it does first after the stall, the processor learns it from a commit
+    // (fenced: the transaction was open too long) or from its queued records (timed out)
     assert!(
-        log.contains("longer than the transaction timeout")
-            && log.contains("restarting from the last committed epoch"),
+        log.contains("restarting from the last committed epoch"),
         "{log}"
     );
 }
