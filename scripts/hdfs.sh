@@ -32,7 +32,7 @@ start() {
   command -v java >/dev/null || { echo "hdfs.sh: java not found (install a JDK 17+)" >&2; exit 1; }
   fetch_jars "$root/scripts/hdfs/pom.xml" "$lib" hdfs.sh
   local port format=()
-  port=$(choose_port "$portfile" "${HDFS_PORT:-19020}")
+  port=$(start_port "$portfile" "${HDFS_PORT:-19020}")
   # the NameNode keeps its metadata in name-0-1 (format only a new cluster)
   [ -d "$data/name-0-1/current" ] || format=(-format)
   rm -f "$cache/cluster.xml"

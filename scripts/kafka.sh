@@ -88,7 +88,7 @@ start() {
   command -v java >/dev/null || { echo "kafka.sh: java not found (install a JDK 17+)" >&2; exit 1; }
   fetch_jars "$root/scripts/kafka/pom.xml" "$lib" kafka.sh
   local port controller
-  port=$(choose_port "$portfile" "${KAFKA_PORT:-19092}")
+  port=$(start_port "$portfile" "${KAFKA_PORT:-19092}")
   controller=$(free_port)
   write_config "$port" "$controller"
   if [ ! -f "$data/meta.properties" ]; then

@@ -18,7 +18,7 @@ start() {
   if pid_running "$pidfile"; then echo "s3.sh: already running on 127.0.0.1:$(cat "$portfile")"; return; fi
   local python port
   python=$("$root/scripts/python-env.sh")
-  port=$(choose_port "$portfile" "${S3_PORT:-19030}")
+  port=$(start_port "$portfile" "${S3_PORT:-19030}")
   nohup "$(dirname "$python")/moto_server" -H 127.0.0.1 -p "$port" > "$cache/server.log" 2>&1 &
   echo $! > "$pidfile"
   # creating the bucket is the readiness check

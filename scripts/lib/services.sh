@@ -1,4 +1,4 @@
-# Shared by scripts/kafka.sh and scripts/hdfs.sh: jars from Maven Central, ports, pid files.
+# Shared by scripts/kafka.sh, hdfs.sh and s3.sh: jars from Maven Central, ports, pid files.
 # Source it; it defines functions only.
 
 # fetch_jars POM LIB WHAT: copies the runtime jars of POM into LIB once (marker LIB/.complete).
@@ -30,6 +30,14 @@ choose_port() {
   if port_in_use "$port"; then port=$(free_port); fi
   echo "$port" > "$portfile"
   echo "$port"
+}
+
+# start_port PORTFILE DEFAULT: the port for a service about to start (so not running): the
+# remembered one, unless something else listens there now (another checkout's service, say);
+# then chosen afresh as choose_port does.
+start_port() {
+  if [ -f "$1" ] && port_in_use "$(cat "$1")"; then rm -f "$1"; fi
+  choose_port "$1" "$2"
 }
 
 # pid_running PIDFILE: true when the process in PIDFILE is alive.
