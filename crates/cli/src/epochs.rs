@@ -33,6 +33,9 @@ use crate::args::RunArgs;
 use crate::catalog_source::LoadedCatalog;
 use crate::pipeline::{now_millis, Pipeline};
 
+/// Finished Parquet files an epoch may hold in memory before it ends early (a replay of
+/// sparse history finishes many small files per second).
+const MAX_HELD_BYTES: usize = 32 << 20;
 /// Committed epochs kept in the checkpoint (older ones are pruned).
 const KEEP_EPOCHS: usize = 3;
 /// How long one transaction step may block before the main loop gets control back (it tries
@@ -235,9 +238,12 @@ impl Epochs {
         self.records += 1;
     }
 
-    /// Whether the open epoch should end (by its record count; time is the caller's).
-    pub fn full(&self, max_records: u64) -> bool {
-        max_records > 0 && self.records >= max_records
+    /// Whether the open epoch should end by its size (time is the caller's): `max_records`
+    /// input records, or finished Parquet files (held in memory until the commit) above
+    /// [`MAX_HELD_BYTES`].
+    pub fn full(&self, max_records: u64, pipeline: &Pipeline) -> bool {
+        let held = pipeline.parquet().map_or(0, |p| p.held_bytes());
+        (max_records > 0 && self.records >= max_records) || held >= MAX_HELD_BYTES
     }
 
     /// Ends the open epoch (see the module documentation) and opens the next. An epoch that

@@ -314,7 +314,7 @@ impl Job {
                 in_batch += 1;
                 if let Delivery::ExactlyOnce(epochs) = &mut self.delivery {
                     epochs.note_record();
-                    if epochs.full(args.stream.commit_records) {
+                    if epochs.full(args.stream.commit_records, &self.pipeline) {
                         self.commit(false)?;
                     }
                 }

@@ -29,6 +29,8 @@ pub struct RollPolicy {
 
 /// Rows per Parquet row group: bounds the memory of an open file.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Rows an open file keeps as record batches before it starts its Parquet writer.
+const ROWS_BEFORE_WRITER: usize = 16 * 1024;
 
 /// Counters of one dataset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,10 +63,15 @@ pub struct DatasetState {
     pub stats: DatasetStats,
 }
 
+/// A file being written. Its rows wait as record batches until there are enough of them to be
+/// worth a Parquet writer (whose column buffers cost far more than a few rows): a replay of
+/// sparse history keeps thousands of hours open at once, most with a handful of rows.
 struct OpenFile {
-    writer: ArrowWriter<Vec<u8>>,
+    writer: Option<ArrowWriter<Vec<u8>>>,
+    waiting: Vec<RecordBatch>,
+    waiting_rows: usize,
+    schema: SchemaRef,
     opened: Instant,
-    rows: usize,
     /// The epoch the file was opened in.
     first_epoch: u64,
     /// Rows received since the last [`Dataset::take_deltas`] (delta tracking only).
@@ -152,8 +159,7 @@ impl Dataset {
                 slot.insert(new_file(&self.schema, self.epoch)?)
             }
         };
-        file.writer.write(batch)?;
-        file.rows += batch.num_rows();
+        file.write(batch)?;
         if self.track_deltas {
             file.delta.push(batch.clone());
         }
@@ -167,8 +173,7 @@ impl Dataset {
             .open
             .iter()
             .filter(|(_, f)| {
-                f.writer.bytes_written() + f.writer.in_progress_size() >= self.roll.max_bytes
-                    || f.opened.elapsed() >= self.roll.max_age
+                f.size() >= self.roll.max_bytes || f.opened.elapsed() >= self.roll.max_age
             })
             .map(|(hour, _)| *hour)
             .collect();
@@ -242,8 +247,7 @@ impl Dataset {
         for &(hour, first_epoch) in &state.open {
             let mut file = new_file(&self.schema, first_epoch)?;
             for batch in rows(hour, first_epoch)? {
-                file.writer.write(&batch)?;
-                file.rows += batch.num_rows();
+                file.write(&batch)?;
             }
             self.open.insert(hour, file);
         }
@@ -271,7 +275,7 @@ impl Dataset {
             .open
             .remove(&hour)
             .expect("publish is called for open files only");
-        let bytes = file.writer.into_inner()?;
+        let bytes = file.finish()?;
         let sequence = self.sequence.entry(hour).or_insert(0);
         let path = format!(
             "{}/{}/{}-{:05}.parquet",
@@ -290,12 +294,63 @@ impl Dataset {
 /// An empty in-memory Parquet file.
 fn new_file(schema: &SchemaRef, epoch: u64) -> anyhow::Result<OpenFile> {
     Ok(OpenFile {
-        writer: ArrowWriter::try_new(Vec::new(), schema.clone(), Some(writer_properties()))?,
+        writer: None,
+        waiting: Vec::new(),
+        waiting_rows: 0,
+        schema: schema.clone(),
         opened: Instant::now(),
-        rows: 0,
         first_epoch: epoch,
         delta: Vec::new(),
     })
+}
+
+impl OpenFile {
+    fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
+        self.waiting_rows += batch.num_rows();
+        self.waiting.push(batch.clone());
+        if self.waiting_rows >= ROWS_BEFORE_WRITER {
+            self.drain_waiting()?;
+        }
+        Ok(())
+    }
+
+    /// Moves the waiting batches into the Parquet writer (started if needed).
+    fn drain_waiting(&mut self) -> anyhow::Result<&mut ArrowWriter<Vec<u8>>> {
+        let writer = match &mut self.writer {
+            Some(writer) => writer,
+            empty => empty.insert(ArrowWriter::try_new(
+                Vec::new(),
+                self.schema.clone(),
+                Some(writer_properties()),
+            )?),
+        };
+        for batch in self.waiting.drain(..) {
+            writer.write(&batch)?;
+        }
+        self.waiting_rows = 0;
+        Ok(writer)
+    }
+
+    /// Encoded size so far (estimated while open; waiting rows at their in-memory size).
+    fn size(&self) -> usize {
+        let written = self
+            .writer
+            .as_ref()
+            .map_or(0, |w| w.bytes_written() + w.in_progress_size());
+        written
+            + self
+                .waiting
+                .iter()
+                .map(RecordBatch::get_array_memory_size)
+                .sum::<usize>()
+    }
+
+    /// The complete Parquet file.
+    fn finish(mut self) -> anyhow::Result<Vec<u8>> {
+        self.drain_waiting()?;
+        let writer = self.writer.take().expect("drain_waiting starts the writer");
+        Ok(writer.into_inner()?)
+    }
 }
 
 /// Snappy, bounded row groups.

@@ -85,6 +85,7 @@ pub struct ParquetSink {
     pending_windows: BTreeMap<(usize, i64), Vec<(WindowResult, i64)>>,
     /// Finished files waiting for their epoch to commit ([`Publishing::WithEpochs`]).
     held: Vec<Publication>,
+    held_bytes: usize,
 }
 
 impl ParquetSink {
@@ -125,6 +126,7 @@ impl ParquetSink {
             pending_raw: BTreeMap::new(),
             pending_windows: BTreeMap::new(),
             held: Vec::new(),
+            held_bytes: 0,
         };
         if let Publishing::Immediate { run_id } = publishing {
             sink.name_files(run_id);
@@ -203,6 +205,11 @@ impl ParquetSink {
         self.release(finished)
     }
 
+    /// Bytes of the finished files held for the current epoch.
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
     /// Starts `epoch` ([`Publishing::WithEpochs`]): files finished from now on are named after it.
     pub fn begin_epoch(&mut self, epoch: u64) {
         self.name_files(epoch);
@@ -222,6 +229,7 @@ impl ParquetSink {
                 });
             }
         }
+        self.held_bytes = 0;
         Ok(EpochFiles {
             publications: std::mem::take(&mut self.held),
             deltas,
@@ -280,7 +288,10 @@ impl ParquetSink {
                     self.storage.publish(&file.path, file.bytes)?;
                 }
             }
-            Publishing::WithEpochs => self.held.extend(finished),
+            Publishing::WithEpochs => {
+                self.held_bytes += finished.iter().map(|f| f.bytes.len()).sum::<usize>();
+                self.held.extend(finished);
+            }
         }
         Ok(())
     }
