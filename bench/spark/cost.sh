@@ -87,13 +87,13 @@ steady() {
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   "$bin" generate --rate "$rate" --bootstrap-servers "$bootstrap" --ratings-topic "$topic" \
     --movies "$movies" 2> "$out/generate.log" &
-  local generator=$!
+  generator=$!
   ours "$port"
   "${ours[@]}" 2> "$out/ours.log" &
-  local ours_pid=$!
+  ours_pid=$!
   "${spark[@]}" 2> "$out/spark.log" &
-  local spark_pid=$!
-  trap 'kill $generator $ours_pid $spark_pid 2>/dev/null || true' EXIT
+  spark_pid=$!
+  trap 'kill "$generator" "$ours_pid" "$spark_pid" 2>/dev/null || true' EXIT
   local max_ours=0 max_spark=0 t
   for ((t = 10; t <= seconds; t += 10)); do
     sleep 10

@@ -5,7 +5,7 @@
 python=$(bench/spark/env.sh)
 spark_version=$("$python" -c 'import pyspark; print(pyspark.__version__)')
 export PYSPARK_PYTHON=$python PYSPARK_DRIVER_PYTHON=$python
-spark_submit=("$(dirname "$python")/spark-submit" --master "local[2]" --driver-memory 2g
+spark_submit=("$(dirname "$python")/spark-submit" --master "local[2]" --driver-memory "${SPARK_DRIVER_MEMORY:-4g}"
   --packages "org.apache.spark:spark-sql-kafka-0-10_2.13:$spark_version"
   --conf "spark.jars.ivy=$PWD/.cache/spark/ivy" --conf spark.ui.enabled=false
   bench/spark/job.py)

@@ -471,7 +471,10 @@ impl LoopState {
     fn new() -> LoopState {
         LoopState {
             last_commit: Instant::now(),
-            last_metrics: Instant::now(),
+            // due at once: the first records show in /metrics without waiting an interval
+            last_metrics: Instant::now()
+                .checked_sub(METRICS_INTERVAL)
+                .unwrap_or_else(Instant::now),
             metrics_reading: Reading::default(),
             started: Instant::now(),
             idle_before: Duration::ZERO,
