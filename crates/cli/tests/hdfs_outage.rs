@@ -4,7 +4,6 @@
 //! because it stops and restarts the shared HDFS (`scripts/hdfs.sh`); cargo runs test binaries
 //! one after another, and the tests here take turns.
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -20,13 +19,7 @@ use common::temp_dir;
 static HDFS: Mutex<()> = Mutex::new(());
 
 fn hdfs_script(action: &str) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/hdfs.sh");
-    let status = Command::new("bash")
-        .arg(script)
-        .arg(action)
-        .status()
-        .unwrap();
-    assert!(status.success(), "scripts/hdfs.sh {action} failed");
+    common::service_script("hdfs", action);
 }
 
 #[test]

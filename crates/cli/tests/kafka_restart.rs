@@ -4,21 +4,13 @@
 //! This is its own test binary because it stops and restarts the shared broker
 //! (`scripts/kafka.sh`); cargo runs test binaries one after another.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 mod common;
 use common::eos::{input_topic, run_through_outage, wait_until, Outputs};
 
 fn kafka_script(action: &str) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/kafka.sh");
-    let status = Command::new("bash")
-        .arg(script)
-        .arg(action)
-        .status()
-        .unwrap();
-    assert!(status.success(), "scripts/kafka.sh {action} failed");
+    common::service_script("kafka", action);
 }
 
 #[test]

@@ -207,3 +207,14 @@ pub fn comparable(windows: impl Iterator<Item = Value>) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Runs `scripts/<service>.sh <action>` (start, stop, …) and asserts that it succeeds.
+pub fn service_script(service: &str, action: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../scripts/{service}.sh"));
+    let status = Command::new("bash")
+        .arg(script)
+        .arg(action)
+        .status()
+        .unwrap();
+    assert!(status.success(), "scripts/{service}.sh {action} failed");
+}
