@@ -279,6 +279,7 @@ impl Job {
         delivery: Delivery,
         metrics: Arc<PromMetrics>,
     ) -> Job {
+        metrics.watch_kafka([Arc::clone(source.health()), Arc::clone(producer.health())]);
         Job {
             source,
             producer,

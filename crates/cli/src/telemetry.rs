@@ -4,6 +4,7 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+use ratings_connectors::kafka::Health;
 use ratings_connectors::storage::Storage;
 use std::time::Duration;
 
@@ -206,11 +207,8 @@ pub struct PromMetrics {
     invalid: Family<ReasonLabel, Counter>,
     late: Counter,
     windows_out: Counter,
-    kafka_errors: Counter,
-    storage_retries: Counter,
-    /// The storage whose retries `storage_retries` counts live (the main loop may be blocked
-    /// in a retry), and the count before it.
-    storage: std::sync::Mutex<Option<(Arc<Storage>, u64)>>,
+    kafka_errors: LiveCounter,
+    storage_retries: LiveCounter,
     watermark: Gauge,
     watermark_delay: Gauge<f64, AtomicU64>,
     lag: Gauge,
@@ -226,9 +224,8 @@ impl PromMetrics {
             invalid: Family::default(),
             late: Counter::default(),
             windows_out: Counter::default(),
-            kafka_errors: Counter::default(),
-            storage_retries: Counter::default(),
-            storage: Default::default(),
+            kafka_errors: LiveCounter::default(),
+            storage_retries: LiveCounter::default(),
             watermark: Gauge::default(),
             watermark_delay: Gauge::default(),
             lag: Gauge::default(),
@@ -255,12 +252,12 @@ impl PromMetrics {
         r.register(
             "kafka_errors",
             "Kafka client errors (broker unreachable, ...)",
-            m.kafka_errors.clone(),
+            m.kafka_errors.counter.clone(),
         );
         r.register(
             "storage_retries",
             "Failed storage operations of the Parquet outputs (each retried)",
-            m.storage_retries.clone(),
+            m.storage_retries.counter.clone(),
         );
         r.register(
             "watermark_seconds",
@@ -296,8 +293,6 @@ impl PromMetrics {
         self.late.inc_by(now.late - before.late);
         self.windows_out
             .inc_by(now.windows_out - before.windows_out);
-        self.kafka_errors
-            .inc_by(now.kafka_errors - before.kafka_errors);
         for (reason, count) in &now.invalid_by_reason {
             let earlier = before
                 .invalid_by_reason
@@ -324,17 +319,20 @@ impl PromMetrics {
 
     /// Counts the retries of `storage` from now on (read when scraped).
     pub fn watch_storage(&self, storage: Arc<Storage>) {
-        let before = self.storage_retries.get();
-        *self.storage.lock().expect("metrics storage") = Some((storage, before));
+        self.storage_retries
+            .watch(Box::new(move || storage.health().retries));
+    }
+
+    /// Counts the errors of these Kafka clients from now on (read when scraped).
+    pub fn watch_kafka(&self, clients: [Arc<Health>; 2]) {
+        self.kafka_errors
+            .watch(Box::new(move || clients.iter().map(|c| c.errors()).sum()));
     }
 
     /// The text exposition format.
     pub fn encode(&self) -> String {
-        if let Some((storage, before)) = &*self.storage.lock().expect("metrics storage") {
-            let total = before + storage.health().retries;
-            self.storage_retries
-                .inc_by(total.saturating_sub(self.storage_retries.get()));
-        }
+        self.storage_retries.refresh();
+        self.kafka_errors.refresh();
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
@@ -365,4 +363,29 @@ pub fn serve(metrics: Arc<PromMetrics>, address: &str) -> anyhow::Result<String>
             }
         })?;
     Ok(bound)
+}
+
+/// A Prometheus counter read from a running total at scrape time, so that it moves while the
+/// main loop is blocked (waiting for a broker or a storage that is away). A new source (a
+/// restarted job) continues from the count reached.
+#[derive(Default)]
+struct LiveCounter {
+    counter: Counter,
+    source: std::sync::Mutex<Option<(TotalFn, u64)>>,
+}
+
+type TotalFn = Box<dyn Fn() -> u64 + Send>;
+
+impl LiveCounter {
+    fn watch(&self, total: TotalFn) {
+        let before = self.counter.get();
+        *self.source.lock().expect("live counter") = Some((total, before));
+    }
+
+    fn refresh(&self) {
+        if let Some((total, before)) = &*self.source.lock().expect("live counter") {
+            let now = before + total();
+            self.counter.inc_by(now.saturating_sub(self.counter.get()));
+        }
+    }
 }
