@@ -339,7 +339,7 @@ impl Epochs {
     fn commit_kafka(&mut self, source: &KafkaSource, producer: &Producer) -> anyhow::Result<bool> {
         let sealed = self.sealed.as_mut().expect("the epoch is sealed");
         if !sealed.offsets_sent {
-            let tag = format!("{}:{}", self.checkpoint_id, self.epoch);
+            let tag = epoch_tag(&self.checkpoint_id, self.epoch);
             let group = source.group_metadata()?;
             let offsets = &sealed.offsets;
             let sent = producer.send_offsets(
@@ -457,11 +457,30 @@ fn settle_pending(
 /// The last epoch of this checkpoint Kafka committed, from the group's offset metadata.
 fn kafka_epoch(settings: &KafkaSettings, args: &RunArgs, id: &str) -> anyhow::Result<Option<u64>> {
     let tags = committed_metadata(settings, &args.kafka.ratings_topic, &args.stream.group_id)?;
-    Ok(tags
-        .iter()
-        .filter_map(|tag| {
-            let (tag_id, epoch) = tag.split_once(':')?;
-            (tag_id == id).then(|| epoch.parse().ok()).flatten()
-        })
-        .max())
+    Ok(tags.iter().filter_map(|tag| tagged_epoch(tag, id)).max())
+}
+
+/// The metadata an epoch's input offsets are committed with: `<checkpoint id>:<epoch>`.
+fn epoch_tag(checkpoint_id: &str, epoch: u64) -> String {
+    format!("{checkpoint_id}:{epoch}")
+}
+
+/// The epoch of an [`epoch_tag`] of checkpoint `checkpoint_id` (`None` for another's).
+fn tagged_epoch(tag: &str, checkpoint_id: &str) -> Option<u64> {
+    let (id, epoch) = tag.split_once(':')?;
+    (id == checkpoint_id).then(|| epoch.parse().ok()).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{epoch_tag, tagged_epoch};
+
+    #[test]
+    fn an_epoch_tag_reads_back_for_its_checkpoint_only() {
+        let tag = epoch_tag("00ab12cd34ef5678", 42);
+        assert_eq!(tagged_epoch(&tag, "00ab12cd34ef5678"), Some(42));
+        assert_eq!(tagged_epoch(&tag, "ffffffffffffffff"), None);
+        assert_eq!(tagged_epoch("", "00ab12cd34ef5678"), None);
+        assert_eq!(tagged_epoch("00ab12cd34ef5678:x", "00ab12cd34ef5678"), None);
+    }
 }

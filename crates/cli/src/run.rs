@@ -60,14 +60,9 @@ fn run_file(args: &RunArgs, input: &Path) -> anyhow::Result<()> {
         windows: Box::new(JsonLines::create(&args.metrics_file)?),
         dead_letters: optional_record_file(args.dead_letter_file.as_deref())?,
         late: optional_record_file(args.late_file.as_deref())?,
-        parquet: args.parquet.open_sink(
-            &config.windows,
-            // the start time (epoch seconds) tells runs apart in file names
-            Publishing::Immediate {
-                run_id: (crate::pipeline::now_millis() / 1000) as u64,
-            },
-            None,
-        )?,
+        parquet: args
+            .parquet
+            .open_sink(&config.windows, Publishing::immediate_now(), None)?,
     };
     let engine = Engine::new(config.clone(), loaded.catalog);
     let mut pipeline = Pipeline::new(

@@ -209,10 +209,7 @@ impl Job {
             )?;
             let producer = Arc::new(Producer::connect(settings)?);
             let engine = Engine::new(config.clone(), Arc::clone(&loaded.catalog));
-            let publishing = Publishing::Immediate {
-                run_id: (crate::pipeline::now_millis() / 1000) as u64,
-            };
-            let pipeline = pipeline(args, engine, &producer, publishing, None)?;
+            let pipeline = pipeline(args, engine, &producer, Publishing::immediate_now(), None)?;
             if let Some(sink) = pipeline.parquet() {
                 metrics.watch_storage(Arc::clone(sink.storage()));
             }

@@ -49,6 +49,19 @@ pub enum Publishing {
     WithEpochs,
 }
 
+impl Publishing {
+    /// Immediate publication with the current time (epoch seconds) as run id, which tells runs
+    /// apart in file names.
+    pub fn immediate_now() -> Publishing {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Publishing::Immediate {
+            run_id: now.as_secs(),
+        }
+    }
+}
+
 /// The rows one open file received during an epoch, as an in-memory Parquet file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowDelta {
