@@ -196,7 +196,14 @@ fn a_new_processor_starts_at_latest_or_at_a_time() {
 #[test]
 fn a_stall_longer_than_the_transaction_timeout_redoes_the_epoch() {
     let input = input_topic("eos-stall");
-    let tested = Outputs::new(&input, "stalled").with(&["--transaction-timeout", "10s"]);
+    // 5 s epochs: one with records in its transaction is surely open when the stall begins
+    // (with 200 ms epochs the stall could land between two, and nothing would be aborted)
+    let tested = Outputs::new(&input, "stalled").with(&[
+        "--transaction-timeout",
+        "10s",
+        "--commit-interval",
+        "5s",
+    ]);
     let reference = Outputs::new(&input, "reference");
     let signal = |name: &str, pid: u32| {
         let status = Command::new("kill")
