@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ratings_connectors::kafka::{ensure_topics, Producer};
@@ -248,6 +250,60 @@ fn malformed_records_go_to_the_dead_letter_topic_and_processing_goes_on() {
         ),
         (Some(2), Some(3.0))
     );
+}
+
+/// Every fresh reader of a topic reads every record. librdkafka starts fetching as soon as the
+/// partitions are assigned; records (or the end-of-partition event) fetched before a
+/// partition's queue was split landed on the consumer's main queue and were lost: a reader saw
+/// nothing or a hole, an `--exit-at-end` run could wait forever. With the machine loaded as
+/// below, the old code failed within 60–150 fresh readers; this test starts 200.
+#[test]
+fn every_fresh_reader_reads_every_record() {
+    let topics = Topics::new("readers");
+    let producer = Producer::connect(&kafka_settings()).unwrap();
+    let (partitions, per_partition) = (3, 100);
+    for n in 0..partitions * per_partition {
+        let record = format!(r#"{{"n":{n}}}"#);
+        producer
+            .send_to(
+                &topics.ratings,
+                Some(n % partitions),
+                None,
+                record.as_bytes(),
+            )
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let every_offset: Vec<i64> = (0..per_partition as i64).collect();
+    // busy threads on every core make the reader's thread lose the CPU at random points,
+    // as on a loaded machine (the race was only ever seen under load)
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinners: Vec<_> = (0..8)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    for reader in 0..200 {
+        let records = read_topic(&topics.ratings);
+        for partition in 0..partitions {
+            let offsets: Vec<i64> = records
+                .iter()
+                .filter(|(p, _, _)| *p == partition)
+                .map(|(_, offset, _)| *offset)
+                .collect();
+            assert_eq!(
+                offsets, every_offset,
+                "reader {reader}, partition {partition}"
+            );
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    spinners.into_iter().for_each(|s| s.join().unwrap());
 }
 
 #[test]

@@ -119,13 +119,9 @@ impl KafkaSource {
         let partitions = partition_count(&consumer, settings, topic)?;
         let positions = start_positions(&consumer, topic, partitions, start)?;
         let consumer = Arc::new(consumer);
-        let mut assignment = TopicPartitionList::new();
-        for (partition, offset) in positions.iter().enumerate() {
-            assignment.add_partition_offset(topic, partition as i32, Offset::Offset(*offset))?;
-        }
-        consumer
-            .assign(&assignment)
-            .context("cannot assign the topic's partitions")?;
+        // split before assigning: what librdkafka fetches before a partition's queue is split
+        // lands on the consumer's main queue, where a record (or the end-of-partition event)
+        // would be out of order with the rest of its partition
         let queues = (0..partitions)
             .map(|p| {
                 consumer
@@ -133,6 +129,13 @@ impl KafkaSource {
                     .context("cannot split a partition queue")
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut assignment = TopicPartitionList::new();
+        for (partition, offset) in positions.iter().enumerate() {
+            assignment.add_partition_offset(topic, partition as i32, Offset::Offset(*offset))?;
+        }
+        consumer
+            .assign(&assignment)
+            .context("cannot assign the topic's partitions")?;
         Ok(KafkaSource {
             consumer,
             health,
@@ -192,7 +195,7 @@ impl KafkaSource {
     ) -> anyhow::Result<PollOutcome> {
         self.steps += 1;
         if self.steps % 64 == 1 {
-            self.consumer.poll(Duration::ZERO); // serve client events (errors)
+            self.serve_events()?;
         }
         let p = match self.furthest_behind() {
             Some(p) => p,
@@ -233,6 +236,23 @@ impl KafkaSource {
                 Ok(PollOutcome::Record)
             }
         }
+    }
+
+    /// Serves the client's events (errors). Records arrive on the partition queues only (they
+    /// are split before the assignment); one here would be out of order with its partition, so
+    /// it is refused rather than skipped.
+    fn serve_events(&self) -> anyhow::Result<()> {
+        match self.consumer.poll(Duration::ZERO) {
+            Some(Ok(message)) => bail!(
+                "Kafka delivered offset {} of {} [{}] outside its partition queue; not skipping it",
+                message.offset(),
+                message.topic(),
+                message.partition()
+            ),
+            Some(Err(error)) => self.health.note_error(&error.to_string()),
+            None => {}
+        }
+        Ok(())
     }
 
     /// The partition not at its end with the smallest last event time (unread ones first);
