@@ -12,7 +12,7 @@ use ratings_connectors::kafka::{ensure_topics, Producer};
 mod common;
 use common::{
     binary, bootstrap, comparable, free_port, kafka_settings, read_topic, stop_with_sigterm,
-    temp_dir, wait_for_metric,
+    temp_dir, wait_for_metric, OutputTopics,
 };
 
 /// A path for `name` in a fresh folder of its own.
@@ -23,13 +23,10 @@ fn temp(name: &str) -> PathBuf {
 /// 2023-11-14T22:13:00Z.
 const B: i64 = 1_699_999_980;
 
-/// Fresh topics (3 partitions each) for one test.
+/// Fresh topics (3 partitions each) for one test: the input and a processor's outputs.
 struct Topics {
     ratings: String,
-    metrics: String,
-    dead: String,
-    late: String,
-    group: String,
+    out: OutputTopics,
 }
 
 impl Topics {
@@ -38,47 +35,30 @@ impl Topics {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_nanos();
-        let name = |kind: &str| format!("{test}-{kind}-{}-{nanos}", std::process::id());
-        let topics = Topics {
-            ratings: name("ratings"),
-            metrics: name("metrics"),
-            dead: name("dead"),
-            late: name("late"),
-            group: name("group"),
-        };
-        let all = [&topics.ratings, &topics.metrics, &topics.dead, &topics.late];
-        ensure_topics(&kafka_settings(), &all.map(|t| (t.as_str(), 3))).unwrap();
-        topics
+        let prefix = format!("{test}-{}-{nanos}", std::process::id());
+        let ratings = format!("{prefix}-ratings");
+        ensure_topics(&kafka_settings(), &[(ratings.as_str(), 3)]).unwrap();
+        Topics {
+            ratings,
+            out: OutputTopics::create(&prefix),
+        }
     }
 
-    /// `ratings-stream run` on these topics until the input is read to its end.
+    /// `ratings-stream run` on these topics until the input is read to its end (the checkpoint
+    /// in a temporary folder unless `extra` sets `--storage`).
     fn run_processor(&self, extra: &[&str]) -> Output {
-        let bootstrap = bootstrap();
-        let mut args = vec![
-            "run",
-            "--bootstrap-servers",
-            &bootstrap,
-            "--ratings-topic",
-            &self.ratings,
-            "--metrics-topic",
-            &self.metrics,
-            "--dead-letter-topic",
-            &self.dead,
-            "--late-topic",
-            &self.late,
-            "--group-id",
-            &self.group,
-            "--exit-at-end",
-            "--metrics-address",
-            "off",
-        ];
-        let checkpoint = std::env::temp_dir().join(format!("ratings-stream-{}", self.group));
-        let checkpoint = checkpoint.to_str().unwrap();
+        let mut args = self.out.run_args(&self.ratings);
+        args.extend(["--exit-at-end", "--metrics-address", "off"].map(String::from));
         if !extra.contains(&"--storage") {
-            args.extend_from_slice(&["--checkpoint-storage", checkpoint]);
+            let checkpoint =
+                std::env::temp_dir().join(format!("ratings-stream-{}", self.out.group));
+            args.extend([
+                "--checkpoint-storage".into(),
+                checkpoint.display().to_string(),
+            ]);
         }
-        args.extend_from_slice(extra);
-        binary(&args)
+        args.extend(extra.iter().map(|s| s.to_string()));
+        binary(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 }
 
@@ -145,7 +125,7 @@ fn kafka_mode_publishes_exactly_the_windows_of_file_mode() {
     let parquet = temp("equal-parquet");
     let storage = format!("file://{}", parquet.display());
     topics.run_processor(&["--storage", &storage]);
-    let published = read_topic(&topics.metrics);
+    let published = read_topic(&topics.out.metrics);
     let raw_rows = parquet_rows(&parquet.join("streams/ratings/raw"));
     assert_eq!(
         raw_rows, 20_000,
@@ -216,7 +196,7 @@ fn malformed_records_go_to_the_dead_letter_topic_and_processing_goes_on() {
     }
     producer.flush(Duration::from_secs(30)).unwrap();
     topics.run_processor(&[]);
-    let dead: Vec<(String, i64, i64, String)> = read_topic(&topics.dead)
+    let dead: Vec<(String, i64, i64, String)> = read_topic(&topics.out.dead)
         .into_iter()
         .map(|(_, _, v)| {
             let field = |k: &str| v[k].as_str().unwrap().to_string();
@@ -238,7 +218,7 @@ fn malformed_records_go_to_the_dead_letter_topic_and_processing_goes_on() {
             ("wrong_type".to_string(), 1, 4, records[4].clone()),
         ]
     );
-    let windows = read_topic(&topics.metrics);
+    let windows = read_topic(&topics.out.metrics);
     let tumbling = windows
         .iter()
         .find(|w| w.2["window_type"] == "tumbling_1min")
@@ -336,7 +316,7 @@ fn the_watermark_is_global_across_partitions() {
         .unwrap();
     producer.flush(Duration::from_secs(30)).unwrap();
     topics.run_processor(&[]);
-    let late = read_topic(&topics.late);
+    let late = read_topic(&topics.out.late);
     assert_eq!(late.len(), 1, "{late:?}");
     assert_eq!(
         (
@@ -349,7 +329,7 @@ fn the_watermark_is_global_across_partitions() {
         .as_str()
         .unwrap()
         .contains(&(B + 10).to_string()));
-    let tumbling: Vec<(String, u64)> = read_topic(&topics.metrics)
+    let tumbling: Vec<(String, u64)> = read_topic(&topics.out.metrics)
         .into_iter()
         .filter(|w| w.2["window_type"] == "tumbling_1min")
         .map(|w| {
@@ -418,20 +398,9 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
     producer.flush(Duration::from_secs(30)).unwrap();
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
-    let bootstrap = bootstrap();
     let child = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args(topics.out.run_args(&topics.ratings))
         .args([
-            "run",
-            "--bootstrap-servers",
-            &bootstrap,
-            "--ratings-topic",
-            &topics.ratings,
-            "--metrics-topic",
-            &topics.metrics,
-            "--dead-letter-topic",
-            &topics.dead,
-            "--group-id",
-            &topics.group,
             "--metrics-address",
             &address,
             "--progress-interval",

@@ -12,17 +12,14 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use ratings_connectors::kafka::ensure_topics;
 use ratings_connectors::storage::Storage;
 
-use super::{binary, bootstrap, comparable, kafka_settings, read_topic, temp_dir};
+use super::{binary, bootstrap, comparable, kafka_settings, read_topic, temp_dir, OutputTopics};
 
 /// 2023-11-14T22:13:00Z.
 pub const B: i64 = 1_699_999_980;
 
 /// One processor's topics, consumer group (also its transactional id) and storage.
 pub struct Outputs {
-    pub metrics: String,
-    pub dead: String,
-    pub late: String,
-    pub group: String,
+    pub topics: OutputTopics,
     /// Storage URL of the Parquet outputs and the checkpoint.
     pub storage: String,
     /// A local folder for logs and summaries.
@@ -40,19 +37,12 @@ impl Outputs {
 
     /// Outputs on the storage at `url`.
     pub fn on(input: &str, name: &str, url: &str) -> Outputs {
-        let topic = |kind: &str| format!("{input}-{name}-{kind}");
-        let outputs = Outputs {
-            metrics: topic("metrics"),
-            dead: topic("dead"),
-            late: topic("late"),
-            group: topic("group"),
+        Outputs {
+            topics: OutputTopics::create(&format!("{input}-{name}")),
             storage: url.to_string(),
             dir: temp_dir(&format!("{input}-{name}-scratch")),
             options: Vec::new(),
-        };
-        let all = [&outputs.metrics, &outputs.dead, &outputs.late];
-        ensure_topics(&kafka_settings(), &all.map(|t| (t.as_str(), 3))).unwrap();
-        outputs
+        }
     }
 
     /// The same with `options` on every run.
@@ -61,32 +51,17 @@ impl Outputs {
         self
     }
 
-    /// The processor's command line over `input`.
+    /// The processor's command line over `input`: Parquet on, short roll and progress
+    /// intervals, and 200 ms epochs unless `extra` or the options choose otherwise.
     pub fn args(&self, input: &str, extra: &[&str]) -> Vec<String> {
-        let mut args: Vec<String> = [
-            "run",
-            "--bootstrap-servers",
-            &bootstrap(),
-            "--ratings-topic",
-            input,
-            "--metrics-topic",
-            &self.metrics,
-            "--dead-letter-topic",
-            &self.dead,
-            "--late-topic",
-            &self.late,
-            "--group-id",
-            &self.group,
-            "--storage",
-            &self.storage,
-            "--roll-interval",
-            "2s",
-            "--progress-interval",
-            "2s",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut args = self.topics.run_args(input);
+        for (flag, value) in [
+            ("--storage", self.storage.as_str()),
+            ("--roll-interval", "2s"),
+            ("--progress-interval", "2s"),
+        ] {
+            args.extend([flag.to_string(), value.to_string()]);
+        }
         let chosen: Vec<&str> = extra.iter().chain(&self.options).copied().collect();
         for (flag, value) in [("--metrics-address", "off"), ("--commit-interval", "200ms")] {
             if !chosen.contains(&flag) {
@@ -253,7 +228,8 @@ fn aggregate_row(batch: &arrow_array::RecordBatch, i: usize) -> String {
 
 /// Compares every committed output of two processors; prints the counts compared.
 pub fn assert_same_outputs(tested: &Outputs, reference: &Outputs) {
-    let windows = |o: &Outputs| comparable(read_topic(&o.metrics).into_iter().map(|(_, _, w)| w));
+    let windows =
+        |o: &Outputs| comparable(read_topic(&o.topics.metrics).into_iter().map(|(_, _, w)| w));
     let (got, want) = (windows(tested), windows(reference));
     let mut counts = BTreeMap::new();
     counts.insert("metrics windows", (got.len(), want.len()));
@@ -262,9 +238,9 @@ pub fn assert_same_outputs(tested: &Outputs, reference: &Outputs) {
     for (what, of) in [("dead letters", 0), ("late records", 1)] {
         let topic = |o: &Outputs| {
             if of == 0 {
-                o.dead.clone()
+                o.topics.dead.clone()
             } else {
-                o.late.clone()
+                o.topics.late.clone()
             }
         };
         let (got, want) = (records(&topic(tested)), records(&topic(reference)));

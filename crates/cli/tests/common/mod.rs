@@ -88,6 +88,51 @@ pub fn kafka_settings() -> KafkaSettings {
     }
 }
 
+/// A processor's output topics (created with 3 partitions each) and its consumer group, which
+/// is also its transactional id.
+pub struct OutputTopics {
+    pub metrics: String,
+    pub dead: String,
+    pub late: String,
+    pub group: String,
+}
+
+impl OutputTopics {
+    /// `<prefix>-metrics`, `<prefix>-dead`, `<prefix>-late` and the group `<prefix>-group`.
+    pub fn create(prefix: &str) -> OutputTopics {
+        let name = |kind: &str| format!("{prefix}-{kind}");
+        let topics = OutputTopics {
+            metrics: name("metrics"),
+            dead: name("dead"),
+            late: name("late"),
+            group: name("group"),
+        };
+        let all = [&topics.metrics, &topics.dead, &topics.late];
+        ratings_connectors::kafka::ensure_topics(&kafka_settings(), &all.map(|t| (t.as_str(), 3)))
+            .unwrap();
+        topics
+    }
+
+    /// `ratings-stream run` from the topic `input` to these topics.
+    pub fn run_args(&self, input: &str) -> Vec<String> {
+        let flags = [
+            ("--bootstrap-servers", bootstrap()),
+            ("--ratings-topic", input.to_string()),
+            ("--metrics-topic", self.metrics.clone()),
+            ("--dead-letter-topic", self.dead.clone()),
+            ("--late-topic", self.late.clone()),
+            ("--group-id", self.group.clone()),
+        ];
+        std::iter::once("run".to_string())
+            .chain(
+                flags
+                    .into_iter()
+                    .flat_map(|(flag, value)| [flag.to_string(), value]),
+            )
+            .collect()
+    }
+}
+
 /// The body of `GET /metrics` on `port` (empty if nothing answers).
 pub fn scrape(port: u16) -> String {
     use std::io::{Read, Write};
