@@ -1,7 +1,8 @@
 # Shared by the benchmark scripts: source it from the repository root. Builds the release binary
-# and defines `bin`, `work` (the scratch folder) and the helpers below.
+# and defines `bin` (RATINGS_BIN to measure another build, e.g. an older commit's, side by side),
+# `work` (the scratch folder) and the helpers below.
 cargo build --release --locked -q
-bin=target/release/ratings-stream
+bin=${RATINGS_BIN:-target/release/ratings-stream}
 work=.cache/bench
 mkdir -p "$work"
 

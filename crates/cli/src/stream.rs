@@ -526,13 +526,14 @@ impl LoopState {
     }
 }
 
-/// Everything measured now, with the consumer lag (asked from the broker) and Kafka health.
+/// Everything measured now, with the consumer lag (from the last end offsets the broker gave) and
+/// Kafka health.
 fn reading(pipeline: &Pipeline, source: &KafkaSource, producer: &Producer) -> Reading {
     let (consumer, output) = (source.health(), producer.health());
     let last_error = output.last_error().or_else(|| consumer.last_error());
     Reading::of(
         pipeline,
-        source.lag().ok(),
+        source.lag(),
         consumer.errors() + output.errors(),
         last_error,
     )

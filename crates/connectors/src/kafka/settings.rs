@@ -51,6 +51,10 @@ impl KafkaSettings {
     pub fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.bootstrap_servers);
+        // librdkafka backs off up to 10 s between reconnects (the Java client: 1 s); a request
+        // queued meanwhile (a transaction commit) waits that long, and a restarted broker is
+        // noticed that late
+        config.set("reconnect.backoff.max.ms", "1000");
         for (key, value) in defaults {
             config.set(*key, *value);
         }

@@ -19,6 +19,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
+use super::ends::PartitionEnds;
 use super::health::{Health, HealthContext};
 use super::settings::KafkaSettings;
 
@@ -87,6 +88,8 @@ pub struct KafkaSource {
     idle: Duration,
     /// Next offset to read per partition.
     positions: Vec<i64>,
+    /// The partitions' end offsets, for the lag.
+    ends: PartitionEnds,
 }
 
 impl KafkaSource {
@@ -136,7 +139,9 @@ impl KafkaSource {
         consumer
             .assign(&assignment)
             .context("cannot assign the topic's partitions")?;
+        let ends = PartitionEnds::watch(Arc::downgrade(&consumer), topic, partitions);
         Ok(KafkaSource {
+            ends,
             consumer,
             health,
             topic: topic.to_string(),
@@ -292,17 +297,16 @@ impl KafkaSource {
         Ok(())
     }
 
-    /// Records not read yet, summed over partitions (asks the broker; call it sparingly).
-    pub fn lag(&self) -> anyhow::Result<i64> {
-        let mut lag = 0;
-        for (partition, position) in self.positions.iter().enumerate() {
-            let (low, high) = self
-                .consumer
-                .fetch_watermarks(&self.topic, partition as i32, Duration::from_secs(2))
-                .context("cannot fetch partition watermarks")?;
-            lag += high - (*position).max(low);
-        }
-        Ok(lag)
+    /// Records not read yet, summed over partitions, from the end offsets the broker gave
+    /// last (never blocks); `None` while it has not answered for a few seconds.
+    pub fn lag(&self) -> Option<i64> {
+        let ends = self.ends.recent()?;
+        Some(
+            ends.iter()
+                .zip(&self.positions)
+                .map(|((low, high), position)| (high - position.max(low)).max(0))
+                .sum(),
+        )
     }
 }
 
