@@ -11,4 +11,4 @@ export KAFKA_BOOTSTRAP=$(scripts/kafka.sh bootstrap)
 export RATINGS_FAULT_KILLS=${1:-50}
 export RATINGS_FAULT_SEED=${2:-$(date +%s)}
 echo "fault injection: $RATINGS_FAULT_KILLS kills, seed $RATINGS_FAULT_SEED"
-cargo test --locked -q -p ratings-stream --test exactly_once sigkill -- --nocapture
+cargo test --locked -q -p ratings-stream --test exactly_once sigkill_at_random_instants -- --nocapture
