@@ -130,6 +130,30 @@ pub struct CheckpointStore {
     dir: String,
 }
 
+/// What sealing an epoch writes (see [`CheckpointStore::seal`]).
+pub struct EpochFiles<'a> {
+    /// The finished Parquet files, staged as `staging/<epoch>-<index>`.
+    pub staged: Vec<Vec<u8>>,
+    /// The rows the open Parquet files received, if any.
+    pub rows: Option<Vec<u8>>,
+    /// The state snapshot.
+    pub state: Vec<u8>,
+    pub offsets: &'a EpochOffsets,
+}
+
+/// A checkpoint file: the `RSCKPT` header line (version, kind, checksum, length), then `body`.
+fn framed(kind: Kind, body: &[u8]) -> Vec<u8> {
+    let header = format!(
+        "RSCKPT {FORMAT_VERSION} {} crc32={:08x} len={}\n",
+        kind.name(),
+        crc32fast::hash(body),
+        body.len()
+    );
+    let mut file = header.into_bytes();
+    file.extend_from_slice(body);
+    file
+}
+
 impl CheckpointStore {
     /// The store in `dir` (relative to the storage base).
     pub fn new(storage: Arc<Storage>, dir: &str) -> CheckpointStore {
@@ -263,15 +287,31 @@ impl CheckpointStore {
     }
 
     fn write(&self, kind: Kind, epoch: u64, body: &[u8]) -> anyhow::Result<()> {
-        let header = format!(
-            "RSCKPT {FORMAT_VERSION} {} crc32={:08x} len={}\n",
-            kind.name(),
-            crc32fast::hash(body),
-            body.len()
-        );
-        let mut file = header.into_bytes();
-        file.extend_from_slice(body);
-        self.storage.publish(&self.path(kind, epoch), file)
+        self.storage
+            .publish(&self.path(kind, epoch), framed(kind, body))
+    }
+
+    /// Writes everything an epoch needs before Kafka may commit it, all at once (each file
+    /// still appears atomically): its finished files under their staging paths, the rows of
+    /// the open files, the state and the offsets record.
+    pub fn seal(&self, epoch: EpochFiles<'_>) -> anyhow::Result<()> {
+        let id = epoch.offsets.epoch;
+        let mut files: Vec<(String, Vec<u8>)> = (epoch.staged.into_iter().enumerate())
+            .map(|(index, bytes)| (self.staging_path(id, index), bytes))
+            .collect();
+        if let Some(rows) = epoch.rows {
+            files.push((self.path(Kind::Rows, id), framed(Kind::Rows, &rows)));
+        }
+        let offsets = serde_json::to_vec_pretty(epoch.offsets)?;
+        files.push((
+            self.path(Kind::State, id),
+            framed(Kind::State, &epoch.state),
+        ));
+        files.push((
+            self.path(Kind::Offsets, id),
+            framed(Kind::Offsets, &offsets),
+        ));
+        self.storage.publish_all(files)
     }
 
     /// Records where the input stands at the end of an epoch.
