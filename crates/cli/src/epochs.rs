@@ -17,6 +17,7 @@
 //! finished if the consumer group's offsets carry its tag (Kafka committed it), else rolled
 //! back; the processor restores the last committed state and reads on from its offsets.
 
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,6 +78,9 @@ struct Sealed {
     offsets: EpochOffsets,
     parquet: Option<ParquetState>,
     offsets_sent: bool,
+    /// The transaction step running on a thread of its own, if any (librdkafka may block far
+    /// longer than the timeout it is given while the broker is away; the main loop must not).
+    step: Option<Receiver<Result<(), TxnError>>>,
 }
 
 /// Where a (re)started processor stands.
@@ -255,7 +259,7 @@ impl Epochs {
         &mut self,
         pipeline: &mut Pipeline,
         source: &KafkaSource,
-        producer: &Producer,
+        producer: &Arc<Producer>,
         force: bool,
     ) -> anyhow::Result<()> {
         if self.sealed.is_none() && !self.seal(pipeline, source, force)? {
@@ -321,6 +325,7 @@ impl Epochs {
             offsets,
             parquet: state.parquet,
             offsets_sent: false,
+            step: None,
         });
         Ok(true)
     }
@@ -336,28 +341,69 @@ impl Epochs {
     }
 
     /// The commit point: input offsets into the transaction, then the transaction committed.
-    /// `false` when Kafka cannot be reached now (try again later); a transaction that cannot
-    /// commit (aborted by the broker, or open longer than its timeout) is a [`RedoEpoch`].
-    fn commit_kafka(&mut self, source: &KafkaSource, producer: &Producer) -> anyhow::Result<bool> {
-        let sealed = self.sealed.as_mut().expect("the epoch is sealed");
-        if !sealed.offsets_sent {
-            let tag = epoch_tag(&self.checkpoint_id, self.epoch);
-            let group = source.group_metadata()?;
-            let offsets = &sealed.offsets;
-            let sent = producer.send_offsets(
-                &offsets.topic,
-                &offsets.next_offsets,
-                &tag,
-                &group,
-                STEP_TIMEOUT,
-            );
-            if !self.step_done(sent, producer)? {
+    /// Each step runs on a thread of its own and is waited for up to [`STEP_TIMEOUT`]; `false`
+    /// when it is not done yet or Kafka cannot be reached now (try again later); a transaction
+    /// that cannot commit (aborted by the broker, or open longer than its timeout) is a
+    /// [`RedoEpoch`].
+    fn commit_kafka(
+        &mut self,
+        source: &KafkaSource,
+        producer: &Arc<Producer>,
+    ) -> anyhow::Result<bool> {
+        loop {
+            let step = match self.sealed_mut().step.take() {
+                Some(running) => running,
+                None => self.start_step(source, producer)?,
+            };
+            let result = match step.recv_timeout(STEP_TIMEOUT) {
+                Ok(result) => result,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.sealed_mut().step = Some(step);
+                    return Ok(false);
+                }
+                Err(RecvTimeoutError::Disconnected) => bail!("the Kafka transaction step panicked"),
+            };
+            if !self.step_done(result, producer)? {
                 return Ok(false);
             }
-            self.sealed.as_mut().expect("sealed").offsets_sent = true;
+            let sealed = self.sealed_mut();
+            if sealed.offsets_sent {
+                return Ok(true);
+            }
+            sealed.offsets_sent = true;
         }
-        let committed = producer.commit_transaction(STEP_TIMEOUT);
-        self.step_done(committed, producer)
+    }
+
+    /// Starts the next transaction step on a thread: adding the input offsets (tagged with
+    /// the epoch), else committing.
+    fn start_step(
+        &self,
+        source: &KafkaSource,
+        producer: &Arc<Producer>,
+    ) -> anyhow::Result<Receiver<Result<(), TxnError>>> {
+        let sealed = self.sealed.as_ref().expect("the epoch is sealed");
+        let producer = Arc::clone(producer);
+        let step: Box<dyn FnOnce() -> Result<(), TxnError> + Send> = if sealed.offsets_sent {
+            Box::new(move || producer.commit_transaction(STEP_TIMEOUT))
+        } else {
+            let tag = epoch_tag(&self.checkpoint_id, self.epoch);
+            let group = source.group_metadata()?;
+            let (topic, offsets) = (
+                sealed.offsets.topic.clone(),
+                sealed.offsets.next_offsets.clone(),
+            );
+            Box::new(move || producer.send_offsets(&topic, &offsets, &tag, &group, STEP_TIMEOUT))
+        };
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("kafka-transaction".into())
+            .spawn(move || done.send(step()))
+            .context("cannot start a thread")?;
+        Ok(result)
+    }
+
+    fn sealed_mut(&mut self) -> &mut Sealed {
+        self.sealed.as_mut().expect("the epoch is sealed")
     }
 
     /// Judges one transaction step: done, to be retried, or fatal for the epoch.
