@@ -43,7 +43,7 @@ start() {
     -D dfs.datanode.address=127.0.0.1:0 -D dfs.datanode.http.address=127.0.0.1:0 \
     -D dfs.datanode.ipc.address=127.0.0.1:0 -D dfs.namenode.http-address=127.0.0.1:0 \
     -writeConfig "$cache/cluster.xml" >> "$log" 2>&1 &
-  echo $! > "$pidfile"
+  record_pid "$pidfile" $!
   wait_ready hdfs.sh "$pidfile" "$log" 60 ready "$port"
   echo "hdfs.sh: HDFS up at hdfs://127.0.0.1:$port (data $data)"
 }
@@ -61,9 +61,10 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status)
-    if running; then echo "hdfs.sh: running (pid $(cat "$pidfile")) at hdfs://127.0.0.1:$(cat "$portfile")"
+    if running; then echo "hdfs.sh: running (pid $(pid_of "$pidfile")) at hdfs://127.0.0.1:$(cat "$portfile")"
     else echo "hdfs.sh: not running"; exit 1; fi ;;
   url) echo "hdfs://127.0.0.1:$(choose_port "$portfile" "${HDFS_PORT:-19020}")" ;;
   reset) stop; rm -rf "$data" "$portfile" ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  help|-h|--help) usage "$0" ;;
+  *) usage "$0" >&2; exit 2 ;;
 esac

@@ -75,8 +75,10 @@ CONF
 }
 
 create_topics() {
-  local bootstrap=127.0.0.1:$(cat "$portfile")
+  local bootstrap
+  bootstrap=127.0.0.1:$(cat "$portfile")
   for spec in "${TOPICS[@]}"; do
+    # shellcheck disable=SC2086 # "NAME PARTITIONS", split on purpose
     set -- $spec
     java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" \
       --create --if-not-exists --topic "$1" --partitions "$2" --replication-factor 1 >/dev/null
@@ -100,7 +102,7 @@ start() {
   nohup java -Xmx"${KAFKA_HEAP:-512m}" -Xms128m -XX:+UseG1GC -cp "$lib/*" \
     -Dlog4j2.configurationFile="$cache/log4j2.properties" \
     kafka.Kafka "$cache/server.properties" >> "$log" 2>&1 &
-  echo $! > "$pidfile"
+  record_pid "$pidfile" $!
   wait_ready kafka.sh "$pidfile" "$log" 90 grep -q "Kafka Server started" "$log"
   create_topics
   echo "kafka.sh: broker up on 127.0.0.1:$port (log $log)"
@@ -114,7 +116,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status)
-    if running; then echo "kafka.sh: running (pid $(cat "$pidfile")) on 127.0.0.1:$(cat "$portfile")"
+    if running; then echo "kafka.sh: running (pid $(pid_of "$pidfile")) on 127.0.0.1:$(cat "$portfile")"
     else echo "kafka.sh: not running"; exit 1; fi ;;
   topics)
     running || { echo "kafka.sh: not running" >&2; exit 1; }
@@ -126,5 +128,6 @@ case "${1:-}" in
     java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$(cat "$portfile")" \
       --create --if-not-exists --topic "${2:?topic name}" --partitions "${3:-3}" --replication-factor 1 >/dev/null ;;
   reset) stop; rm -rf "$data" "$portfile" ;;
-  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  help|-h|--help) usage "$0" ;;
+  *) usage "$0" >&2; exit 2 ;;
 esac

@@ -20,7 +20,7 @@ start() {
   python=$("$root/scripts/python-env.sh")
   port=$(start_port "$portfile" "${S3_PORT:-19030}")
   nohup "$(dirname "$python")/moto_server" -H 127.0.0.1 -p "$port" > "$cache/server.log" 2>&1 &
-  echo $! > "$pidfile"
+  record_pid "$pidfile" $!
   # creating the bucket is the readiness check
   wait_ready s3.sh "$pidfile" "$cache/server.log" 30 \
     curl -fs -X PUT "http://127.0.0.1:$port/ratings-test" -o /dev/null
@@ -36,5 +36,6 @@ case "${1:-}" in
   env)
     port=$(choose_port "$portfile" "${S3_PORT:-19030}")
     echo "AWS_ENDPOINT=http://127.0.0.1:$port AWS_ALLOW_HTTP=true AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test" ;;
-  *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  help|-h|--help) usage "$0" ;;
+  *) usage "$0" >&2; exit 2 ;;
 esac

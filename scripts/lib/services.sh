@@ -1,5 +1,12 @@
-# Shared by scripts/kafka.sh, hdfs.sh and s3.sh: jars from Maven Central, ports, pid files.
-# Source it; it defines functions only.
+# Shared by scripts/kafka.sh, hdfs.sh and s3.sh: jars from Maven Central, ports, pid files,
+# the usage text. Source it; it defines functions only.
+# shellcheck shell=bash
+
+# usage SCRIPT: prints the header of SCRIPT (its comment lines after the #! line, up to the first
+# line that is not a comment) without their "# ", so the usage text is the header, never code.
+usage() {
+  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$1"
+}
 
 # fetch_jars POM LIB WHAT: copies the runtime jars of POM into LIB once (marker LIB/.complete).
 fetch_jars() {
@@ -40,23 +47,57 @@ start_port() {
   choose_port "$1" "$2"
 }
 
-# pid_running PIDFILE: true when the process in PIDFILE is alive.
-pid_running() {
-  [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+# A pid file holds "PID STARTTIME": the process's start time (field 22 of /proc/PID/stat, in
+# clock ticks since boot) tells our process from another that got the same pid after it died.
+
+# proc_start PID: the start time of the live process PID (nothing, false for none or a zombie).
+proc_start() {
+  local stat fields
+  [[ $1 =~ ^[0-9]+$ ]] && stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  # the command name (field 2) is in parentheses and may hold spaces: split after the last ")"
+  read -r -a fields <<< "${stat##*) }"
+  [ "${fields[0]}" != Z ] && echo "${fields[19]}"
 }
 
-# stop_pid PIDFILE WHAT SECONDS: SIGTERM, wait up to SECONDS, then SIGKILL.
+# record_pid PIDFILE PID: writes PIDFILE for the process PID just started (atomically, so a
+# concurrent pid_running never reads a half-written file).
+record_pid() {
+  echo "$2 $(proc_start "$2")" > "$1.tmp"
+  mv -f "$1.tmp" "$1"
+}
+
+# pid_of PIDFILE: the pid in PIDFILE.
+pid_of() {
+  local pid rest
+  read -r pid rest < "$1" || true
+  echo "$pid"
+}
+
+# pid_running PIDFILE: true when the process recorded in PIDFILE is alive and still the one that
+# was started (same start time). A stale PIDFILE (the process died, its pid maybe reused since,
+# or a file without a start time) means not running and is removed.
+pid_running() {
+  local pid start
+  [ -f "$1" ] || return 1
+  read -r pid start < "$1" || true
+  if [ -n "$start" ] && [ "$(proc_start "$pid")" = "$start" ]; then return 0; fi
+  rm -f "$1"
+  return 1
+}
+
+# stop_pid PIDFILE WHAT SECONDS: SIGTERM, wait up to SECONDS, then SIGKILL (each signal only
+# while the pid is still the recorded process).
 stop_pid() {
-  local pidfile=$1 what=$2 seconds=$3 pid
-  if ! pid_running "$pidfile"; then echo "$what: not running"; rm -f "$pidfile"; return; fi
-  pid=$(cat "$pidfile")
-  kill "$pid"
+  local pidfile=$1 what=$2 seconds=$3 pid start
+  if ! pid_running "$pidfile"; then echo "$what: not running"; return; fi
+  read -r pid start < "$pidfile"
+  kill "$pid" 2>/dev/null || true
   for _ in $(seq 1 $((seconds * 2))); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; echo "$what: stopped"; return; }
+    [ "$(proc_start "$pid")" = "$start" ] || { rm -f "$pidfile"; echo "$what: stopped"; return; }
     sleep 0.5
   done
   echo "$what: did not stop in $seconds s; killing it" >&2
-  kill -9 "$pid" 2>/dev/null || true
+  if [ "$(proc_start "$pid")" = "$start" ]; then kill -9 "$pid" 2>/dev/null || true; fi
   rm -f "$pidfile"
 }
 
