@@ -1,11 +1,14 @@
-//! Command-line interface: subcommands and their options. Every option can also be set through
-//! the environment variable shown in `--help`.
+//! Command-line interface: subcommands and their options. Every option of `run` except
+//! `--config` and `--reset-checkpoint` can also be set through the environment variable shown
+//! in `--help` (and so in the settings file); the other commands' options are flags only,
+//! except the shared Kafka ones.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use ratings_core::{EngineConfig, OutputMode, WindowSpec};
+use ratings_core::OutputMode;
+use ratings_runtime::config::{EngineSettings, KafkaConnection, ParquetSettings};
 
 /// Event-time windowed metrics over a stream of movie ratings (a Spark Structured Streaming
 /// replacement): counts, averages, exact p50/p95, top movies and per-genre metrics over
@@ -15,6 +18,16 @@ use ratings_core::{EngineConfig, OutputMode, WindowSpec};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as text or as JSON objects (one per line). Levels: RUST_LOG (default info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "RATINGS_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,67 +116,33 @@ pub enum ModeArg {
 }
 
 impl ParquetArgs {
-    /// The Parquet sink these options ask for, if any, publishing files as `publishing` says;
-    /// on `shared` when given (the storage opened for the same URL), else on its own.
-    pub fn open_sink(
-        &self,
-        windows: &[WindowSpec],
-        publishing: ratings_connectors::parquet::Publishing,
-        shared: Option<&std::sync::Arc<ratings_connectors::storage::Storage>>,
-    ) -> anyhow::Result<Option<ratings_connectors::parquet::ParquetSink>> {
-        use ratings_connectors::parquet::{ParquetSink, RollPolicy};
-        let Some(url) = &self.storage else {
-            return Ok(None);
-        };
-        let storage = match shared {
-            Some(storage) => std::sync::Arc::clone(storage),
-            None => std::sync::Arc::new(ratings_connectors::storage::Storage::open(url)?),
-        };
-        let roll = RollPolicy {
-            max_bytes: self.roll_size,
-            max_age: self.roll_interval,
-        };
-        Ok(Some(ParquetSink::new(
-            storage,
-            windows,
-            &self.writer_id,
-            publishing,
-            roll,
-        )))
-    }
-
-    /// Banner line.
-    pub fn describe(&self) -> String {
-        match &self.storage {
-            Some(url) => format!(
-                "{url} (roll at {} MB or {})",
-                self.roll_size >> 20,
-                humantime::format_duration(self.roll_interval)
-            ),
-            None => "off (--storage URL to write Parquet)".into(),
+    /// The runtime's Parquet settings.
+    pub fn settings(&self) -> ParquetSettings {
+        ParquetSettings {
+            storage: self.storage.clone(),
+            roll_size: self.roll_size,
+            roll_interval: self.roll_interval,
+            writer_id: self.writer_id.clone(),
         }
     }
 }
 
 impl EngineArgs {
-    /// The engine configuration these options describe.
-    pub fn engine_config(&self) -> anyhow::Result<EngineConfig> {
-        let tumbling = WindowSpec::tumbling(self.tumbling)?;
-        let sliding = WindowSpec::sliding(self.sliding_size, self.sliding_slide)?;
-        anyhow::ensure!(
-            tumbling != sliding,
-            "the sliding window ({}) equals the tumbling window; give it a slide smaller than its size",
-            sliding.name()
-        );
-        Ok(EngineConfig {
-            windows: vec![tumbling, sliding],
-            watermark_delay: self.watermark_delay,
+    /// The runtime's engine settings.
+    pub fn settings(&self, max_record_bytes: usize) -> EngineSettings {
+        EngineSettings {
+            tumbling_seconds: self.tumbling,
+            sliding_size_seconds: self.sliding_size,
+            sliding_slide_seconds: self.sliding_slide,
+            watermark_delay_seconds: self.watermark_delay,
             top_n: self.top_n,
-            mode: match self.output_mode {
+            output_mode: match self.output_mode {
                 ModeArg::Append => OutputMode::Append,
                 ModeArg::Update => OutputMode::Update,
             },
-        })
+            movies: self.movies.as_ref().map(|p| p.display().to_string()),
+            max_record_bytes,
+        }
     }
 }
 
@@ -198,17 +177,18 @@ pub struct KafkaArgs {
 }
 
 impl KafkaArgs {
-    /// The connection settings, with the client id added.
-    pub fn settings(&self, client_id: &str) -> ratings_connectors::kafka::KafkaSettings {
-        let mut properties: std::collections::BTreeMap<String, String> =
-            self.kafka_properties.iter().cloned().collect();
-        properties
-            .entry("client.id".into())
-            .or_insert_with(|| client_id.into());
-        ratings_connectors::kafka::KafkaSettings {
+    /// The connection, with this client id.
+    pub fn connection(&self, client_id: &str) -> KafkaConnection {
+        KafkaConnection {
             bootstrap_servers: self.bootstrap_servers.clone(),
-            properties,
+            properties: self.kafka_properties.iter().cloned().collect(),
+            client_id: client_id.to_string(),
         }
+    }
+
+    /// The client settings, with this client id added.
+    pub fn settings(&self, client_id: &str) -> ratings_connectors::kafka::KafkaSettings {
+        self.connection(client_id).settings()
     }
 }
 
@@ -224,25 +204,7 @@ pub enum DeliveryArg {
 /// Parses a starting position: earliest, latest, or a time (RFC 3339, or epoch
 /// milliseconds).
 fn starting_offsets(text: &str) -> Result<ratings_connectors::kafka::StartFrom, String> {
-    use ratings_connectors::kafka::StartFrom;
-    match text.trim() {
-        "earliest" => Ok(StartFrom::Earliest),
-        "latest" => Ok(StartFrom::Latest),
-        other if other.chars().all(|c| c.is_ascii_digit()) && !other.is_empty() => other
-            .parse()
-            .map(StartFrom::Timestamp)
-            .map_err(|e| format!("{e}")),
-        other => humantime::parse_rfc3339_weak(other)
-            .map(|time| {
-                let since = time
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default();
-                StartFrom::Timestamp(since.as_millis() as i64)
-            })
-            .map_err(|_| {
-                format!("{other:?} is not earliest, latest, an RFC 3339 time or epoch milliseconds")
-            }),
-    }
+    ratings_runtime::config::parse_start_from(text)
 }
 
 /// Options of the Kafka mode of `run`.
@@ -285,7 +247,8 @@ pub struct StreamArgs {
     #[arg(long, default_value = ratings_connectors::checkpoint::DEFAULT_DIR, env = "RATINGS_CHECKPOINT_DIR")]
     pub checkpoint_dir: String,
     /// Delete the checkpoint and start over from --starting-offsets (outputs since the
-    /// checkpoint's start may be written again).
+    /// checkpoint's start may be written again). A flag only (no environment variable or
+    /// settings key), so that a reset is never left behind in a deployment's settings.
     #[arg(long)]
     pub reset_checkpoint: bool,
     /// Transactional id of the output producer; one per processor. A processor started with
@@ -352,7 +315,7 @@ pub struct RunArgs {
     #[arg(long, env = "RATINGS_INPUT")]
     pub input: Option<PathBuf>,
     /// Input format.
-    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto, env = "RATINGS_FORMAT")]
     pub format: FormatArg,
     /// Where to write one JSON object per emitted window ("-" for standard output).
     #[arg(long, default_value = "-", env = "RATINGS_METRICS_FILE")]
@@ -366,16 +329,16 @@ pub struct RunArgs {
     #[arg(long, env = "RATINGS_LATE_FILE")]
     pub late_file: Option<PathBuf>,
     /// Write the final counters as JSON to this file.
-    #[arg(long)]
+    #[arg(long, env = "RATINGS_SUMMARY_FILE")]
     pub summary_file: Option<PathBuf>,
     /// At end of input, keep open windows instead of emitting them.
-    #[arg(long)]
+    #[arg(long, env = "RATINGS_NO_FINAL_FLUSH")]
     pub no_final_flush: bool,
     /// Records per batch; in update mode, changed windows are emitted after each batch.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, env = "RATINGS_BATCH_SIZE")]
     pub batch_size: usize,
     /// Records larger than this are rejected as oversized.
-    #[arg(long, default_value_t = ratings_core::rating::DEFAULT_MAX_RECORD_BYTES)]
+    #[arg(long, default_value_t = ratings_core::rating::DEFAULT_MAX_RECORD_BYTES, env = "RATINGS_MAX_RECORD_BYTES")]
     pub max_record_bytes: usize,
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -454,10 +417,10 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub input: PathBuf,
     /// Event time runs this many times faster than the clock (e.g. 3600: an hour per second).
-    #[arg(long, conflicts_with = "rate")]
+    #[arg(long, conflicts_with = "rate", value_parser = positive)]
     pub speedup: Option<f64>,
     /// Ratings per second instead (0: as fast as possible, the default).
-    #[arg(long)]
+    #[arg(long, value_parser = not_negative)]
     pub rate: Option<f64>,
     #[command(flatten)]
     pub kafka: KafkaArgs,
@@ -477,10 +440,28 @@ fn byte_size(text: &str) -> Result<usize, String> {
         "GB" | "G" => 1 << 30,
         other => return Err(format!("unknown size unit {other:?} (use KB, MB or GB)")),
     };
-    digits
+    let number = digits
         .parse::<usize>()
-        .map(|n| n * factor)
-        .map_err(|_| format!("not a size: {text:?}"))
+        .map_err(|_| format!("not a size: {text:?}"))?;
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{text}: too large"))
+}
+
+/// Parses a finite number above zero.
+fn positive(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        _ => Err(format!("{text:?} is not a number above 0")),
+    }
+}
+
+/// Parses a finite number, zero or more.
+fn not_negative(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(n),
+        _ => Err(format!("{text:?} is not a number of 0 or more")),
+    }
 }
 
 /// Parses `KEY=VALUE`.
@@ -522,6 +503,71 @@ mod tests {
         assert_eq!(byte_size("1000"), Ok(1000));
         assert!(byte_size("12XB").is_err());
         assert!(byte_size("MB").is_err());
+        assert_eq!(
+            byte_size("99999999999999999GB"),
+            Err("99999999999999999GB: too large".into())
+        );
+    }
+
+    #[test]
+    fn every_run_option_has_an_environment_variable() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let run = command.find_subcommand("run").expect("run");
+        let missing: Vec<_> = run
+            .get_arguments()
+            .filter(|a| !a.is_positional() && a.get_env().is_none())
+            .map(|a| a.get_id().to_string())
+            .filter(|id| {
+                ![
+                    "config",
+                    "reset_checkpoint",
+                    "help",
+                    "version",
+                    "log_format",
+                ]
+                .contains(&id.as_str())
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "options of run without env: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn replay_refuses_a_speedup_that_is_not_positive() {
+        for bad in ["0", "-2", "NaN", "inf"] {
+            let parsed = Cli::try_parse_from([
+                "ratings-stream",
+                "replay",
+                "--input",
+                "r.csv",
+                "--speedup",
+                bad,
+            ]);
+            assert!(parsed.is_err(), "--speedup {bad} accepted");
+        }
+        for bad in ["-1", "NaN"] {
+            let parsed = Cli::try_parse_from([
+                "ratings-stream",
+                "replay",
+                "--input",
+                "r.csv",
+                "--rate",
+                bad,
+            ]);
+            assert!(parsed.is_err(), "--rate {bad} accepted");
+        }
+        assert!(Cli::try_parse_from([
+            "ratings-stream",
+            "replay",
+            "--input",
+            "r.csv",
+            "--speedup",
+            "3600"
+        ])
+        .is_ok());
     }
 
     #[test]

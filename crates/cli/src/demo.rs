@@ -10,12 +10,14 @@ use ratings_core::time::{align_down, rfc3339_seconds};
 use ratings_core::{Engine, WindowResult};
 use ratings_generator::{Generator, GeneratorConfig};
 
+use ratings_runtime::catalog;
+use ratings_runtime::pipeline::{now_millis, Pipeline};
+use ratings_runtime::report::{banner, Summary};
+use ratings_runtime::sink::json_lines::CountOnly;
+use ratings_runtime::sink::{Outputs, WindowSink};
+use ratings_runtime::source::{Format, SourceRecord};
+
 use crate::args::DemoArgs;
-use crate::catalog_source;
-use crate::pipeline::{now_millis, Outputs, Pipeline};
-use crate::report::banner;
-use crate::sinks::{CountOnly, WindowSink};
-use crate::source::{Format, SourceRecord};
 
 const TICKS_PER_SECOND: u32 = 10;
 
@@ -23,8 +25,11 @@ const TICKS_PER_SECOND: u32 = 10;
 pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.rate > 0, "--rate must be positive");
     anyhow::ensure!(args.speedup > 0.0, "--speedup must be positive");
-    let config = args.engine.engine_config()?;
-    let loaded = catalog_source::load(args.engine.movies.as_deref())?;
+    let settings = args
+        .engine
+        .settings(ratings_core::rating::DEFAULT_MAX_RECORD_BYTES);
+    let config = settings.engine_config()?;
+    let loaded = catalog::load(settings.movies.as_deref())?;
     let generator_config = GeneratorConfig {
         seed: args.seed,
         start_time: align_down(now_millis() / 1000, 60),
@@ -75,7 +80,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         engine,
         outputs,
         "generator".into(),
-        ratings_core::rating::DEFAULT_MAX_RECORD_BYTES,
+        settings.max_record_bytes,
     );
     let stop = crate::shutdown::stop_flag()?;
     let started = Instant::now();
@@ -99,7 +104,8 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
     pipeline.finish(false)?;
-    crate::run::finish_report(&pipeline, None, started)
+    Summary::of(&pipeline, started.elapsed()).print();
+    Ok(())
 }
 
 /// Prints windows as rows of a table on standard output.

@@ -10,9 +10,10 @@ use anyhow::Context;
 use ratings_connectors::kafka::Producer;
 use ratings_generator::{Generator, GeneratorConfig};
 
+use ratings_runtime::catalog;
+use ratings_runtime::pipeline::now_millis;
+
 use crate::args::GenerateArgs;
-use crate::catalog_source;
-use crate::pipeline::now_millis;
 
 /// Where generated records go.
 enum Target {
@@ -56,7 +57,8 @@ fn user_key(payload: &str) -> &[u8] {
 /// Writes the generated records.
 pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.rate >= 0.0, "--rate must not be negative");
-    let loaded = catalog_source::load(args.movies.as_deref())?;
+    let movies = args.movies.as_ref().map(|p| p.display().to_string());
+    let loaded = catalog::load(movies.as_deref())?;
     let paced = args.rate > 0.0;
     let config = GeneratorConfig {
         seed: args.seed,

@@ -1,26 +1,23 @@
-//! `ratings-stream`: the binary. Parses the command line and runs a subcommand; see `--help`.
+//! `ratings-stream`: the binary, a thin shell over the runtime. It turns flags, environment
+//! variables and the settings file into a [`ratings_runtime::config::JobConfig`] and runs it;
+//! it also holds the tools around the job (demo, generate, replay, checkpoint inspect), the
+//! logging set-up and the remediation hints added to errors.
 
 mod args;
-mod catalog_source;
 mod config_file;
 mod demo;
-mod epochs;
 mod generate;
-mod pipeline;
+mod hints;
+mod logging;
 mod replay;
-mod report;
-mod run;
+mod run_config;
 mod shutdown;
-mod sinks;
-mod source;
-mod stream;
-mod telemetry;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{CheckpointArgs, CheckpointCommand, Cli, Command};
+use crate::args::{CheckpointArgs, CheckpointCommand, Cli, Command, RunArgs};
 
 /// `ratings-stream checkpoint inspect`.
 fn inspect_checkpoint(args: &CheckpointArgs) -> anyhow::Result<()> {
@@ -30,14 +27,30 @@ fn inspect_checkpoint(args: &CheckpointArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `ratings-stream run`: the processor.
+fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let config = args.to_config();
+    if args.stream.reset_checkpoint && args.input.is_none() {
+        tracing::warn!(
+            "WARNING: --reset-checkpoint: deleting the checkpoint {} (if any) and starting from \
+             {:?}; outputs already written from the old checkpoint's input may be written again",
+            args.stream.checkpoint_dir,
+            args.stream.starting_offsets
+        );
+    }
+    let stop = shutdown::stop_flag()?;
+    ratings_runtime::run(&config, &stop).map(|_| ())
+}
+
 fn main() -> ExitCode {
     if let Err(error) = config_file::apply_from_args() {
         eprintln!("error: {error:#}");
         return ExitCode::FAILURE;
     }
     let cli = Cli::parse();
+    logging::init(cli.log_format);
     let result = match &cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run(args),
         Command::Demo(args) => demo::demo(args),
         Command::Generate(args) => generate::generate(args),
         Command::Replay(args) => replay::replay(args),
@@ -46,7 +59,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            tracing::error!("error: {error:#}");
+            if let Some(hint) = hints::for_error(&error) {
+                tracing::error!("hint: {hint}");
+            }
             ExitCode::FAILURE
         }
     }

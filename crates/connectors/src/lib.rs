@@ -13,3 +13,5 @@ pub mod checkpoint;
 pub mod kafka;
 pub mod parquet;
 pub mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -5,8 +5,14 @@
 //! [`Storage::publish`] makes a file visible only once it is complete: on a local disk it is
 //! written under `_temporary/` and renamed into place; HDFS writes a hidden `.name.tmp` file and
 //! renames it; an S3 PUT is atomic. Readers (Spark, pyarrow, DuckDB) skip `_`- and `.`-prefixed
-//! names. Failed operations are retried with exponential backoff until they succeed or the
-//! caller gives up, and every failure is reported.
+//! names.
+//!
+//! Failures are classified: transient ones (timeouts, connection resets, 5xx, throttling) are
+//! retried with exponential backoff and jitter until they succeed, each one counted and
+//! logged; permanent ones (authentication, permission, a missing bucket or folder) are errors
+//! at once, naming the storage URL and the cause. [`Storage::open_for_writing`] probes the
+//! storage at start-up, so a wrong URL or bad credentials fail within seconds. S3 requests are
+//! retried here only (object_store's own retries are off), so never twice over.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +25,42 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 /// First and largest pause between two attempts of a failed storage operation.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(30));
+/// How long the start-up probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A storage failure that retrying cannot fix.
+#[derive(Debug, thiserror::Error)]
+#[error("storage {url} failed: {cause}")]
+pub struct PermanentStorageError {
+    pub url: String,
+    pub cause: String,
+}
+
+/// Whether retrying `error` is pointless: authentication, permission, a missing bucket or
+/// parent folder, an unsupported operation or a bad path.
+pub fn is_permanent(error: &object_store::Error) -> bool {
+    use object_store::Error;
+    match error {
+        Error::PermissionDenied { .. }
+        | Error::Unauthenticated { .. }
+        | Error::NotFound { .. }
+        | Error::InvalidPath { .. }
+        | Error::NotSupported { .. }
+        | Error::NotImplemented { .. }
+        | Error::UnknownConfigurationKey { .. } => true,
+        Error::Generic { source, .. } => {
+            let text = source.to_string();
+            [
+                "AccessControlException",
+                "Permission denied",
+                "NoSuchBucket",
+            ]
+            .iter()
+            .any(|word| text.contains(word))
+        }
+        _ => false,
+    }
+}
 
 /// Storage failures seen so far, for progress reports and metrics.
 #[derive(Debug, Clone, Default)]
@@ -57,8 +99,14 @@ impl Storage {
             (Arc::new(store), path.to_string(), false)
         } else if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+            // retried by [`Storage::retry`] only: one mechanism, every failure counted
+            let no_retries = object_store::RetryConfig {
+                max_retries: 0,
+                ..Default::default()
+            };
             let store = object_store::aws::AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
+                .with_retry(no_retries)
                 .build()
                 .with_context(|| {
                     format!("cannot configure S3 bucket {bucket} (AWS_* environment variables)")
@@ -75,14 +123,68 @@ impl Storage {
                 .with_context(|| format!("cannot open folder {dir}"))?;
             (Arc::new(store), String::new(), true)
         };
-        Ok(Storage {
+        Ok(Storage::assemble(store, &base, url, local, runtime))
+    }
+
+    /// A storage over any object store, e.g. an in-memory one in tests.
+    pub fn with_store(store: Arc<dyn ObjectStore>, url: &str) -> anyhow::Result<Storage> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the storage runtime")?;
+        Ok(Storage::assemble(store, "", url, false, runtime))
+    }
+
+    fn assemble(
+        store: Arc<dyn ObjectStore>,
+        base: &str,
+        url: &str,
+        local: bool,
+        runtime: tokio::runtime::Runtime,
+    ) -> Storage {
+        Storage {
             store,
             base: ObjectPath::from(base.trim_matches('/')),
             url: url.to_string(),
             local,
             runtime,
             health: Default::default(),
-        })
+        }
+    }
+
+    /// Opens `url` like [`Storage::open`] and checks that a file can be written there and
+    /// deleted again, once, within a few seconds: a wrong URL, a missing bucket or bad
+    /// credentials are an error now rather than retried forever later.
+    pub fn open_for_writing(url: &str) -> anyhow::Result<Storage> {
+        let storage = Storage::open(url)?;
+        storage.probe()?;
+        Ok(storage)
+    }
+
+    fn probe(&self) -> anyhow::Result<()> {
+        let path = self.path(&format!("_probe-{:016x}", fastrand::u64(..)));
+        let attempt = async {
+            self.store
+                .put(&path, PutPayload::from_static(b"probe"))
+                .await?;
+            self.store.delete(&path).await
+        };
+        match self
+            .runtime
+            .block_on(tokio::time::timeout(PROBE_TIMEOUT, attempt))
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(PermanentStorageError {
+                url: self.url.clone(),
+                cause: format!("cannot write a file there: {error}"),
+            }
+            .into()),
+            Err(_) => Err(PermanentStorageError {
+                url: self.url.clone(),
+                cause: format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
+            }
+            .into()),
+        }
     }
 
     /// The URL this storage was opened with.
@@ -230,8 +332,8 @@ impl Storage {
         })
     }
 
-    /// Runs `operation` until it succeeds, sleeping with exponential backoff between attempts;
-    /// every failure is counted and reported.
+    /// Runs `operation` until it succeeds, sleeping with exponential backoff and jitter between
+    /// attempts; every failure is counted and reported. A permanent failure is an error at once.
     async fn retry<F, Fut>(&self, limit: Duration, mut operation: F) -> anyhow::Result<()>
     where
         F: FnMut() -> Fut,
@@ -241,12 +343,21 @@ impl Storage {
         loop {
             let error = match tokio::time::timeout(limit, operation()).await {
                 Ok(Ok(())) => return Ok(()),
+                Ok(Err(error)) if is_permanent(&error) => {
+                    return Err(PermanentStorageError {
+                        url: self.url.clone(),
+                        cause: error.to_string(),
+                    }
+                    .into())
+                }
                 Ok(Err(error)) => anyhow::Error::new(error),
                 Err(_) => anyhow::anyhow!("no answer within {limit:?}"),
             };
             let error = error.context(format!("storage {} failed", self.url));
-            self.note_retry(&error, pause);
-            tokio::time::sleep(pause).await;
+            // ±25% jitter, so that writers retrying together spread out
+            let pause_now = pause.mul_f64(0.75 + fastrand::f64() / 2.0);
+            self.note_retry(&error, pause_now);
+            tokio::time::sleep(pause_now).await;
             pause = (pause * 2).min(BACKOFF.1);
         }
     }
@@ -255,8 +366,8 @@ impl Storage {
         let mut health = self.health.lock().expect("storage health");
         health.retries += 1;
         health.last_error = Some(format!("{error:#}"));
-        eprintln!(
-            "storage: {error:#}; retrying in {pause:?} (attempt {})",
+        tracing::warn!(
+            "storage: {error:#}; retrying in {pause:.1?} (attempt {})",
             health.retries
         );
     }

@@ -26,6 +26,7 @@ use crate::window::{gcd, WindowSpec};
 
 /// Append: each window once, when final (the default). Update: also intermediate values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OutputMode {
     #[default]
     Append,

@@ -11,5 +11,8 @@ pub use admin::ensure_topics;
 pub use health::Health;
 pub use producer::Producer;
 pub use producer::TxnError;
+pub use rdkafka::consumer::ConsumerGroupMetadata;
 pub use settings::{redacted, KafkaSettings};
-pub use source::{committed_metadata, KafkaRecord, KafkaSource, PollOutcome, Start, StartFrom};
+pub use source::{
+    committed_metadata, group_metadata, KafkaRecord, KafkaSource, PollOutcome, Start, StartFrom,
+};

@@ -41,7 +41,7 @@ impl KafkaSettings {
     /// The error context when the broker does not answer within `timeout` at start-up.
     pub fn unreachable(&self, timeout: std::time::Duration) -> String {
         format!(
-            "cannot reach Kafka at {} within {} s (is the broker running? scripts/kafka.sh start)",
+            "cannot reach Kafka at {} within {} s",
             self.bootstrap_servers,
             timeout.as_secs()
         )

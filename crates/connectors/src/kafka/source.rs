@@ -160,13 +160,6 @@ impl KafkaSource {
         (0..).zip(self.positions.iter().copied()).collect()
     }
 
-    /// The consumer group, for offsets committed inside a producer's transaction.
-    pub fn group_metadata(&self) -> anyhow::Result<ConsumerGroupMetadata> {
-        self.consumer
-            .group_metadata()
-            .context("the Kafka consumer has no group metadata")
-    }
-
     /// The topic read.
     pub fn topic(&self) -> &str {
         &self.topic
@@ -324,7 +317,7 @@ fn partition_count(
     };
     if found.error().is_some() || found.partitions().is_empty() {
         bail!(
-            "topic {topic} does not exist on {} (create it: scripts/kafka.sh topics)",
+            "topic {topic} does not exist on {}",
             settings.bootstrap_servers
         );
     }
@@ -349,7 +342,7 @@ fn committed_offsets(
         match consumer.committed_offsets(query.clone(), CONNECT_TIMEOUT) {
             Ok(committed) => break committed,
             Err(error) if std::time::Instant::now() < deadline => {
-                eprintln!("kafka: reading committed offsets failed ({error}); retrying");
+                tracing::warn!("kafka: reading committed offsets failed ({error}); retrying");
                 std::thread::sleep(Duration::from_millis(200));
             }
             Err(error) => return Err(error).context("cannot read committed offsets"),
@@ -430,6 +423,29 @@ fn resolve(
     Ok(offsets)
 }
 
+/// The metadata of consumer group `group_id`, for offsets committed inside a producer's
+/// transaction (the processor assigns its partitions itself, so the group has no members and
+/// this is the group id alone).
+pub fn group_metadata(
+    settings: &KafkaSettings,
+    group_id: &str,
+) -> anyhow::Result<ConsumerGroupMetadata> {
+    group_consumer(settings, group_id)?
+        .group_metadata()
+        .context("the Kafka consumer has no group metadata")
+}
+
+/// A consumer of group `group_id` that commits nothing by itself, to ask about the group.
+fn group_consumer(
+    settings: &KafkaSettings,
+    group_id: &str,
+) -> anyhow::Result<BaseConsumer<HealthContext>> {
+    settings
+        .client_config(&[("group.id", group_id), ("enable.auto.commit", "false")])
+        .create_with_context(HealthContext::default())
+        .context("cannot create the Kafka consumer")
+}
+
 /// The metadata strings the group committed with its offsets of `topic`, one per partition
 /// that has a committed offset (exactly-once runs write their checkpoint epoch there).
 pub fn committed_metadata(
@@ -437,10 +453,7 @@ pub fn committed_metadata(
     topic: &str,
     group_id: &str,
 ) -> anyhow::Result<Vec<String>> {
-    let consumer: BaseConsumer<HealthContext> = settings
-        .client_config(&[("group.id", group_id), ("enable.auto.commit", "false")])
-        .create_with_context(HealthContext::default())
-        .context("cannot create the Kafka consumer")?;
+    let consumer = group_consumer(settings, group_id)?;
     let partitions = partition_count(&consumer, settings, topic)?;
     Ok(committed_offsets(&consumer, topic, partitions)?
         .into_iter()

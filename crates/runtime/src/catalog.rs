@@ -1,9 +1,9 @@
-//! Finds and loads the movie catalog: an explicit `--movies` path or storage URL
+//! Finds and loads the movie catalog: an explicit path or storage URL
 //! (`hdfs://…/movies.csv`, `s3://…`, `file://…`), else the bundled ml-latest-small `movies.csv`
 //! when it can be found, else the small built-in catalog.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -20,16 +20,15 @@ pub struct LoadedCatalog {
 }
 
 /// Loads the catalog from `explicit`, or the bundled one, or the built-in one.
-pub fn load(explicit: Option<&Path>) -> anyhow::Result<LoadedCatalog> {
+pub fn load(explicit: Option<&str>) -> anyhow::Result<LoadedCatalog> {
     let path = match explicit {
-        Some(path) => path.to_path_buf(),
+        Some(path) => PathBuf::from(path),
         None => match bundled_movielens_dir() {
             Some(dir) => dir.join("movies.csv"),
             None => {
                 return Ok(LoadedCatalog {
                     catalog: Arc::new(ratings_generator::builtin_catalog()),
-                    origin: "built-in sample (20 movies); pass --movies for the full catalog"
-                        .into(),
+                    origin: "built-in sample (20 movies)".into(),
                 })
             }
         },
@@ -41,12 +40,10 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<LoadedCatalog> {
         .flatten()
     {
         Some((folder, name)) => Catalog::from_csv(&Storage::open(folder)?.read(name)?[..]),
-        None => Catalog::from_csv(File::open(&path).with_context(|| {
-            format!(
-                "cannot open movies file {} (pass --movies PATH to movies.csv)",
-                path.display()
-            )
-        })?),
+        None => Catalog::from_csv(
+            File::open(&path)
+                .with_context(|| format!("cannot open movies file {}", path.display()))?,
+        ),
     }
     .with_context(|| format!("cannot load {}", path.display()))?;
     Ok(LoadedCatalog {

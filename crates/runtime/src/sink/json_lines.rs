@@ -1,5 +1,5 @@
-//! Output sinks of the bounded modes: JSON-lines files (or standard output) for window metrics,
-//! dead letters and late records, a sink that only counts, and the demo's console table.
+//! JSON-lines sinks of the file mode: window metrics, dead letters and late records as one JSON
+//! object per line in a file (or standard output), or only counted.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -8,21 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use ratings_core::{DeadLetter, WindowResult};
 
-/// Receives emitted windows.
-pub trait WindowSink {
-    fn write_window(
-        &mut self,
-        window: &WindowResult,
-        processing_time_millis: i64,
-    ) -> io::Result<()>;
-    fn flush(&mut self) -> io::Result<()>;
-}
-
-/// Receives rejected or late records.
-pub trait RecordSink {
-    fn write_record(&mut self, record: &DeadLetter<'_>) -> io::Result<()>;
-    fn flush(&mut self) -> io::Result<()>;
-}
+use super::{RecordSink, WindowSink};
 
 /// A JSON-lines file, or standard output for `-`.
 pub struct JsonLines {

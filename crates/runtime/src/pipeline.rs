@@ -1,6 +1,7 @@
-//! The pipeline driver: source record → parse/validate → engine (watermark, windows, aggregates)
-//! → sinks. Rejected records go to the dead-letter sink, late ones to the late sink; everything
-//! is counted. Drivers (file mode, demo; Kafka later) feed it records and mark batch ends.
+//! The pipeline stage: source record → parse/validate → engine (watermark, windows,
+//! aggregates) → sinks. Rejected records go to the dead-letter sink, late ones to the late
+//! sink; everything is counted. The jobs (file, Kafka) and the demo feed it records and mark
+//! batch ends.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,17 +14,8 @@ use serde::Serialize;
 
 use ratings_connectors::parquet::ParquetSink;
 
-use crate::sinks::{RecordSink, WindowSink};
+use crate::sink::Outputs;
 use crate::source::{Format, SourceRecord};
-
-/// Where the pipeline's outputs go.
-pub struct Outputs {
-    pub windows: Box<dyn WindowSink>,
-    pub dead_letters: Box<dyn RecordSink>,
-    pub late: Box<dyn RecordSink>,
-    /// Raw ratings and final windows as Parquet, when configured.
-    pub parquet: Option<ParquetSink>,
-}
 
 /// Counters of the pipeline (the engine keeps its own: accepted, late, windows).
 #[derive(Debug, Clone, Default, Serialize)]

@@ -1,4 +1,4 @@
-//! Bounded file source: reads JSON lines or MovieLens `ratings.csv` in file order, yielding each
+//! The bounded file source: reads JSON lines or MovieLens `ratings.csv` in file order, yielding each
 //! record with its 1-based line number (the "offset" in dead-letter records).
 
 use std::fs::File;
@@ -7,53 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::args::FormatArg;
-
-/// How a record's bytes are to be parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// One JSON object, as in the Kafka topic.
-    Json,
-    /// One MovieLens CSV row `userId,movieId,rating,timestamp`.
-    MovieLensCsv,
-}
-
-impl Format {
-    /// Resolves `auto` by the file extension.
-    pub fn for_path(arg: FormatArg, path: &Path) -> Format {
-        match arg {
-            FormatArg::Json => Format::Json,
-            FormatArg::Csv => Format::MovieLensCsv,
-            FormatArg::Auto
-                if path
-                    .extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("csv")) =>
-            {
-                Format::MovieLensCsv
-            }
-            FormatArg::Auto => Format::Json,
-        }
-    }
-
-    /// Human name for banners.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Format::Json => "JSON lines",
-            Format::MovieLensCsv => "MovieLens CSV",
-        }
-    }
-}
-
-/// One input record and where it came from.
-#[derive(Debug, Clone, Copy)]
-pub struct SourceRecord<'a> {
-    pub payload: &'a [u8],
-    pub format: Format,
-    /// Kafka partition; 0 for files.
-    pub partition: i32,
-    /// Kafka offset, or the 1-based line number of a file.
-    pub offset: i64,
-}
+use super::{Format, SourceRecord};
 
 /// Reads `path` line by line and calls `each` for every record (blank lines and a CSV header
 /// are skipped). Stops at the first error `each` returns.
@@ -104,18 +58,8 @@ mod tests {
 
     #[test]
     fn detects_format_by_extension() {
-        assert_eq!(
-            Format::for_path(FormatArg::Auto, Path::new("r.CSV")),
-            Format::MovieLensCsv
-        );
-        assert_eq!(
-            Format::for_path(FormatArg::Auto, Path::new("r.jsonl")),
-            Format::Json
-        );
-        assert_eq!(
-            Format::for_path(FormatArg::Json, Path::new("r.csv")),
-            Format::Json
-        );
+        assert_eq!(Format::for_path(Path::new("r.CSV")), Format::MovieLensCsv);
+        assert_eq!(Format::for_path(Path::new("r.jsonl")), Format::Json);
     }
 
     #[test]

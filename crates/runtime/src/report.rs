@@ -1,5 +1,5 @@
-//! Operator output on standard error: the start-up banner with the effective configuration and
-//! the end-of-run summary (also available as JSON).
+//! Operator reports: the start-up banner with the effective configuration and the end-of-run
+//! summary (logged, and available as JSON).
 
 use std::time::Duration;
 
@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use crate::pipeline::PipelineStats;
 
-/// Prints the banner: the command, then one `key  value` line per setting.
+/// Logs the banner: the mode, then one `key  value` line per setting.
 pub fn banner(title: &str, config: &EngineConfig, settings: &[(&str, String)]) {
-    eprintln!("ratings-stream {} — {title}", env!("CARGO_PKG_VERSION"));
+    let mut text = format!("ratings-stream {} — {title}", env!("CARGO_PKG_VERSION"));
     let windows: Vec<String> = config.windows.iter().map(|w| w.name()).collect();
     let engine = [
         ("windows", windows.join(", ")),
@@ -20,8 +20,9 @@ pub fn banner(title: &str, config: &EngineConfig, settings: &[(&str, String)]) {
         ("output mode", format!("{:?}", config.mode).to_lowercase()),
     ];
     for (key, value) in settings.iter().chain(engine.iter()) {
-        eprintln!("  {key:<16} {value}");
+        text.push_str(&format!("\n  {key:<16} {value}"));
     }
+    tracing::info!("{text}");
 }
 
 /// Everything counted during a run.
@@ -57,6 +58,19 @@ pub struct DatasetSummary {
 }
 
 impl Summary {
+    /// Everything `pipeline` counted, `elapsed` after the start.
+    pub fn of(pipeline: &crate::pipeline::Pipeline, elapsed: Duration) -> Summary {
+        let engine = pipeline.engine();
+        Summary::new(
+            pipeline.stats(),
+            engine.counters(),
+            engine.config(),
+            engine.open_windows(),
+            elapsed,
+        )
+        .with_parquet(pipeline.parquet())
+    }
+
     pub fn new(
         stats: PipelineStats,
         counters: &EngineCounters,
@@ -110,39 +124,52 @@ impl Summary {
         self
     }
 
-    /// Human-readable lines on standard error.
+    /// Logs the summary as human-readable lines.
     pub fn print(&self) {
+        for line in self.lines() {
+            tracing::info!("{line}");
+        }
+    }
+
+    /// The summary as human-readable lines.
+    pub fn lines(&self) -> Vec<String> {
         let rate = self.records as f64 / self.seconds.max(1e-9);
-        eprintln!(
-            "processed {} records in {:.2}s ({:.0} records/s)",
-            self.records, self.seconds, rate
-        );
-        eprintln!(
-            "  valid {} (aggregated {}, late {}), invalid {}",
-            self.valid, self.accepted, self.late, self.invalid
-        );
+        let mut lines = vec![
+            format!(
+                "processed {} records in {:.2}s ({:.0} records/s)",
+                self.records, self.seconds, rate
+            ),
+            format!(
+                "  valid {} (aggregated {}, late {}), invalid {}",
+                self.valid, self.accepted, self.late, self.invalid
+            ),
+        ];
         for (reason, n) in &self.invalid_by_reason {
-            eprintln!("    invalid {reason}: {n}");
+            lines.push(format!("    invalid {reason}: {n}"));
         }
         for (window_type, n) in &self.late_by_window_type {
-            eprintln!("  late for {window_type}: {n}");
+            lines.push(format!("  late for {window_type}: {n}"));
         }
-        eprintln!(
+        lines.push(format!(
             "  ratings of movies missing from the catalog: {}",
             self.unknown_movie
-        );
-        eprintln!(
+        ));
+        lines.push(format!(
             "  windows emitted: {} final, {} updates; {} still open",
             self.windows_emitted, self.updates_emitted, self.open_windows
-        );
+        ));
         for d in &self.parquet {
-            eprintln!(
+            lines.push(format!(
                 "  parquet {}: {} rows in {} files ({} bytes), {} hours closed, {} rows after close",
                 d.dataset, d.rows, d.files, d.bytes, d.hours_closed, d.rows_after_close
-            );
+            ));
         }
         if self.storage_retries > 0 {
-            eprintln!("  storage operations retried: {}", self.storage_retries);
+            lines.push(format!(
+                "  storage operations retried: {}",
+                self.storage_retries
+            ));
         }
+        lines
     }
 }

@@ -1,0 +1,20 @@
+//! Logging: every crate logs through `tracing`; this sets up where it goes — standard error, as
+//! text or JSON lines (`--log-format`), at the levels `RUST_LOG` chooses (default `info`).
+
+use tracing_subscriber::EnvFilter;
+
+use crate::args::LogFormat;
+
+/// Installs the subscriber for the whole process.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}

@@ -1,0 +1,379 @@
+//! Exactly-once delivery in Kafka mode: the processor's work is cut into epochs, and each
+//! epoch's outputs, input offsets and state commit together. This module is the epoch
+//! coordinator, a state machine over [`Phase`]; [`recovery`] settles a crashed epoch and
+//! restores the last committed one; [`transactions`] holds the Kafka steps behind a trait.
+//!
+//! During an epoch, windows, dead letters and late records go to Kafka inside one transaction,
+//! and finished Parquet files are held back. Ending epoch N:
+//!
+//! 1. *seal*: finished files are staged in the checkpoint as `staging/N-<n>`; the rows the
+//!    still-open Parquet files received go to `rows/N`; the engine and Parquet state to
+//!    `state/N`; the input offsets, watermark and list of staged files to `offsets/N` — all
+//!    written at once (on HDFS each new file waits ~0.5 s for the NameNode);
+//! 2. *commit point*: the input offsets join the Kafka transaction (committed to the consumer
+//!    group, tagged `<checkpoint id>:N`), and the transaction commits;
+//! 3. *finalize*: the staged files are moved into place and `commits/N` is written; the next
+//!    epoch opens with a new transaction.
+//!
+//! While Kafka cannot take a step (broker unreachable) the epoch stays sealed and the caller
+//! tries again later; a transaction the broker aborted, or open longer than its timeout, is a
+//! [`RedoEpoch`]: the processor goes back to the last checkpoint.
+
+pub mod recovery;
+pub mod transactions;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use ratings_connectors::checkpoint::{CheckpointStore, EpochFiles, EpochOffsets};
+use ratings_connectors::kafka::TxnError;
+use ratings_connectors::parquet::ParquetState;
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::{now_millis, Pipeline};
+use transactions::{spawn_step, RunningStep, Transactions};
+
+/// Finished Parquet files an epoch may hold in memory before it ends early (a replay of
+/// sparse history finishes many small files per second).
+const MAX_HELD_BYTES: usize = 32 << 20;
+/// Committed epochs kept in the checkpoint (older ones are pruned).
+const KEEP_EPOCHS: usize = 3;
+
+/// What `state/<epoch>` holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct ProcessorState {
+    /// [`ratings_core::Engine::snapshot`] bytes.
+    engine: Vec<u8>,
+    parquet: Option<ParquetState>,
+}
+
+/// The epoch could not commit (the broker aborted its transaction): the processor must go
+/// back to the last checkpoint and do it again.
+#[derive(Debug, thiserror::Error)]
+#[error("epoch {epoch} could not commit: {reason}")]
+pub struct RedoEpoch {
+    pub epoch: u64,
+    pub reason: String,
+}
+
+/// The transaction was fenced or failed for good: another processor with the same
+/// transactional id may have taken over.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} (another processor with the same transactional id may have taken over)")]
+pub struct Fenced(pub String);
+
+/// Timing of the coordinator.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// The broker aborts a transaction open longer.
+    pub transaction: Duration,
+    /// How long one transaction step may block before the caller gets control back.
+    pub step: Duration,
+}
+
+/// Where the current epoch stands.
+enum Phase {
+    /// Records go into the epoch's transaction.
+    Open { records: u64, since: Instant },
+    /// The epoch's checkpoint files are written; it waits for Kafka to commit it.
+    Sealed(Sealed),
+}
+
+impl Default for Phase {
+    fn default() -> Phase {
+        Phase::Open {
+            records: 0,
+            since: Instant::now(),
+        }
+    }
+}
+
+/// An epoch written to the checkpoint, not committed yet.
+struct Sealed {
+    /// When the epoch (and its transaction) opened.
+    since: Instant,
+    offsets: EpochOffsets,
+    parquet: Option<ParquetState>,
+    /// The next Kafka step.
+    next: Step,
+    /// That step, running on its thread, if started.
+    running: Option<RunningStep>,
+}
+
+/// The Kafka steps of a sealed epoch, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    AddOffsets,
+    Commit,
+}
+
+/// What a [`Coordinator::commit`] call achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// The epoch was empty and stays open.
+    Empty,
+    /// The epoch is sealed and waits for Kafka: call again (read nothing meanwhile).
+    Waiting,
+    /// This epoch committed; the next one is open.
+    Done(u64),
+}
+
+/// The open epoch and the checkpoint it will be committed to.
+pub struct Coordinator {
+    store: CheckpointStore,
+    kafka: Arc<dyn Transactions>,
+    checkpoint_id: String,
+    /// The input topic.
+    topic: String,
+    epoch: u64,
+    timeouts: Timeouts,
+    phase: Phase,
+}
+
+impl Coordinator {
+    /// The epoch being written.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Whether the epoch is sealed and waits for Kafka (see [`Coordinator::commit`]).
+    pub fn waiting(&self) -> bool {
+        matches!(self.phase, Phase::Sealed(_))
+    }
+
+    /// Counts an input record of the open epoch.
+    pub fn note_record(&mut self) {
+        if let Phase::Open { records, .. } = &mut self.phase {
+            *records += 1;
+        }
+    }
+
+    /// Whether the open epoch should end by its size (time is the caller's): `max_records`
+    /// input records, or finished Parquet files (held in memory until the commit) above
+    /// [`MAX_HELD_BYTES`].
+    pub fn full(&self, max_records: u64, pipeline: &Pipeline) -> bool {
+        let held = pipeline.parquet().map_or(0, |p| p.held_bytes());
+        let records = match &self.phase {
+            Phase::Open { records, .. } => *records,
+            Phase::Sealed(_) => 0,
+        };
+        (max_records > 0 && records >= max_records) || held >= MAX_HELD_BYTES
+    }
+
+    /// Why the epoch's transaction can no longer commit, when it has been open longer than the
+    /// transaction timeout (the broker aborts it and fences the producer).
+    pub fn overdue(&self) -> Option<String> {
+        let since = match &self.phase {
+            Phase::Open { since, .. } => *since,
+            Phase::Sealed(sealed) => sealed.since,
+        };
+        let open = since.elapsed();
+        (open >= self.timeouts.transaction).then(|| {
+            format!(
+                "epoch {} was open for {}, longer than the transaction timeout ({}): the broker \
+                 aborted its transaction",
+                self.epoch,
+                humantime::format_duration(Duration::from_secs(open.as_secs())),
+                humantime::format_duration(self.timeouts.transaction)
+            )
+        })
+    }
+
+    /// Ends the open epoch (see the module documentation) and opens the next; `positions` are
+    /// the input's next offsets. An epoch that read nothing and finished no file is left open,
+    /// unless `force`. While Kafka cannot commit, the epoch stays sealed ([`Commit::Waiting`]):
+    /// call again, and read nothing meanwhile (it would land in the sealed epoch).
+    pub fn commit(
+        &mut self,
+        pipeline: &mut Pipeline,
+        positions: impl FnOnce() -> BTreeMap<i32, i64>,
+        force: bool,
+    ) -> anyhow::Result<Commit> {
+        let mut sealed = match std::mem::take(&mut self.phase) {
+            Phase::Sealed(sealed) => sealed,
+            Phase::Open { records, since } => {
+                match self.seal(pipeline, positions, records, since, force)? {
+                    Some(sealed) => sealed,
+                    None => return Ok(Commit::Empty),
+                }
+            }
+        };
+        if !self.advance(&mut sealed)? {
+            self.phase = Phase::Sealed(sealed);
+            return Ok(Commit::Waiting);
+        }
+        let committed = self.epoch;
+        self.finalize(sealed, pipeline)?;
+        Ok(Commit::Done(committed))
+    }
+
+    /// Writes the epoch's staged files, rows, state and offsets; `None` for an empty epoch.
+    fn seal(
+        &mut self,
+        pipeline: &mut Pipeline,
+        positions: impl FnOnce() -> BTreeMap<i32, i64>,
+        records: u64,
+        since: Instant,
+        force: bool,
+    ) -> anyhow::Result<Option<Sealed>> {
+        pipeline.end_batch()?;
+        let files = match pipeline.parquet_mut() {
+            Some(sink) => Some(sink.take_epoch()?),
+            None => None,
+        };
+        let nothing_finished = files.as_ref().is_none_or(|f| f.publications.is_empty());
+        if records == 0 && nothing_finished && !force {
+            return Ok(None);
+        }
+        let offsets = EpochOffsets {
+            epoch: self.epoch,
+            topic: self.topic.clone(),
+            next_offsets: positions(),
+            watermark: pipeline.engine().watermark(),
+            publications: files
+                .iter()
+                .flat_map(|f| f.publications.iter().map(|p| p.path.clone()))
+                .collect(),
+        };
+        let mut state = ProcessorState {
+            engine: pipeline.engine().snapshot(),
+            parquet: None,
+        };
+        let (mut staged, mut rows) = (Vec::new(), None);
+        if let Some(files) = files {
+            staged = files.publications.into_iter().map(|f| f.bytes).collect();
+            if !files.deltas.is_empty() {
+                rows = Some(postcard::to_stdvec(&files.deltas)?);
+            }
+            state.parquet = Some(files.state);
+        }
+        self.store.seal(EpochFiles {
+            staged,
+            rows,
+            state: postcard::to_stdvec(&state)?,
+            offsets: &offsets,
+        })?;
+        Ok(Some(Sealed {
+            since,
+            offsets,
+            parquet: state.parquet,
+            next: Step::AddOffsets,
+            running: None,
+        }))
+    }
+
+    /// The commit point: input offsets into the transaction, then the transaction committed.
+    /// Each step runs on a thread and is waited for up to the step timeout; `false` when one
+    /// is not done yet or Kafka cannot take it now (try again later).
+    fn advance(&self, sealed: &mut Sealed) -> anyhow::Result<bool> {
+        loop {
+            let running = match sealed.running.take() {
+                Some(running) => running,
+                None => self.start(sealed)?,
+            };
+            let result = match running.recv_timeout(self.timeouts.step) {
+                Ok(result) => result,
+                Err(RecvTimeoutError::Timeout) => {
+                    sealed.running = Some(running);
+                    return Ok(false);
+                }
+                Err(RecvTimeoutError::Disconnected) => bail!("the Kafka transaction step panicked"),
+            };
+            if !self.judge(result, sealed.since)? {
+                return Ok(false);
+            }
+            match sealed.next {
+                Step::AddOffsets => sealed.next = Step::Commit,
+                Step::Commit => return Ok(true),
+            }
+        }
+    }
+
+    /// Starts the sealed epoch's next step on a thread.
+    fn start(&self, sealed: &Sealed) -> anyhow::Result<RunningStep> {
+        let kafka = Arc::clone(&self.kafka);
+        let timeout = self.timeouts.step;
+        match sealed.next {
+            Step::AddOffsets => {
+                let tag = epoch_tag(&self.checkpoint_id, self.epoch);
+                let offsets = sealed.offsets.next_offsets.clone();
+                spawn_step(move || kafka.add_offsets(&offsets, &tag, timeout))
+            }
+            Step::Commit => spawn_step(move || kafka.commit(timeout)),
+        }
+    }
+
+    /// Judges one step's result: done, to be retried later, or fatal for the epoch.
+    fn judge(&self, result: Result<(), TxnError>, since: Instant) -> anyhow::Result<bool> {
+        let reason = match result {
+            Ok(()) => return Ok(true),
+            Err(TxnError::Retriable(text)) if since.elapsed() < self.timeouts.transaction => {
+                self.kafka.note_error(&text);
+                return Ok(false);
+            }
+            Err(TxnError::Fatal(text)) => return Err(Fenced(text).into()),
+            Err(TxnError::Retriable(text) | TxnError::Abortable(text)) => text,
+        };
+        self.kafka.note_error(&reason);
+        if let Err(error) = self.kafka.abort(self.timeouts.step) {
+            tracing::warn!("kafka: {error} (the broker aborts the transaction when it times out)");
+        }
+        Err(RedoEpoch {
+            epoch: self.epoch,
+            reason,
+        }
+        .into())
+    }
+
+    /// After the commit point: the staged files moved into place, old epochs pruned, the next
+    /// epoch opened.
+    fn finalize(&mut self, sealed: Sealed, pipeline: &mut Pipeline) -> anyhow::Result<()> {
+        self.store.finalize(&sealed.offsets, now_millis())?;
+        self.prune(sealed.parquet.as_ref());
+        self.epoch += 1;
+        self.begin(pipeline)
+    }
+
+    /// Opens the current epoch: a new transaction, Parquet files named after it.
+    fn begin(&mut self, pipeline: &mut Pipeline) -> anyhow::Result<()> {
+        if let Some(sink) = pipeline.parquet_mut() {
+            sink.begin_epoch(self.epoch);
+        }
+        self.phase = Phase::default();
+        self.kafka.begin().map_err(anyhow::Error::new)
+    }
+
+    /// Prunes old epochs; a failure (storage briefly down) only delays pruning.
+    fn prune(&self, parquet: Option<&ParquetState>) {
+        let rows_needed_from = oldest_open_file_epoch(parquet).unwrap_or(self.epoch + 1);
+        if let Err(error) = self.store.prune(KEEP_EPOCHS, rows_needed_from) {
+            tracing::warn!("checkpoint: pruning old epochs failed ({error:#}); trying again later");
+        }
+    }
+}
+
+/// The epoch the oldest open Parquet file started in.
+fn oldest_open_file_epoch(parquet: Option<&ParquetState>) -> Option<u64> {
+    parquet?
+        .datasets
+        .iter()
+        .flat_map(|d| d.open.iter().map(|(_, epoch)| *epoch))
+        .min()
+}
+
+/// The metadata an epoch's input offsets are committed with: `<checkpoint id>:<epoch>`.
+fn epoch_tag(checkpoint_id: &str, epoch: u64) -> String {
+    format!("{checkpoint_id}:{epoch}")
+}
+
+/// The epoch of an [`epoch_tag`] of checkpoint `checkpoint_id` (`None` for another's).
+fn tagged_epoch(tag: &str, checkpoint_id: &str) -> Option<u64> {
+    let (id, epoch) = tag.split_once(':')?;
+    (id == checkpoint_id).then(|| epoch.parse().ok()).flatten()
+}

@@ -1,0 +1,225 @@
+//! Recovery of an exactly-once processor: on start, the epoch a crash left in flight is
+//! settled by what Kafka committed, and the last committed epoch is restored.
+//!
+//! Registering the transactional id (before this runs) fences an older processor and settles
+//! its open transaction. An epoch with offsets but no commit record is then finished if the
+//! consumer group's offsets carry its tag (Kafka committed it), else rolled back; the processor
+//! restores the last committed state — engine, watermark, open Parquet files — and reads on
+//! from its offsets.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use ratings_connectors::checkpoint::CheckpointStore;
+use ratings_connectors::kafka::{Start, StartFrom};
+use ratings_connectors::parquet::{ParquetState, RowDelta};
+use ratings_core::{Catalog, Engine, EngineConfig};
+
+use super::transactions::Transactions;
+use super::{oldest_open_file_epoch, tagged_epoch, Coordinator, Phase, ProcessorState, Timeouts};
+use crate::pipeline::{now_millis, Pipeline};
+
+/// The checkpoint cannot be used as it is: restore it, or start over.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    #[error(
+        "Kafka has epoch {kafka} of checkpoint {location} committed (group {group}), but the \
+         checkpoint ends at {checkpoint}: it is older than the outputs"
+    )]
+    BehindKafka {
+        kafka: u64,
+        location: String,
+        group: String,
+        checkpoint: String,
+    },
+    #[error("the checkpoint {location} reads topic {found}, not {expected}")]
+    OtherTopic {
+        location: String,
+        found: String,
+        expected: String,
+    },
+    #[error("the state of epoch {epoch} in {location} cannot be decoded: {reason}")]
+    Undecodable {
+        epoch: u64,
+        location: String,
+        reason: String,
+    },
+    #[error("the checkpoint {location} has Parquet outputs but no Parquet storage is configured")]
+    ParquetMissing { location: String },
+}
+
+/// What recovery needs to know about the job.
+pub struct RecoveryPlan<'a> {
+    /// The input topic.
+    pub topic: &'a str,
+    /// The consumer group (named in messages).
+    pub group: &'a str,
+    /// Where a processor without checkpoint starts.
+    pub starting_offsets: StartFrom,
+    pub timeouts: Timeouts,
+}
+
+/// Where a (re)started processor stands.
+pub struct Recovered {
+    coordinator: Coordinator,
+    /// Where reading resumes.
+    pub start: Start,
+    /// The committed epoch restored, if any.
+    pub restored_epoch: Option<u64>,
+    state: Option<ProcessorState>,
+    rows: Vec<(u64, Vec<RowDelta>)>,
+}
+
+impl Recovered {
+    /// Opens (or creates) the checkpoint, settles the epoch a crash left in flight, and loads
+    /// the last committed state. The transactional id must already be registered.
+    pub fn recover(
+        store: CheckpointStore,
+        kafka: Arc<dyn Transactions>,
+        plan: &RecoveryPlan<'_>,
+    ) -> anyhow::Result<Recovered> {
+        let id = store.open_or_create()?.id;
+        settle_pending(&store, &id, &*kafka, plan.group)?;
+        let (start, restored_epoch, state, rows) = match store.latest()? {
+            None => (Start::At(plan.starting_offsets), None, None, Vec::new()),
+            Some(restored) => {
+                let offsets = restored.offsets;
+                if offsets.topic != plan.topic {
+                    return Err(RecoveryError::OtherTopic {
+                        location: store.location(),
+                        found: offsets.topic,
+                        expected: plan.topic.to_string(),
+                    }
+                    .into());
+                }
+                let state: ProcessorState =
+                    postcard::from_bytes(&restored.state).map_err(|error| {
+                        RecoveryError::Undecodable {
+                            epoch: offsets.epoch,
+                            location: store.location(),
+                            reason: error.to_string(),
+                        }
+                    })?;
+                let rows = load_rows(&store, state.parquet.as_ref(), offsets.epoch)?;
+                (
+                    Start::Offsets(offsets.next_offsets),
+                    Some(offsets.epoch),
+                    Some(state),
+                    rows,
+                )
+            }
+        };
+        Ok(Recovered {
+            coordinator: Coordinator {
+                store,
+                kafka,
+                checkpoint_id: id,
+                topic: plan.topic.to_string(),
+                epoch: restored_epoch.unwrap_or(0) + 1,
+                timeouts: plan.timeouts,
+                phase: Phase::default(),
+            },
+            start,
+            restored_epoch,
+            state,
+            rows,
+        })
+    }
+
+    /// The engine: restored from the checkpoint, or new.
+    pub fn engine(&self, config: EngineConfig, catalog: Arc<Catalog>) -> anyhow::Result<Engine> {
+        match &self.state {
+            None => Ok(Engine::new(config, catalog)),
+            Some(state) => Engine::restore(config, catalog, &state.engine).with_context(|| {
+                format!(
+                    "cannot restore the engine from {} (were the window settings changed?)",
+                    self.coordinator.store.location()
+                )
+            }),
+        }
+    }
+
+    /// Brings the pipeline's Parquet outputs back to the checkpoint, then opens the first epoch.
+    pub fn resume(mut self, pipeline: &mut Pipeline) -> anyhow::Result<Coordinator> {
+        let saved = self.state.take().and_then(|s| s.parquet);
+        match (pipeline.parquet_mut(), saved) {
+            (Some(sink), Some(saved)) => {
+                let rows = std::mem::take(&mut self.rows);
+                sink.restore(&saved, |first_epoch| {
+                    Ok(rows
+                        .iter()
+                        .filter(|(epoch, _)| *epoch >= first_epoch)
+                        .flat_map(|(_, deltas)| deltas.iter().cloned())
+                        .collect())
+                })?;
+            }
+            (None, Some(_)) => {
+                return Err(RecoveryError::ParquetMissing {
+                    location: self.coordinator.store.location(),
+                }
+                .into())
+            }
+            _ => {}
+        }
+        self.coordinator.begin(pipeline)?;
+        Ok(self.coordinator)
+    }
+}
+
+/// The rows of every epoch an open Parquet file needs, up to `last`.
+fn load_rows(
+    store: &CheckpointStore,
+    parquet: Option<&ParquetState>,
+    last: u64,
+) -> anyhow::Result<Vec<(u64, Vec<RowDelta>)>> {
+    let Some(first) = oldest_open_file_epoch(parquet) else {
+        return Ok(Vec::new());
+    };
+    let mut rows = Vec::new();
+    for epoch in first..=last {
+        if let Some(bytes) = store.read_rows(epoch)? {
+            let deltas: Vec<RowDelta> = postcard::from_bytes(&bytes).with_context(|| {
+                format!("rows/{epoch} in {} cannot be decoded", store.location())
+            })?;
+            rows.push((epoch, deltas));
+        }
+    }
+    Ok(rows)
+}
+
+/// Finishes or rolls back the epochs a crash left without a commit record, by what Kafka
+/// committed: the consumer group's offsets carry the tag of the last epoch Kafka committed.
+fn settle_pending(
+    store: &CheckpointStore,
+    id: &str,
+    kafka: &dyn Transactions,
+    group: &str,
+) -> anyhow::Result<()> {
+    let pending = store.pending_epochs()?;
+    let committed = store.committed_epochs()?.last().copied();
+    let tags = kafka.committed_tags()?;
+    let in_kafka = tags.iter().filter_map(|tag| tagged_epoch(tag, id)).max();
+    if let (Some(kafka), None) = (in_kafka, pending.last()) {
+        if committed.is_none_or(|c| kafka > c) {
+            return Err(RecoveryError::BehindKafka {
+                kafka,
+                location: store.location(),
+                group: group.to_string(),
+                checkpoint: committed.map_or("no epoch".into(), |c| format!("epoch {c}")),
+            }
+            .into());
+        }
+    }
+    for epoch in pending {
+        if in_kafka == Some(epoch) {
+            tracing::info!("checkpoint: epoch {epoch} was committed to Kafka before the stop; moving its files into place");
+            store.finalize(&store.read_offsets(epoch)?, now_millis())?;
+        } else {
+            tracing::info!(
+                "checkpoint: epoch {epoch} did not commit before the stop; rolling it back"
+            );
+            store.roll_back(epoch)?;
+        }
+    }
+    Ok(())
+}

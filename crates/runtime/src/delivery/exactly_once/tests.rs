@@ -1,0 +1,611 @@
+//! The coordinator's branches, driven by a fake Kafka and an in-memory storage that fails on
+//! demand: no broker, no disk, each test a few milliseconds (the hanging-step ones wait a few
+//! step timeouts of 20 ms).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ratings_connectors::checkpoint::CheckpointStore;
+use ratings_connectors::kafka::{Start, StartFrom, TxnError};
+use ratings_connectors::parquet::{ParquetSink, Publishing, RollPolicy, RAW_ROOT};
+use ratings_connectors::storage::{PermanentStorageError, Storage};
+use ratings_connectors::testing::{Fault, FaultyStore};
+use ratings_core::{DeadLetter, WindowResult};
+
+use super::recovery::{Recovered, RecoveryPlan};
+use super::transactions::Transactions;
+use super::{Commit, Coordinator, Fenced, RedoEpoch, Timeouts};
+use crate::config::EngineSettings;
+use crate::pipeline::Pipeline;
+use crate::sink::{Outputs, RecordSink, WindowSink};
+use crate::source::{Format, SourceRecord};
+
+/// 2023-11-14T22:13:20Z.
+const BASE: i64 = 1_700_000_000;
+const TOPIC: &str = "ratings";
+
+/// A Kafka step the fake can be told to fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    AddOffsets,
+    Commit,
+}
+
+/// What the fake does on its next call of an operation.
+#[derive(Debug, Clone)]
+enum Behaviour {
+    /// Fails with this error; `applied`: a commit takes effect all the same.
+    Fail { error: TxnErrorKind, applied: bool },
+    /// Blocks this long, then succeeds.
+    Hang(Duration),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum TxnErrorKind {
+    Retriable,
+    Abortable,
+    Fatal,
+}
+
+impl TxnErrorKind {
+    fn error(self, op: Op) -> TxnError {
+        let text = format!("{op:?} failed (injected)");
+        match self {
+            TxnErrorKind::Retriable => TxnError::Retriable(text),
+            TxnErrorKind::Abortable => TxnError::Abortable(text),
+            TxnErrorKind::Fatal => TxnError::Fatal(text),
+        }
+    }
+}
+
+/// A broker in memory: the open transaction's offset tag, the group's committed tags, and the
+/// failures to inject.
+#[derive(Default)]
+struct FakeKafka {
+    state: Mutex<FakeState>,
+}
+
+#[derive(Default)]
+struct FakeState {
+    pending_tag: Option<String>,
+    committed_tags: Vec<String>,
+    script: Vec<(Op, Behaviour)>,
+    calls: Vec<String>,
+    errors: Vec<String>,
+}
+
+impl FakeKafka {
+    fn state(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.state.lock().expect("fake state")
+    }
+
+    fn next(&self, op: Op, behaviour: Behaviour) {
+        self.state().script.push((op, behaviour));
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.state().calls.clone()
+    }
+
+    fn committed(&self) -> Vec<String> {
+        self.state().committed_tags.clone()
+    }
+
+    /// Runs the scripted behaviour of `op`, if any: `Some(result)` to return instead.
+    fn scripted(&self, op: Op) -> Option<Result<(), TxnError>> {
+        let behaviour = {
+            let mut state = self.state();
+            state.calls.push(format!("{op:?}"));
+            let at = state.script.iter().position(|(o, _)| *o == op)?;
+            state.script.remove(at).1
+        };
+        match behaviour {
+            Behaviour::Hang(pause) => {
+                std::thread::sleep(pause);
+                None
+            }
+            Behaviour::Fail { error, applied } => {
+                if applied {
+                    self.apply_commit();
+                }
+                Some(Err(error.error(op)))
+            }
+        }
+    }
+
+    fn apply_commit(&self) {
+        let mut state = self.state();
+        if let Some(tag) = state.pending_tag.take() {
+            state.committed_tags = vec![tag];
+        }
+    }
+}
+
+impl Transactions for FakeKafka {
+    fn begin(&self) -> Result<(), TxnError> {
+        self.state().calls.push("Begin".into());
+        Ok(())
+    }
+
+    fn add_offsets(&self, _: &BTreeMap<i32, i64>, tag: &str, _: Duration) -> Result<(), TxnError> {
+        if let Some(result) = self.scripted(Op::AddOffsets) {
+            return result;
+        }
+        self.state().pending_tag = Some(tag.to_string());
+        Ok(())
+    }
+
+    fn commit(&self, _: Duration) -> Result<(), TxnError> {
+        if let Some(result) = self.scripted(Op::Commit) {
+            return result;
+        }
+        self.apply_commit();
+        Ok(())
+    }
+
+    fn abort(&self, _: Duration) -> Result<(), TxnError> {
+        let mut state = self.state();
+        state.calls.push("Abort".into());
+        state.pending_tag = None;
+        Ok(())
+    }
+
+    fn committed_tags(&self) -> anyhow::Result<Vec<String>> {
+        Ok(self.committed())
+    }
+
+    fn note_error(&self, error: &str) {
+        self.state().errors.push(error.to_string());
+    }
+}
+
+/// Windows written by the pipeline, as JSON.
+#[derive(Clone, Default)]
+struct Collected(Rc<RefCell<Vec<String>>>);
+
+impl WindowSink for Collected {
+    fn write_window(&mut self, window: &WindowResult, time: i64) -> std::io::Result<()> {
+        self.0.borrow_mut().push(window.to_json(time));
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl RecordSink for Collected {
+    fn write_record(&mut self, record: &DeadLetter<'_>) -> std::io::Result<()> {
+        self.0.borrow_mut().push(record.to_json());
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One processor's world: the storage (checkpoint and Parquet) and the broker, which outlive
+/// the processor across a simulated crash.
+struct World {
+    storage: Arc<Storage>,
+    faults: Arc<FaultyStore>,
+    kafka: Arc<FakeKafka>,
+    timeouts: Timeouts,
+}
+
+/// A started processor.
+struct Processor {
+    coordinator: Coordinator,
+    pipeline: Pipeline,
+    start: Start,
+    restored: Option<u64>,
+    /// Next offset of partition 0.
+    next_offset: i64,
+}
+
+impl World {
+    fn new() -> World {
+        let (storage, faults) = FaultyStore::storage();
+        World {
+            storage: Arc::new(storage),
+            faults,
+            kafka: Arc::new(FakeKafka::default()),
+            timeouts: Timeouts {
+                transaction: Duration::from_secs(60),
+                step: Duration::from_millis(20),
+            },
+        }
+    }
+
+    fn store(&self) -> CheckpointStore {
+        CheckpointStore::new(Arc::clone(&self.storage), "checkpoint")
+    }
+
+    /// Starts a processor as the job does: recover, restore the engine, resume.
+    fn start(&self) -> anyhow::Result<Processor> {
+        let plan = RecoveryPlan {
+            topic: TOPIC,
+            group: "group",
+            starting_offsets: StartFrom::Earliest,
+            timeouts: self.timeouts,
+        };
+        let kafka: Arc<dyn Transactions> = Arc::clone(&self.kafka) as Arc<dyn Transactions>;
+        let recovered = Recovered::recover(self.store(), kafka, &plan)?;
+        let config = EngineSettings::default().engine_config()?;
+        let catalog = Arc::new(ratings_generator::builtin_catalog());
+        let engine = recovered.engine(config.clone(), catalog)?;
+        let parquet = ParquetSink::new(
+            Arc::clone(&self.storage),
+            &config.windows,
+            "0",
+            Publishing::WithEpochs,
+            RollPolicy {
+                max_bytes: 128 << 20,
+                max_age: Duration::from_secs(3600),
+            },
+        );
+        let sink = Collected::default();
+        let outputs = Outputs {
+            windows: Box::new(sink.clone()),
+            dead_letters: Box::new(sink.clone()),
+            late: Box::new(sink),
+            parquet: Some(parquet),
+        };
+        let mut pipeline = Pipeline::new(engine, outputs, TOPIC.into(), 1 << 16);
+        let (start, restored) = (recovered.start.clone(), recovered.restored_epoch);
+        let next_offset = match &start {
+            Start::Offsets(offsets) => offsets[&0],
+            _ => 0,
+        };
+        let coordinator = recovered.resume(&mut pipeline)?;
+        Ok(Processor {
+            coordinator,
+            pipeline,
+            start,
+            restored,
+            next_offset,
+        })
+    }
+
+    /// Finished Parquet files visible to readers of the raw dataset.
+    fn visible_raw_files(&self) -> Vec<String> {
+        self.storage
+            .list(RAW_ROOT)
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.ends_with(".parquet"))
+            .collect()
+    }
+}
+
+impl Processor {
+    /// Reads ratings at these event times (seconds after [`BASE`]) on partition 0.
+    fn read(&mut self, seconds: &[i64]) {
+        for second in seconds {
+            let payload = format!(
+                r#"{{"userId":1,"movieId":1,"rating":4.0,"timestamp":{}}}"#,
+                BASE + second
+            );
+            let record = SourceRecord {
+                payload: payload.as_bytes(),
+                format: Format::Json,
+                partition: 0,
+                offset: self.next_offset,
+            };
+            self.pipeline.process(record).unwrap();
+            self.next_offset += 1;
+            self.coordinator.note_record();
+        }
+    }
+
+    /// Ratings in one hour, then one three hours later: the first hour's raw file is finished
+    /// (held until its epoch commits).
+    fn read_an_hour(&mut self) {
+        self.read(&[0, 1, 2, 3 * 3600]);
+    }
+
+    fn commit(&mut self) -> anyhow::Result<Commit> {
+        let next = self.next_offset;
+        self.coordinator
+            .commit(&mut self.pipeline, || BTreeMap::from([(0, next)]), false)
+    }
+}
+
+#[test]
+fn a_commit_makes_the_epoch_visible_and_a_restart_resumes_after_it() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    assert_eq!(processor.restored, None);
+    assert_eq!(processor.start, Start::At(StartFrom::Earliest));
+    processor.read_an_hour();
+    assert!(
+        world.visible_raw_files().is_empty(),
+        "held until the commit"
+    );
+    assert_eq!(processor.commit().unwrap(), Commit::Done(1));
+    assert_eq!(
+        world.kafka.calls(),
+        ["Begin", "AddOffsets", "Commit", "Begin"]
+    );
+    assert_eq!(world.kafka.committed().len(), 1);
+    assert!(world.kafka.committed()[0].ends_with(":1"));
+    assert_eq!(world.visible_raw_files().len(), 1);
+    assert_eq!(world.store().committed_epochs().unwrap(), [1]);
+    assert_eq!(processor.coordinator.epoch(), 2);
+
+    drop(processor);
+    let again = world.start().unwrap();
+    assert_eq!(again.restored, Some(1));
+    assert_eq!(again.start, Start::Offsets(BTreeMap::from([(0, 4)])));
+    assert_eq!(
+        again.pipeline.engine().watermark(),
+        Some(BASE + 3 * 3600 - 600)
+    );
+}
+
+#[test]
+fn an_empty_epoch_stays_open_unless_forced() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    assert_eq!(processor.commit().unwrap(), Commit::Empty);
+    assert_eq!(world.kafka.calls(), ["Begin"]);
+    let forced = processor
+        .coordinator
+        .commit(&mut processor.pipeline, BTreeMap::new, true)
+        .unwrap();
+    assert_eq!(forced, Commit::Done(1));
+}
+
+#[test]
+fn an_unreachable_broker_keeps_the_epoch_sealed_until_it_answers() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    processor.read(&[0, 1]);
+    let unreachable = Behaviour::Fail {
+        error: TxnErrorKind::Retriable,
+        applied: false,
+    };
+    world.kafka.next(Op::AddOffsets, unreachable.clone());
+    world.kafka.next(Op::Commit, unreachable);
+    assert_eq!(processor.commit().unwrap(), Commit::Waiting);
+    assert!(processor.coordinator.waiting());
+    assert_eq!(processor.commit().unwrap(), Commit::Waiting);
+    assert_eq!(processor.commit().unwrap(), Commit::Done(1));
+    assert!(!processor.coordinator.waiting());
+    assert_eq!(
+        world.kafka.state().errors.len(),
+        2,
+        "each failure is counted"
+    );
+    assert_eq!(
+        world.kafka.calls(),
+        [
+            "Begin",
+            "AddOffsets",
+            "AddOffsets",
+            "Commit",
+            "Commit",
+            "Begin"
+        ]
+    );
+}
+
+#[test]
+fn a_step_that_blocks_hands_control_back_and_is_waited_for_later() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    processor.read(&[0]);
+    world
+        .kafka
+        .next(Op::Commit, Behaviour::Hang(Duration::from_millis(150)));
+    let started = std::time::Instant::now();
+    assert_eq!(processor.commit().unwrap(), Commit::Waiting);
+    assert!(
+        started.elapsed() < Duration::from_millis(120),
+        "the caller got control back"
+    );
+    let mut rounds = 1;
+    while processor.commit().unwrap() == Commit::Waiting {
+        rounds += 1;
+    }
+    assert!(rounds >= 3, "waited over several rounds ({rounds})");
+    let commits = world
+        .kafka
+        .calls()
+        .iter()
+        .filter(|c| *c == "Commit")
+        .count();
+    assert_eq!(
+        commits, 1,
+        "the running step is waited for, not started again"
+    );
+}
+
+#[test]
+fn a_commit_reported_failed_but_applied_is_finished_on_retry() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    processor.read_an_hour();
+    world.kafka.next(
+        Op::Commit,
+        Behaviour::Fail {
+            error: TxnErrorKind::Retriable,
+            applied: true,
+        },
+    );
+    assert_eq!(processor.commit().unwrap(), Commit::Waiting);
+    assert_eq!(processor.commit().unwrap(), Commit::Done(1));
+    assert_eq!(world.visible_raw_files().len(), 1);
+    assert_eq!(world.store().committed_epochs().unwrap(), [1]);
+}
+
+#[test]
+fn a_commit_applied_before_a_crash_is_finished_on_restart() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    processor.read_an_hour();
+    world.kafka.next(
+        Op::Commit,
+        Behaviour::Fail {
+            error: TxnErrorKind::Retriable,
+            applied: true,
+        },
+    );
+    assert_eq!(processor.commit().unwrap(), Commit::Waiting);
+    drop(processor); // the crash: Kafka has the epoch, the checkpoint has it pending
+    assert_eq!(world.store().pending_epochs().unwrap(), [1]);
+    assert!(world.visible_raw_files().is_empty());
+
+    let again = world.start().unwrap();
+    assert_eq!(
+        again.restored,
+        Some(1),
+        "the pending epoch has its tag in the group"
+    );
+    assert_eq!(world.store().committed_epochs().unwrap(), [1]);
+    assert_eq!(
+        world.visible_raw_files().len(),
+        1,
+        "its files moved into place"
+    );
+}
+
+#[test]
+fn an_epoch_not_committed_before_a_crash_is_rolled_back_on_restart() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    processor.read_an_hour();
+    world.kafka.next(
+        Op::Commit,
+        Behaviour::Fail {
+            error: TxnErrorKind::Retriable,
+            applied: false,
+        },
+    );
+    assert_eq!(processor.commit().unwrap(), Commit::Waiting);
+    drop(processor);
+
+    let again = world.start().unwrap();
+    assert_eq!(again.restored, None, "no tag in the group: rolled back");
+    assert_eq!(again.start, Start::At(StartFrom::Earliest));
+    assert!(world.store().pending_epochs().unwrap().is_empty());
+    assert!(world.visible_raw_files().is_empty());
+    assert!(world.storage.list("checkpoint/staging").unwrap().is_empty());
+}
+
+#[test]
+fn a_transaction_the_broker_aborted_is_a_redo_of_the_epoch() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    processor.read(&[0, 1]);
+    world.kafka.next(
+        Op::Commit,
+        Behaviour::Fail {
+            error: TxnErrorKind::Abortable,
+            applied: false,
+        },
+    );
+    let error = processor.commit().unwrap_err();
+    let redo = error.downcast_ref::<RedoEpoch>().expect("a redo");
+    assert_eq!(redo.epoch, 1);
+    assert!(world.kafka.calls().contains(&"Abort".to_string()));
+    assert!(world.kafka.committed().is_empty());
+    assert_eq!(world.start().unwrap().restored, None);
+}
+
+#[test]
+fn a_broker_away_longer_than_the_transaction_timeout_is_a_redo() {
+    let mut world = World::new();
+    world.timeouts.transaction = Duration::from_millis(50);
+    let mut processor = world.start().unwrap();
+    processor.read(&[0]);
+    world.kafka.next(
+        Op::AddOffsets,
+        Behaviour::Fail {
+            error: TxnErrorKind::Retriable,
+            applied: false,
+        },
+    );
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(processor
+        .coordinator
+        .overdue()
+        .unwrap()
+        .contains("epoch 1 was open"));
+    let error = processor.commit().unwrap_err();
+    assert!(error.is::<RedoEpoch>(), "{error:#}");
+}
+
+#[test]
+fn a_fenced_producer_stops_the_processor() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    processor.read(&[0]);
+    world.kafka.next(
+        Op::AddOffsets,
+        Behaviour::Fail {
+            error: TxnErrorKind::Fatal,
+            applied: false,
+        },
+    );
+    let error = processor.commit().unwrap_err();
+    assert!(error.is::<Fenced>(), "{error:#}");
+    assert!(format!("{error:#}").contains("another processor with the same transactional id"));
+    assert!(!world.kafka.calls().contains(&"Abort".to_string()));
+}
+
+#[test]
+fn storage_failing_while_sealed_stops_and_the_restart_finishes_the_epoch() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    processor.read_an_hour();
+    world.kafka.next(
+        Op::AddOffsets,
+        Behaviour::Fail {
+            error: TxnErrorKind::Retriable,
+            applied: false,
+        },
+    );
+    assert_eq!(processor.commit().unwrap(), Commit::Waiting);
+    // the storage breaks for good while the epoch waits; Kafka then commits it
+    world.faults.fail(Fault::Permanent, 1);
+    let error = processor.commit().unwrap_err();
+    assert!(error.is::<PermanentStorageError>(), "{error:#}");
+    assert_eq!(
+        world.kafka.committed().len(),
+        1,
+        "the commit point was passed"
+    );
+    drop(processor);
+
+    let again = world.start().unwrap();
+    assert_eq!(again.restored, Some(1));
+    assert_eq!(world.visible_raw_files().len(), 1);
+}
+
+#[test]
+fn a_transient_storage_failure_while_sealing_is_retried() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    processor.read_an_hour();
+    world.faults.fail(Fault::Transient, 1);
+    assert_eq!(processor.commit().unwrap(), Commit::Done(1));
+    assert_eq!(world.faults.failures(), 1);
+    assert_eq!(world.storage.health().retries, 1);
+    assert_eq!(world.visible_raw_files().len(), 1);
+}
+
+#[test]
+fn a_checkpoint_older_than_kafka_is_refused() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    processor.read(&[0]);
+    assert_eq!(processor.commit().unwrap(), Commit::Done(1));
+    drop(processor);
+    world.kafka.state().committed_tags =
+        vec![format!("{}:7", world.store().open_or_create().unwrap().id)];
+    let error = world.start().err().expect("refused");
+    assert!(format!("{error}").contains("Kafka has epoch 7"), "{error}");
+}

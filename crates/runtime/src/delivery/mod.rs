@@ -1,0 +1,63 @@
+//! Delivery: how the Kafka mode commits its work. [`at_least_once`] flushes the outputs and then
+//! commits the consumer offsets; [`exactly_once`] cuts the work into epochs whose outputs,
+//! offsets and state commit together in a Kafka transaction.
+
+pub mod at_least_once;
+pub mod exactly_once;
+
+use ratings_connectors::kafka::{KafkaSource, Producer};
+
+use crate::pipeline::Pipeline;
+use exactly_once::{Commit, Coordinator};
+
+/// How the work is committed.
+pub enum Delivery {
+    AtLeastOnce,
+    ExactlyOnce(Box<Coordinator>),
+}
+
+impl Delivery {
+    /// Whether an epoch is sealed and waits for Kafka: read nothing until it commits.
+    pub fn waiting(&self) -> bool {
+        matches!(self, Delivery::ExactlyOnce(c) if c.waiting())
+    }
+
+    /// Counts an input record; whether the work should be committed now by its size.
+    pub fn note_record(&mut self, max_records: u64, pipeline: &Pipeline) -> bool {
+        match self {
+            Delivery::AtLeastOnce => false,
+            Delivery::ExactlyOnce(coordinator) => {
+                coordinator.note_record();
+                coordinator.full(max_records, pipeline)
+            }
+        }
+    }
+
+    /// Exactly-once: why the open epoch's transaction is past its timeout, if it is.
+    pub fn overdue(&self) -> Option<String> {
+        match self {
+            Delivery::ExactlyOnce(coordinator) => coordinator.overdue(),
+            Delivery::AtLeastOnce => None,
+        }
+    }
+
+    /// Commits the work so far (exactly-once: ends the epoch, `force` even an empty one; if
+    /// Kafka cannot commit it yet, it stays sealed and the next call tries again).
+    pub fn commit(
+        &mut self,
+        pipeline: &mut Pipeline,
+        source: &KafkaSource,
+        producer: &Producer,
+        force: bool,
+    ) -> anyhow::Result<Option<Commit>> {
+        match self {
+            Delivery::AtLeastOnce => {
+                at_least_once::commit(pipeline, producer, source)?;
+                Ok(None)
+            }
+            Delivery::ExactlyOnce(coordinator) => coordinator
+                .commit(pipeline, || source.positions(), force)
+                .map(Some),
+        }
+    }
+}

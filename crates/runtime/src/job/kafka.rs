@@ -1,0 +1,349 @@
+//! The Kafka job: consume every partition of `ratings`, run the pipeline, publish each window
+//! to `metrics` and rejected/late records to the dead-letter topic, commit by the delivery
+//! guarantee, and keep progress and metrics going — until stopped, or until every partition is
+//! read with `exit_at_end`. A transaction the broker aborted restarts the job from the last
+//! checkpoint, in the same process.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratings_connectors::checkpoint::CheckpointStore;
+use ratings_connectors::kafka::{KafkaSettings, KafkaSource, PollOutcome, Producer, Start};
+use ratings_connectors::parquet::Publishing;
+use ratings_connectors::storage::Storage;
+use ratings_core::{Engine, EngineConfig};
+
+use super::monitor::Monitor;
+use crate::catalog::LoadedCatalog;
+use crate::config::{Guarantee, JobConfig, KafkaJob};
+use crate::delivery::exactly_once::recovery::{Recovered, RecoveryPlan};
+use crate::delivery::exactly_once::transactions::KafkaTransactions;
+use crate::delivery::exactly_once::{RedoEpoch, Timeouts};
+use crate::delivery::Delivery;
+use crate::pipeline::Pipeline;
+use crate::report::Summary;
+use crate::sink::topic::TopicSink;
+use crate::sink::Outputs;
+use crate::telemetry::prometheus::Metrics;
+
+/// Records per batch before pending update-mode results are emitted.
+const BATCH: u64 = 10_000;
+/// Records between two looks at the clock (commit and progress timers).
+const TIMER_STEPS: u64 = 256;
+/// Pause between two attempts to commit an epoch while Kafka is unreachable.
+const COMMIT_RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// How long shutdown waits for the producer to deliver what is queued.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one transaction step may block before the main loop gets control back.
+const STEP_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Runs the Kafka job until `stop` is set (or the input ends, with `exit_at_end`).
+pub fn run(
+    config: &JobConfig,
+    job: &KafkaJob,
+    loaded: &LoadedCatalog,
+    metrics: &Arc<Metrics>,
+    stop: &AtomicBool,
+) -> anyhow::Result<Summary> {
+    let engine_config = config.engine.engine_config()?;
+    let started = Instant::now();
+    loop {
+        let mut running = Running::start(config, job, &engine_config, loaded, metrics)?;
+        match running.run_until(stop, config, job) {
+            Ok(()) => {
+                running.shutdown(config, job)?;
+                return Ok(Summary::of(&running.pipeline, started.elapsed()));
+            }
+            Err(error) if error.is::<RedoEpoch>() => {
+                tracing::warn!("{error:#}; restarting from the last committed epoch");
+            }
+            Err(error) => match running.delivery.overdue() {
+                // the broker aborts a transaction open too long and fences its producer
+                Some(overdue) => tracing::warn!(
+                    "{overdue} (last error: {error:#}); restarting from the last committed epoch"
+                ),
+                None => return Err(error),
+            },
+        }
+        metrics.new_job();
+    }
+}
+
+/// The running job: source, pipeline, outputs, delivery and telemetry.
+struct Running {
+    source: KafkaSource,
+    producer: Arc<Producer>,
+    pipeline: Pipeline,
+    delivery: Delivery,
+    monitor: Monitor,
+}
+
+impl Running {
+    /// Connects to Kafka and sets the job up: exactly-once, from its checkpoint.
+    fn start(
+        config: &JobConfig,
+        job: &KafkaJob,
+        engine_config: &EngineConfig,
+        loaded: &LoadedCatalog,
+        metrics: &Arc<Metrics>,
+    ) -> anyhow::Result<Running> {
+        let settings = job.connection.settings();
+        let (topic, group) = (&job.ratings_topic, &job.group_id);
+        if job.delivery.guarantee == Guarantee::AtLeastOnce {
+            let start = Start::Committed(job.starting_offsets);
+            let source = KafkaSource::connect(&settings, topic, group, &start)?;
+            let producer = Arc::new(Producer::connect(&settings)?);
+            let engine = Engine::new(engine_config.clone(), Arc::clone(&loaded.catalog));
+            let pipeline = pipeline(
+                config,
+                job,
+                engine,
+                &producer,
+                Publishing::immediate_now(),
+                None,
+            )?;
+            if let Some(sink) = pipeline.parquet() {
+                metrics.watch_storage(Arc::clone(sink.storage()));
+            }
+            let delivery = Delivery::AtLeastOnce;
+            return Ok(Running::new(source, producer, pipeline, delivery, metrics));
+        }
+        let store = checkpoint_store(config, job)?;
+        // registering the transactional id fences an older processor and settles its transaction
+        let producer = Arc::new(Producer::transactional(
+            &settings,
+            transactional_id(job),
+            job.delivery.transaction_timeout,
+        )?);
+        let storage = Arc::clone(store.storage());
+        metrics.watch_storage(Arc::clone(&storage));
+        let kafka = KafkaTransactions::new(Arc::clone(&producer), &settings, topic, group)?;
+        let plan = RecoveryPlan {
+            topic,
+            group,
+            starting_offsets: job.starting_offsets,
+            timeouts: Timeouts {
+                transaction: job.delivery.transaction_timeout,
+                step: STEP_TIMEOUT,
+            },
+        };
+        let recovered = Recovered::recover(store, Arc::new(kafka), &plan)?;
+        let engine = recovered.engine(engine_config.clone(), Arc::clone(&loaded.catalog))?;
+        let mut pipeline = pipeline(
+            config,
+            job,
+            engine,
+            &producer,
+            Publishing::WithEpochs,
+            Some(&storage),
+        )?;
+        let source = KafkaSource::connect(&settings, topic, group, &recovered.start)?;
+        if let Some(epoch) = recovered.restored_epoch {
+            tracing::info!(
+                "checkpoint: resuming after epoch {epoch} (watermark {}, {} open windows)",
+                pipeline
+                    .engine()
+                    .watermark()
+                    .map_or("none".into(), ratings_core::time::rfc3339_seconds),
+                pipeline.engine().open_windows()
+            );
+        }
+        let coordinator = recovered.resume(&mut pipeline)?;
+        let delivery = Delivery::ExactlyOnce(Box::new(coordinator));
+        Ok(Running::new(source, producer, pipeline, delivery, metrics))
+    }
+
+    fn new(
+        source: KafkaSource,
+        producer: Arc<Producer>,
+        pipeline: Pipeline,
+        delivery: Delivery,
+        metrics: &Arc<Metrics>,
+    ) -> Running {
+        metrics.watch_kafka(vec![
+            Arc::clone(source.health()),
+            Arc::clone(producer.health()),
+        ]);
+        Running {
+            source,
+            producer,
+            pipeline,
+            delivery,
+            monitor: Monitor::new(Arc::clone(metrics)),
+        }
+    }
+
+    /// The main loop: one record per step; batches end every `BATCH` records or when the input
+    /// is idle; commits, metrics and progress reports follow their intervals.
+    fn run_until(
+        &mut self,
+        stop: &AtomicBool,
+        config: &JobConfig,
+        job: &KafkaJob,
+    ) -> anyhow::Result<()> {
+        let (mut in_batch, mut steps) = (0u64, 0u64);
+        while !stop.load(Ordering::Relaxed) {
+            if self.delivery.waiting() {
+                // the epoch waits for Kafka: read nothing more, keep metrics and progress going
+                std::thread::sleep(COMMIT_RETRY_PAUSE);
+                self.on_timers(config, job)?;
+                continue;
+            }
+            let outcome = crate::source::kafka::poll_into(&mut self.source, &mut self.pipeline)?;
+            steps += 1;
+            if outcome == PollOutcome::Record {
+                in_batch += 1;
+                if self
+                    .delivery
+                    .note_record(job.delivery.commit_records, &self.pipeline)
+                {
+                    self.commit(false)?;
+                }
+            }
+            let idle = outcome == PollOutcome::Idle;
+            if in_batch >= BATCH || (idle && in_batch > 0) {
+                in_batch = 0;
+                self.pipeline.end_batch()?;
+            }
+            // clocks are read every few hundred records only: they are not free at 1 M records/s
+            if idle || steps.is_multiple_of(TIMER_STEPS) {
+                if job.exit_at_end && self.source.all_at_end() {
+                    return Ok(());
+                }
+                self.on_timers(config, job)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_timers(&mut self, config: &JobConfig, job: &KafkaJob) -> anyhow::Result<()> {
+        if self.delivery.waiting() || self.monitor.commit_due(job.delivery.commit_interval) {
+            self.commit(false)?;
+        }
+        self.monitor
+            .on_timers(&self.pipeline, &self.source, &self.producer, config, job)
+    }
+
+    /// Final windows (with `exit_at_end`), every output delivered, offsets committed, and a
+    /// last metrics refresh and progress report.
+    fn shutdown(&mut self, config: &JobConfig, job: &KafkaJob) -> anyhow::Result<()> {
+        self.pipeline.finish(job.exit_at_end && job.final_flush)?;
+        if matches!(self.delivery, Delivery::AtLeastOnce) {
+            self.producer.flush(FLUSH_TIMEOUT)?;
+        }
+        self.commit(true)?;
+        while self.delivery.waiting() {
+            std::thread::sleep(COMMIT_RETRY_PAUSE);
+            self.monitor
+                .publish(&self.pipeline, &self.source, &self.producer);
+            self.commit(true)?;
+        }
+        self.monitor
+            .publish(&self.pipeline, &self.source, &self.producer);
+        self.monitor
+            .report(&self.pipeline, &self.source, &self.producer, config, job)
+    }
+
+    /// Commits the work so far (see [`Delivery::commit`]) and times it.
+    fn commit(&mut self, force: bool) -> anyhow::Result<()> {
+        let started = Instant::now();
+        self.delivery
+            .commit(&mut self.pipeline, &self.source, &self.producer, force)?;
+        self.monitor.committed(started.elapsed());
+        Ok(())
+    }
+}
+
+/// The checkpoint store of an exactly-once job, reset first when asked.
+fn checkpoint_store(config: &JobConfig, job: &KafkaJob) -> anyhow::Result<CheckpointStore> {
+    let storage = Arc::new(Storage::open(&config.checkpoint_url()?)?);
+    let store = CheckpointStore::new(storage, &job.delivery.checkpoint_dir);
+    if job.delivery.reset_checkpoint && store.exists()? {
+        let deleted = store.reset()?;
+        tracing::warn!(
+            "checkpoint reset: deleted {} ({deleted} files); starting from {:?}",
+            store.location(),
+            job.starting_offsets
+        );
+    }
+    Ok(store)
+}
+
+/// The transactional id: configured, else the group id.
+pub fn transactional_id(job: &KafkaJob) -> &str {
+    job.delivery
+        .transactional_id
+        .as_deref()
+        .unwrap_or(&job.group_id)
+}
+
+/// The pipeline of a Kafka job: Kafka topics and Parquet as outputs.
+fn pipeline(
+    config: &JobConfig,
+    job: &KafkaJob,
+    engine: Engine,
+    producer: &Arc<Producer>,
+    publishing: Publishing,
+    shared: Option<&Arc<Storage>>,
+) -> anyhow::Result<Pipeline> {
+    let windows = &engine.config().windows;
+    let outputs = Outputs {
+        windows: TopicSink::new(producer, &job.metrics_topic),
+        dead_letters: TopicSink::new(producer, &job.dead_letter_topic),
+        late: TopicSink::new(producer, job.late_topic()),
+        parquet: crate::sink::parquet::open(&config.parquet, windows, publishing, shared)?,
+    };
+    Ok(Pipeline::new(
+        engine,
+        outputs,
+        job.ratings_topic.clone(),
+        config.engine.max_record_bytes,
+    ))
+}
+
+/// Banner lines of the Kafka mode.
+pub fn banner_lines(
+    config: &JobConfig,
+    job: &KafkaJob,
+    settings: &KafkaSettings,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("kafka", settings.describe()),
+        ("input topic", job.ratings_topic.clone()),
+        ("metrics topic", job.metrics_topic.clone()),
+        ("dead letters", job.dead_letter_topic.clone()),
+        ("late records", job.late_topic().to_string()),
+        ("group id", job.group_id.clone()),
+        (
+            "starting offsets",
+            format!("{:?} (a checkpoint wins)", job.starting_offsets).to_lowercase(),
+        ),
+        ("delivery", describe_delivery(config, job)),
+        (
+            "commit interval",
+            humantime::format_duration(job.delivery.commit_interval).to_string(),
+        ),
+        ("exit at end", job.exit_at_end.to_string()),
+    ]
+}
+
+/// Banner line of the delivery guarantee.
+fn describe_delivery(config: &JobConfig, job: &KafkaJob) -> String {
+    let delivery = &job.delivery;
+    match delivery.guarantee {
+        Guarantee::AtLeastOnce => "at-least-once (no checkpoint)".into(),
+        Guarantee::ExactlyOnce => format!(
+            "exactly-once: checkpoint {} in {}, transactional id {}, transaction timeout {}{}",
+            delivery.checkpoint_dir,
+            config.checkpoint_url().unwrap_or_default(),
+            transactional_id(job),
+            humantime::format_duration(delivery.transaction_timeout),
+            if delivery.reset_checkpoint {
+                ", RESET requested"
+            } else {
+                ""
+            }
+        ),
+    }
+}

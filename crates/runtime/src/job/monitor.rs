@@ -1,0 +1,129 @@
+//! The Kafka job's timers and telemetry: when the next commit is due, the readings published
+//! to Prometheus every second, and a progress report every interval.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratings_connectors::kafka::{KafkaSource, Producer};
+
+use crate::config::{JobConfig, KafkaJob};
+use crate::pipeline::Pipeline;
+use crate::telemetry::progress::{Commits, Progress};
+use crate::telemetry::prometheus::Metrics;
+use crate::telemetry::Reading;
+
+/// How often the reading behind the Prometheus metrics is refreshed.
+const METRICS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Timers and previous readings of the main loop.
+pub struct Monitor {
+    metrics: Arc<Metrics>,
+    last_commit: Instant,
+    last_metrics: Instant,
+    /// Start of the current progress interval.
+    started: Instant,
+    /// The source's idle time at that start.
+    idle_before: Duration,
+    /// The reading at that start.
+    progress_reading: Reading,
+    /// Commits since that start.
+    commits: Commits,
+}
+
+impl Monitor {
+    pub fn new(metrics: Arc<Metrics>) -> Monitor {
+        Monitor {
+            metrics,
+            last_commit: Instant::now(),
+            // due at once: the first records show in /metrics without waiting an interval
+            last_metrics: Instant::now()
+                .checked_sub(METRICS_INTERVAL)
+                .unwrap_or_else(Instant::now),
+            started: Instant::now(),
+            idle_before: Duration::ZERO,
+            progress_reading: Reading::default(),
+            commits: Commits::default(),
+        }
+    }
+
+    /// Whether `interval` has passed since the end of the last commit.
+    pub fn commit_due(&self, interval: Duration) -> bool {
+        self.last_commit.elapsed() >= interval
+    }
+
+    /// Notes a commit that took `duration`. The interval runs from the end of a commit: a slow
+    /// storage gets longer epochs, not back-to-back commits of a few records each.
+    pub fn committed(&mut self, duration: Duration) {
+        self.last_commit = Instant::now();
+        self.commits.count += 1;
+        self.commits.total += duration;
+    }
+
+    /// Publishes the metrics and reports progress when their intervals have passed.
+    pub fn on_timers(
+        &mut self,
+        pipeline: &Pipeline,
+        source: &KafkaSource,
+        producer: &Producer,
+        config: &JobConfig,
+        job: &KafkaJob,
+    ) -> anyhow::Result<()> {
+        if self.last_metrics.elapsed() >= METRICS_INTERVAL {
+            self.publish(pipeline, source, producer);
+        }
+        if self.started.elapsed() >= config.telemetry.progress_interval {
+            self.report(pipeline, source, producer, config, job)?;
+        }
+        Ok(())
+    }
+
+    /// Brings the Prometheus metrics up to date (consumer lag included).
+    pub fn publish(&mut self, pipeline: &Pipeline, source: &KafkaSource, producer: &Producer) {
+        self.metrics.publish(reading(pipeline, source, producer));
+        self.last_metrics = Instant::now();
+    }
+
+    /// Logs a progress report for the interval since the previous one.
+    pub fn report(
+        &mut self,
+        pipeline: &Pipeline,
+        source: &KafkaSource,
+        producer: &Producer,
+        config: &JobConfig,
+        job: &KafkaJob,
+    ) -> anyhow::Result<()> {
+        let now = reading(pipeline, source, producer);
+        let elapsed = self.started.elapsed();
+        let busy = elapsed.saturating_sub(source.idle_time() - self.idle_before);
+        let progress = Progress::between(
+            &self.progress_reading,
+            &now,
+            elapsed,
+            busy,
+            job.delivery.commit_interval,
+            std::mem::take(&mut self.commits),
+        );
+        if config.telemetry.progress_json {
+            tracing::info!("{}", serde_json::to_string(&progress)?);
+        } else {
+            tracing::info!("{}", progress.line());
+        }
+        self.progress_reading = now;
+        self.started = Instant::now();
+        self.idle_before = source.idle_time();
+        Ok(())
+    }
+}
+
+/// Everything measured now, with the consumer lag (from the last end offsets the broker gave)
+/// and Kafka health.
+fn reading(pipeline: &Pipeline, source: &KafkaSource, producer: &Producer) -> Reading {
+    let (consumer, output) = (source.health(), producer.health());
+    let last_error = output.last_error().or_else(|| consumer.last_error());
+    Reading::of(
+        pipeline,
+        source.lag(),
+        consumer.errors() + output.errors(),
+        last_error,
+    )
+}

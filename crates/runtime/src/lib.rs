@@ -1,0 +1,83 @@
+//! `ratings-runtime`: the processor's job, laid out by pipeline stage. One rating travels:
+//!
+//! 1. [`source::kafka`] — read from a partition of `ratings` (the partition furthest behind in
+//!    event time first), handed on as a [`source::SourceRecord`];
+//! 2. [`pipeline`] — parsed and validated, then pushed through the engine (watermark, windows,
+//!    panes); a window the watermark passes is emitted;
+//! 3. [`sink::topic`] — the window's JSON goes to `metrics` (rejected and late records to their
+//!    topics), inside the epoch's Kafka transaction;
+//! 4. [`sink::parquet`] — the raw rating and the final window are appended to the Parquet
+//!    datasets, held back until their epoch commits;
+//! 5. [`delivery::exactly_once`] — the epoch's offsets, state and staged files are sealed in
+//!    the checkpoint, the transaction commits, the files are moved into place.
+//!
+//! Around them: [`config`] (the plain settings struct), [`job`] (the file and Kafka main
+//! loops), [`telemetry`] (progress, Prometheus), [`catalog`] (movies.csv) and [`report`]
+//! (banner, summary). [`run`] is the entry point.
+
+pub mod catalog;
+pub mod config;
+pub mod delivery;
+pub mod job;
+pub mod pipeline;
+pub mod report;
+pub mod sink;
+pub mod source;
+pub mod telemetry;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use config::{Input, JobConfig};
+use report::{banner, Summary};
+use telemetry::prometheus::{serve, Metrics};
+
+/// Runs the job `config` describes until its input ends or `stop` is set; logs the banner and
+/// the summary, writes the summary file when configured, and returns the summary.
+pub fn run(config: &JobConfig, stop: &AtomicBool) -> anyhow::Result<Summary> {
+    config.validate()?;
+    let engine = config.engine.engine_config()?;
+    let loaded = catalog::load(config.engine.movies.as_deref())?;
+    let mut lines = vec![(
+        "movies",
+        format!(
+            "{} ({} movies, {} genres)",
+            loaded.origin,
+            loaded.catalog.len(),
+            loaded.catalog.genre_names().len()
+        ),
+    )];
+    lines.push(("parquet", sink::parquet::describe(&config.parquet)));
+    let summary = match &config.input {
+        Input::File(file) => {
+            lines.extend(job::file::banner_lines(file));
+            banner("bounded file mode", &engine, &lines);
+            job::file::run(config, file, &loaded)?
+        }
+        Input::Kafka(kafka) => {
+            let metrics = Arc::new(Metrics::default());
+            let metrics_at = match &config.telemetry.metrics_address {
+                None => "off".to_string(),
+                Some(address) => {
+                    format!("http://{}/metrics", serve(Arc::clone(&metrics), address)?)
+                }
+            };
+            lines.extend(job::kafka::banner_lines(
+                config,
+                kafka,
+                &kafka.connection.settings(),
+            ));
+            lines.push(("prometheus", metrics_at));
+            banner("Kafka mode", &engine, &lines);
+            job::kafka::run(config, kafka, &loaded, &metrics, stop)?
+        }
+    };
+    summary.print();
+    if let Some(path) = &config.telemetry.summary_file {
+        let json = serde_json::to_string_pretty(&summary)?;
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(summary)
+}

@@ -1,0 +1,42 @@
+//! Sources: where records come from. [`file`] reads a bounded JSON-lines or MovieLens CSV
+//! file; [`kafka`] reads every partition of the `ratings` topic (in event-time alignment,
+//! through [`ratings_connectors::kafka::KafkaSource`]). Both hand the pipeline
+//! [`SourceRecord`]s.
+
+pub mod file;
+pub mod kafka;
+
+pub use crate::config::Format;
+
+/// One input record and where it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceRecord<'a> {
+    pub payload: &'a [u8],
+    pub format: Format,
+    /// Kafka partition; 0 for files.
+    pub partition: i32,
+    /// Kafka offset, or the 1-based line number of a file.
+    pub offset: i64,
+}
+
+impl Format {
+    /// `.csv` files are MovieLens CSV, anything else JSON lines.
+    pub fn for_path(path: &std::path::Path) -> Format {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        {
+            Format::MovieLensCsv
+        } else {
+            Format::Json
+        }
+    }
+
+    /// Human name for banners.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Format::Json => "JSON lines",
+            Format::MovieLensCsv => "MovieLens CSV",
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Prometheus metrics, read at scrape time by one collector: the main loop publishes its latest
+//! [`Reading`] (every second), and the Kafka clients' and the storage's error counts are read
+//! live from their health, so they move even while the main loop is blocked waiting for a
+//! broker or a storage that is away. Counters carry on across an in-process restart of the job.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+use ratings_connectors::kafka::Health;
+use ratings_connectors::storage::Storage;
+
+use super::Reading;
+use crate::pipeline::now_millis;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+/// The processor's metrics: a registry with one collector over [`Shared`].
+pub struct Metrics {
+    registry: Registry,
+    shared: Arc<Shared>,
+}
+
+/// What the collector reads.
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ratings-stream metrics")
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// The job's latest reading.
+    reading: Reading,
+    /// Counts reached by earlier jobs of this process (a redo restarts the job).
+    earlier: Reading,
+    kafka: Vec<Arc<Health>>,
+    storage: Option<Arc<Storage>>,
+    /// Errors and retries of clients that were replaced.
+    earlier_kafka_errors: u64,
+    earlier_storage_retries: u64,
+}
+
+impl State {
+    fn kafka_errors(&self) -> u64 {
+        self.earlier_kafka_errors + self.kafka.iter().map(|h| h.errors()).sum::<u64>()
+    }
+
+    fn storage_retries(&self) -> u64 {
+        self.earlier_storage_retries + self.storage.as_ref().map_or(0, |s| s.health().retries)
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let shared = Arc::new(Shared::default());
+        let mut registry = Registry::with_prefix("ratings_stream");
+        registry.register_collector(Box::new(Arc::clone(&shared)));
+        Metrics { registry, shared }
+    }
+}
+
+impl Metrics {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.state.lock().expect("metrics state")
+    }
+
+    /// Publishes the job's latest reading.
+    pub fn publish(&self, reading: Reading) {
+        self.state().reading = reading;
+    }
+
+    /// A new job (after a redo) starts counting from zero: keep what the last one counted.
+    pub fn new_job(&self) {
+        let mut state = self.state();
+        let last = std::mem::take(&mut state.reading);
+        let earlier = &mut state.earlier;
+        earlier.records += last.records;
+        earlier.late += last.late;
+        earlier.windows_out += last.windows_out;
+        add_by_reason(&mut earlier.invalid_by_reason, &last.invalid_by_reason);
+    }
+
+    /// Reads the errors of these Kafka clients from now on.
+    pub fn watch_kafka(&self, clients: Vec<Arc<Health>>) {
+        let mut state = self.state();
+        state.earlier_kafka_errors = state.kafka_errors();
+        state.kafka = clients;
+    }
+
+    /// Reads the retries of `storage` from now on.
+    pub fn watch_storage(&self, storage: Arc<Storage>) {
+        let mut state = self.state();
+        state.earlier_storage_retries = state.storage_retries();
+        state.storage = Some(storage);
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
+
+impl Collector for Shared {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let state = self.state.lock().expect("metrics state");
+        let (now, earlier) = (&state.reading, &state.earlier);
+        let counters = [
+            (
+                "records_in",
+                "Input records read",
+                now.records + earlier.records,
+            ),
+            (
+                "records_late",
+                "Valid ratings that reached no window (late data)",
+                now.late + earlier.late,
+            ),
+            (
+                "windows_out",
+                "Window results published",
+                now.windows_out + earlier.windows_out,
+            ),
+            (
+                "kafka_errors",
+                "Kafka client errors (broker unreachable, ...)",
+                state.kafka_errors(),
+            ),
+            (
+                "storage_retries",
+                "Failed storage operations of the Parquet outputs and checkpoint (each retried)",
+                state.storage_retries(),
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        encode_invalid(&mut encoder, now, earlier)?;
+        let mut gauges = vec![
+            (
+                "open_windows",
+                "Windows holding data and not emitted yet",
+                now.open_windows as f64,
+            ),
+            (
+                "state_rows",
+                "Per-movie rows held in pane state",
+                now.state_rows as f64,
+            ),
+        ];
+        if let Some(watermark) = now.watermark {
+            gauges.push((
+                "watermark_seconds",
+                "Event-time watermark, epoch seconds",
+                watermark as f64,
+            ));
+            gauges.push((
+                "watermark_delay_seconds",
+                "Wall clock minus the watermark",
+                now_millis() as f64 / 1000.0 - watermark as f64,
+            ));
+        }
+        if let Some(lag) = now.lag {
+            gauges.push((
+                "consumer_lag_records",
+                "Records in the input topic not read yet",
+                lag as f64,
+            ));
+        }
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(value);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        Ok(())
+    }
+}
+
+/// `records_invalid{reason}`: every reason seen by this job or an earlier one.
+fn encode_invalid(
+    encoder: &mut DescriptorEncoder,
+    now: &Reading,
+    earlier: &Reading,
+) -> Result<(), std::fmt::Error> {
+    let mut totals = earlier.invalid_by_reason.clone();
+    add_by_reason(&mut totals, &now.invalid_by_reason);
+    let mut family = encoder.encode_descriptor(
+        "records_invalid",
+        "Input records rejected, by reason",
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for (reason, count) in totals {
+        let label = ReasonLabel { reason };
+        ConstCounter::new(count).encode(family.encode_family(&label)?)?;
+    }
+    Ok(())
+}
+
+/// Adds counts by reason to `totals`.
+fn add_by_reason(totals: &mut Vec<(String, u64)>, counts: &[(String, u64)]) {
+    for (reason, count) in counts {
+        match totals.iter_mut().find(|(r, _)| r == reason) {
+            Some((_, total)) => *total += count,
+            None => totals.push((reason.clone(), *count)),
+        }
+    }
+}
+
+/// Serves `GET /metrics` on `address` from a background thread; returns the bound address.
+pub fn serve(metrics: Arc<Metrics>, address: &str) -> anyhow::Result<String> {
+    let server = tiny_http::Server::http(address)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("cannot listen on {address} for /metrics"))?;
+    let bound = server.server_addr().to_string();
+    std::thread::Builder::new()
+        .name("metrics-http".into())
+        .spawn(move || {
+            for request in server.incoming_requests() {
+                let response = if request.url() == "/metrics" {
+                    let header = tiny_http::Header::from_bytes(
+                        "Content-Type",
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )
+                    .expect("valid header");
+                    tiny_http::Response::from_string(metrics.encode()).with_header(header)
+                } else {
+                    tiny_http::Response::from_string("see /metrics\n").with_status_code(404)
+                };
+                let _ = request.respond(response);
+            }
+        })?;
+    Ok(bound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(text: &str, name: &str) -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn counters_carry_on_across_jobs_and_kafka_errors_are_read_live() {
+        let metrics = Metrics::default();
+        let health = Arc::new(Health::default());
+        metrics.watch_kafka(vec![Arc::clone(&health)]);
+        metrics.publish(Reading {
+            records: 10,
+            invalid_by_reason: vec![("invalid_json".into(), 2)],
+            watermark: Some(1_700_000_000),
+            ..Reading::default()
+        });
+        health.note_error("broker down");
+        let text = metrics.encode();
+        assert_eq!(
+            value(&text, "ratings_stream_records_in_total"),
+            Some(10.0),
+            "{text}"
+        );
+        assert_eq!(
+            value(&text, "ratings_stream_kafka_errors_total"),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            value(&text, "ratings_stream_watermark_seconds"),
+            Some(1.7e9),
+            "{text}"
+        );
+        assert!(
+            text.contains("ratings_stream_records_invalid_total{reason=\"invalid_json\"} 2"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("consumer_lag_records "),
+            "unknown lag is left out: {text}"
+        );
+
+        metrics.new_job();
+        metrics.watch_kafka(vec![Arc::new(Health::default())]);
+        metrics.publish(Reading {
+            records: 3,
+            invalid_by_reason: vec![("invalid_json".into(), 1)],
+            ..Reading::default()
+        });
+        let text = metrics.encode();
+        assert_eq!(
+            value(&text, "ratings_stream_records_in_total"),
+            Some(13.0),
+            "{text}"
+        );
+        assert_eq!(
+            value(&text, "ratings_stream_kafka_errors_total"),
+            Some(1.0),
+            "{text}"
+        );
+        assert!(
+            text.contains("ratings_stream_records_invalid_total{reason=\"invalid_json\"} 3"),
+            "{text}"
+        );
+    }
+}
