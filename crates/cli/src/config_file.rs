@@ -2,8 +2,9 @@
 //!
 //! Every option that has an environment variable can be set in the file under the same name
 //! without the `RATINGS_` prefix, in lower case (`watermark_delay = "10min"`,
-//! `bootstrap_servers = "broker:9092"`); sections only group settings and their names are
-//! ignored, except `[kafka.properties]`, whose keys are librdkafka properties. The file is
+//! `bootstrap_servers = "broker:9092"`); sections only group settings, and must be one of
+//! [`SECTIONS`]; `[kafka.properties]` holds librdkafka properties. An unknown key or section
+//! is an error naming it and the file. The file is
 //! applied as environment variables that are not already set, before the command line is
 //! parsed, so the precedence is: flags, then environment, then file, then defaults.
 
@@ -16,6 +17,18 @@ use clap::CommandFactory;
 use crate::args::Cli;
 
 const PROPERTIES_VARIABLE: &str = "RATINGS_KAFKA_PROPERTIES";
+
+/// The sections a settings file may group its keys in.
+pub const SECTIONS: [&str; 8] = [
+    "kafka",
+    "engine",
+    "parquet",
+    "storage",
+    "stream",
+    "delivery",
+    "checkpoint",
+    "telemetry",
+];
 
 /// Finds the settings file named on the command line or in the environment and applies it.
 pub fn apply_from_args() -> anyhow::Result<()> {
@@ -77,7 +90,13 @@ fn collect(
             toml::Value::Table(inner) if key == "properties" => {
                 out.push((PROPERTIES_VARIABLE.into(), properties(inner)?))
             }
-            toml::Value::Table(inner) => collect(inner, known, out)?,
+            toml::Value::Table(inner) if SECTIONS.contains(&key.as_str()) => {
+                collect(inner, known, out)?
+            }
+            toml::Value::Table(_) => bail!(
+                "unknown section [{key}] (sections: {}; every option of `ratings-stream run --help` with an env var can be set in one)",
+                SECTIONS.join(", ")
+            ),
             value => {
                 let name = format!(
                     "RATINGS_{}",
@@ -154,6 +173,11 @@ mod tests {
             "{err:#}"
         );
         assert!(variables("top_n = [1, 2]", &known).is_err());
+        let err = variables("[kafak]\nbootstrap_servers = \"b:9092\"", &known).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unknown section [kafak]"),
+            "{err:#}"
+        );
         assert!(variables("not toml at all [", &known).is_err());
     }
 

@@ -36,27 +36,32 @@ pub struct PermanentStorageError {
     pub cause: String,
 }
 
-/// Whether retrying `error` is pointless: authentication, permission, a missing bucket or
-/// parent folder, an unsupported operation or a bad path.
+/// Words in an error's text that say retrying cannot help: access refused, a missing bucket, a
+/// host name that does not resolve.
+const PERMANENT_WORDS: [&str; 6] = [
+    "AccessControlException",
+    "Permission denied",
+    "NoSuchBucket",
+    "failed to lookup address",
+    "Name or service not known",
+    "dns error",
+];
+
+/// Whether retrying `error` is pointless: authentication, permission, a missing bucket, an
+/// unknown host, an unsupported operation or a bad path. A server that does not answer (down,
+/// restarting) is not permanent: it may come back.
 pub fn is_permanent(error: &object_store::Error) -> bool {
     use object_store::Error;
     match error {
         Error::PermissionDenied { .. }
         | Error::Unauthenticated { .. }
-        | Error::NotFound { .. }
         | Error::InvalidPath { .. }
         | Error::NotSupported { .. }
         | Error::NotImplemented { .. }
         | Error::UnknownConfigurationKey { .. } => true,
-        Error::Generic { source, .. } => {
-            let text = source.to_string();
-            [
-                "AccessControlException",
-                "Permission denied",
-                "NoSuchBucket",
-            ]
-            .iter()
-            .any(|word| text.contains(word))
+        Error::Generic { source, .. } | Error::NotFound { source, .. } => {
+            let text = format!("{source:?} {source}");
+            PERMANENT_WORDS.iter().any(|word| text.contains(word))
         }
         _ => false,
     }
@@ -152,9 +157,10 @@ impl Storage {
         }
     }
 
-    /// Opens `url` like [`Storage::open`] and checks that a file can be written there and
-    /// deleted again, once, within a few seconds: a wrong URL, a missing bucket or bad
-    /// credentials are an error now rather than retried forever later.
+    /// Opens `url` like [`Storage::open`] and checks, once, that a file can be written there
+    /// and deleted again: a permanent failure (bad credentials, a missing bucket, an unknown
+    /// host) is an error now rather than retried forever later; a storage that does not answer
+    /// yet is logged and retried as it is used (it may be restarting).
     pub fn open_for_writing(url: &str) -> anyhow::Result<Storage> {
         let storage = Storage::open(url)?;
         storage.probe()?;
@@ -174,16 +180,26 @@ impl Storage {
             .block_on(tokio::time::timeout(PROBE_TIMEOUT, attempt))
         {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(PermanentStorageError {
+            Ok(Err(error)) if is_permanent(&error) => Err(PermanentStorageError {
                 url: self.url.clone(),
                 cause: format!("cannot write a file there: {error}"),
             }
             .into()),
-            Err(_) => Err(PermanentStorageError {
-                url: self.url.clone(),
-                cause: format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
+            Ok(Err(error)) => {
+                tracing::warn!(
+                    "storage {} is not usable yet ({error}); retrying as it is used",
+                    self.url
+                );
+                Ok(())
             }
-            .into()),
+            Err(_) => {
+                tracing::warn!(
+                    "storage {} did not answer within {} s; retrying as it is used",
+                    self.url,
+                    PROBE_TIMEOUT.as_secs()
+                );
+                Ok(())
+            }
         }
     }
 

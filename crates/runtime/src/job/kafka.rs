@@ -257,7 +257,7 @@ impl Running {
 
 /// The checkpoint store of an exactly-once job, reset first when asked.
 fn checkpoint_store(config: &JobConfig, job: &KafkaJob) -> anyhow::Result<CheckpointStore> {
-    let storage = Arc::new(Storage::open(&config.checkpoint_url()?)?);
+    let storage = Arc::new(Storage::open_for_writing(&config.checkpoint_url()?)?);
     let store = CheckpointStore::new(storage, &job.delivery.checkpoint_dir);
     if job.delivery.reset_checkpoint && store.exists()? {
         let deleted = store.reset()?;

@@ -22,7 +22,7 @@ pub fn open(
     };
     let storage = match shared {
         Some(storage) => Arc::clone(storage),
-        None => Arc::new(Storage::open(url)?),
+        None => Arc::new(Storage::open_for_writing(url)?),
     };
     let roll = RollPolicy {
         max_bytes: settings.roll_size,
