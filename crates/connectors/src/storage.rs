@@ -175,10 +175,9 @@ impl Storage {
                 .await?;
             self.store.delete(&path).await
         };
-        match self
-            .runtime
-            .block_on(tokio::time::timeout(PROBE_TIMEOUT, attempt))
-        {
+        // the timer must be made inside the runtime
+        let probing = async { tokio::time::timeout(PROBE_TIMEOUT, attempt).await };
+        match self.runtime.block_on(probing) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) if is_permanent(&error) => Err(PermanentStorageError {
                 url: self.url.clone(),

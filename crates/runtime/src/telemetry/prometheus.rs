@@ -161,31 +161,33 @@ impl Collector for Shared {
             (
                 "open_windows",
                 "Windows holding data and not emitted yet",
-                now.open_windows as f64,
+                now.open_windows as i64,
             ),
             (
                 "state_rows",
                 "Per-movie rows held in pane state",
-                now.state_rows as f64,
+                now.state_rows as i64,
             ),
         ];
         if let Some(watermark) = now.watermark {
             gauges.push((
                 "watermark_seconds",
                 "Event-time watermark, epoch seconds",
-                watermark as f64,
+                watermark,
             ));
-            gauges.push((
+            let delay = ConstGauge::new(now_millis() as f64 / 1000.0 - watermark as f64);
+            delay.encode(encoder.encode_descriptor(
                 "watermark_delay_seconds",
                 "Wall clock minus the watermark",
-                now_millis() as f64 / 1000.0 - watermark as f64,
-            ));
+                None,
+                delay.metric_type(),
+            )?)?;
         }
         if let Some(lag) = now.lag {
             gauges.push((
                 "consumer_lag_records",
                 "Records in the input topic not read yet",
-                lag as f64,
+                lag,
             ));
         }
         for (name, help, value) in gauges {

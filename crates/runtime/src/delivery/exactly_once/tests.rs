@@ -86,6 +86,11 @@ impl FakeKafka {
         self.state().script.push((op, behaviour));
     }
 
+    /// The next call of `op` fails with `error`; `applied`: a commit takes effect all the same.
+    fn fail(&self, op: Op, error: TxnErrorKind, applied: bool) {
+        self.next(op, Behaviour::Fail { error, applied });
+    }
+
     fn calls(&self) -> Vec<String> {
         self.state().calls.clone()
     }
@@ -363,12 +368,10 @@ fn an_unreachable_broker_keeps_the_epoch_sealed_until_it_answers() {
     let world = World::new();
     let mut processor = world.start().unwrap();
     processor.read(&[0, 1]);
-    let unreachable = Behaviour::Fail {
-        error: TxnErrorKind::Retriable,
-        applied: false,
-    };
-    world.kafka.next(Op::AddOffsets, unreachable.clone());
-    world.kafka.next(Op::Commit, unreachable);
+    world
+        .kafka
+        .fail(Op::AddOffsets, TxnErrorKind::Retriable, false);
+    world.kafka.fail(Op::Commit, TxnErrorKind::Retriable, false);
     assert_eq!(processor.commit().unwrap(), Commit::Waiting);
     assert!(processor.coordinator.waiting());
     assert_eq!(processor.commit().unwrap(), Commit::Waiting);
@@ -428,13 +431,7 @@ fn a_commit_reported_failed_but_applied_is_finished_on_retry() {
     let world = World::new();
     let mut processor = world.start().unwrap();
     processor.read_an_hour();
-    world.kafka.next(
-        Op::Commit,
-        Behaviour::Fail {
-            error: TxnErrorKind::Retriable,
-            applied: true,
-        },
-    );
+    world.kafka.fail(Op::Commit, TxnErrorKind::Retriable, true);
     assert_eq!(processor.commit().unwrap(), Commit::Waiting);
     assert_eq!(processor.commit().unwrap(), Commit::Done(1));
     assert_eq!(world.visible_raw_files().len(), 1);
@@ -446,13 +443,7 @@ fn a_commit_applied_before_a_crash_is_finished_on_restart() {
     let world = World::new();
     let mut processor = world.start().unwrap();
     processor.read_an_hour();
-    world.kafka.next(
-        Op::Commit,
-        Behaviour::Fail {
-            error: TxnErrorKind::Retriable,
-            applied: true,
-        },
-    );
+    world.kafka.fail(Op::Commit, TxnErrorKind::Retriable, true);
     assert_eq!(processor.commit().unwrap(), Commit::Waiting);
     drop(processor); // the crash: Kafka has the epoch, the checkpoint has it pending
     assert_eq!(world.store().pending_epochs().unwrap(), [1]);
@@ -477,13 +468,7 @@ fn an_epoch_not_committed_before_a_crash_is_rolled_back_on_restart() {
     let world = World::new();
     let mut processor = world.start().unwrap();
     processor.read_an_hour();
-    world.kafka.next(
-        Op::Commit,
-        Behaviour::Fail {
-            error: TxnErrorKind::Retriable,
-            applied: false,
-        },
-    );
+    world.kafka.fail(Op::Commit, TxnErrorKind::Retriable, false);
     assert_eq!(processor.commit().unwrap(), Commit::Waiting);
     drop(processor);
 
@@ -500,13 +485,7 @@ fn a_transaction_the_broker_aborted_is_a_redo_of_the_epoch() {
     let world = World::new();
     let mut processor = world.start().unwrap();
     processor.read(&[0, 1]);
-    world.kafka.next(
-        Op::Commit,
-        Behaviour::Fail {
-            error: TxnErrorKind::Abortable,
-            applied: false,
-        },
-    );
+    world.kafka.fail(Op::Commit, TxnErrorKind::Abortable, false);
     let error = processor.commit().unwrap_err();
     let redo = error.downcast_ref::<RedoEpoch>().expect("a redo");
     assert_eq!(redo.epoch, 1);
@@ -521,13 +500,9 @@ fn a_broker_away_longer_than_the_transaction_timeout_is_a_redo() {
     world.timeouts.transaction = Duration::from_millis(50);
     let mut processor = world.start().unwrap();
     processor.read(&[0]);
-    world.kafka.next(
-        Op::AddOffsets,
-        Behaviour::Fail {
-            error: TxnErrorKind::Retriable,
-            applied: false,
-        },
-    );
+    world
+        .kafka
+        .fail(Op::AddOffsets, TxnErrorKind::Retriable, false);
     std::thread::sleep(Duration::from_millis(60));
     assert!(processor
         .coordinator
@@ -543,13 +518,7 @@ fn a_fenced_producer_stops_the_processor() {
     let world = World::new();
     let mut processor = world.start().unwrap();
     processor.read(&[0]);
-    world.kafka.next(
-        Op::AddOffsets,
-        Behaviour::Fail {
-            error: TxnErrorKind::Fatal,
-            applied: false,
-        },
-    );
+    world.kafka.fail(Op::AddOffsets, TxnErrorKind::Fatal, false);
     let error = processor.commit().unwrap_err();
     assert!(error.is::<Fenced>(), "{error:#}");
     assert!(format!("{error:#}").contains("another processor with the same transactional id"));
@@ -561,13 +530,9 @@ fn storage_failing_while_sealed_stops_and_the_restart_finishes_the_epoch() {
     let world = World::new();
     let mut processor = world.start().unwrap();
     processor.read_an_hour();
-    world.kafka.next(
-        Op::AddOffsets,
-        Behaviour::Fail {
-            error: TxnErrorKind::Retriable,
-            applied: false,
-        },
-    );
+    world
+        .kafka
+        .fail(Op::AddOffsets, TxnErrorKind::Retriable, false);
     assert_eq!(processor.commit().unwrap(), Commit::Waiting);
     // the storage breaks for good while the epoch waits; Kafka then commits it
     world.faults.fail(Fault::Permanent, 1);
