@@ -277,7 +277,8 @@ pub struct StreamArgs {
     /// Print progress as JSON objects (fields of Spark's StreamingQueryProgress) instead of text.
     #[arg(long, env = "RATINGS_PROGRESS_JSON")]
     pub progress_json: bool,
-    /// Address of the Prometheus /metrics endpoint ("off" to disable).
+    /// Address of the Prometheus /metrics endpoint ("off" to disable; port 0 picks a free
+    /// port, shown in the banner).
     #[arg(
         long,
         default_value = "127.0.0.1:9464",

@@ -4,7 +4,6 @@
 //! because it stops and restarts the shared HDFS (`scripts/hdfs.sh`); cargo runs test binaries
 //! one after another, and the tests here take turns.
 
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -37,19 +36,8 @@ fn writes_everything_once_hdfs_is_back() {
         std::thread::sleep(Duration::from_secs(15)); // longer than one attempt may take (10 s)
         hdfs_script("start");
     });
-    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args([
-            "run",
-            "--input",
-            input.to_str().unwrap(),
-            "--metrics-file",
-            "/dev/null",
-            "--storage",
-            &base,
-        ])
-        .args(["--summary-file", summary.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let extra = ["--summary-file", summary.to_str().unwrap()];
+    let out = common::output_of(&common::storage_run(&input, &base, &extra));
     restarter.join().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");

@@ -11,7 +11,7 @@ use ratings_connectors::kafka::{ensure_topics, Producer};
 
 mod common;
 use common::{
-    binary, bootstrap, comparable, free_port, kafka_settings, read_topic, stop_with_sigterm,
+    binary, bootstrap, comparable, kafka_settings, metrics_port, read_topic, stop_with_sigterm,
     temp_dir, wait_for_metric, OutputTopics,
 };
 
@@ -396,21 +396,21 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
     producer.send(&topics.ratings, None, b"garbage").unwrap();
     producer.send(&topics.ratings, None, b"{}").unwrap();
     producer.flush(Duration::from_secs(30)).unwrap();
-    let port = free_port();
-    let address = format!("127.0.0.1:{port}");
+    let log = temp_dir("live-log").join("processor.log");
     let child = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
         .args(topics.out.run_args(&topics.ratings))
         .args([
             "--metrics-address",
-            &address,
+            "127.0.0.1:0",
             "--progress-interval",
             "1s",
             "--checkpoint-storage",
             temp_dir("live-checkpoint").to_str().unwrap(),
         ])
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    let port = metrics_port(&log, Duration::from_secs(60));
     let body = wait_for_metric(
         port,
         "ratings_stream_records_in_total 52",
@@ -435,7 +435,7 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
         )),
         "{body}"
     );
-    let stderr = stop_with_sigterm(child);
+    let stderr = stop_with_sigterm(child, &log);
     assert!(stderr.contains("progress: "), "{stderr}");
     assert!(stderr.contains("processed 52 records"), "{stderr}");
 }

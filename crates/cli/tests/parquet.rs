@@ -17,7 +17,7 @@ use ratings_core::rating::{parse_json, DEFAULT_MAX_RECORD_BYTES};
 use serde_json::Value;
 
 mod common;
-use common::{binary, epoch_seconds, generate_file, temp_dir};
+use common::{binary, epoch_seconds, generate_file, storage_run, temp_dir};
 
 /// 30,000 ratings from 18:30 to about 19:20 UTC (crossing an hour), 1% late, 1% malformed.
 fn generated_input(dir: &Path) -> PathBuf {
@@ -332,17 +332,7 @@ fn files_roll_by_size_and_independent_readers_agree() {
     let input = generated_input(&dir);
     let out = dir.join("out");
     let storage = format!("file://{}", out.display());
-    binary(&[
-        "run",
-        "--input",
-        input.to_str().unwrap(),
-        "--metrics-file",
-        "/dev/null",
-        "--storage",
-        &storage,
-        "--roll-size",
-        "64KB",
-    ]);
+    binary(&storage_run(&input, &storage, &["--roll-size", "64KB"]));
     let local = Storage::open(&storage).unwrap();
     let raw_files = read_dataset(&local, "streams/ratings/raw");
     let (raw, raw_partitions) = raw_rows(&local);
@@ -398,17 +388,8 @@ fn storage_faults_are_retried_until_the_storage_returns() {
     });
     let summary = dir.join("summary.json");
     let storage = format!("file://{}", out.display());
-    let run = binary(&[
-        "run",
-        "--input",
-        input.to_str().unwrap(),
-        "--metrics-file",
-        "/dev/null",
-        "--storage",
-        &storage,
-        "--summary-file",
-        summary.to_str().unwrap(),
-    ]);
+    let extra = ["--summary-file", summary.to_str().unwrap()];
+    let run = binary(&storage_run(&input, &storage, &extra));
     remover.join().unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ratings_core::Catalog;
 use serde_json::Value;
@@ -10,18 +10,9 @@ use serde_json::Value;
 mod common;
 use common::{epoch_seconds, json_lines, movielens_dir, temp_dir};
 
+/// `ratings-stream run` with `args`, which must succeed.
 fn run(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .arg("run")
-        .args(args)
-        .output()
-        .expect("binary runs");
-    assert!(
-        out.status.success(),
-        "run {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::binary(&[&["run"], args].concat())
 }
 
 /// (userId, movieId, rating, timestamp) rows of ml-latest-small's ratings.csv, in file order.
@@ -345,10 +336,7 @@ fn update_mode_and_no_final_flush() {
 
 #[test]
 fn missing_input_is_a_clear_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args(["run", "--input", "/nonexistent/ratings.jsonl"])
-        .output()
-        .unwrap();
+    let out = common::output_of(&["run", "--input", "/nonexistent/ratings.jsonl"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -400,10 +388,7 @@ fn settings_file_applies_and_flags_override_it() {
         "the flag wins over the file"
     );
     std::fs::write(&config, "top_nn = 1\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args(["run", "--config", &path(&config), "--input", &path(&input)])
-        .output()
-        .unwrap();
+    let out = common::output_of(&["run", "--config", &path(&config), "--input", &path(&input)]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting \"top_nn\""));
 }
@@ -444,10 +429,7 @@ fn checkpoint_inspect_prints_the_store_and_names_damaged_files() {
     );
 
     std::fs::write(dir.join(DEFAULT_DIR).join("state/4"), "garbage").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args(["checkpoint", "inspect", "--storage", &url])
-        .output()
-        .unwrap();
+    let out = common::output_of(&["checkpoint", "inspect", "--storage", &url]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -2,7 +2,6 @@
 //! whose host does not resolve, and a bucket missing on the test S3 endpoint
 //! (`scripts/s3.sh`). Transient outages are retried instead (see `hdfs_outage.rs`).
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -15,11 +14,7 @@ fn run_with_storage(name: &str, storage: &str) -> (bool, String, Duration) {
     let input = dir.join("input.jsonl");
     generate_file(&input, 100, 5, 1_761_762_600, &[]);
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args(["run", "--input", input.to_str().unwrap()])
-        .args(["--metrics-file", "/dev/null", "--storage", storage])
-        .output()
-        .unwrap();
+    let out = common::output_of(&common::storage_run(&input, storage, &[]));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     (out.status.success(), stderr, started.elapsed())
 }

@@ -353,12 +353,11 @@ pub fn run_through_outage(
     count: u64,
     outage: impl FnOnce(u16, u32),
 ) -> String {
-    let port = super::free_port();
-    let address = format!("127.0.0.1:{port}");
     let log = tested.dir.join("processor.log");
     let mut generator = start_generator(input, count);
-    let processor = tested.spawn(input, &log, &["--metrics-address", &address]);
+    let processor = tested.spawn(input, &log, &["--metrics-address", "127.0.0.1:0"]);
     let within = std::time::Duration::from_secs(180);
+    let port = super::metrics_port(&log, within);
     wait_until(
         port,
         "ratings_stream_records_in_total",
@@ -368,14 +367,7 @@ pub fn run_through_outage(
     outage(port, processor.id());
     assert!(generator.wait().unwrap().success(), "generate failed");
     wait_for_no_lag(port, within);
-    let status = Command::new("kill")
-        .args(["-TERM", &processor.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = processor.wait_with_output().unwrap();
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(out.status.success(), "exit {:?}: {text}", out.status);
+    let text = super::stop_with_sigterm(processor, &log);
     tested.run_to_end(input);
     reference.run_to_end(input);
     assert_same_outputs(tested, reference);

@@ -12,18 +12,32 @@ use std::time::{Duration, Instant};
 use ratings_connectors::kafka::{KafkaSettings, KafkaSource, Start, StartFrom};
 use serde_json::Value;
 
-/// Runs `ratings-stream` with `args` and asserts that it succeeds.
-pub fn binary(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+/// Runs `ratings-stream` with `args` (its exit status not checked).
+pub fn output_of(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
         .args(args)
         .output()
-        .expect("binary runs");
+        .expect("binary runs")
+}
+
+/// Runs `ratings-stream` with `args` and asserts that it succeeds.
+pub fn binary(args: &[&str]) -> Output {
+    let out = output_of(args);
     assert!(
         out.status.success(),
         "{args:?} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// `run` over the file `input` with Parquet on `storage` (windows discarded), then `extra`.
+pub fn storage_run<'a>(input: &'a Path, storage: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let input = input.to_str().expect("a UTF-8 path");
+    let mut args = vec!["run", "--input", input, "--metrics-file", "/dev/null"];
+    args.extend(["--storage", storage]);
+    args.extend_from_slice(extra);
+    args
 }
 
 /// A fresh, empty temporary folder for one test.
@@ -145,13 +159,27 @@ pub fn scrape(port: u16) -> String {
     response
 }
 
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The port a processor started with `--metrics-address 127.0.0.1:0` bound, read from the
+/// banner in its log file (waits for it): no race for a port between two processes.
+pub fn metrics_port(log: &Path, within: Duration) -> u16 {
+    let deadline = Instant::now() + within;
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let port = text
+            .lines()
+            .filter(|l| l.contains("prometheus"))
+            .find_map(|l| l.split("http://127.0.0.1:").nth(1))
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|digits| digits.parse().ok());
+        if let Some(port) = port {
+            return port;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no metrics address in the log: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Scrapes `/metrics` on `port` until it contains `needle`; returns that body.
@@ -170,16 +198,16 @@ pub fn wait_for_metric(port: u16, needle: &str, within: std::time::Duration) -> 
     }
 }
 
-/// Stops a processor started with piped stderr by SIGTERM, as an operator would, asserts that it
-/// exits cleanly, and returns what it printed on stderr.
-pub fn stop_with_sigterm(child: std::process::Child) -> String {
+/// Stops a processor by SIGTERM, as an operator would, asserts that it exits cleanly, and
+/// returns its log (its standard error went to `log`).
+pub fn stop_with_sigterm(child: std::process::Child, log: &Path) -> String {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stderr = std::fs::read_to_string(log).unwrap_or_default();
     assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
     stderr
 }

@@ -80,7 +80,7 @@ pub struct ParquetState {
 
 /// Everything an epoch produced: files to make visible, the open files' new rows, the state.
 #[derive(Debug, Clone)]
-pub struct EpochFiles {
+pub struct ParquetEpoch {
     pub publications: Vec<Publication>,
     pub deltas: Vec<RowDelta>,
     pub state: ParquetState,
@@ -230,7 +230,7 @@ impl ParquetSink {
 
     /// Ends the current epoch: the files finished during it, the rows its open files
     /// received, and the state to checkpoint.
-    pub fn take_epoch(&mut self) -> anyhow::Result<EpochFiles> {
+    pub fn take_epoch(&mut self) -> anyhow::Result<ParquetEpoch> {
         self.write_pending()?;
         let mut deltas = Vec::new();
         for (index, dataset) in self.datasets_mut().enumerate() {
@@ -243,7 +243,7 @@ impl ParquetSink {
             }
         }
         self.held_bytes = 0;
-        Ok(EpochFiles {
+        Ok(ParquetEpoch {
             publications: std::mem::take(&mut self.held),
             deltas,
             state: self.state(),

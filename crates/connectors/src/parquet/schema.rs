@@ -8,7 +8,8 @@
 use std::sync::{Arc, LazyLock};
 
 use arrow_array::builder::{
-    Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder, StructBuilder,
+    ArrayBuilder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
+    StructBuilder,
 };
 use arrow_array::{
     ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
@@ -134,27 +135,22 @@ fn struct_list(fields: Fields) -> ListBuilder<StructBuilder> {
     ListBuilder::new(StructBuilder::from_fields(fields, 0)).with_field(Arc::new(element))
 }
 
+/// The builder of field `index` of a list entry (the fields are the schema's, so it exists).
+fn field<B: ArrayBuilder>(entries: &mut StructBuilder, index: usize) -> &mut B {
+    entries
+        .field_builder::<B>(index)
+        .expect("a field of the schema")
+}
+
 fn top_movies_column(windows: &[(WindowResult, i64)]) -> ArrayRef {
     let mut list = struct_list(top_movie_fields());
     for (window, _) in windows {
         let entries = list.values();
         for movie in &window.metrics.top_movies {
-            entries
-                .field_builder::<Int32Builder>(0)
-                .expect("movieId")
-                .append_value(movie.movie_id);
-            entries
-                .field_builder::<StringBuilder>(1)
-                .expect("title")
-                .append_option(movie.title.as_deref());
-            entries
-                .field_builder::<Int64Builder>(2)
-                .expect("count")
-                .append_value(movie.count as i64);
-            entries
-                .field_builder::<Float64Builder>(3)
-                .expect("avg")
-                .append_value(movie.avg_rating);
+            field::<Int32Builder>(entries, 0).append_value(movie.movie_id);
+            field::<StringBuilder>(entries, 1).append_option(movie.title.as_deref());
+            field::<Int64Builder>(entries, 2).append_value(movie.count as i64);
+            field::<Float64Builder>(entries, 3).append_value(movie.avg_rating);
             entries.append(true);
         }
         list.append(true);
@@ -167,18 +163,9 @@ fn genres_column(windows: &[(WindowResult, i64)]) -> ArrayRef {
     for (window, _) in windows {
         let entries = list.values();
         for genre in &window.metrics.metrics_by_genre {
-            entries
-                .field_builder::<StringBuilder>(0)
-                .expect("genre")
-                .append_value(&*genre.genre);
-            entries
-                .field_builder::<Int64Builder>(1)
-                .expect("count")
-                .append_value(genre.count as i64);
-            entries
-                .field_builder::<Float64Builder>(2)
-                .expect("avg")
-                .append_value(genre.avg_rating);
+            field::<StringBuilder>(entries, 0).append_value(&*genre.genre);
+            field::<Int64Builder>(entries, 1).append_value(genre.count as i64);
+            field::<Float64Builder>(entries, 2).append_value(genre.avg_rating);
             entries.append(true);
         }
         list.append(true);

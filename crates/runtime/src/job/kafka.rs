@@ -25,6 +25,7 @@ use crate::pipeline::Pipeline;
 use crate::report::Summary;
 use crate::sink::topic::TopicSink;
 use crate::sink::Outputs;
+use crate::source;
 use crate::telemetry::prometheus::Metrics;
 
 /// Records per batch before pending update-mode results are emitted.
@@ -50,9 +51,9 @@ pub fn run(
     let started = Instant::now();
     loop {
         let mut running = Running::start(config, job, &engine_config, loaded, metrics)?;
-        match running.run_until(stop, config, job) {
+        match running.run_until(stop, job) {
             Ok(()) => {
-                running.shutdown(config, job)?;
+                running.shutdown(job)?;
                 return Ok(Summary::of(&running.pipeline, started.elapsed()));
             }
             Err(error) if error.is::<RedoEpoch>() => {
@@ -107,7 +108,8 @@ impl Running {
                 metrics.watch_storage(Arc::clone(sink.storage()));
             }
             let delivery = Delivery::AtLeastOnce;
-            return Ok(Running::new(source, producer, pipeline, delivery, metrics));
+            let monitor = Monitor::new(Arc::clone(metrics), config, job);
+            return Ok(Running::new(source, producer, pipeline, delivery, monitor));
         }
         let store = checkpoint_store(config, job)?;
         // registering the transactional id fences an older processor and settles its transaction
@@ -151,7 +153,8 @@ impl Running {
         }
         let coordinator = recovered.resume(&mut pipeline)?;
         let delivery = Delivery::ExactlyOnce(Box::new(coordinator));
-        Ok(Running::new(source, producer, pipeline, delivery, metrics))
+        let monitor = Monitor::new(Arc::clone(metrics), config, job);
+        Ok(Running::new(source, producer, pipeline, delivery, monitor))
     }
 
     fn new(
@@ -159,38 +162,31 @@ impl Running {
         producer: Arc<Producer>,
         pipeline: Pipeline,
         delivery: Delivery,
-        metrics: &Arc<Metrics>,
+        monitor: Monitor,
     ) -> Running {
-        metrics.watch_kafka(vec![
-            Arc::clone(source.health()),
-            Arc::clone(producer.health()),
-        ]);
+        monitor.watch_kafka(&source, &producer);
         Running {
             source,
             producer,
             pipeline,
             delivery,
-            monitor: Monitor::new(Arc::clone(metrics)),
+            monitor,
         }
     }
 
     /// The main loop: one record per step; batches end every `BATCH` records or when the input
     /// is idle; commits, metrics and progress reports follow their intervals.
-    fn run_until(
-        &mut self,
-        stop: &AtomicBool,
-        config: &JobConfig,
-        job: &KafkaJob,
-    ) -> anyhow::Result<()> {
+    fn run_until(&mut self, stop: &AtomicBool, job: &KafkaJob) -> anyhow::Result<()> {
         let (mut in_batch, mut steps) = (0u64, 0u64);
         while !stop.load(Ordering::Relaxed) {
             if self.delivery.waiting() {
                 // the epoch waits for Kafka: read nothing more, keep metrics and progress going
                 std::thread::sleep(COMMIT_RETRY_PAUSE);
-                self.on_timers(config, job)?;
+                self.on_timers()?;
                 continue;
             }
-            let outcome = crate::source::kafka::poll_into(&mut self.source, &mut self.pipeline)?;
+            let pipeline = &mut self.pipeline;
+            let outcome = source::kafka::poll(&mut self.source, |record| pipeline.process(record))?;
             steps += 1;
             if outcome == PollOutcome::Record {
                 in_batch += 1;
@@ -211,23 +207,23 @@ impl Running {
                 if job.exit_at_end && self.source.all_at_end() {
                     return Ok(());
                 }
-                self.on_timers(config, job)?;
+                self.on_timers()?;
             }
         }
         Ok(())
     }
 
-    fn on_timers(&mut self, config: &JobConfig, job: &KafkaJob) -> anyhow::Result<()> {
-        if self.delivery.waiting() || self.monitor.commit_due(job.delivery.commit_interval) {
+    fn on_timers(&mut self) -> anyhow::Result<()> {
+        if self.delivery.waiting() || self.monitor.commit_due() {
             self.commit(false)?;
         }
         self.monitor
-            .on_timers(&self.pipeline, &self.source, &self.producer, config, job)
+            .on_timers(&self.pipeline, &self.source, &self.producer)
     }
 
     /// Final windows (with `exit_at_end`), every output delivered, offsets committed, and a
     /// last metrics refresh and progress report.
-    fn shutdown(&mut self, config: &JobConfig, job: &KafkaJob) -> anyhow::Result<()> {
+    fn shutdown(&mut self, job: &KafkaJob) -> anyhow::Result<()> {
         self.pipeline.finish(job.exit_at_end && job.final_flush)?;
         if matches!(self.delivery, Delivery::AtLeastOnce) {
             self.producer.flush(FLUSH_TIMEOUT)?;
@@ -242,7 +238,7 @@ impl Running {
         self.monitor
             .publish(&self.pipeline, &self.source, &self.producer);
         self.monitor
-            .report(&self.pipeline, &self.source, &self.producer, config, job)
+            .report(&self.pipeline, &self.source, &self.producer)
     }
 
     /// Commits the work so far (see [`Delivery::commit`]) and times it.

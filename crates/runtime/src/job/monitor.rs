@@ -18,6 +18,9 @@ const METRICS_INTERVAL: Duration = Duration::from_secs(1);
 /// Timers and previous readings of the main loop.
 pub struct Monitor {
     metrics: Arc<Metrics>,
+    progress_interval: Duration,
+    progress_json: bool,
+    commit_interval: Duration,
     last_commit: Instant,
     last_metrics: Instant,
     /// Start of the current progress interval.
@@ -31,9 +34,12 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    pub fn new(metrics: Arc<Metrics>) -> Monitor {
+    pub fn new(metrics: Arc<Metrics>, config: &JobConfig, job: &KafkaJob) -> Monitor {
         Monitor {
             metrics,
+            progress_interval: config.telemetry.progress_interval,
+            progress_json: config.telemetry.progress_json,
+            commit_interval: job.delivery.commit_interval,
             last_commit: Instant::now(),
             // due at once: the first records show in /metrics without waiting an interval
             last_metrics: Instant::now()
@@ -46,9 +52,17 @@ impl Monitor {
         }
     }
 
-    /// Whether `interval` has passed since the end of the last commit.
-    pub fn commit_due(&self, interval: Duration) -> bool {
-        self.last_commit.elapsed() >= interval
+    /// Reads the errors of the job's Kafka clients from now on.
+    pub fn watch_kafka(&self, source: &KafkaSource, producer: &Producer) {
+        self.metrics.watch_kafka(vec![
+            Arc::clone(source.health()),
+            Arc::clone(producer.health()),
+        ]);
+    }
+
+    /// Whether the commit interval has passed since the end of the last commit.
+    pub fn commit_due(&self) -> bool {
+        self.last_commit.elapsed() >= self.commit_interval
     }
 
     /// Notes a commit that took `duration`. The interval runs from the end of a commit: a slow
@@ -65,14 +79,12 @@ impl Monitor {
         pipeline: &Pipeline,
         source: &KafkaSource,
         producer: &Producer,
-        config: &JobConfig,
-        job: &KafkaJob,
     ) -> anyhow::Result<()> {
         if self.last_metrics.elapsed() >= METRICS_INTERVAL {
             self.publish(pipeline, source, producer);
         }
-        if self.started.elapsed() >= config.telemetry.progress_interval {
-            self.report(pipeline, source, producer, config, job)?;
+        if self.started.elapsed() >= self.progress_interval {
+            self.report(pipeline, source, producer)?;
         }
         Ok(())
     }
@@ -89,8 +101,6 @@ impl Monitor {
         pipeline: &Pipeline,
         source: &KafkaSource,
         producer: &Producer,
-        config: &JobConfig,
-        job: &KafkaJob,
     ) -> anyhow::Result<()> {
         let now = reading(pipeline, source, producer);
         let elapsed = self.started.elapsed();
@@ -100,10 +110,10 @@ impl Monitor {
             &now,
             elapsed,
             busy,
-            job.delivery.commit_interval,
+            self.commit_interval,
             std::mem::take(&mut self.commits),
         );
-        if config.telemetry.progress_json {
+        if self.progress_json {
             tracing::info!("{}", serde_json::to_string(&progress)?);
         } else {
             tracing::info!("{}", progress.line());

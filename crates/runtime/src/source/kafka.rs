@@ -1,16 +1,19 @@
 //! The Kafka source stage: every partition of the input topic, read through
-//! [`KafkaSource`] (the partition furthest behind in event time first), each record handed to
-//! the pipeline as a JSON [`SourceRecord`] with its partition and offset.
+//! [`KafkaSource`] (the partition furthest behind in event time first), each record handed on
+//! as a JSON [`SourceRecord`] with its partition and offset.
 
 use ratings_connectors::kafka::{KafkaSource, PollOutcome};
 
 use super::{Format, SourceRecord};
-use crate::pipeline::Pipeline;
 
-/// Reads at most one record and runs it through `pipeline`.
-pub fn poll_into(source: &mut KafkaSource, pipeline: &mut Pipeline) -> anyhow::Result<PollOutcome> {
+/// Reads at most one record and hands it to `process`, which returns its event time (`None`
+/// when it has none, e.g. malformed).
+pub fn poll(
+    source: &mut KafkaSource,
+    process: impl FnOnce(SourceRecord<'_>) -> anyhow::Result<Option<i64>>,
+) -> anyhow::Result<PollOutcome> {
     source.poll(|record| {
-        pipeline.process(SourceRecord {
+        process(SourceRecord {
             payload: record.payload,
             format: Format::Json,
             partition: record.partition,

@@ -198,15 +198,27 @@ impl Coordinator {
         let mut sealed = match std::mem::take(&mut self.phase) {
             Phase::Sealed(sealed) => sealed,
             Phase::Open { records, since } => {
-                match self.seal(pipeline, positions, records, since, force)? {
-                    Some(sealed) => sealed,
-                    None => return Ok(Commit::Empty),
+                match self.seal(pipeline, positions, records, since, force) {
+                    Ok(Some(sealed)) => sealed,
+                    Ok(None) => return Ok(Commit::Empty),
+                    Err(error) => {
+                        self.phase = Phase::Open { records, since };
+                        return Err(error);
+                    }
                 }
             }
         };
-        if !self.advance(&mut sealed)? {
-            self.phase = Phase::Sealed(sealed);
-            return Ok(Commit::Waiting);
+        // on an error the epoch stays as it was: the caller asks whether it is overdue
+        match self.advance(&mut sealed) {
+            Ok(true) => {}
+            Ok(false) => {
+                self.phase = Phase::Sealed(sealed);
+                return Ok(Commit::Waiting);
+            }
+            Err(error) => {
+                self.phase = Phase::Sealed(sealed);
+                return Err(error);
+            }
         }
         let committed = self.epoch;
         self.finalize(sealed, pipeline)?;

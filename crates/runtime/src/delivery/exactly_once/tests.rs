@@ -514,6 +514,21 @@ fn a_broker_away_longer_than_the_transaction_timeout_is_a_redo() {
 }
 
 #[test]
+fn a_step_failing_after_the_transaction_timeout_leaves_the_epoch_overdue() {
+    // the broker aborts a transaction open too long and fences its producer: the job sees a
+    // fatal error, asks whether the epoch was overdue, and redoes it rather than exiting
+    let mut world = World::new();
+    world.timeouts.transaction = Duration::from_millis(50);
+    let mut processor = world.start().unwrap();
+    processor.read(&[0]);
+    std::thread::sleep(Duration::from_millis(60));
+    world.kafka.fail(Op::AddOffsets, TxnErrorKind::Fatal, false);
+    let error = processor.commit().unwrap_err();
+    assert!(error.is::<Fenced>(), "{error:#}");
+    assert!(processor.coordinator.overdue().is_some());
+}
+
+#[test]
 fn a_fenced_producer_stops_the_processor() {
     let world = World::new();
     let mut processor = world.start().unwrap();
