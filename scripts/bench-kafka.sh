@@ -41,7 +41,7 @@ run_processor() {
   fi
   /usr/bin/time -f "%e %U %S %M" -o "$work/time" "${cmd[@]}" 2> "$work/run-$delivery.log"
   read -r wall user sys rss < "$work/time"
-  grep -E '^processed' "$work/run-$delivery.log"
+  grep -E 'processed [0-9]+ records' "$work/run-$delivery.log"
   awk -v d="$delivery" -v n="$n" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" 'BEGIN {
     printf "%s: %d ratings in %.2f s wall (%.2f s CPU: %.2f user + %.2f sys): %.2f M ratings/s, peak RSS %.1f MB\n",
       d, n, w, u + s, u, s, n / w / 1e6, r / 1024 }'

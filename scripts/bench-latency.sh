@@ -27,4 +27,4 @@ sleep 15 # warm-up: the first windows become final after the 10-minute watermark
 target/release/examples/commit_latency "$bootstrap" "latency-metrics-$run_id" "$seconds"
 kill -TERM $processor
 wait $processor || true
-grep -E '^progress' "$work/latency-run.log" | tail -1
+grep -E 'progress: ' "$work/latency-run.log" | tail -1

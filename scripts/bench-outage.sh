@@ -33,11 +33,15 @@ kill -TERM $processor
 wait $processor || true
 kill $generator 2>/dev/null || true
 
-# progress lines: "<unix time> progress: <rows> rows ..."
+# progress lines: "<unix time> <log time> INFO progress: <rows> rows ..."
 awk -v stopped="$stopped" -v started="$started" '
-  $2 == "progress:" {
+  {
+    p = 0
+    for (i = 2; i <= NF; i++) if ($i == "progress:") { p = i; break }
+  }
+  p {
     if ($1 > stopped && $1 < started) { if (last) { gap = $1 - last; if (gap > max) max = gap; sum += gap; n++ } last = $1 }
-    if ($1 > started && $3 > 0 && !resumed) resumed = $1
+    if ($1 > started && $(p + 1) > 0 && !resumed) resumed = $1
   }
   END {
     printf "outage %.0f s: %d progress lines, %.1f s apart on average, %.1f s at most\n", started - stopped, n + 1, sum / n, max

@@ -33,4 +33,4 @@ kill -TERM $processor
 wait $processor || true
 kill $generator 2>/dev/null || true
 echo "steady ${rate}/s for ${seconds}s: max RSS $((max / 1024)) MB, final CPU ${cpu} s ($(awk -v c="$cpu" -v s="$seconds" 'BEGIN {printf "%.2f", 100 * c / s}')% of one core)"
-grep -E '^progress' "$work/steady-run.log" | tail -1
+grep -E 'progress: ' "$work/steady-run.log" | tail -1

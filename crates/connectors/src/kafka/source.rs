@@ -68,6 +68,9 @@ const PARTITION_WAIT: Duration = Duration::from_millis(200);
 const FIRST_FETCH_WAIT: Duration = Duration::from_secs(5);
 /// How long to block when every partition is at its end.
 const IDLE_WAIT: Duration = Duration::from_millis(20);
+/// How long a partition at its end that the end offsets show new records on may hold up the
+/// round-robin (its records are known to exist; after a broker restart its fetch may be slow).
+const UNREAD_WAIT: Duration = Duration::from_secs(1);
 
 type Queue = PartitionQueue<HealthContext>;
 
@@ -90,6 +93,10 @@ pub struct KafkaSource {
     positions: Vec<i64>,
     /// The partitions' end offsets, for the lag.
     ends: PartitionEnds,
+    /// Per partition, the end offset at which it was last taken off "at its end" because
+    /// records were known to be unread there (see [`KafkaSource::notice_unread`]), and whether
+    /// it has not delivered since.
+    noticed: Vec<(i64, bool)>,
 }
 
 impl KafkaSource {
@@ -152,6 +159,7 @@ impl KafkaSource {
             steps: 0,
             idle: Duration::ZERO,
             positions,
+            noticed: vec![(-1, false); partitions],
         })
     }
 
@@ -194,6 +202,7 @@ impl KafkaSource {
         self.steps += 1;
         if self.steps % 64 == 1 {
             self.serve_events()?;
+            self.notice_unread();
         }
         let p = match self.furthest_behind() {
             Some(p) => p,
@@ -202,12 +211,17 @@ impl KafkaSource {
         let timeout = match (self.at_end[p], self.answered[p]) {
             (true, _) if self.all_at_end() => IDLE_WAIT,
             (true, _) => Duration::ZERO,
+            (false, _) if self.noticed[p].1 => UNREAD_WAIT,
             (false, true) => PARTITION_WAIT,
             (false, false) => FIRST_FETCH_WAIT,
         };
         match self.queues[p].poll(timeout) {
             None => {
                 self.idle += timeout;
+                if std::mem::take(&mut self.noticed[p].1) {
+                    // nothing came after all (e.g. only transaction markers): at its end again
+                    self.at_end[p] = true;
+                }
                 Ok(PollOutcome::Idle)
             }
             Some(Err(KafkaError::PartitionEOF(_))) => {
@@ -222,6 +236,7 @@ impl KafkaSource {
             Some(Ok(message)) => {
                 self.at_end[p] = false;
                 self.answered[p] = true;
+                self.noticed[p].1 = false;
                 self.positions[p] = message.offset() + 1;
                 let record = KafkaRecord {
                     payload: message.payload().unwrap_or(&[]),
@@ -265,6 +280,24 @@ impl KafkaSource {
         (0..self.queues.len())
             .filter(|p| !self.at_end[*p])
             .min_by_key(|p| (self.last_time[*p], *p))
+    }
+
+    /// Partitions marked at their end on which the last end offsets show unread records take
+    /// their turn again: otherwise a partition that resumes first (after a broker outage, the
+    /// generator's backlog lands on every partition at once) races ahead of them in event time
+    /// and makes their records late. Once per new end offset, so that a partition whose
+    /// unread offsets hold no records (transaction markers) is not waited for again and again.
+    fn notice_unread(&mut self) {
+        let Some(ends) = self.ends.recent() else {
+            return;
+        };
+        for (p, (_, high)) in ends.iter().enumerate() {
+            let (noticed_at, _) = self.noticed[p];
+            if self.at_end[p] && *high > self.positions[p] && *high > noticed_at {
+                self.at_end[p] = false;
+                self.noticed[p] = (*high, true);
+            }
+        }
     }
 
     /// Every partition is at its end: the next one in turn, to wait briefly for new data.
