@@ -10,7 +10,6 @@
 //! `RATINGS_FAULT_KILLS` (default 10) and `RATINGS_FAULT_SEED` change the schedule;
 //! `scripts/fault-injection.sh` runs it with 50 kills.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -205,13 +204,7 @@ fn stall_and_compare(options: &[&'static str]) {
     let input = input_topic("eos-stall");
     let tested = Outputs::new(&input, "stalled").with(options);
     let reference = Outputs::new(&input, "reference");
-    let signal = |name: &str, pid: u32| {
-        let status = Command::new("kill")
-            .args([name, &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
+    let signal = common::signal;
     let log = run_through_outage(&input, &tested, &reference, 20_000, |_, pid| {
         signal("-STOP", pid);
         // the broker checks for timed-out transactions every 10 s

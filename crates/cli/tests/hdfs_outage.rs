@@ -27,7 +27,7 @@ fn writes_everything_once_hdfs_is_back() {
     let hdfs = std::env::var("HDFS_URL").expect("HDFS_URL is not set: run scripts/test.sh");
     let dir = temp_dir("hdfs-outage");
     let input = dir.join("input.jsonl");
-    common::generate_file(&input, 5000, 5, 1_761_762_600, &[]);
+    common::generate_file(&input, 5000, 5, common::GENERATED_START, &[]);
     let base = format!("{hdfs}/outage-{}", std::process::id());
     let summary = dir.join("summary.json");
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use ratings_connectors::kafka::{ensure_topics, Producer};
 
@@ -31,11 +31,7 @@ struct Topics {
 
 impl Topics {
     fn new(test: &str) -> Topics {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let prefix = format!("{test}-{}-{nanos}", std::process::id());
+        let prefix = common::unique_name(test);
         let ratings = format!("{prefix}-ratings");
         ensure_topics(&kafka_settings(), &[(ratings.as_str(), 3)]).unwrap();
         Topics {

@@ -23,7 +23,7 @@ use common::{binary, epoch_seconds, generate_file, storage_run, temp_dir};
 fn generated_input(dir: &Path) -> PathBuf {
     let input = dir.join("input.jsonl");
     let faults = ["--late-fraction", "0.01", "--malformed-fraction", "0.01"];
-    generate_file(&input, 30_000, 10, 1_761_762_600, &faults);
+    generate_file(&input, 30_000, 10, common::GENERATED_START, &faults);
     input
 }
 
@@ -302,14 +302,7 @@ fn parquet_round_trip_on_s3() {
 fn parquet_round_trip_on_hdfs_with_the_catalog_read_from_hdfs() {
     let hdfs = std::env::var("HDFS_URL").expect("HDFS_URL is not set: run scripts/test.sh, or scripts/hdfs.sh start and export HDFS_URL=$(scripts/hdfs.sh url)");
     let dir = temp_dir("hdfs");
-    let base = format!(
-        "{hdfs}/test-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
+    let base = format!("{hdfs}/{}", common::unique_name("test"));
     let movies = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/data/movielens/ml-latest-small/movies.csv");
     Storage::open(&base)

@@ -12,7 +12,7 @@ use common::{generate_file, temp_dir};
 fn run_with_storage(name: &str, storage: &str, env: &[(&str, &str)]) -> (bool, String, Duration) {
     let dir = temp_dir(name);
     let input = dir.join("input.jsonl");
-    generate_file(&input, 100, 5, 1_761_762_600, &[]);
+    generate_file(&input, 100, 5, common::GENERATED_START, &[]);
     let started = Instant::now();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
         .args(common::storage_run(&input, storage, &[]))

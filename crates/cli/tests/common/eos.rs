@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
@@ -97,11 +96,7 @@ impl Outputs {
 
 /// A fresh input topic name.
 pub fn input_topic(test: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let topic = format!("{test}-{}-{nanos}", std::process::id());
+    let topic = super::unique_name(test);
     ensure_topics(&kafka_settings(), &[(topic.as_str(), 3)]).unwrap();
     topic
 }

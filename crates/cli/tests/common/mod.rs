@@ -40,6 +40,27 @@ pub fn storage_run<'a>(input: &'a Path, storage: &'a str, extra: &[&'a str]) -> 
     args
 }
 
+/// The event time the generated test inputs start at: 2025-10-29T18:30:00Z.
+pub const GENERATED_START: i64 = 1_761_762_600;
+
+/// A name no other test run uses: `<test>-<pid>-<nanoseconds>` (topics, storage folders).
+pub fn unique_name(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{test}-{}-{nanos}", std::process::id())
+}
+
+/// Sends `signal` (`-TERM`, `-STOP`, …) to process `pid`.
+pub fn signal(signal: &str, pid: u32) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
 /// A fresh, empty temporary folder for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir =
@@ -201,11 +222,7 @@ pub fn wait_for_metric(port: u16, needle: &str, within: std::time::Duration) -> 
 /// Stops a processor by SIGTERM, as an operator would, asserts that it exits cleanly, and
 /// returns its log (its standard error went to `log`).
 pub fn stop_with_sigterm(child: std::process::Child, log: &Path) -> String {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    signal("-TERM", child.id());
     let out = child.wait_with_output().unwrap();
     let stderr = std::fs::read_to_string(log).unwrap_or_default();
     assert!(out.status.success(), "exit {:?}: {stderr}", out.status);

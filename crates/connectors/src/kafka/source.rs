@@ -68,9 +68,10 @@ const PARTITION_WAIT: Duration = Duration::from_millis(200);
 const FIRST_FETCH_WAIT: Duration = Duration::from_secs(5);
 /// How long to block when every partition is at its end.
 const IDLE_WAIT: Duration = Duration::from_millis(20);
-/// How long a partition at its end that the end offsets show new records on may hold up the
-/// round-robin (its records are known to exist; after a broker restart its fetch may be slow).
-const UNREAD_WAIT: Duration = Duration::from_secs(1);
+/// How long a partition at its end that may have new records (see
+/// [`KafkaSource::notice_unread`]) may hold up the round-robin, once: after a broker restart
+/// its fetch may be slow.
+const UNREAD_WAIT: Duration = Duration::from_secs(2);
 
 type Queue = PartitionQueue<HealthContext>;
 
@@ -97,6 +98,8 @@ pub struct KafkaSource {
     /// records were known to be unread there (see [`KafkaSource::notice_unread`]), and whether
     /// it has not delivered since.
     noticed: Vec<(i64, bool)>,
+    /// The client errors counted at the last look.
+    errors_seen: u64,
 }
 
 impl KafkaSource {
@@ -160,6 +163,7 @@ impl KafkaSource {
             idle: Duration::ZERO,
             positions,
             noticed: vec![(-1, false); partitions],
+            errors_seen: 0,
         })
     }
 
@@ -282,20 +286,27 @@ impl KafkaSource {
             .min_by_key(|p| (self.last_time[*p], *p))
     }
 
-    /// Partitions marked at their end on which the last end offsets show unread records take
-    /// their turn again: otherwise a partition that resumes first (after a broker outage, the
-    /// generator's backlog lands on every partition at once) races ahead of them in event time
-    /// and makes their records late. Once per new end offset, so that a partition whose
-    /// unread offsets hold no records (transaction markers) is not waited for again and again.
+    /// Partitions marked at their end take their turn again (each waited for once, up to
+    /// [`UNREAD_WAIT`]) when the last end offsets show unread records on them, or when the
+    /// client reported errors since the last look (the broker went away: "at its end" is
+    /// stale). Otherwise a partition that resumes first — after an outage every partition's
+    /// backlog arrives at once, at different speeds — races ahead of them in event time and
+    /// makes their records late. Once per new end offset, so that a partition whose unread
+    /// offsets hold no records (transaction markers) is not waited for again and again.
     fn notice_unread(&mut self) {
-        let Some(ends) = self.ends.recent() else {
-            return;
-        };
-        for (p, (_, high)) in ends.iter().enumerate() {
+        let errors = self.health.errors();
+        let after_errors = errors > self.errors_seen;
+        self.errors_seen = errors;
+        let ends = self.ends.recent();
+        for p in 0..self.queues.len() {
+            if !self.at_end[p] {
+                continue;
+            }
             let (noticed_at, _) = self.noticed[p];
-            if self.at_end[p] && *high > self.positions[p] && *high > noticed_at {
+            let high = ends.as_ref().map_or(noticed_at, |ends| ends[p].1);
+            if after_errors || (high > self.positions[p] && high > noticed_at) {
                 self.at_end[p] = false;
-                self.noticed[p] = (*high, true);
+                self.noticed[p] = (high.max(noticed_at), true);
             }
         }
     }
