@@ -67,6 +67,23 @@ pub fn is_permanent(error: &object_store::Error) -> bool {
     }
 }
 
+/// A namenode given as `host:port` must resolve (the HDFS client would retry an unknown host
+/// for minutes); a name without a port is an HA nameservice, resolved from the Hadoop settings.
+fn check_namenode_resolves(url: &str, authority: &str) -> anyhow::Result<()> {
+    use std::net::ToSocketAddrs;
+    if !authority.contains(':') {
+        return Ok(());
+    }
+    match authority.to_socket_addrs() {
+        Ok(_) => Ok(()),
+        Err(error) => Err(PermanentStorageError {
+            url: url.to_string(),
+            cause: format!("the namenode {authority} does not resolve: {error}"),
+        }
+        .into()),
+    }
+}
+
 /// Storage failures seen so far, for progress reports and metrics.
 #[derive(Debug, Clone, Default)]
 pub struct StorageHealth {
@@ -96,6 +113,7 @@ impl Storage {
             url.strip_prefix("hdfs://")
         {
             let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            check_namenode_resolves(url, authority)?;
             let _guard = runtime.enter();
             let store = hdfs_native_object_store::HdfsObjectStoreBuilder::new()
                 .with_url(format!("hdfs://{authority}"))
