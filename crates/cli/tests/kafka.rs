@@ -58,20 +58,15 @@ impl Topics {
     }
 }
 
-/// Rows in all Parquet files under `dir`, from their footers.
+/// Rows in all Parquet files under `dir`.
 fn parquet_rows(dir: &Path) -> i64 {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
-    let mut rows = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rows += parquet_rows(&path);
-        } else if path.extension().is_some_and(|e| e == "parquet") {
-            let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
-            rows += reader.metadata().file_metadata().num_rows();
-        }
-    }
-    rows
+    let storage = ratings_connectors::storage::Storage::open(dir.to_str().unwrap()).unwrap();
+    let files = common::parquet_files(&storage, "");
+    files
+        .iter()
+        .flat_map(|(_, batches)| batches)
+        .map(|b| b.num_rows() as i64)
+        .sum()
 }
 
 fn generate(extra: &[&str]) {

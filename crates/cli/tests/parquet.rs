@@ -11,13 +11,12 @@ use std::process::Command;
 use arrow_array::{
     Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
 };
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use ratings_connectors::storage::Storage;
 use ratings_core::rating::{parse_json, DEFAULT_MAX_RECORD_BYTES};
 use serde_json::Value;
 
 mod common;
-use common::{binary, epoch_seconds, generate_file, storage_run, temp_dir};
+use common::{binary, epoch_seconds, generate_file, parquet_files, storage_run, temp_dir};
 
 /// 30,000 ratings from 18:30 to about 19:20 UTC (crossing an hour), 1% late, 1% malformed.
 fn generated_input(dir: &Path) -> PathBuf {
@@ -25,26 +24,6 @@ fn generated_input(dir: &Path) -> PathBuf {
     let faults = ["--late-fraction", "0.01", "--malformed-fraction", "0.01"];
     generate_file(&input, 30_000, 10, common::GENERATED_START, &faults);
     input
-}
-
-/// Every Parquet file of the dataset folder `root` (relative to the storage), in name order,
-/// with its record batches, read through the storage client.
-fn read_dataset(storage: &Storage, root: &str) -> Vec<(String, Vec<RecordBatch>)> {
-    storage
-        .list(root)
-        .unwrap()
-        .into_iter()
-        .filter(|f| f.ends_with(".parquet"))
-        .map(|f| {
-            let bytes = bytes::Bytes::from(storage.read(&f).unwrap());
-            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-                .unwrap()
-                .build()
-                .unwrap();
-            let batches = reader.collect::<Result<Vec<_>, _>>().unwrap();
-            (f, batches)
-        })
-        .collect()
 }
 
 fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
@@ -79,7 +58,7 @@ type RawRow = (i32, i32, u64, i64);
 fn raw_rows(storage: &Storage) -> (Vec<RawRow>, BTreeMap<String, usize>) {
     let mut rows = Vec::new();
     let mut per_partition = BTreeMap::new();
-    for (file, batches) in read_dataset(storage, "streams/ratings/raw") {
+    for (file, batches) in parquet_files(storage, "streams/ratings/raw") {
         for batch in batches {
             let users = column::<Int32Array>(&batch, "userId");
             let movies = column::<Int32Array>(&batch, "movieId");
@@ -111,7 +90,7 @@ type AggRow = (String, i64, i64, f64, f64, f64, Vec<i32>, Vec<String>);
 fn aggregate_rows(storage: &Storage, root: &str) -> (Vec<AggRow>, BTreeMap<String, usize>) {
     let mut rows = Vec::new();
     let mut per_partition = BTreeMap::new();
-    for (file, batches) in read_dataset(storage, root) {
+    for (file, batches) in parquet_files(storage, root) {
         for batch in batches {
             let types = column::<StringArray>(&batch, "window_type");
             let starts = batch
@@ -269,7 +248,7 @@ fn check_round_trip(dir: &Path, storage_url: &str, extra: &[&str]) {
     );
     for dataset in ["raw", "agg/tumbling", "agg/sliding"] {
         let root = format!("streams/ratings/{dataset}");
-        let mut data_partitions: Vec<String> = read_dataset(&storage, &root)
+        let mut data_partitions: Vec<String> = parquet_files(&storage, &root)
             .iter()
             .map(|(f, _)| partition_of(f))
             .collect();
@@ -327,7 +306,7 @@ fn files_roll_by_size_and_independent_readers_agree() {
     let storage = format!("file://{}", out.display());
     binary(&storage_run(&input, &storage, &["--roll-size", "64KB"]));
     let local = Storage::open(&storage).unwrap();
-    let raw_files = read_dataset(&local, "streams/ratings/raw");
+    let raw_files = parquet_files(&local, "streams/ratings/raw");
     let (raw, raw_partitions) = raw_rows(&local);
     assert!(
         raw_files.len() > raw_partitions.len(),

@@ -7,7 +7,6 @@ use std::process::{Child, Command, Stdio};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use ratings_connectors::kafka::ensure_topics;
 use ratings_connectors::storage::Storage;
 
@@ -162,20 +161,14 @@ fn parquet_rows(
 ) -> Vec<String> {
     let storage = Storage::open(url).unwrap();
     let mut rows = Vec::new();
-    for path in storage.list(root).unwrap_or_default() {
+    for (path, batches) in super::parquet_files(&storage, root) {
         let hidden = path
             .split('/')
             .any(|p| p.starts_with('_') || p.starts_with('.'));
-        if hidden || !path.ends_with(".parquet") {
+        if hidden {
             continue;
         }
-        let bytes = bytes::Bytes::from(storage.read(&path).unwrap());
-        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .unwrap()
-            .build()
-            .unwrap()
-        {
-            let batch = batch.unwrap();
+        for batch in batches {
             rows.extend((0..batch.num_rows()).map(|i| render(&batch, i)));
         }
     }

@@ -61,6 +61,30 @@ pub fn signal(signal: &str, pid: u32) {
     assert!(status.success(), "kill {signal} {pid}");
 }
 
+/// Every Parquet file under `root` of `storage` (hidden ones too), in name order, with its
+/// record batches, read through the storage client.
+pub fn parquet_files(
+    storage: &ratings_connectors::storage::Storage,
+    root: &str,
+) -> Vec<(String, Vec<arrow_array::RecordBatch>)> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    storage
+        .list(root)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| f.ends_with(".parquet"))
+        .map(|f| {
+            let bytes = bytes::Bytes::from(storage.read(&f).unwrap());
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .unwrap()
+                .build()
+                .unwrap();
+            let batches = reader.collect::<Result<Vec<_>, _>>().unwrap();
+            (f, batches)
+        })
+        .collect()
+}
+
 /// A fresh, empty temporary folder for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir =
