@@ -3,7 +3,7 @@
 # run from Maven Central jars with `java -cp`. Everything lives in .cache/kafka (ignored by git):
 # the jars (downloaded once, reused), the configuration, the data and the log.
 #
-# Usage: scripts/kafka.sh start|stop|status|topics|bootstrap|reset
+# Usage: scripts/kafka.sh start|stop|status|topics|bootstrap|create T [N]|reset
 #   start      download the jars if needed, format the storage on first use, start the broker,
 #              wait until it answers, create the topics
 #   stop       stop the broker cleanly (SIGTERM, then SIGKILL after 60 s)
