@@ -84,6 +84,14 @@ fn check_namenode_resolves(url: &str, authority: &str) -> anyhow::Result<()> {
     }
 }
 
+/// The single-threaded runtime a storage runs its requests on.
+fn storage_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the storage runtime")
+}
+
 /// Storage failures seen so far, for progress reports and metrics.
 #[derive(Debug, Clone, Default)]
 pub struct StorageHealth {
@@ -105,10 +113,7 @@ pub struct Storage {
 impl Storage {
     /// Opens `url`: `file:///abs/dir`, a plain path, `hdfs://host:port/dir` or `s3://bucket/dir`.
     pub fn open(url: &str) -> anyhow::Result<Storage> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the storage runtime")?;
+        let runtime = storage_runtime()?;
         let (store, base, local): (Arc<dyn ObjectStore>, String, bool) = if let Some(rest) =
             url.strip_prefix("hdfs://")
         {
@@ -151,10 +156,7 @@ impl Storage {
 
     /// A storage over any object store, e.g. an in-memory one in tests.
     pub fn with_store(store: Arc<dyn ObjectStore>, url: &str) -> anyhow::Result<Storage> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the storage runtime")?;
+        let runtime = storage_runtime()?;
         Ok(Storage::assemble(store, "", url, false, runtime))
     }
 

@@ -54,7 +54,7 @@ pub fn run(config: &JobConfig, stop: &AtomicBool) -> anyhow::Result<Summary> {
         Input::File(file) => {
             lines.extend(job::file::banner_lines(file));
             banner("bounded file mode", &engine, &lines);
-            job::file::run(config, file, &loaded)?
+            job::file::run(config, &engine, file, &loaded)?
         }
         Input::Kafka(kafka) => {
             let metrics = Arc::new(Metrics::default());
@@ -71,7 +71,7 @@ pub fn run(config: &JobConfig, stop: &AtomicBool) -> anyhow::Result<Summary> {
             ));
             lines.push(("prometheus", metrics_at));
             banner("Kafka mode", &engine, &lines);
-            job::kafka::run(config, kafka, &loaded, &metrics, stop)?
+            job::kafka::run(config, &engine, kafka, &loaded, &metrics, stop)?
         }
     };
     summary.print();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ratings_connectors::parquet::Publishing;
-use ratings_core::Engine;
+use ratings_core::{Engine, EngineConfig};
 
 use crate::catalog::LoadedCatalog;
 use crate::config::{FileJob, JobConfig};
@@ -16,8 +16,12 @@ use crate::sink::Outputs;
 use crate::source::file::for_each_record;
 
 /// Processes the input file to the end and writes every output.
-pub fn run(config: &JobConfig, job: &FileJob, loaded: &LoadedCatalog) -> anyhow::Result<Summary> {
-    let engine_config = config.engine.engine_config()?;
+pub fn run(
+    config: &JobConfig,
+    engine_config: &EngineConfig,
+    job: &FileJob,
+    loaded: &LoadedCatalog,
+) -> anyhow::Result<Summary> {
     let outputs = Outputs {
         windows: Box::new(JsonLines::create(&job.metrics_file)?),
         dead_letters: optional_record_file(job.dead_letter_file.as_deref())?,
@@ -29,7 +33,7 @@ pub fn run(config: &JobConfig, job: &FileJob, loaded: &LoadedCatalog) -> anyhow:
             None,
         )?,
     };
-    let engine = Engine::new(engine_config, Arc::clone(&loaded.catalog));
+    let engine = Engine::new(engine_config.clone(), Arc::clone(&loaded.catalog));
     let mut pipeline = Pipeline::new(
         engine,
         outputs,

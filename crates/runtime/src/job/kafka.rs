@@ -42,15 +42,15 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(1);
 /// Runs the Kafka job until `stop` is set (or the input ends, with `exit_at_end`).
 pub fn run(
     config: &JobConfig,
+    engine_config: &EngineConfig,
     job: &KafkaJob,
     loaded: &LoadedCatalog,
     metrics: &Arc<Metrics>,
     stop: &AtomicBool,
 ) -> anyhow::Result<Summary> {
-    let engine_config = config.engine.engine_config()?;
     let started = Instant::now();
     loop {
-        let mut running = Running::start(config, job, &engine_config, loaded, metrics)?;
+        let mut running = Running::start(config, job, engine_config, loaded, metrics)?;
         match running.run_until(stop, job) {
             Ok(()) => {
                 running.shutdown(job)?;
