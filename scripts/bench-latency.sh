@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Output latency at a steady load: `generate --rate R` (default 10,000/s; event time 50× the
 # wall clock, so a tumbling and a sliding window become final every 1.2 s) feeds a fresh topic
-# while `ratings-stream run` processes it live; a read_committed consumer measures, for S seconds
-# (default 120), how long after a window became final its record was readable in `metrics`.
+# while `ratings-stream run` processes it live; for S seconds (default 120) the
+# processor-independent `output_latency` measures how long after a window became final (the Kafka
+# timestamp of the first input record whose event time reaches its end + the 10-minute delay) its
+# record was readable in `metrics` with read_committed.
 # Usage: scripts/bench-latency.sh [RATE] [SECONDS] [extra run flags, e.g. --commit-interval 100ms]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-10000}
 seconds=${2:-120}
 . scripts/lib/bench.sh
-cargo build --release --locked -q --example commit_latency
+cargo build --release --locked -q --example output_latency
 kafka_topics latency
 
 "$bin" generate --rate "$rate" --events-per-second $((rate / 50)) \
@@ -24,7 +26,8 @@ generator=$!
 processor=$!
 trap 'kill $generator $processor 2>/dev/null || true' EXIT
 sleep 15 # warm-up: the first windows become final after the 10-minute watermark delay
-target/release/examples/commit_latency "$bootstrap" "latency-metrics-$run_id" "$seconds"
+target/release/examples/output_latency "$bootstrap" "latency-ratings-$run_id" \
+  "latency-metrics-$run_id" "$seconds" 600 "$work/latency-$run_id.csv"
 kill -TERM $processor
 wait $processor || true
 grep -E 'progress: ' "$work/latency-run.log" | tail -1

@@ -49,6 +49,8 @@ pub struct KafkaRecord<'a> {
     pub payload: &'a [u8],
     pub partition: i32,
     pub offset: i64,
+    /// The record's Kafka timestamp (epoch milliseconds), when it has one.
+    pub timestamp: Option<i64>,
 }
 
 /// What one [`KafkaSource::poll`] step found.
@@ -246,6 +248,7 @@ impl KafkaSource {
                     payload: message.payload().unwrap_or(&[]),
                     partition: p as i32,
                     offset: message.offset(),
+                    timestamp: message.timestamp().to_millis(),
                 };
                 if let Some(time) = handle(record)? {
                     self.last_time[p] = Some(time);
