@@ -263,6 +263,11 @@ pub struct StreamArgs {
     /// Also end an epoch after this many input records (0: by time only).
     #[arg(long, default_value_t = 500_000, env = "RATINGS_COMMIT_RECORDS")]
     pub commit_records: u64,
+    /// A window becoming final ends the epoch as soon as the input is caught up, so that it is
+    /// readable within milliseconds — at most once per this floor ("off": windows wait for the
+    /// commit interval).
+    #[arg(long, default_value = "20ms", value_parser = duration_or_off, env = "RATINGS_EMIT_COMMIT_FLOOR")]
+    pub emit_commit_floor: Duration,
     /// Stop once every partition has been read to its end (then flush open windows unless
     /// --no-final-flush): for backfills, tests and benchmarks.
     #[arg(long, env = "RATINGS_EXIT_AT_END")]
@@ -425,6 +430,14 @@ pub struct ReplayArgs {
     pub rate: Option<f64>,
     #[command(flatten)]
     pub kafka: KafkaArgs,
+}
+
+/// Parses a duration, or "off" (zero).
+fn duration_or_off(text: &str) -> Result<Duration, String> {
+    match text.trim() {
+        "off" => Ok(Duration::ZERO),
+        other => humantime::parse_duration(other).map_err(|e| format!("{e} (or \"off\")")),
+    }
 }
 
 /// Parses a byte size: a number with an optional KB/MB/GB suffix (powers of 1024).

@@ -42,6 +42,7 @@ impl RunArgs {
                     },
                     commit_interval: stream.commit_interval,
                     commit_records: stream.commit_records,
+                    emit_commit_floor: stream.emit_commit_floor,
                     transactional_id: stream.transactional_id.clone(),
                     transaction_timeout: stream.transaction_timeout,
                     checkpoint_storage: stream.checkpoint_storage.clone(),

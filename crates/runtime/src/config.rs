@@ -223,6 +223,10 @@ pub struct Delivery {
     pub commit_interval: Duration,
     /// Exactly-once: an epoch also ends after this many input records (0: by time only).
     pub commit_records: u64,
+    /// Exactly-once: a window becoming final ends the epoch as soon as the input is caught up,
+    /// at most once per this floor (zero: off, windows wait for the commit interval).
+    #[serde(with = "duration_text")]
+    pub emit_commit_floor: Duration,
     /// Exactly-once: the transactional id; `None`: the group id.
     pub transactional_id: Option<String>,
     /// Exactly-once: the broker aborts an epoch left open longer; it is then redone.
@@ -242,6 +246,7 @@ impl Default for Delivery {
             guarantee: Guarantee::ExactlyOnce,
             commit_interval: Duration::from_secs(1),
             commit_records: 500_000,
+            emit_commit_floor: Duration::from_millis(20),
             transactional_id: None,
             transaction_timeout: Duration::from_secs(300),
             checkpoint_storage: None,

@@ -3,7 +3,7 @@
 //! sink; everything is counted. The jobs (file, Kafka) and the demo feed it records and mark
 //! batch ends.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use ratings_core::rating::{parse_csv_fields, parse_json};
@@ -16,6 +16,9 @@ use ratings_connectors::parquet::ParquetSink;
 
 use crate::sink::Outputs;
 use crate::source::{Format, SourceRecord};
+
+/// Final windows whose instant is kept until they are published.
+const MAX_UNPUBLISHED_TRACKED: usize = 1 << 16;
 
 /// Counters of the pipeline (the engine keeps its own: accepted, late, windows).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -34,6 +37,17 @@ pub struct Pipeline {
     records: u64,
     invalid_by_reason: [u64; RejectReason::ALL.len()],
     emitted: Vec<WindowResult>,
+    /// Window results written since the delivery last published the outputs.
+    unpublished: Unpublished,
+}
+
+/// Window results written to the sinks and not published yet (exactly-once: not committed).
+#[derive(Debug, Default)]
+pub struct Unpublished {
+    /// Whether any window result (final or update) was written.
+    pub any: bool,
+    /// When each final window was written: the instant it became final.
+    pub finals: Vec<Instant>,
 }
 
 impl Pipeline {
@@ -51,6 +65,7 @@ impl Pipeline {
             records: 0,
             invalid_by_reason: [0; RejectReason::ALL.len()],
             emitted: Vec::new(),
+            unpublished: Unpublished::default(),
         }
     }
 
@@ -118,6 +133,16 @@ impl Pipeline {
         self.outputs.parquet.as_mut()
     }
 
+    /// Whether window results were written since the last [`Pipeline::take_unpublished`].
+    pub fn windows_unpublished(&self) -> bool {
+        self.unpublished.any
+    }
+
+    /// The window results written so far, now published by the delivery.
+    pub fn take_unpublished(&mut self) -> Unpublished {
+        std::mem::take(&mut self.unpublished)
+    }
+
     /// Pipeline counters so far.
     pub fn stats(&self) -> PipelineStats {
         PipelineStats {
@@ -135,8 +160,13 @@ impl Pipeline {
         if self.emitted.is_empty() {
             return Ok(());
         }
-        let now = now_millis();
+        let (now, instant) = (now_millis(), Instant::now());
+        self.unpublished.any = true;
         for window in self.emitted.drain(..) {
+            // bounded for jobs that never publish (files): only the latency goes unmeasured
+            if window.is_final && self.unpublished.finals.len() < MAX_UNPUBLISHED_TRACKED {
+                self.unpublished.finals.push(instant);
+            }
             self.outputs
                 .windows
                 .write_window(&window, now)

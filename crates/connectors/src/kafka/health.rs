@@ -1,12 +1,15 @@
 //! A client context that remembers librdkafka's errors (broker down, authentication failures,
-//! ...) so that progress reports and metrics can show them, and counts failed deliveries.
+//! ...) so that progress reports and metrics can show them, counts failed deliveries, and tells
+//! an observer how long each delivered record took.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 
 /// Shared view of a client's health.
@@ -16,6 +19,17 @@ pub struct Health {
     last_error: Mutex<Option<String>>,
     failed_deliveries: AtomicU64,
     first_failed_delivery: Mutex<Option<String>>,
+    delivered: OnceLock<DeliveryObserver>,
+}
+
+/// Called with the topic of each delivered record and the time from its send (its Kafka
+/// timestamp) to the broker's acknowledgement.
+pub struct DeliveryObserver(pub Box<dyn Fn(&str, Duration) + Send + Sync>);
+
+impl std::fmt::Debug for DeliveryObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeliveryObserver")
+    }
 }
 
 impl Health {
@@ -33,6 +47,12 @@ impl Health {
     pub fn note_error(&self, error: &str) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         *self.last_error.lock().expect("not poisoned") = Some(error.to_string());
+    }
+
+    /// Calls `observer` for every record delivered from now on (once per client; a second
+    /// observer is refused).
+    pub fn observe_deliveries(&self, observer: DeliveryObserver) -> bool {
+        self.delivered.set(observer).is_ok()
     }
 
     /// Messages the producer gave up on.
@@ -70,11 +90,26 @@ impl ProducerContext for HealthContext {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((error, _)) = result {
-            if self.0.failed_deliveries.fetch_add(1, Ordering::Relaxed) == 0 {
-                *self.0.first_failed_delivery.lock().expect("not poisoned") =
-                    Some(error.to_string());
+        match result {
+            Err((error, _)) => {
+                if self.0.failed_deliveries.fetch_add(1, Ordering::Relaxed) == 0 {
+                    *self.0.first_failed_delivery.lock().expect("not poisoned") =
+                        Some(error.to_string());
+                }
+            }
+            Ok(message) => {
+                if let (Some(observer), Some(sent)) =
+                    (self.0.delivered.get(), message.timestamp().to_millis())
+                {
+                    (observer.0)(message.topic(), since_epoch_millis(sent));
+                }
             }
         }
     }
+}
+
+/// Wall-clock time elapsed since `millis` (epoch milliseconds); zero if it is in the future.
+fn since_epoch_millis(millis: i64) -> Duration {
+    let sent = UNIX_EPOCH + Duration::from_millis(millis.max(0) as u64);
+    SystemTime::now().duration_since(sent).unwrap_or_default()
 }

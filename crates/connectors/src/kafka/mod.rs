@@ -8,7 +8,7 @@ mod settings;
 mod source;
 
 pub use admin::ensure_topics;
-pub use health::Health;
+pub use health::{DeliveryObserver, Health};
 pub use producer::Producer;
 pub use producer::TxnError;
 pub use rdkafka::consumer::ConsumerGroupMetadata;

@@ -22,6 +22,11 @@ impl Delivery {
         matches!(self, Delivery::ExactlyOnce(c) if c.waiting())
     }
 
+    /// Whether the work is cut into epochs (exactly-once).
+    pub fn in_epochs(&self) -> bool {
+        matches!(self, Delivery::ExactlyOnce(_))
+    }
+
     /// Counts an input record; whether the work should be committed now by its size.
     pub fn note_record(&mut self, max_records: u64, pipeline: &Pipeline) -> bool {
         match self {

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ratings_connectors::checkpoint::CheckpointStore;
-use ratings_connectors::kafka::{KafkaSettings, KafkaSource, PollOutcome, Producer, Start};
+use ratings_connectors::kafka::{
+    DeliveryObserver, KafkaSettings, KafkaSource, PollOutcome, Producer, Start,
+};
 use ratings_connectors::parquet::Publishing;
 use ratings_connectors::storage::Storage;
 use ratings_core::{Engine, EngineConfig};
@@ -19,7 +21,7 @@ use crate::catalog::LoadedCatalog;
 use crate::config::{Guarantee, JobConfig, KafkaJob};
 use crate::delivery::exactly_once::recovery::{Recovered, RecoveryPlan};
 use crate::delivery::exactly_once::transactions::KafkaTransactions;
-use crate::delivery::exactly_once::{RedoEpoch, Timeouts};
+use crate::delivery::exactly_once::{Commit, RedoEpoch, Timeouts};
 use crate::delivery::Delivery;
 use crate::pipeline::Pipeline;
 use crate::report::Summary;
@@ -95,6 +97,7 @@ impl Running {
             let start = Start::Committed(job.starting_offsets);
             let source = KafkaSource::connect(&settings, topic, group, &start)?;
             let producer = Arc::new(Producer::connect(&settings)?);
+            observe_window_deliveries(&producer, &job.metrics_topic, metrics);
             let engine = Engine::new(engine_config.clone(), Arc::clone(&loaded.catalog));
             let pipeline = pipeline(
                 config,
@@ -185,6 +188,9 @@ impl Running {
                 self.on_timers()?;
                 continue;
             }
+            if self.emit_commit_due() {
+                self.commit(false)?;
+            }
             let pipeline = &mut self.pipeline;
             let outcome = source::kafka::poll(&mut self.source, |record| pipeline.process(record))?;
             steps += 1;
@@ -211,6 +217,17 @@ impl Running {
             }
         }
         Ok(())
+    }
+
+    /// Exactly-once: windows were written since the last commit and the input is caught up
+    /// (every partition read to its end), so the epoch ends now and they become readable at
+    /// once — at most once per floor (see [`Monitor::emit_commit_starts`]). While a backlog is
+    /// read, windows wait for the commit interval: commits would only slow the catching up.
+    fn emit_commit_due(&mut self) -> bool {
+        self.delivery.in_epochs()
+            && self.pipeline.windows_unpublished()
+            && self.source.all_at_end()
+            && self.monitor.emit_commit_starts()
     }
 
     fn on_timers(&mut self) -> anyhow::Result<()> {
@@ -244,11 +261,31 @@ impl Running {
     /// Commits the work so far (see [`Delivery::commit`]) and times it.
     fn commit(&mut self, force: bool) -> anyhow::Result<()> {
         let started = Instant::now();
-        self.delivery
+        let done = self
+            .delivery
             .commit(&mut self.pipeline, &self.source, &self.producer, force)?;
+        match done {
+            Some(Commit::Done(_)) => self.monitor.published(self.pipeline.take_unpublished()),
+            // at-least-once: readable once delivered (the producer observes that latency)
+            None => drop(self.pipeline.take_unpublished()),
+            Some(Commit::Empty | Commit::Waiting) => {}
+        }
         self.monitor.committed(started.elapsed());
         Ok(())
     }
+}
+
+/// At-least-once: a window is readable once the broker acknowledged its record; that is its
+/// output latency.
+fn observe_window_deliveries(producer: &Producer, metrics_topic: &str, metrics: &Metrics) {
+    let (topic, latency) = (metrics_topic.to_string(), Arc::clone(metrics.latency()));
+    producer
+        .health()
+        .observe_deliveries(DeliveryObserver(Box::new(move |to, age| {
+            if to == topic {
+                latency.observe(age);
+            }
+        })));
 }
 
 /// The checkpoint store of an exactly-once job, reset first when asked.
@@ -316,12 +353,22 @@ pub fn banner_lines(
             format!("{:?} (a checkpoint wins)", job.starting_offsets).to_lowercase(),
         ),
         ("delivery", describe_delivery(config, job)),
-        (
-            "commit interval",
-            humantime::format_duration(job.delivery.commit_interval).to_string(),
-        ),
+        ("commit interval", describe_commits(job)),
         ("exit at end", job.exit_at_end.to_string()),
     ]
+}
+
+/// Banner line of the commit cadence.
+fn describe_commits(job: &KafkaJob) -> String {
+    let delivery = &job.delivery;
+    let interval = humantime::format_duration(delivery.commit_interval);
+    if delivery.guarantee == Guarantee::AtLeastOnce || delivery.emit_commit_floor.is_zero() {
+        return interval.to_string();
+    }
+    format!(
+        "{interval}, and when windows become final (at most every {})",
+        humantime::format_duration(delivery.emit_commit_floor)
+    )
 }
 
 /// Banner line of the delivery guarantee.

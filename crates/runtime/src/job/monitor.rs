@@ -1,5 +1,6 @@
-//! The Kafka job's timers and telemetry: when the next commit is due, the readings published
-//! to Prometheus every second, and a progress report every interval.
+//! The Kafka job's timers and telemetry: when the next commit is due (by the interval, or
+//! because windows became final), the readings published to Prometheus every second, the
+//! output latency of published windows, and a progress report every interval.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 use ratings_connectors::kafka::{KafkaSource, Producer};
 
 use crate::config::{JobConfig, KafkaJob};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, Unpublished};
 use crate::telemetry::progress::{Commits, Progress};
 use crate::telemetry::prometheus::Metrics;
 use crate::telemetry::Reading;
@@ -22,6 +23,9 @@ pub struct Monitor {
     progress_json: bool,
     commit_interval: Duration,
     last_commit: Instant,
+    /// At most one commit triggered by windows per this (zero: none).
+    emit_commit_floor: Duration,
+    last_emit_commit: Instant,
     last_metrics: Instant,
     /// Start of the current progress interval.
     started: Instant,
@@ -41,6 +45,8 @@ impl Monitor {
             progress_json: config.telemetry.progress_json,
             commit_interval: job.delivery.commit_interval,
             last_commit: Instant::now(),
+            emit_commit_floor: job.delivery.emit_commit_floor,
+            last_emit_commit: Instant::now(),
             // due at once: the first records show in /metrics without waiting an interval
             last_metrics: Instant::now()
                 .checked_sub(METRICS_INTERVAL)
@@ -63,6 +69,25 @@ impl Monitor {
     /// Whether the commit interval has passed since the end of the last commit.
     pub fn commit_due(&self) -> bool {
         self.last_commit.elapsed() >= self.commit_interval
+    }
+
+    /// Whether windows that became final may end the epoch now: the floor has passed since the
+    /// last commit they triggered. Notes that one starts when it says so.
+    pub fn emit_commit_starts(&mut self) -> bool {
+        let due = !self.emit_commit_floor.is_zero()
+            && self.last_emit_commit.elapsed() >= self.emit_commit_floor;
+        if due {
+            self.last_emit_commit = Instant::now();
+        }
+        due
+    }
+
+    /// Notes the output latency of windows just published.
+    pub fn published(&self, windows: Unpublished) {
+        let latency = self.metrics.latency();
+        for became_final in windows.finals {
+            latency.observe(became_final.elapsed());
+        }
     }
 
     /// Notes a commit that took `duration`. The interval runs from the end of a commit: a slow
@@ -105,6 +130,7 @@ impl Monitor {
         let now = reading(pipeline, source, producer);
         let elapsed = self.started.elapsed();
         let busy = elapsed.saturating_sub(source.idle_time() - self.idle_before);
+        self.commits.latency = self.metrics.latency().take_interval();
         let progress = Progress::between(
             &self.progress_reading,
             &now,

@@ -1,7 +1,9 @@
 //! Telemetry: what the processor measures and how operators see it — a progress report per
 //! interval ([`progress`]) and Prometheus metrics read at scrape time ([`prometheus`]). Both
-//! are made from [`Reading`]s of the pipeline and the health of its clients.
+//! are made from [`Reading`]s of the pipeline and the health of its clients, and from the
+//! output [`latency`] the delivery observes.
 
+pub mod latency;
 pub mod progress;
 pub mod prometheus;
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use ratings_core::time::rfc3339_seconds;
 use serde::Serialize;
 
+use super::latency::LatencySummary;
 use super::Reading;
 use crate::pipeline::now_millis;
 
@@ -32,13 +33,16 @@ pub struct Progress {
     /// become readable within about the interval plus that duration.
     pub commits: u64,
     pub commit_duration_ms: u128,
+    /// From a window becoming final to its record being readable, over the interval.
+    pub output_latency: LatencySummary,
 }
 
-/// Commits made during a progress interval.
+/// Commits made during a progress interval, and the output latency of the windows published.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Commits {
     pub count: u64,
     pub total: Duration,
+    pub latency: LatencySummary,
 }
 
 #[derive(Debug, Serialize)]
@@ -90,6 +94,7 @@ impl Progress {
             commit_interval_ms: commit_interval.as_millis(),
             commits: commits.count,
             commit_duration_ms: (commits.total / commits.count.max(1) as u32).as_millis(),
+            output_latency: commits.latency,
         }
     }
 
@@ -113,6 +118,13 @@ impl Progress {
             self.commits,
             self.commit_duration_ms,
         );
+        let latency = &self.output_latency;
+        if let (Some(p50), Some(p99)) = (latency.p50_ms, latency.p99_ms) {
+            line.push_str(&format!(
+                ", output latency p50 {p50:.0} ms, p99 {p99:.0} ms ({} windows)",
+                latency.windows
+            ));
+        }
         if let Some(error) = &self.last_kafka_error {
             line.push_str(&format!(
                 ", Kafka errors {} (last: {error})",

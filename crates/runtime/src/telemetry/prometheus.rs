@@ -15,6 +15,7 @@ use prometheus_client::registry::Registry;
 use ratings_connectors::kafka::Health;
 use ratings_connectors::storage::Storage;
 
+use super::latency::OutputLatency;
 use super::Reading;
 use crate::pipeline::now_millis;
 
@@ -23,10 +24,12 @@ struct ReasonLabel {
     reason: String,
 }
 
-/// The processor's metrics: a registry with one collector over [`Shared`].
+/// The processor's metrics: a registry with one collector over [`Shared`], and the output
+/// latency histogram.
 pub struct Metrics {
     registry: Registry,
     shared: Arc<Shared>,
+    latency: Arc<OutputLatency>,
 }
 
 /// What the collector reads.
@@ -69,13 +72,29 @@ impl Default for Metrics {
         let shared = Arc::new(Shared::default());
         let mut registry = Registry::with_prefix("ratings_stream");
         registry.register_collector(Box::new(Arc::clone(&shared)));
-        Metrics { registry, shared }
+        let latency = Arc::new(OutputLatency::default());
+        registry.register(
+            "output_latency_seconds",
+            "From a window becoming final to its record being readable (exactly-once: its \
+             transaction committed; at-least-once: acknowledged by the broker)",
+            latency.histogram(),
+        );
+        Metrics {
+            registry,
+            shared,
+            latency,
+        }
     }
 }
 
 impl Metrics {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.shared.state.lock().expect("metrics state")
+    }
+
+    /// The output latency, observed by the delivery.
+    pub fn latency(&self) -> &Arc<OutputLatency> {
+        &self.latency
     }
 
     /// Publishes the job's latest reading.

@@ -195,6 +195,7 @@ impl Coordinator {
         positions: impl FnOnce() -> BTreeMap<i32, i64>,
         force: bool,
     ) -> anyhow::Result<Commit> {
+        let started = Instant::now();
         let mut sealed = match std::mem::take(&mut self.phase) {
             Phase::Sealed(sealed) => sealed,
             Phase::Open { records, since } => {
@@ -208,6 +209,7 @@ impl Coordinator {
                 }
             }
         };
+        let sealed_at = Instant::now();
         // on an error the epoch stays as it was: the caller asks whether it is overdue
         match self.advance(&mut sealed) {
             Ok(true) => {}
@@ -220,8 +222,14 @@ impl Coordinator {
                 return Err(error);
             }
         }
-        let committed = self.epoch;
+        let (committed, kafka_done) = (self.epoch, Instant::now());
         self.finalize(sealed, pipeline)?;
+        tracing::debug!(
+            "epoch {committed} committed: sealed in {:?}, Kafka steps {:?}, finalized in {:?}",
+            sealed_at - started,
+            kafka_done - sealed_at,
+            kafka_done.elapsed()
+        );
         Ok(Commit::Done(committed))
     }
 
