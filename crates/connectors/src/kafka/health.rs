@@ -24,7 +24,10 @@ pub struct Health {
 
 /// Called with the topic of each delivered record and the time from its send (its Kafka
 /// timestamp) to the broker's acknowledgement.
-pub struct DeliveryObserver(pub Box<dyn Fn(&str, Duration) + Send + Sync>);
+pub struct DeliveryObserver(pub Box<ObserveDelivery>);
+
+/// What a [`DeliveryObserver`] calls: topic, time from send to acknowledgement.
+pub type ObserveDelivery = dyn Fn(&str, Duration) + Send + Sync;
 
 impl std::fmt::Debug for DeliveryObserver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
