@@ -1,6 +1,7 @@
 //! Integration tests against the real Apache Kafka broker started by `scripts/kafka.sh`
 //! (`scripts/test.sh` starts it and sets KAFKA_BOOTSTRAP). Each test uses its own topics.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use ratings_connectors::kafka::{ensure_topics, Producer};
 
 mod common;
+use common::eos::metric;
 use common::{
     binary, bootstrap, comparable, kafka_settings, metrics_port, read_topic, stop_with_sigterm,
     temp_dir, wait_for_metric, OutputTopics,
@@ -429,6 +431,83 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
     let stderr = stop_with_sigterm(child, &log);
     assert!(stderr.contains("progress: "), "{stderr}");
     assert!(stderr.contains("processed 52 records"), "{stderr}");
+}
+
+/// Exactly-once at window speed: with a commit interval of an hour and no record cap, only
+/// windows becoming final can end an epoch — and they do, at once: every window is readable with
+/// read_committed while the processor still runs, each epoch holds a window closing (so there
+/// are no more epochs than closing moments, and about one per closing), every final window's
+/// output latency is measured, and an idle input commits no empty epochs.
+#[test]
+fn windows_becoming_final_end_their_epoch_at_once_and_idleness_commits_nothing() {
+    let topics = Topics::new("emit-commit");
+    let log = temp_dir("emit-commit-log").join("processor.log");
+    let checkpoint = temp_dir("emit-commit-checkpoint");
+    let child = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args(topics.out.run_args(&topics.ratings))
+        .args(["--commit-interval", "1h", "--commit-records", "0"])
+        .args([
+            "--metrics-address",
+            "127.0.0.1:0",
+            "--progress-interval",
+            "1s",
+        ])
+        .args(["--checkpoint-storage", checkpoint.to_str().unwrap()])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let port = metrics_port(&log, Duration::from_secs(60));
+    // 5,000 ratings/s, event time 250× the clock: a minute of event time closes every 240 ms
+    let count = "40000";
+    binary(&[
+        "generate",
+        "--rate",
+        "5000",
+        "--count",
+        count,
+        "--events-per-second",
+        "20",
+        "--seed",
+        "5",
+        "--start-time",
+        &B.to_string(),
+        "--bootstrap-servers",
+        &bootstrap(),
+        "--ratings-topic",
+        &topics.ratings,
+    ]);
+    let needle = format!("ratings_stream_records_in_total {count}");
+    wait_for_metric(port, &needle, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(500));
+    let epochs = metric(port, "ratings_stream_epochs_committed_total");
+    let windows_out = metric(port, "ratings_stream_windows_out_total");
+    let measured = metric(port, "ratings_stream_output_latency_seconds_count");
+
+    let readable = read_topic(&topics.out.metrics);
+    let closings: BTreeSet<String> = readable
+        .iter()
+        .map(|(_, _, w)| w["window_end"].as_str().unwrap().to_string())
+        .collect();
+    assert!(closings.len() >= 20, "{} closing moments", closings.len());
+    assert_eq!(
+        readable.len() as f64,
+        windows_out,
+        "every window readable at once"
+    );
+    assert_eq!(
+        measured, windows_out,
+        "each final window's latency measured"
+    );
+    assert!(
+        epochs <= closings.len() as f64 && epochs >= 0.8 * closings.len() as f64,
+        "{epochs} epochs for {} closing moments",
+        closings.len()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = metric(port, "ratings_stream_epochs_committed_total");
+    assert_eq!(idle, epochs, "epochs committed while the input was idle");
+    let stderr = stop_with_sigterm(child, &log);
+    assert!(stderr.contains("output latency p50"), "{stderr}");
 }
 
 #[test]

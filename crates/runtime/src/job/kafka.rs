@@ -264,13 +264,20 @@ impl Running {
         let done = self
             .delivery
             .commit(&mut self.pipeline, &self.source, &self.producer, force)?;
-        match done {
-            Some(Commit::Done(_)) => self.monitor.published(self.pipeline.take_unpublished()),
+        let counted = match done {
+            Some(Commit::Done(_)) => {
+                let windows = self.pipeline.take_unpublished();
+                self.monitor.epoch_committed(windows);
+                true
+            }
             // at-least-once: readable once delivered (the producer observes that latency)
-            None => drop(self.pipeline.take_unpublished()),
-            Some(Commit::Empty | Commit::Waiting) => {}
-        }
-        self.monitor.committed(started.elapsed());
+            None => {
+                self.pipeline.take_unpublished();
+                true
+            }
+            Some(Commit::Empty | Commit::Waiting) => false,
+        };
+        self.monitor.committed(started.elapsed(), counted);
         Ok(())
     }
 }

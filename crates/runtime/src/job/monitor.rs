@@ -82,20 +82,24 @@ impl Monitor {
         due
     }
 
-    /// Notes the output latency of windows just published.
-    pub fn published(&self, windows: Unpublished) {
+    /// Notes an epoch committed and the output latency of the windows it published.
+    pub fn epoch_committed(&self, windows: Unpublished) {
+        self.metrics.epoch_committed();
         let latency = self.metrics.latency();
         for became_final in windows.finals {
             latency.observe(became_final.elapsed());
         }
     }
 
-    /// Notes a commit that took `duration`. The interval runs from the end of a commit: a slow
-    /// storage gets longer epochs, not back-to-back commits of a few records each.
-    pub fn committed(&mut self, duration: Duration) {
+    /// Notes a commit attempt that took `duration` and whether it committed anything (an empty
+    /// epoch, or one still waiting for Kafka, did not). The interval runs from the end of a
+    /// commit: a slow storage gets longer epochs, not back-to-back commits of a few records.
+    pub fn committed(&mut self, duration: Duration, counted: bool) {
         self.last_commit = Instant::now();
-        self.commits.count += 1;
-        self.commits.total += duration;
+        if counted {
+            self.commits.count += 1;
+            self.commits.total += duration;
+        }
     }
 
     /// Publishes the metrics and reports progress when their intervals have passed.

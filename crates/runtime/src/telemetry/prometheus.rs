@@ -9,7 +9,7 @@ use anyhow::Context;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use ratings_connectors::kafka::Health;
@@ -30,6 +30,7 @@ pub struct Metrics {
     registry: Registry,
     shared: Arc<Shared>,
     latency: Arc<OutputLatency>,
+    epochs: Counter,
 }
 
 /// What the collector reads.
@@ -79,10 +80,18 @@ impl Default for Metrics {
              transaction committed; at-least-once: acknowledged by the broker)",
             latency.histogram(),
         );
+        let epochs = Counter::default();
+        registry.register(
+            "epochs_committed",
+            "Exactly-once epochs committed (by the commit interval or record cap, or because \
+             windows became final)",
+            epochs.clone(),
+        );
         Metrics {
             registry,
             shared,
             latency,
+            epochs,
         }
     }
 }
@@ -95,6 +104,11 @@ impl Metrics {
     /// The output latency, observed by the delivery.
     pub fn latency(&self) -> &Arc<OutputLatency> {
         &self.latency
+    }
+
+    /// Counts an epoch committed.
+    pub fn epoch_committed(&self) {
+        self.epochs.inc();
     }
 
     /// Publishes the job's latest reading.
