@@ -8,6 +8,12 @@
 #        bench/spark/cost.sh steady [RATE] [SECS]   both live on one topic fed at RATE ratings/s
 #                                                 (default 100, the seed's load) for SECS seconds
 #                                                 (default 180): RSS and CPU of each process tree
+#        bench/spark/cost.sh latency [RATE] [SECS]  both live on one topic fed at RATE ratings/s
+#                                                 (default 100) with event time 50x the clock (a
+#                                                 window becomes final every 1.2 s): for SECS
+#                                                 seconds (default 180) examples/output_latency
+#                                                 measures each one's window-final -> readable
+#                                                 (read_committed) latency: p50/p99, with ratios
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-drain}
@@ -22,11 +28,12 @@ out=$work/cost-$run_id
 mkdir -p "$out"
 scripts/kafka.sh create "$topic" 3 >/dev/null
 for side in ours spark; do scripts/kafka.sh create "$topic-metrics-$side" 3 >/dev/null; done
+scripts/kafka.sh create "$topic-dead-ours" 3 >/dev/null
 
 # ours PORT: the ratings-stream command line (add flags after it).
 ours() {
   ours=("$bin" run --bootstrap-servers "$bootstrap" --ratings-topic "$topic"
-    --metrics-topic "$topic-metrics-ours" --dead-letter-topic "$topic-metrics-ours"
+    --metrics-topic "$topic-metrics-ours" --dead-letter-topic "$topic-dead-ours"
     --group-id "$topic-ours" --storage "$out/ours" --movies "$movies"
     --metrics-address "127.0.0.1:$1" --progress-interval 1h)
 }
@@ -111,8 +118,43 @@ steady() {
   }'
 }
 
+latency() {
+  local rate=${1:-100} seconds=${2:-180}
+  cargo build --release --locked -q --example output_latency
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$bin" generate --rate "$rate" --events-per-second $((rate / 50 > 0 ? rate / 50 : 1)) \
+    --bootstrap-servers "$bootstrap" --ratings-topic "$topic" --movies "$movies" \
+    2> "$out/generate.log" &
+  generator=$!
+  ours "$port"
+  "${ours[@]}" 2> "$out/ours.log" &
+  ours_pid=$!
+  "${spark[@]}" 2> "$out/spark.log" &
+  spark_pid=$!
+  trap 'kill "$generator" "$ours_pid" "$spark_pid" 2>/dev/null || true' EXIT
+  # Spark's start-up and the 10-minute watermark delay (12 s at 50x) pass before measuring
+  sleep "${WARMUP:-60}"
+  local measure=target/release/examples/output_latency
+  "$measure" "$bootstrap" "$topic" "$topic-metrics-ours" "$seconds" 600 "$out/ours.csv" > "$out/ours.latency" &
+  local ours_measure=$!
+  "$measure" "$bootstrap" "$topic" "$topic-metrics-spark" "$seconds" 600 "$out/spark.csv" > "$out/spark.latency"
+  wait "$ours_measure"
+  echo "ratings-stream: $(cat "$out/ours.latency")"
+  echo "Spark:          $(cat "$out/spark.latency")"
+  # "windows N latency ms: p50 A, p90 B, p99 C, max D"
+  read -r _ on _ _ _ op50 _ _ _ op99 _ < <(tr -d ',' < "$out/ours.latency")
+  read -r _ sn _ _ _ sp50 _ _ _ sp99 _ < <(tr -d ',' < "$out/spark.latency")
+  awk -v r="$rate" -v on="$on" -v sn="$sn" -v o50="$op50" -v o99="$op99" -v s50="$sp50" -v s99="$sp99" 'BEGIN {
+    printf "latency at %d ratings/s       %14s %14s %10s\n", r, "ratings-stream", "Spark", "ratio"
+    printf "windows measured             %14d %14d\n", on, sn
+    printf "p50 window-final -> readable %11.0f ms %11.0f ms %9.1fx\n", o50, s50, s50 / o50
+    printf "p99 window-final -> readable %11.0f ms %11.0f ms %9.1fx\n", o99, s99, s99 / o99
+  }'
+}
+
 case $mode in
   drain) drain "${2:-1000000}" ;;
   steady) steady "${2:-100}" "${3:-180}" ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  latency) latency "${2:-100}" "${3:-180}" ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

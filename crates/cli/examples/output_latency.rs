@@ -98,7 +98,10 @@ fn read_arrivals(bootstrap: &str, topic: &str, length: Duration) -> anyhow::Resu
         let arrived = epoch_millis();
         let window: serde_json::Value = serde_json::from_slice(message?.payload().unwrap_or(&[]))?;
         let text = |key: &str| window[key].as_str().unwrap_or_default().to_string();
-        let end = parse_time(&text("window_end"))?.as_secs() as i64;
+        let Ok(end) = parse_time(&text("window_end")) else {
+            continue; // not a window (e.g. a dead letter sharing the topic)
+        };
+        let end = end.as_secs() as i64;
         let emitted = parse_time(&text("processing_time")).ok();
         arrivals
             .entry((text("window_type"), text("window_start")))

@@ -23,6 +23,8 @@ pub struct Monitor {
     progress_json: bool,
     commit_interval: Duration,
     last_commit: Instant,
+    /// How long the last commit that committed something took.
+    last_commit_took: Duration,
     /// At most one commit triggered by windows per this (zero: none).
     emit_commit_floor: Duration,
     last_emit_commit: Instant,
@@ -45,6 +47,7 @@ impl Monitor {
             progress_json: config.telemetry.progress_json,
             commit_interval: job.delivery.commit_interval,
             last_commit: Instant::now(),
+            last_commit_took: Duration::ZERO,
             emit_commit_floor: job.delivery.emit_commit_floor,
             last_emit_commit: Instant::now(),
             // due at once: the first records show in /metrics without waiting an interval
@@ -72,10 +75,13 @@ impl Monitor {
     }
 
     /// Whether windows that became final may end the epoch now: the floor has passed since the
-    /// last commit they triggered. Notes that one starts when it says so.
+    /// last commit they triggered, and at least as long as the last commit took since it ended
+    /// (a slow storage, e.g. HDFS, spends at most half its time committing). Notes that one
+    /// starts when it says so.
     pub fn emit_commit_starts(&mut self) -> bool {
         let due = !self.emit_commit_floor.is_zero()
-            && self.last_emit_commit.elapsed() >= self.emit_commit_floor;
+            && self.last_emit_commit.elapsed() >= self.emit_commit_floor
+            && self.last_commit.elapsed() >= self.last_commit_took;
         if due {
             self.last_emit_commit = Instant::now();
         }
@@ -97,6 +103,7 @@ impl Monitor {
     pub fn committed(&mut self, duration: Duration, counted: bool) {
         self.last_commit = Instant::now();
         if counted {
+            self.last_commit_took = duration;
             self.commits.count += 1;
             self.commits.total += duration;
         }

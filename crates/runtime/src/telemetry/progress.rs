@@ -102,7 +102,7 @@ impl Progress {
     pub fn line(&self) -> String {
         let state = &self.state_operators[0];
         let mut line = format!(
-            "progress: {} rows ({:.0}/s in, {:.0}/s processed), watermark {}, {} open windows, state {} panes/{} rows, late {}, invalid {}, windows out {}, lag {}, outputs every {} ms ({} commits of {} ms)",
+            "progress: {} rows ({:.0}/s in, {:.0}/s processed), watermark {}, {} open windows, state {} panes/{} rows, late {}, invalid {}, windows out {}, lag {}, commit interval {} ms ({} commits of {} ms)",
             self.num_input_rows,
             self.input_rows_per_second,
             self.processed_rows_per_second,
