@@ -89,10 +89,11 @@ drain() {
   }'
 }
 
-steady() {
-  local rate=${1:-100} seconds=${2:-180}
+# start_live GENERATE_FLAGS...: the generator with these flags into the topic, and both
+# processors live on it (pids in generator, ours_pid, spark_pid; killed on exit).
+start_live() {
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  "$bin" generate --rate "$rate" --bootstrap-servers "$bootstrap" --ratings-topic "$topic" \
+  "$bin" generate "$@" --bootstrap-servers "$bootstrap" --ratings-topic "$topic" \
     --movies "$movies" 2> "$out/generate.log" &
   generator=$!
   ours "$port"
@@ -101,6 +102,11 @@ steady() {
   "${spark[@]}" 2> "$out/spark.log" &
   spark_pid=$!
   trap 'kill "$generator" "$ours_pid" "$spark_pid" 2>/dev/null || true' EXIT
+}
+
+steady() {
+  local rate=${1:-100} seconds=${2:-180}
+  start_live --rate "$rate"
   local max_ours=0 max_spark=0 t
   for ((t = 10; t <= seconds; t += 10)); do
     sleep 10
@@ -121,17 +127,7 @@ steady() {
 latency() {
   local rate=${1:-100} seconds=${2:-180}
   cargo build --release --locked -q --example output_latency
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  "$bin" generate --rate "$rate" --events-per-second $((rate / 50 > 0 ? rate / 50 : 1)) \
-    --bootstrap-servers "$bootstrap" --ratings-topic "$topic" --movies "$movies" \
-    2> "$out/generate.log" &
-  generator=$!
-  ours "$port"
-  "${ours[@]}" 2> "$out/ours.log" &
-  ours_pid=$!
-  "${spark[@]}" 2> "$out/spark.log" &
-  spark_pid=$!
-  trap 'kill "$generator" "$ours_pid" "$spark_pid" 2>/dev/null || true' EXIT
+  start_live --rate "$rate" --events-per-second $((rate / 50 > 0 ? rate / 50 : 1))
   # Spark's start-up and the 10-minute watermark delay (12 s at 50x) pass before measuring
   sleep "${WARMUP:-60}"
   local measure=target/release/examples/output_latency
