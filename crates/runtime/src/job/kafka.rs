@@ -41,6 +41,9 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long one transaction step may block before the main loop gets control back.
 const STEP_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// A transaction step still running after this has wedged its producer (see [`Timeouts`]).
+const STUCK_STEP: Duration = Duration::from_secs(30);
+
 /// Runs the Kafka job until `stop` is set (or the input ends, with `exit_at_end`).
 pub fn run(
     config: &JobConfig,
@@ -131,6 +134,7 @@ impl Running {
             timeouts: Timeouts {
                 transaction: job.delivery.transaction_timeout,
                 step: STEP_TIMEOUT,
+                stuck: STUCK_STEP,
             },
         };
         let recovered = Recovered::recover(store, Arc::new(kafka), &plan)?;

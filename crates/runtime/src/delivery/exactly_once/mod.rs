@@ -75,6 +75,9 @@ pub struct Timeouts {
     pub transaction: Duration,
     /// How long one transaction step may block before the caller gets control back.
     pub step: Duration,
+    /// A step still running after this (far beyond its own timeout) has wedged its producer:
+    /// the epoch is redone with a new one, which fences the old.
+    pub stuck: Duration,
 }
 
 /// Where the current epoch stands.
@@ -102,8 +105,8 @@ struct Sealed {
     parquet: Option<ParquetState>,
     /// The next Kafka step.
     next: Step,
-    /// That step, running on its thread, if started.
-    running: Option<RunningStep>,
+    /// That step, running on its thread, if started, and since when.
+    running: Option<(RunningStep, Instant)>,
 }
 
 /// The Kafka steps of a sealed epoch, in order.
@@ -293,14 +296,17 @@ impl Coordinator {
     /// is not done yet or Kafka cannot take it now (try again later).
     fn advance(&self, sealed: &mut Sealed) -> anyhow::Result<bool> {
         loop {
-            let running = match sealed.running.take() {
+            let (running, started) = match sealed.running.take() {
                 Some(running) => running,
-                None => self.start(sealed)?,
+                None => (self.start(sealed)?, Instant::now()),
             };
             let result = match running.recv_timeout(self.timeouts.step) {
                 Ok(result) => result,
+                Err(RecvTimeoutError::Timeout) if started.elapsed() >= self.timeouts.stuck => {
+                    return Err(self.stuck(sealed.next, started.elapsed()).into())
+                }
                 Err(RecvTimeoutError::Timeout) => {
-                    sealed.running = Some(running);
+                    sealed.running = Some((running, started));
                     return Ok(false);
                 }
                 Err(RecvTimeoutError::Disconnected) => bail!("the Kafka transaction step panicked"),
@@ -312,6 +318,21 @@ impl Coordinator {
                 Step::AddOffsets => sealed.next = Step::Commit,
                 Step::Commit => return Ok(true),
             }
+        }
+    }
+
+    /// The step has not returned for `running`: librdkafka is wedged (it should give up after
+    /// the step timeout); a new producer fences this one and aborts its transaction.
+    fn stuck(&self, step: Step, running: Duration) -> RedoEpoch {
+        let reason = format!(
+            "the Kafka step {step:?} has not returned for {} s (its timeout is {} ms)",
+            running.as_secs(),
+            self.timeouts.step.as_millis()
+        );
+        self.kafka.note_error(&reason);
+        RedoEpoch {
+            epoch: self.epoch,
+            reason,
         }
     }
 

@@ -220,6 +220,7 @@ impl World {
             timeouts: Timeouts {
                 transaction: Duration::from_secs(60),
                 step: Duration::from_millis(20),
+                stuck: Duration::from_secs(30),
             },
         }
     }
@@ -424,6 +425,28 @@ fn a_step_that_blocks_hands_control_back_and_is_waited_for_later() {
         commits, 1,
         "the running step is waited for, not started again"
     );
+}
+
+#[test]
+fn a_step_that_never_returns_redoes_the_epoch_and_a_restart_rolls_it_back() {
+    let mut world = World::new();
+    world.timeouts.stuck = Duration::from_millis(100);
+    let mut processor = world.start().unwrap();
+    processor.read(&[0]);
+    world
+        .kafka
+        .next(Op::Commit, Behaviour::Hang(Duration::from_secs(5)));
+    let error = loop {
+        match processor.commit() {
+            Ok(Commit::Waiting) => continue,
+            Ok(other) => panic!("{other:?}"),
+            Err(error) => break error,
+        }
+    };
+    let redo = error.downcast_ref::<RedoEpoch>().expect("a RedoEpoch");
+    assert!(redo.reason.contains("has not returned"), "{}", redo.reason);
+    let restarted = world.start().unwrap();
+    assert_eq!(restarted.restored, None, "the epoch was not committed");
 }
 
 #[test]
