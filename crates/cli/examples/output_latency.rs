@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use ratings_connectors::kafka::{KafkaSettings, KafkaSource, Start, StartFrom};
+use ratings_runtime::telemetry::latency::percentile;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
@@ -181,10 +182,7 @@ fn epoch_millis() -> f64 {
 /// "windows N latency ms: p50 …, p90 …, p99 …, max …" (percentiles by rank).
 fn summary(latencies: &mut [f64]) -> String {
     latencies.sort_by(f64::total_cmp);
-    let at = |p: f64| {
-        let rank = ((p * latencies.len() as f64).ceil() as usize).max(1);
-        latencies.get(rank - 1).copied().unwrap_or(f64::NAN)
-    };
+    let at = |p: f64| percentile(latencies, p).unwrap_or(f64::NAN);
     format!(
         "windows {} latency ms: p50 {:.0}, p90 {:.0}, p99 {:.0}, max {:.0}",
         latencies.len(),

@@ -74,7 +74,7 @@ impl OutputLatency {
 }
 
 /// The value at rank `max(1, ceil(p * n))` of sorted `samples` (the engine's rule).
-fn percentile(samples: &[f64], p: f64) -> Option<f64> {
+pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
     let rank = ((p * samples.len() as f64).ceil() as usize).max(1);
     samples.get(rank - 1).copied()
 }
