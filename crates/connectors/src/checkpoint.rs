@@ -7,13 +7,17 @@
 //! <dir>/state/<epoch>     the processor's state at that point (binary)
 //! <dir>/rows/<epoch>      rows the open Parquet files received during the epoch (binary)
 //! <dir>/staging/<epoch>-<n> the epoch's finished files, moved into place once it commits
-//! <dir>/commits/<epoch>   written last: the epoch's outputs are committed (JSON)
+//! <dir>/commits/<epoch>   the epoch's outputs are committed (JSON); written with the next
+//!                         epoch's files (or when the processor stops), so it costs the
+//!                         commit no file creation of its own
 //! ```
 //!
 //! `<dir>` defaults to `checkpoints/ratings_stream/processor` on the configured storage. Every
 //! file starts with a header line `RSCKPT <version> <kind> crc32=<hex> len=<bytes>` followed by
-//! its body, and is published atomically ([`Storage::publish`]). An epoch counts only once its
-//! commit record exists; a damaged, truncated or missing file, or one from a newer format, is an
+//! its body, and is published atomically ([`Storage::publish`]). An epoch counts as committed
+//! once its commit record exists; one with offsets but none (the newest after a stop, or one a
+//! crash interrupted) is *pending*, and its consumer-group tag in Kafka decides it on restart
+//! (`ratings-runtime`'s recovery). A damaged, truncated or missing file, or one from a newer format, is an
 //! error that names the file: the store never silently falls back to an older epoch or a fresh
 //! start.
 
@@ -133,6 +137,8 @@ pub struct EpochFiles<'a> {
     /// The state snapshot.
     pub state: Vec<u8>,
     pub offsets: &'a EpochOffsets,
+    /// The commit record of the previous epoch, if it is still to be written.
+    pub previous_commit: Option<CommitRecord>,
 }
 
 /// A checkpoint file: the `RSCKPT` header line (version, kind, checksum, length), then `body`.
@@ -222,6 +228,16 @@ impl CheckpointStore {
     /// Completes a committed epoch: moves its staged files into place (skipping those an
     /// earlier attempt moved), then writes its commit record.
     pub fn finalize(&self, offsets: &EpochOffsets, committed_at_millis: i64) -> anyhow::Result<()> {
+        self.move_into_place(offsets)?;
+        self.commit(&CommitRecord {
+            epoch: offsets.epoch,
+            committed_at_millis,
+        })
+    }
+
+    /// Moves a committed epoch's staged files into place, skipping those an earlier attempt
+    /// moved; its commit record is the caller's (see [`EpochFiles::previous_commit`]).
+    pub fn move_into_place(&self, offsets: &EpochOffsets) -> anyhow::Result<()> {
         for (index, target) in offsets.publications.iter().enumerate() {
             let staged = self.staging_path(offsets.epoch, index);
             if !self.storage.rename(&staged, target)? {
@@ -232,10 +248,7 @@ impl CheckpointStore {
                 );
             }
         }
-        self.commit(&CommitRecord {
-            epoch: offsets.epoch,
-            committed_at_millis,
-        })
+        Ok(())
     }
 
     /// Forgets an epoch that did not commit: its staged files, rows, state and offsets.
@@ -287,7 +300,9 @@ impl CheckpointStore {
 
     /// Writes everything an epoch needs before Kafka may commit it, all at once (each file
     /// still appears atomically): its finished files under their staging paths, the rows of
-    /// the open files, the state and the offsets record.
+    /// the open files, the state and the offsets record — and the previous epoch's commit
+    /// record. On HDFS each new file waits ~0.5 s for the NameNode, so the files are written
+    /// together: one wait per epoch.
     pub fn seal(&self, epoch: EpochFiles<'_>) -> anyhow::Result<()> {
         let id = epoch.offsets.epoch;
         let mut files: Vec<(String, Vec<u8>)> = (epoch.staged.into_iter().enumerate())
@@ -305,6 +320,13 @@ impl CheckpointStore {
             self.path(Kind::Offsets, id),
             framed(Kind::Offsets, &offsets),
         ));
+        if let Some(record) = epoch.previous_commit {
+            let body = serde_json::to_vec_pretty(&record)?;
+            files.push((
+                self.path(Kind::Commit, record.epoch),
+                framed(Kind::Commit, &body),
+            ));
+        }
         self.storage.publish_all(files)
     }
 
@@ -349,8 +371,9 @@ impl CheckpointStore {
         self.epochs(Kind::Commit)
     }
 
-    /// Epochs started after the last committed one but not committed (at most one after a
-    /// crash): their outputs must be completed or rolled back on restart.
+    /// Epochs sealed after the last one with a commit record (at most two: the newest
+    /// committed one, whose record is written with the next epoch's files, and the one after
+    /// it): on restart, their outputs are completed or rolled back by what Kafka committed.
     pub fn pending_epochs(&self) -> anyhow::Result<Vec<u64>> {
         let last = self.committed_epochs()?.last().copied();
         Ok(self

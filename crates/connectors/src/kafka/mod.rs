@@ -1,6 +1,7 @@
 //! Kafka through librdkafka (rust-rdkafka): connection settings, the source and the producer.
 
 mod admin;
+mod arrivals;
 mod ends;
 mod health;
 mod producer;

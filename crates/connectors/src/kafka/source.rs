@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use rdkafka::consumer::base_consumer::PartitionQueue;
@@ -19,6 +19,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
+use super::arrivals::Arrivals;
 use super::ends::PartitionEnds;
 use super::health::{Health, HealthContext};
 use super::settings::KafkaSettings;
@@ -68,7 +69,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const PARTITION_WAIT: Duration = Duration::from_millis(200);
 /// The same, before a partition has answered at all (first fetch after start-up).
 const FIRST_FETCH_WAIT: Duration = Duration::from_secs(5);
-/// How long to block when every partition is at its end.
+/// How long to sleep when every partition is at its end and nothing arrives (any partition's
+/// arrival ends the sleep at once).
 const IDLE_WAIT: Duration = Duration::from_millis(20);
 /// How long a partition at its end that may have new records (see
 /// [`KafkaSource::notice_unread`]) may hold up the round-robin, once: after a broker restart
@@ -77,29 +79,100 @@ const UNREAD_WAIT: Duration = Duration::from_secs(2);
 
 type Queue = PartitionQueue<HealthContext>;
 
+/// One partition: its queue and where reading it stands.
+struct Partition {
+    queue: Queue,
+    /// Whether the partition was read to its end (and nothing was read from it since).
+    at_end: bool,
+    /// Whether the partition has delivered a record or its end since start-up.
+    answered: bool,
+    /// Event time of the last record it delivered (as reported by the caller).
+    last_time: Option<i64>,
+    /// Next offset to read.
+    position: i64,
+    /// The end offset at which it was last taken off "at its end" because records were known
+    /// to be unread there (see [`KafkaSource::notice_unread`]), and whether it has not
+    /// delivered since.
+    noticed: (i64, bool),
+}
+
+/// What one look at a partition queue found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// A record, handed to the callback.
+    Record,
+    /// The partition's end, or a client error.
+    Event,
+    /// Nothing within the timeout.
+    Nothing,
+}
+
+impl Partition {
+    fn new(queue: Queue, position: i64) -> Partition {
+        Partition {
+            queue,
+            at_end: false,
+            answered: false,
+            last_time: None,
+            position,
+            noticed: (-1, false),
+        }
+    }
+
+    /// Takes the next record or event of the queue, waiting up to `timeout`; a record goes to
+    /// `handle`.
+    fn take(
+        &mut self,
+        p: usize,
+        timeout: Duration,
+        health: &Health,
+        handle: impl FnOnce(KafkaRecord<'_>) -> anyhow::Result<Option<i64>>,
+    ) -> anyhow::Result<Found> {
+        match self.queue.poll(timeout) {
+            None => Ok(Found::Nothing),
+            Some(Err(KafkaError::PartitionEOF(_))) => {
+                self.at_end = true;
+                self.answered = true;
+                Ok(Found::Event)
+            }
+            Some(Err(error)) => {
+                health.note_error(&error.to_string());
+                Ok(Found::Event)
+            }
+            Some(Ok(message)) => {
+                self.at_end = false;
+                self.answered = true;
+                self.noticed.1 = false;
+                self.position = message.offset() + 1;
+                let record = KafkaRecord {
+                    payload: message.payload().unwrap_or(&[]),
+                    partition: p as i32,
+                    offset: message.offset(),
+                    timestamp: message.timestamp().to_millis(),
+                };
+                if let Some(time) = handle(record)? {
+                    self.last_time = Some(time);
+                }
+                Ok(Found::Record)
+            }
+        }
+    }
+}
+
 /// Consumer of all partitions of a topic. See the module documentation.
 pub struct KafkaSource {
     consumer: Arc<BaseConsumer<HealthContext>>,
     health: Arc<Health>,
     topic: String,
-    queues: Vec<Queue>,
-    at_end: Vec<bool>,
-    /// Whether each partition has delivered a record or its end since start-up.
-    answered: Vec<bool>,
-    /// Event time of the last record each partition delivered (as reported by the caller).
-    last_time: Vec<Option<i64>>,
+    partitions: Vec<Partition>,
+    /// Raised when a partition queue becomes non-empty.
+    arrivals: Arc<Arrivals>,
     /// Steps taken, to look for new data on partitions at their end every so often.
     steps: u64,
     /// Time spent waiting in polls that found nothing (their timeouts, added up).
     idle: Duration,
-    /// Next offset to read per partition.
-    positions: Vec<i64>,
     /// The partitions' end offsets, for the lag.
     ends: PartitionEnds,
-    /// Per partition, the end offset at which it was last taken off "at its end" because
-    /// records were known to be unread there (see [`KafkaSource::notice_unread`]), and whether
-    /// it has not delivered since.
-    noticed: Vec<(i64, bool)>,
     /// The client errors counted at the last look.
     errors_seen: u64,
 }
@@ -131,19 +204,22 @@ impl KafkaSource {
         let consumer: BaseConsumer<HealthContext> = config
             .create_with_context(context)
             .context("cannot create the Kafka consumer")?;
-        let partitions = partition_count(&consumer, settings, topic)?;
-        let positions = start_positions(&consumer, topic, partitions, start)?;
+        let count = partition_count(&consumer, settings, topic)?;
+        let positions = start_positions(&consumer, topic, count, start)?;
         let consumer = Arc::new(consumer);
+        let arrivals = Arc::new(Arrivals::default());
         // split before assigning: what librdkafka fetches before a partition's queue is split
         // lands on the consumer's main queue, where a record (or the end-of-partition event)
         // would be out of order with the rest of its partition
-        let queues = (0..partitions)
-            .map(|p| {
-                consumer
-                    .split_partition_queue(topic, p as i32)
-                    .context("cannot split a partition queue")
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut partitions = Vec::with_capacity(count);
+        for (p, position) in positions.iter().enumerate() {
+            let mut queue = consumer
+                .split_partition_queue(topic, p as i32)
+                .context("cannot split a partition queue")?;
+            let noted = Arc::clone(&arrivals);
+            queue.set_nonempty_callback(move || noted.note());
+            partitions.push(Partition::new(queue, *position));
+        }
         let mut assignment = TopicPartitionList::new();
         for (partition, offset) in positions.iter().enumerate() {
             assignment.add_partition_offset(topic, partition as i32, Offset::Offset(*offset))?;
@@ -151,27 +227,25 @@ impl KafkaSource {
         consumer
             .assign(&assignment)
             .context("cannot assign the topic's partitions")?;
-        let ends = PartitionEnds::watch(Arc::downgrade(&consumer), topic, partitions);
+        let ends = PartitionEnds::watch(Arc::downgrade(&consumer), topic, count);
         Ok(KafkaSource {
             ends,
             consumer,
             health,
             topic: topic.to_string(),
-            queues,
-            at_end: vec![false; partitions],
-            answered: vec![false; partitions],
-            last_time: vec![None; partitions],
+            partitions,
+            arrivals,
             steps: 0,
             idle: Duration::ZERO,
-            positions,
-            noticed: vec![(-1, false); partitions],
             errors_seen: 0,
         })
     }
 
     /// The next offset to read, per partition.
     pub fn positions(&self) -> BTreeMap<i32, i64> {
-        (0..).zip(self.positions.iter().copied()).collect()
+        (0..)
+            .zip(self.partitions.iter().map(|p| p.position))
+            .collect()
     }
 
     /// The topic read.
@@ -181,7 +255,7 @@ impl KafkaSource {
 
     /// Number of partitions read.
     pub fn partitions(&self) -> usize {
-        self.queues.len()
+        self.partitions.len()
     }
 
     /// Client errors and the latest one.
@@ -196,7 +270,7 @@ impl KafkaSource {
 
     /// True when every partition has been read to its end.
     pub fn all_at_end(&self) -> bool {
-        self.at_end.iter().all(|e| *e)
+        self.partitions.iter().all(|p| p.at_end)
     }
 
     /// One step: hands at most one record to `handle`, which returns the record's event time
@@ -210,52 +284,53 @@ impl KafkaSource {
             self.serve_events()?;
             self.notice_unread();
         }
-        let p = match self.furthest_behind() {
-            Some(p) => p,
-            None => self.probe_partition_at_end(),
+        let Some(p) = self.furthest_behind() else {
+            return self.poll_any(handle);
         };
-        let timeout = match (self.at_end[p], self.answered[p]) {
-            (true, _) if self.all_at_end() => IDLE_WAIT,
+        let partition = &self.partitions[p];
+        let timeout = match (partition.at_end, partition.answered) {
             (true, _) => Duration::ZERO,
-            (false, _) if self.noticed[p].1 => UNREAD_WAIT,
+            (false, _) if partition.noticed.1 => UNREAD_WAIT,
             (false, true) => PARTITION_WAIT,
             (false, false) => FIRST_FETCH_WAIT,
         };
-        match self.queues[p].poll(timeout) {
-            None => {
+        let partition = &mut self.partitions[p];
+        match partition.take(p, timeout, &self.health, handle)? {
+            Found::Record => Ok(PollOutcome::Record),
+            Found::Event => Ok(PollOutcome::Idle),
+            Found::Nothing => {
                 self.idle += timeout;
-                if std::mem::take(&mut self.noticed[p].1) {
+                if std::mem::take(&mut partition.noticed.1) {
                     // nothing came after all (e.g. only transaction markers): at its end again
-                    self.at_end[p] = true;
+                    partition.at_end = true;
                 }
                 Ok(PollOutcome::Idle)
-            }
-            Some(Err(KafkaError::PartitionEOF(_))) => {
-                self.at_end[p] = true;
-                self.answered[p] = true;
-                Ok(PollOutcome::Idle)
-            }
-            Some(Err(error)) => {
-                self.health.note_error(&error.to_string());
-                Ok(PollOutcome::Idle)
-            }
-            Some(Ok(message)) => {
-                self.at_end[p] = false;
-                self.answered[p] = true;
-                self.noticed[p].1 = false;
-                self.positions[p] = message.offset() + 1;
-                let record = KafkaRecord {
-                    payload: message.payload().unwrap_or(&[]),
-                    partition: p as i32,
-                    offset: message.offset(),
-                    timestamp: message.timestamp().to_millis(),
-                };
-                if let Some(time) = handle(record)? {
-                    self.last_time[p] = Some(time);
-                }
-                Ok(PollOutcome::Record)
             }
         }
+    }
+
+    /// Every partition is at its end: takes from the first queue that has something, the
+    /// partition furthest behind in event time first; when none has, sleeps until a record
+    /// lands on any of them (at most [`IDLE_WAIT`]).
+    fn poll_any(
+        &mut self,
+        handle: impl FnOnce(KafkaRecord<'_>) -> anyhow::Result<Option<i64>>,
+    ) -> anyhow::Result<PollOutcome> {
+        let mut order: Vec<usize> = (0..self.partitions.len()).collect();
+        order.sort_by_key(|p| (self.partitions[*p].last_time, *p));
+        let mut handle = Some(handle);
+        for p in order {
+            let take = |record: KafkaRecord<'_>| (handle.take().expect("called once"))(record);
+            match self.partitions[p].take(p, Duration::ZERO, &self.health, take)? {
+                Found::Record => return Ok(PollOutcome::Record),
+                Found::Event => return Ok(PollOutcome::Idle),
+                Found::Nothing => {}
+            }
+        }
+        let started = Instant::now();
+        self.arrivals.wait(IDLE_WAIT);
+        self.idle += started.elapsed();
+        Ok(PollOutcome::Idle)
     }
 
     /// Serves the client's events (errors). Records arrive on the partition queues only (they
@@ -278,15 +353,16 @@ impl KafkaSource {
     /// The partition not at its end with the smallest last event time (unread ones first);
     /// every 64 steps, a partition at its end whose turn it is, to notice new data there.
     fn furthest_behind(&self) -> Option<usize> {
+        let partitions = &self.partitions;
         if self.steps.is_multiple_of(64) {
-            let p = (self.steps / 64) as usize % self.queues.len();
-            if self.at_end[p] {
+            let p = (self.steps / 64) as usize % partitions.len();
+            if partitions[p].at_end && !self.all_at_end() {
                 return Some(p);
             }
         }
-        (0..self.queues.len())
-            .filter(|p| !self.at_end[*p])
-            .min_by_key(|p| (self.last_time[*p], *p))
+        (0..partitions.len())
+            .filter(|p| !partitions[*p].at_end)
+            .min_by_key(|p| (partitions[*p].last_time, *p))
     }
 
     /// Partitions marked at their end take their turn again (each waited for once, up to
@@ -301,32 +377,27 @@ impl KafkaSource {
         let after_errors = errors > self.errors_seen;
         self.errors_seen = errors;
         let ends = self.ends.recent();
-        for p in 0..self.queues.len() {
-            if !self.at_end[p] {
+        for (p, partition) in self.partitions.iter_mut().enumerate() {
+            if !partition.at_end {
                 continue;
             }
-            let (noticed_at, _) = self.noticed[p];
+            let (noticed_at, _) = partition.noticed;
             let high = ends.as_ref().map_or(noticed_at, |ends| ends[p].1);
-            if after_errors || (high > self.positions[p] && high > noticed_at) {
-                self.at_end[p] = false;
-                self.noticed[p] = (high.max(noticed_at), true);
+            if after_errors || (high > partition.position && high > noticed_at) {
+                partition.at_end = false;
+                partition.noticed = (high.max(noticed_at), true);
             }
         }
-    }
-
-    /// Every partition is at its end: the next one in turn, to wait briefly for new data.
-    fn probe_partition_at_end(&self) -> usize {
-        self.steps as usize % self.queues.len()
     }
 
     /// Commits the positions reached (the next offset to read per partition) to the group.
     pub fn commit(&self) -> anyhow::Result<()> {
         let mut offsets = TopicPartitionList::new();
-        for (partition, position) in self.positions.iter().enumerate() {
+        for (p, partition) in self.partitions.iter().enumerate() {
             offsets.add_partition_offset(
                 &self.topic,
-                partition as i32,
-                Offset::Offset(*position),
+                p as i32,
+                Offset::Offset(partition.position),
             )?;
         }
         if offsets.count() > 0 {
@@ -343,8 +414,8 @@ impl KafkaSource {
         let ends = self.ends.recent()?;
         Some(
             ends.iter()
-                .zip(&self.positions)
-                .map(|((low, high), position)| (high - position.max(low)).max(0))
+                .zip(&self.partitions)
+                .map(|((low, high), p)| (high - p.position.max(*low)).max(0))
                 .sum(),
         )
     }

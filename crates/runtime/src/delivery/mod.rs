@@ -65,4 +65,13 @@ impl Delivery {
                 .map(Some),
         }
     }
+
+    /// After the last commit of a clean stop: exactly-once writes the commit record the next
+    /// epoch would have carried.
+    pub fn close(&mut self) -> anyhow::Result<()> {
+        match self {
+            Delivery::AtLeastOnce => Ok(()),
+            Delivery::ExactlyOnce(coordinator) => coordinator.close(),
+        }
+    }
 }

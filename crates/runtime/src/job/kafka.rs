@@ -256,6 +256,7 @@ impl Running {
                 .publish(&self.pipeline, &self.source, &self.producer);
             self.commit(true)?;
         }
+        self.delivery.close()?;
         self.monitor
             .publish(&self.pipeline, &self.source, &self.producer);
         self.monitor

@@ -12,8 +12,10 @@
 //!    written at once (on HDFS each new file waits ~0.5 s for the NameNode);
 //! 2. *commit point*: the input offsets join the Kafka transaction (committed to the consumer
 //!    group, tagged `<checkpoint id>:N`), and the transaction commits;
-//! 3. *finalize*: the staged files are moved into place and `commits/N` is written; the next
-//!    epoch opens with a new transaction.
+//! 3. *finalize*: the staged files are moved into place; the next epoch opens with a new
+//!    transaction. `commits/N` is written with epoch N+1's files (or by [`Coordinator::close`]):
+//!    until then the group's epoch tag in Kafka is what says N committed (see [`recovery`]), so
+//!    an epoch costs one round of file creations, not two (≈ 0.5 s each on HDFS).
 //!
 //! While Kafka cannot take a step (broker unreachable) the epoch stays sealed and the caller
 //! tries again later; a transaction the broker aborted, or open longer than its timeout, is a
@@ -31,7 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use ratings_connectors::checkpoint::{CheckpointStore, EpochFiles, EpochOffsets};
+use ratings_connectors::checkpoint::{CheckpointStore, CommitRecord, EpochFiles, EpochOffsets};
 use ratings_connectors::kafka::TxnError;
 use ratings_connectors::parquet::ParquetState;
 use serde::{Deserialize, Serialize};
@@ -137,6 +139,8 @@ pub struct Coordinator {
     epoch: u64,
     timeouts: Timeouts,
     phase: Phase,
+    /// The commit record of the last committed epoch, until it is written.
+    owed: Option<CommitRecord>,
 }
 
 impl Coordinator {
@@ -281,7 +285,9 @@ impl Coordinator {
             rows,
             state: postcard::to_stdvec(&state)?,
             offsets: &offsets,
+            previous_commit: self.owed.clone(),
         })?;
+        self.owed = None;
         Ok(Some(Sealed {
             since,
             offsets,
@@ -375,10 +381,24 @@ impl Coordinator {
     /// After the commit point: the staged files moved into place, old epochs pruned, the next
     /// epoch opened.
     fn finalize(&mut self, sealed: Sealed, pipeline: &mut Pipeline) -> anyhow::Result<()> {
-        self.store.finalize(&sealed.offsets, now_millis())?;
+        self.store.move_into_place(&sealed.offsets)?;
+        self.owed = Some(CommitRecord {
+            epoch: self.epoch,
+            committed_at_millis: now_millis(),
+        });
         self.prune(sealed.parquet.as_ref());
         self.epoch += 1;
         self.begin(pipeline)
+    }
+
+    /// Writes the last committed epoch's commit record, which the next epoch would have carried
+    /// (on a clean stop, so the checkpoint shows it committed without asking Kafka).
+    pub fn close(&mut self) -> anyhow::Result<()> {
+        if let Some(record) = &self.owed {
+            self.store.commit(record)?;
+            self.owed = None;
+        }
+        Ok(())
     }
 
     /// Opens the current epoch: a new transaction, Parquet files named after it.

@@ -3,7 +3,7 @@
 //!
 //! Registering the transactional id (before this runs) fences an older processor and settles
 //! its open transaction. An epoch with offsets but no commit record is then finished if the
-//! consumer group's offsets carry its tag (Kafka committed it), else rolled back; the processor
+//! consumer group's offsets carry its tag or a later one (Kafka committed it), else rolled back; the processor
 //! restores the last committed state — engine, watermark, open Parquet files — and reads on
 //! from its offsets.
 
@@ -118,6 +118,7 @@ impl Recovered {
                 epoch: restored_epoch.unwrap_or(0) + 1,
                 timeouts: plan.timeouts,
                 phase: Phase::default(),
+                owed: None,
             },
             start,
             restored_epoch,
@@ -187,8 +188,10 @@ fn load_rows(
     Ok(rows)
 }
 
-/// Finishes or rolls back the epochs a crash left without a commit record, by what Kafka
-/// committed: the consumer group's offsets carry the tag of the last epoch Kafka committed.
+/// Finishes or rolls back the epochs without a commit record (the newest committed one's is
+/// written with the next epoch, and a crash may interrupt one more), by what Kafka committed:
+/// the consumer group's offsets carry the tag of the last epoch Kafka committed, and epochs
+/// commit in order, so every pending epoch up to it committed and any later one did not.
 fn settle_pending(
     store: &CheckpointStore,
     id: &str,
@@ -199,8 +202,9 @@ fn settle_pending(
     let committed = store.committed_epochs()?.last().copied();
     let tags = kafka.committed_tags()?;
     let in_kafka = tags.iter().filter_map(|tag| tagged_epoch(tag, id)).max();
-    if let (Some(kafka), None) = (in_kafka, pending.last()) {
-        if committed.is_none_or(|c| kafka > c) {
+    if let Some(kafka) = in_kafka {
+        let settled = pending.iter().copied().filter(|e| *e <= kafka).max();
+        if settled.or(committed).is_none_or(|c| kafka > c) {
             return Err(RecoveryError::BehindKafka {
                 kafka,
                 location: store.location(),
@@ -211,7 +215,7 @@ fn settle_pending(
         }
     }
     for epoch in pending {
-        if in_kafka == Some(epoch) {
+        if in_kafka.is_some_and(|kafka| epoch <= kafka) {
             tracing::info!("checkpoint: epoch {epoch} was committed to Kafka before the stop; moving its files into place");
             store.finalize(&store.read_offsets(epoch)?, now_millis())?;
         } else {

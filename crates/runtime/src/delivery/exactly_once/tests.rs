@@ -338,10 +338,14 @@ fn a_commit_makes_the_epoch_visible_and_a_restart_resumes_after_it() {
     assert_eq!(world.kafka.committed().len(), 1);
     assert!(world.kafka.committed()[0].ends_with(":1"));
     assert_eq!(world.visible_raw_files().len(), 1);
-    assert_eq!(world.store().committed_epochs().unwrap(), [1]);
+    assert_eq!(
+        world.store().pending_epochs().unwrap(),
+        [1],
+        "its commit record comes with the next epoch's files"
+    );
     assert_eq!(processor.coordinator.epoch(), 2);
 
-    drop(processor);
+    drop(processor); // a crash: the group's tag says epoch 1 committed
     let again = world.start().unwrap();
     assert_eq!(again.restored, Some(1));
     assert_eq!(again.start, Start::Offsets(BTreeMap::from([(0, 4)])));
@@ -458,7 +462,65 @@ fn a_commit_reported_failed_but_applied_is_finished_on_retry() {
     assert_eq!(processor.commit().unwrap(), Commit::Waiting);
     assert_eq!(processor.commit().unwrap(), Commit::Done(1));
     assert_eq!(world.visible_raw_files().len(), 1);
+    processor.coordinator.close().unwrap();
     assert_eq!(world.store().committed_epochs().unwrap(), [1]);
+}
+
+#[test]
+fn a_commit_record_is_written_with_the_next_epoch_and_on_close() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    processor.read(&[0]);
+    assert_eq!(processor.commit().unwrap(), Commit::Done(1));
+    assert!(world.store().committed_epochs().unwrap().is_empty());
+    processor.read(&[1]);
+    assert_eq!(processor.commit().unwrap(), Commit::Done(2));
+    assert_eq!(world.store().committed_epochs().unwrap(), [1]);
+    assert_eq!(world.store().pending_epochs().unwrap(), [2]);
+    processor.coordinator.close().unwrap();
+    assert_eq!(world.store().committed_epochs().unwrap(), [1, 2]);
+    assert!(world.store().pending_epochs().unwrap().is_empty());
+    drop(processor);
+    assert_eq!(world.start().unwrap().restored, Some(2));
+}
+
+#[test]
+fn every_pending_epoch_up_to_the_tag_in_kafka_is_finished_on_restart() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    processor.read(&[0]);
+    assert_eq!(processor.commit().unwrap(), Commit::Done(1));
+    processor.read_an_hour();
+    world.kafka.fail(Op::Commit, TxnErrorKind::Retriable, true);
+    assert_eq!(processor.commit().unwrap(), Commit::Waiting);
+    drop(processor);
+    // a crash while epoch 2's files were written: its offsets made it, epoch 1's record not
+    world.storage.delete("checkpoint/commits/1").unwrap();
+    assert_eq!(world.store().pending_epochs().unwrap(), [1, 2]);
+
+    let again = world.start().unwrap();
+    assert_eq!(again.restored, Some(2), "the group's tag is epoch 2's");
+    assert_eq!(world.store().committed_epochs().unwrap(), [1, 2]);
+    assert_eq!(world.visible_raw_files().len(), 1);
+}
+
+#[test]
+fn a_pending_epoch_after_the_tag_in_kafka_is_rolled_back_and_the_one_before_finished() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    processor.read(&[0]);
+    assert_eq!(processor.commit().unwrap(), Commit::Done(1));
+    processor.read_an_hour();
+    world.kafka.fail(Op::Commit, TxnErrorKind::Retriable, false);
+    assert_eq!(processor.commit().unwrap(), Commit::Waiting);
+    drop(processor);
+    world.storage.delete("checkpoint/commits/1").unwrap();
+
+    let again = world.start().unwrap();
+    assert_eq!(again.restored, Some(1));
+    assert_eq!(world.store().committed_epochs().unwrap(), [1]);
+    assert!(world.store().pending_epochs().unwrap().is_empty());
+    assert!(world.visible_raw_files().is_empty(), "epoch 2 rolled back");
 }
 
 #[test]
