@@ -9,6 +9,7 @@
 //! the records of the others late just because they were read later.
 
 use std::collections::BTreeMap;
+use std::ffi::CString;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -175,6 +176,12 @@ pub struct KafkaSource {
     ends: PartitionEnds,
     /// The client errors counted at the last look.
     errors_seen: u64,
+    /// The topic, for librdkafka's cached end offsets.
+    topic_c: CString,
+    /// Records delivered since start-up.
+    records: u64,
+    /// [`KafkaSource::caught_up`] looks again once this many records were delivered.
+    look_again_at: u64,
 }
 
 impl KafkaSource {
@@ -238,6 +245,9 @@ impl KafkaSource {
             steps: 0,
             idle: Duration::ZERO,
             errors_seen: 0,
+            topic_c: CString::new(topic).context("a topic name with a NUL byte")?,
+            records: 0,
+            look_again_at: 0,
         })
     }
 
@@ -273,6 +283,49 @@ impl KafkaSource {
         self.partitions.iter().all(|p| p.at_end)
     }
 
+    /// True when every partition is read up to the end offset of its last fetch response (or
+    /// to its end): the input is caught up. Known right after the response's last record, while
+    /// [`KafkaSource::all_at_end`] waits for the next, empty, response (the broker holds it up
+    /// to `fetch.wait.max.ms`). A transactionally written input stays "behind" by its commit
+    /// markers until its end is reached. Cheap in a backlog: after finding N records unread,
+    /// it does not look again before N more records were read.
+    pub fn caught_up(&mut self) -> bool {
+        if self.all_at_end() {
+            return true;
+        }
+        if self.records < self.look_again_at {
+            return false;
+        }
+        let unread: i64 = (0..self.partitions.len())
+            .filter(|p| !self.partitions[*p].at_end)
+            .map(|p| match self.cached_end(p) {
+                Some(end) => (end - self.partitions[p].position).max(0),
+                None => 1,
+            })
+            .sum();
+        self.look_again_at = self.records + unread as u64;
+        unread == 0
+    }
+
+    /// The end (high watermark) offset of partition `p` in the last fetch response, if any.
+    fn cached_end(&self, p: usize) -> Option<i64> {
+        let (mut low, mut high) = (-1, -1);
+        // SAFETY: the client pointer lives as long as `self.consumer`, the topic is a valid C
+        // string, and librdkafka only writes the two offsets (rust-rdkafka does not wrap this
+        // call, which reads the client's cache and never blocks on the network).
+        let error = unsafe {
+            rdkafka::bindings::rd_kafka_get_watermark_offsets(
+                self.consumer.client().native_ptr(),
+                self.topic_c.as_ptr(),
+                p as i32,
+                &mut low,
+                &mut high,
+            )
+        };
+        (error == rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+            .then_some(high)
+    }
+
     /// One step: hands at most one record to `handle`, which returns the record's event time
     /// (`None` when it has none, e.g. malformed).
     pub fn poll(
@@ -296,7 +349,10 @@ impl KafkaSource {
         };
         let partition = &mut self.partitions[p];
         match partition.take(p, timeout, &self.health, handle)? {
-            Found::Record => Ok(PollOutcome::Record),
+            Found::Record => {
+                self.records += 1;
+                Ok(PollOutcome::Record)
+            }
             Found::Event => Ok(PollOutcome::Idle),
             Found::Nothing => {
                 self.idle += timeout;
@@ -322,7 +378,10 @@ impl KafkaSource {
         for p in order {
             let take = |record: KafkaRecord<'_>| (handle.take().expect("called once"))(record);
             match self.partitions[p].take(p, Duration::ZERO, &self.health, take)? {
-                Found::Record => return Ok(PollOutcome::Record),
+                Found::Record => {
+                    self.records += 1;
+                    return Ok(PollOutcome::Record);
+                }
                 Found::Event => return Ok(PollOutcome::Idle),
                 Found::Nothing => {}
             }

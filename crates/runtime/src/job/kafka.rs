@@ -224,13 +224,13 @@ impl Running {
     }
 
     /// Exactly-once: windows were written since the last commit and the input is caught up
-    /// (every partition read to its end), so the epoch ends now and they become readable at
+    /// (every partition read to the end its last fetch showed), so the epoch ends now and they become readable at
     /// once — at most once per floor (see [`Monitor::emit_commit_starts`]). While a backlog is
     /// read, windows wait for the commit interval: commits would only slow the catching up.
     fn emit_commit_due(&mut self) -> bool {
         self.delivery.in_epochs()
             && self.pipeline.windows_unpublished()
-            && self.source.all_at_end()
+            && self.source.caught_up()
             && self.monitor.emit_commit_starts()
     }
 
