@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Output latency at a steady load: `generate --rate R` (default 10,000/s; event time 50× the
-# wall clock, so a tumbling and a sliding window become final every 1.2 s) feeds a fresh topic
+# Output latency at a steady load: `generate --rate R` (default 10,000/s; event time SPEEDUP×
+# the wall clock, default 50×, so a tumbling and a sliding window become final every 1.2 s) feeds a fresh topic
 # while `ratings-stream run` processes it live; for S seconds (default 120) the
 # processor-independent `output_latency` measures how long after a window became final (the Kafka
 # timestamp of the first input record whose event time reaches its end + the 10-minute delay) its
 # record was readable in `metrics` with read_committed.
-# Usage: scripts/bench-latency.sh [RATE] [SECONDS] [extra run flags, e.g. --commit-interval 100ms]
+# STORAGE=URL (e.g. `STORAGE=$(scripts/hdfs.sh url)`) adds the Parquet outputs there, with the
+# checkpoint beside them; without it the checkpoint is on the local disk and there is no Parquet.
+# Usage: [STORAGE=URL] [SPEEDUP=N] scripts/bench-latency.sh [RATE] [SECONDS] [extra run flags, e.g. --commit-interval 100ms]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-10000}
@@ -13,15 +15,20 @@ seconds=${2:-120}
 . scripts/lib/bench.sh
 cargo build --release --locked -q --example output_latency
 kafka_topics latency
+if [ -n "${STORAGE:-}" ]; then
+  outputs=(--storage "$STORAGE/latency-$run_id")
+else
+  outputs=(--checkpoint-storage "$work/checkpoint-latency-$run_id")
+fi
 
-"$bin" generate --rate "$rate" --events-per-second $((rate / 50)) \
+"$bin" generate --rate "$rate" --events-per-second $((rate / ${SPEEDUP:-50})) \
   --bootstrap-servers "$bootstrap" --ratings-topic "latency-ratings-$run_id" \
   2> "$work/latency-generate.log" &
 generator=$!
 "$bin" run --bootstrap-servers "$bootstrap" --ratings-topic "latency-ratings-$run_id" \
   --metrics-topic "latency-metrics-$run_id" --dead-letter-topic "latency-dead-$run_id" \
-  --group-id "latency-$run_id" --checkpoint-storage "$work/checkpoint-latency-$run_id" \
-  --starting-offsets latest --metrics-address off --progress-interval 30s "${@:3}" \
+  --group-id "latency-$run_id" "${outputs[@]}" \
+  --starting-offsets latest --metrics-address off --progress-interval "${PROGRESS_INTERVAL:-30s}" "${@:3}" \
   2> "$work/latency-run.log" &
 processor=$!
 trap 'kill $generator $processor 2>/dev/null || true' EXIT

@@ -23,11 +23,13 @@ pub struct Monitor {
     progress_json: bool,
     commit_interval: Duration,
     last_commit: Instant,
-    /// How long the last commit that committed something took.
-    last_commit_took: Duration,
     /// At most one commit triggered by windows per this (zero: none).
     emit_commit_floor: Duration,
+    /// When the last commit triggered by windows started, and how long it took (once done).
     last_emit_commit: Instant,
+    last_emit_took: Duration,
+    /// Whether the commit under way was triggered by windows.
+    emitting: bool,
     last_metrics: Instant,
     /// Start of the current progress interval.
     started: Instant,
@@ -47,9 +49,10 @@ impl Monitor {
             progress_json: config.telemetry.progress_json,
             commit_interval: job.delivery.commit_interval,
             last_commit: Instant::now(),
-            last_commit_took: Duration::ZERO,
             emit_commit_floor: job.delivery.emit_commit_floor,
             last_emit_commit: Instant::now(),
+            last_emit_took: Duration::ZERO,
+            emitting: false,
             // due at once: the first records show in /metrics without waiting an interval
             last_metrics: Instant::now()
                 .checked_sub(METRICS_INTERVAL)
@@ -75,15 +78,16 @@ impl Monitor {
     }
 
     /// Whether windows that became final may end the epoch now: the floor has passed since the
-    /// last commit they triggered, and at least as long as the last commit took since it ended
-    /// (a slow storage, e.g. HDFS, spends at most half its time committing). Notes that one
-    /// starts when it says so.
+    /// last commit they triggered started, and at least twice as long as that one took (on a
+    /// slow storage, e.g. HDFS, such commits take at most half the time). Commits by the
+    /// interval do not hold them back: a window that became final during one waits for its end
+    /// only. Notes that one starts when it says so.
     pub fn emit_commit_starts(&mut self) -> bool {
-        let due = !self.emit_commit_floor.is_zero()
-            && self.last_emit_commit.elapsed() >= self.emit_commit_floor
-            && self.last_commit.elapsed() >= self.last_commit_took;
+        let spacing = self.emit_commit_floor.max(2 * self.last_emit_took);
+        let due = !self.emit_commit_floor.is_zero() && self.last_emit_commit.elapsed() >= spacing;
         if due {
             self.last_emit_commit = Instant::now();
+            self.emitting = true;
         }
         due
     }
@@ -102,8 +106,10 @@ impl Monitor {
     /// commit: a slow storage gets longer epochs, not back-to-back commits of a few records.
     pub fn committed(&mut self, duration: Duration, counted: bool) {
         self.last_commit = Instant::now();
+        if std::mem::take(&mut self.emitting) {
+            self.last_emit_took = duration;
+        }
         if counted {
-            self.last_commit_took = duration;
             self.commits.count += 1;
             self.commits.total += duration;
         }
