@@ -4,6 +4,7 @@
 # once), data and log live in .cache/hdfs (ignored by git).
 #
 # Usage: scripts/hdfs.sh start|stop|status|url|reset
+#   HDFS_EXTRA_CONF="-D key=value ..." adds Hadoop settings to a start (benchmarks of tunings).
 #   start   download the jars if needed, start the cluster (formatting it on first use), wait
 #           until the NameNode answers
 #   stop    stop it (SIGTERM, then SIGKILL after 30 s)
@@ -42,7 +43,7 @@ start() {
     -D hdfs.minidfs.basedir="$data" -D dfs.permissions.enabled=false \
     -D dfs.datanode.address=127.0.0.1:0 -D dfs.datanode.http.address=127.0.0.1:0 \
     -D dfs.datanode.ipc.address=127.0.0.1:0 -D dfs.namenode.http-address=127.0.0.1:0 \
-    -writeConfig "$cache/cluster.xml" >> "$log" 2>&1 &
+    ${HDFS_EXTRA_CONF:-} -writeConfig "$cache/cluster.xml" >> "$log" 2>&1 &
   record_pid "$pidfile" $!
   wait_ready hdfs.sh "$pidfile" "$log" 60 ready "$port"
   echo "hdfs.sh: HDFS up at hdfs://127.0.0.1:$port (data $data)"

@@ -47,6 +47,9 @@ impl TxnError {
             KafkaError::Transaction(e) if e.is_fatal() => TxnError::Fatal(text),
             KafkaError::Transaction(e) if e.txn_requires_abort() => TxnError::Abortable(text),
             KafkaError::Transaction(e) if e.is_retriable() => TxnError::Retriable(text),
+            // rust-rdkafka's commit first flushes: records still in flight when the step's
+            // timeout ends (the broker is away) are not a failure; librdkafka keeps sending them
+            KafkaError::Flush(_) => TxnError::Retriable(text),
             _ => TxnError::Fatal(text),
         }
     }
@@ -234,5 +237,19 @@ impl Producer {
         self.inner
             .abort_transaction(timeout)
             .map_err(|e| TxnError::of("cannot abort the Kafka transaction", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_whose_flush_timed_out_is_retried_and_other_client_errors_are_fatal() {
+        let timed_out = KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut);
+        let judged = TxnError::of("cannot commit the Kafka transaction", timed_out);
+        assert!(matches!(judged, TxnError::Retriable(_)), "{judged:?}");
+        let other = KafkaError::ClientCreation("no".into());
+        assert!(matches!(TxnError::of("x", other), TxnError::Fatal(_)));
     }
 }

@@ -484,20 +484,24 @@ fn a_commit_record_is_written_with_the_next_epoch_and_on_close() {
     assert_eq!(world.start().unwrap().restored, Some(2));
 }
 
-#[test]
-fn every_pending_epoch_up_to_the_tag_in_kafka_is_finished_on_restart() {
-    let world = World::new();
+/// Epoch 1 commits; epoch 2 is sealed and waits (Kafka commits it if `applied`); then a crash
+/// while epoch 2's files were written: its offsets made it, epoch 1's commit record not.
+fn crash_with_two_pending_epochs(world: &World, applied: bool) {
     let mut processor = world.start().unwrap();
     processor.read(&[0]);
     assert_eq!(processor.commit().unwrap(), Commit::Done(1));
     processor.read_an_hour();
-    world.kafka.fail(Op::Commit, TxnErrorKind::Retriable, true);
+    world.kafka.fail(Op::Commit, TxnErrorKind::Retriable, applied);
     assert_eq!(processor.commit().unwrap(), Commit::Waiting);
     drop(processor);
-    // a crash while epoch 2's files were written: its offsets made it, epoch 1's record not
     world.storage.delete("checkpoint/commits/1").unwrap();
     assert_eq!(world.store().pending_epochs().unwrap(), [1, 2]);
+}
 
+#[test]
+fn every_pending_epoch_up_to_the_tag_in_kafka_is_finished_on_restart() {
+    let world = World::new();
+    crash_with_two_pending_epochs(&world, true);
     let again = world.start().unwrap();
     assert_eq!(again.restored, Some(2), "the group's tag is epoch 2's");
     assert_eq!(world.store().committed_epochs().unwrap(), [1, 2]);
@@ -507,15 +511,7 @@ fn every_pending_epoch_up_to_the_tag_in_kafka_is_finished_on_restart() {
 #[test]
 fn a_pending_epoch_after_the_tag_in_kafka_is_rolled_back_and_the_one_before_finished() {
     let world = World::new();
-    let mut processor = world.start().unwrap();
-    processor.read(&[0]);
-    assert_eq!(processor.commit().unwrap(), Commit::Done(1));
-    processor.read_an_hour();
-    world.kafka.fail(Op::Commit, TxnErrorKind::Retriable, false);
-    assert_eq!(processor.commit().unwrap(), Commit::Waiting);
-    drop(processor);
-    world.storage.delete("checkpoint/commits/1").unwrap();
-
+    crash_with_two_pending_epochs(&world, false);
     let again = world.start().unwrap();
     assert_eq!(again.restored, Some(1));
     assert_eq!(world.store().committed_epochs().unwrap(), [1]);
