@@ -491,7 +491,9 @@ fn crash_with_two_pending_epochs(world: &World, applied: bool) {
     processor.read(&[0]);
     assert_eq!(processor.commit().unwrap(), Commit::Done(1));
     processor.read_an_hour();
-    world.kafka.fail(Op::Commit, TxnErrorKind::Retriable, applied);
+    world
+        .kafka
+        .fail(Op::Commit, TxnErrorKind::Retriable, applied);
     assert_eq!(processor.commit().unwrap(), Commit::Waiting);
     drop(processor);
     world.storage.delete("checkpoint/commits/1").unwrap();
