@@ -544,3 +544,66 @@ fn replay_sends_a_movielens_file_in_timestamp_order() {
     sent.sort();
     assert_eq!(sent, [(100, 2), (200, 3), (300, 1)]);
 }
+
+/// An input written in transactions (as an upstream exactly-once job writes it) ends each
+/// transaction with a commit marker, an offset no record is delivered at: the processor still
+/// reads every partition to its end — lag 0 — and every final window is readable while it runs.
+#[test]
+fn a_transactionally_written_input_is_read_to_its_end_past_its_commit_markers() {
+    let topics = Topics::new("txn-input");
+    let log = temp_dir("txn-input-log").join("processor.log");
+    let checkpoint = temp_dir("txn-input-checkpoint");
+    let child = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args(topics.out.run_args(&topics.ratings))
+        .args(["--commit-interval", "1h", "--commit-records", "0"])
+        .args(["--metrics-address", "127.0.0.1:0"])
+        .args(["--checkpoint-storage", checkpoint.to_str().unwrap()])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let port = metrics_port(&log, Duration::from_secs(60));
+    let upstream = Producer::transactional(
+        &kafka_settings(),
+        &format!("{}-upstream", topics.out.group),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    // 30 transactions of 20 ratings, a minute of event time each: windows close all along
+    for transaction in 0..30i64 {
+        upstream.begin_transaction().unwrap();
+        for i in 0..20i64 {
+            let time = B + transaction * 60 + i * 3;
+            let rating = format!(
+                r#"{{"userId":{},"movieId":{},"rating":3.5,"timestamp":{time}}}"#,
+                i + 1,
+                transaction + 1
+            );
+            let key = i.to_string();
+            upstream
+                .send(&topics.ratings, Some(key.as_bytes()), rating.as_bytes())
+                .unwrap();
+        }
+        upstream
+            .commit_transaction(Duration::from_secs(30))
+            .unwrap();
+    }
+    wait_for_metric(
+        port,
+        "ratings_stream_records_in_total 600",
+        Duration::from_secs(60),
+    );
+    wait_for_metric(
+        port,
+        "ratings_stream_consumer_lag_records 0\n",
+        Duration::from_secs(30),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let windows_out = metric(port, "ratings_stream_windows_out_total");
+    assert!(windows_out >= 20.0, "{windows_out} windows out");
+    assert_eq!(
+        read_topic(&topics.out.metrics).len() as f64,
+        windows_out,
+        "every final window readable while the processor runs"
+    );
+    stop_with_sigterm(child, &log);
+}
