@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +40,25 @@ impl Topics {
             ratings,
             out: OutputTopics::create(&prefix),
         }
+    }
+
+    /// A live processor on these topics whose epochs end only when windows become final
+    /// (commit interval 1 h, no record cap), Prometheus on a free port: the child, its log and
+    /// that port.
+    fn spawn_window_paced(&self, name: &str, extra: &[&str]) -> (Child, PathBuf, u16) {
+        let log = temp_dir(&format!("{name}-log")).join("processor.log");
+        let checkpoint = temp_dir(&format!("{name}-checkpoint"));
+        let child = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+            .args(self.out.run_args(&self.ratings))
+            .args(["--commit-interval", "1h", "--commit-records", "0"])
+            .args(["--metrics-address", "127.0.0.1:0"])
+            .args(["--checkpoint-storage", checkpoint.to_str().unwrap()])
+            .args(extra)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let port = metrics_port(&log, Duration::from_secs(60));
+        (child, log, port)
     }
 
     /// `ratings-stream run` on these topics until the input is read to its end (the checkpoint
@@ -441,22 +460,8 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
 #[test]
 fn windows_becoming_final_end_their_epoch_at_once_and_idleness_commits_nothing() {
     let topics = Topics::new("emit-commit");
-    let log = temp_dir("emit-commit-log").join("processor.log");
-    let checkpoint = temp_dir("emit-commit-checkpoint");
-    let child = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args(topics.out.run_args(&topics.ratings))
-        .args(["--commit-interval", "1h", "--commit-records", "0"])
-        .args([
-            "--metrics-address",
-            "127.0.0.1:0",
-            "--progress-interval",
-            "1s",
-        ])
-        .args(["--checkpoint-storage", checkpoint.to_str().unwrap()])
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let port = metrics_port(&log, Duration::from_secs(60));
+    let (child, log, port) =
+        topics.spawn_window_paced("emit-commit", &["--progress-interval", "1s"]);
     // 5,000 ratings/s, event time 250× the clock: a minute of event time closes every 240 ms
     let count = "40000";
     binary(&[
@@ -551,17 +556,7 @@ fn replay_sends_a_movielens_file_in_timestamp_order() {
 #[test]
 fn a_transactionally_written_input_is_read_to_its_end_past_its_commit_markers() {
     let topics = Topics::new("txn-input");
-    let log = temp_dir("txn-input-log").join("processor.log");
-    let checkpoint = temp_dir("txn-input-checkpoint");
-    let child = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args(topics.out.run_args(&topics.ratings))
-        .args(["--commit-interval", "1h", "--commit-records", "0"])
-        .args(["--metrics-address", "127.0.0.1:0"])
-        .args(["--checkpoint-storage", checkpoint.to_str().unwrap()])
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let port = metrics_port(&log, Duration::from_secs(60));
+    let (child, log, port) = topics.spawn_window_paced("txn-input", &[]);
     let upstream = Producer::transactional(
         &kafka_settings(),
         &format!("{}-upstream", topics.out.group),
