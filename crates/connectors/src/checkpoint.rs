@@ -294,8 +294,13 @@ impl CheckpointStore {
     }
 
     fn write(&self, kind: Kind, epoch: u64, body: &[u8]) -> anyhow::Result<()> {
-        self.storage
-            .publish(&self.path(kind, epoch), framed(kind, body))
+        let (path, bytes) = self.file(kind, epoch, body);
+        self.storage.publish(&path, bytes)
+    }
+
+    /// The checkpoint file of `kind` for `epoch`: its path and its framed contents.
+    fn file(&self, kind: Kind, epoch: u64, body: &[u8]) -> (String, Vec<u8>) {
+        (self.path(kind, epoch), framed(kind, body))
     }
 
     /// Writes everything an epoch needs before Kafka may commit it, all at once (each file
@@ -309,23 +314,14 @@ impl CheckpointStore {
             .map(|(index, bytes)| (self.staging_path(id, index), bytes))
             .collect();
         if let Some(rows) = epoch.rows {
-            files.push((self.path(Kind::Rows, id), framed(Kind::Rows, &rows)));
+            files.push(self.file(Kind::Rows, id, &rows));
         }
+        files.push(self.file(Kind::State, id, &epoch.state));
         let offsets = serde_json::to_vec_pretty(epoch.offsets)?;
-        files.push((
-            self.path(Kind::State, id),
-            framed(Kind::State, &epoch.state),
-        ));
-        files.push((
-            self.path(Kind::Offsets, id),
-            framed(Kind::Offsets, &offsets),
-        ));
+        files.push(self.file(Kind::Offsets, id, &offsets));
         if let Some(record) = epoch.previous_commit {
             let body = serde_json::to_vec_pretty(&record)?;
-            files.push((
-                self.path(Kind::Commit, record.epoch),
-                framed(Kind::Commit, &body),
-            ));
+            files.push(self.file(Kind::Commit, record.epoch, &body));
         }
         self.storage.publish_all(files)
     }

@@ -286,8 +286,8 @@ impl KafkaSource {
     /// True when every partition is read up to the end offset of its last fetch response (or
     /// to its end): the input is caught up. Known right after the response's last record, while
     /// [`KafkaSource::all_at_end`] waits for the next, empty, response (the broker holds it up
-    /// to `fetch.wait.max.ms`). A transactionally written input stays "behind" by its commit
-    /// markers until its end is reached. Cheap in a backlog: after finding N records unread,
+    /// to `fetch.wait.max.ms`). A partition whose cached end stays ahead of its last record
+    /// counts as caught up once its end-of-partition event came. Cheap in a backlog: after finding N records unread,
     /// it does not look again before N more records were read.
     pub fn caught_up(&mut self) -> bool {
         if self.all_at_end() {
