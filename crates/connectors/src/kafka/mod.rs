@@ -2,6 +2,7 @@
 
 mod admin;
 mod arrivals;
+mod batch;
 mod ends;
 mod health;
 mod producer;

@@ -21,6 +21,7 @@ use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use super::arrivals::Arrivals;
+use super::batch::{c_topic, BatchQueue};
 use super::ends::PartitionEnds;
 use super::health::{Health, HealthContext};
 use super::settings::KafkaSettings;
@@ -78,11 +79,11 @@ const IDLE_WAIT: Duration = Duration::from_millis(20);
 /// its fetch may be slow.
 const UNREAD_WAIT: Duration = Duration::from_secs(2);
 
-type Queue = PartitionQueue<HealthContext>;
-
 /// One partition: its queue and where reading it stands.
 struct Partition {
-    queue: Queue,
+    /// Its queue, split off the consumer's; read through `batch`, kept for its arrival signal.
+    _split: PartitionQueue<HealthContext>,
+    batch: BatchQueue,
     /// Whether the partition was read to its end (and nothing was read from it since).
     at_end: bool,
     /// Whether the partition has delivered a record or its end since start-up.
@@ -109,9 +110,10 @@ enum Found {
 }
 
 impl Partition {
-    fn new(queue: Queue, position: i64) -> Partition {
+    fn new(split: PartitionQueue<HealthContext>, batch: BatchQueue, position: i64) -> Partition {
         Partition {
-            queue,
+            _split: split,
+            batch,
             at_end: false,
             answered: false,
             last_time: None,
@@ -129,27 +131,29 @@ impl Partition {
         health: &Health,
         handle: impl FnOnce(KafkaRecord<'_>) -> anyhow::Result<Option<i64>>,
     ) -> anyhow::Result<Found> {
-        match self.queue.poll(timeout) {
-            None => Ok(Found::Nothing),
-            Some(Err(KafkaError::PartitionEOF(_))) => {
+        let Some(message) = self.batch.next(timeout) else {
+            return Ok(Found::Nothing);
+        };
+        match message.error() {
+            Some(KafkaError::PartitionEOF(_)) => {
                 self.at_end = true;
                 self.answered = true;
                 Ok(Found::Event)
             }
-            Some(Err(error)) => {
-                health.note_error(&error.to_string());
+            Some(error) => {
+                health.note_error(&format!("{error}: {}", message.error_text()));
                 Ok(Found::Event)
             }
-            Some(Ok(message)) => {
+            None => {
                 self.at_end = false;
                 self.answered = true;
                 self.noticed.1 = false;
                 self.position = message.offset() + 1;
                 let record = KafkaRecord {
-                    payload: message.payload().unwrap_or(&[]),
+                    payload: message.payload(),
                     partition: p as i32,
                     offset: message.offset(),
-                    timestamp: message.timestamp().to_millis(),
+                    timestamp: message.timestamp(),
                 };
                 if let Some(time) = handle(record)? {
                     self.last_time = Some(time);
@@ -215,6 +219,7 @@ impl KafkaSource {
         let positions = start_positions(&consumer, topic, count, start)?;
         let consumer = Arc::new(consumer);
         let arrivals = Arc::new(Arrivals::default());
+        let topic_c = c_topic(topic)?;
         // split before assigning: what librdkafka fetches before a partition's queue is split
         // lands on the consumer's main queue, where a record (or the end-of-partition event)
         // would be out of order with the rest of its partition
@@ -225,7 +230,8 @@ impl KafkaSource {
                 .context("cannot split a partition queue")?;
             let noted = Arc::clone(&arrivals);
             queue.set_nonempty_callback(move || noted.note());
-            partitions.push(Partition::new(queue, *position));
+            let batch = BatchQueue::open(&consumer, &topic_c, p as i32)?;
+            partitions.push(Partition::new(queue, batch, *position));
         }
         let mut assignment = TopicPartitionList::new();
         for (partition, offset) in positions.iter().enumerate() {
@@ -245,7 +251,7 @@ impl KafkaSource {
             steps: 0,
             idle: Duration::ZERO,
             errors_seen: 0,
-            topic_c: CString::new(topic).context("a topic name with a NUL byte")?,
+            topic_c,
             records: 0,
             look_again_at: 0,
         })
