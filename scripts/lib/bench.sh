@@ -1,7 +1,7 @@
 # Shared by the benchmark scripts: source it from the repository root. Builds the release binary
-# and defines `bin` (RATINGS_BIN to measure another build, e.g. an older commit's, side by side),
-# `work` (the scratch folder) and the helpers below.
-cargo build --release --locked -q
+# and defines `bin` (RATINGS_BIN to measure another build, e.g. an older commit's, side by side;
+# then nothing is built), `work` (the scratch folder) and the helpers below.
+[ -n "${RATINGS_BIN:-}" ] || cargo build --release --locked -q
 bin=${RATINGS_BIN:-target/release/ratings-stream}
 work=.cache/bench
 mkdir -p "$work"
