@@ -63,6 +63,80 @@ pub enum Command {
     /// Look into a checkpoint folder: committed and pending epochs, offsets, watermark.
     #[command(subcommand)]
     Checkpoint(CheckpointCommand),
+    /// The live dashboard: reads the windows on `metrics` (read_committed; the last --history
+    /// first, then live) and serves a page, a REST API and live updates on --listen.
+    ///
+    /// Example: ratings-stream dashboard --bootstrap-servers 127.0.0.1:9092
+    #[command(verbatim_doc_comment)]
+    Dashboard(DashboardArgs),
+}
+
+/// Who may open the dashboard.
+#[derive(Debug, Args)]
+pub struct DashboardAccessArgs {
+    /// A bearer token the page and the API require (Authorization: Bearer TOKEN, or
+    /// ?token=TOKEN in the page's URL). Set one whenever the dashboard listens beyond 127.0.0.1.
+    #[arg(
+        long = "dashboard-token",
+        env = "RATINGS_DASHBOARD_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// A file holding the token (first line).
+    #[arg(
+        long = "dashboard-token-file",
+        env = "RATINGS_DASHBOARD_TOKEN_FILE",
+        conflicts_with = "token"
+    )]
+    pub token_file: Option<PathBuf>,
+}
+
+/// What the dashboard watches besides the windows.
+#[derive(Debug, Args)]
+pub struct DashboardWatchArgs {
+    /// A processor's Prometheus endpoint to scrape for throughput, lag, output latency and
+    /// error counters (repeatable), e.g. http://127.0.0.1:9464/metrics.
+    #[arg(
+        long = "scrape",
+        value_name = "URL",
+        env = "RATINGS_DASHBOARD_SCRAPE",
+        value_delimiter = ','
+    )]
+    pub scrape: Vec<String>,
+    /// How often the endpoints are scraped.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, env = "RATINGS_DASHBOARD_SCRAPE_INTERVAL")]
+    pub scrape_interval: Duration,
+    /// Alert rules as a JSON array, each replacing the built-in rule of its name or adding one;
+    /// usually written as [[alerts.rules]] in the settings file (see README).
+    #[arg(long, value_name = "JSON", env = "RATINGS_ALERT_RULES")]
+    pub alert_rules: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Settings file (TOML): [dashboard], [kafka] and [[alerts.rules]]; see README.
+    #[arg(long, env = "RATINGS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address the dashboard listens on. Anything but a loopback address exposes it to the
+    /// network: give --dashboard-token then.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8080",
+        env = "RATINGS_DASHBOARD_LISTEN"
+    )]
+    pub listen: String,
+    /// How much history to read from the topic at start and keep (e.g. 24h, 7d).
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration, env = "RATINGS_DASHBOARD_HISTORY")]
+    pub history: Duration,
+    /// The topic of window metrics.
+    #[arg(long, default_value = "metrics", env = "RATINGS_METRICS_TOPIC")]
+    pub metrics_topic: String,
+    #[command(flatten)]
+    pub access: DashboardAccessArgs,
+    #[command(flatten)]
+    pub watch: DashboardWatchArgs,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -346,6 +420,17 @@ pub struct RunArgs {
     /// Records larger than this are rejected as oversized.
     #[arg(long, default_value_t = ratings_core::rating::DEFAULT_MAX_RECORD_BYTES, env = "RATINGS_MAX_RECORD_BYTES")]
     pub max_record_bytes: usize,
+    /// Kafka mode: also serve the live dashboard of --metrics-topic on this address (e.g.
+    /// 127.0.0.1:8080), as `ratings-stream dashboard` would.
+    #[arg(long, env = "RATINGS_DASHBOARD")]
+    pub dashboard: Option<String>,
+    /// How much history the dashboard reads and keeps.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration, env = "RATINGS_DASHBOARD_HISTORY")]
+    pub dashboard_history: Duration,
+    #[command(flatten)]
+    pub dashboard_access: DashboardAccessArgs,
+    #[command(flatten)]
+    pub dashboard_watch: DashboardWatchArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]
@@ -356,11 +441,15 @@ pub struct RunArgs {
     pub stream: StreamArgs,
 }
 
+/// Where the demo serves its dashboard by default.
+pub const DEMO_DASHBOARD: &str = "127.0.0.1:8080";
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// How long to run (Ctrl-C stops earlier).
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    pub duration: Duration,
+    /// How long to run (Ctrl-C stops earlier). Default: 30 s with --dashboard off, else until
+    /// Ctrl-C.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
     /// Generated ratings per second of wall-clock time.
     #[arg(long, default_value_t = 2000)]
     pub rate: u32,
@@ -379,6 +468,11 @@ pub struct DemoArgs {
     /// Also print sliding windows (tumbling windows only by default).
     #[arg(long)]
     pub show_sliding: bool,
+    /// Serve the live dashboard on this address ("off": none). When the default port is taken,
+    /// a free one is used. With the dashboard the demo runs until Ctrl-C unless --duration is
+    /// given.
+    #[arg(long, default_value = DEMO_DASHBOARD)]
+    pub dashboard: String,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

@@ -3,7 +3,8 @@
 //! Every option that has an environment variable can be set in the file under the same name
 //! without the `RATINGS_` prefix, in lower case (`watermark_delay = "10min"`,
 //! `bootstrap_servers = "broker:9092"`); sections only group settings, and must be one of
-//! [`SECTIONS`]; `[kafka.properties]` holds librdkafka properties. An unknown key or section
+//! [`SECTIONS`]; `[kafka.properties]` holds librdkafka properties, and `[[alerts.rules]]` the
+//! dashboard's alert rules (passed on as JSON in `RATINGS_ALERT_RULES`). An unknown key or section
 //! is an error naming it and the file. The file is
 //! applied as environment variables that are not already set, before the command line is
 //! parsed, so the precedence is: flags, then environment, then file, then defaults.
@@ -17,9 +18,10 @@ use clap::CommandFactory;
 use crate::args::Cli;
 
 const PROPERTIES_VARIABLE: &str = "RATINGS_KAFKA_PROPERTIES";
+const ALERT_RULES_VARIABLE: &str = "RATINGS_ALERT_RULES";
 
 /// The sections a settings file may group its keys in.
-pub const SECTIONS: [&str; 8] = [
+pub const SECTIONS: [&str; 10] = [
     "kafka",
     "engine",
     "parquet",
@@ -28,6 +30,8 @@ pub const SECTIONS: [&str; 8] = [
     "delivery",
     "checkpoint",
     "telemetry",
+    "dashboard",
+    "alerts",
 ];
 
 /// Finds the settings file named on the command line or in the environment and applies it.
@@ -90,6 +94,10 @@ fn collect(
             toml::Value::Table(inner) if key == "properties" => {
                 out.push((PROPERTIES_VARIABLE.into(), properties(inner)?))
             }
+            toml::Value::Array(rules) if key == "rules" => out.push((
+                ALERT_RULES_VARIABLE.into(),
+                serde_json::to_string(rules).context("alert rules")?,
+            )),
             toml::Value::Table(inner) if SECTIONS.contains(&key.as_str()) => {
                 collect(inner, known, out)?
             }
@@ -147,6 +155,9 @@ mod tests {
             "sasl.password" = "s3cret"
             [engine]
             top-n = 3
+            [[alerts.rules]]
+            name = "LowThroughput"
+            threshold = 5.0
         "#;
         let vars = variables(text, &known_variables()).unwrap();
         let get = |name: &str| {
@@ -161,6 +172,10 @@ mod tests {
         assert_eq!(
             get(PROPERTIES_VARIABLE),
             Some("sasl.password=s3cret;security.protocol=SASL_SSL")
+        );
+        assert_eq!(
+            get(ALERT_RULES_VARIABLE),
+            Some(r#"[{"name":"LowThroughput","threshold":5.0}]"#)
         );
     }
 

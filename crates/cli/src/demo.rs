@@ -1,10 +1,14 @@
 //! `ratings-stream demo`: the embedded default. The built-in generator feeds the pipeline at a
-//! fixed wall-clock rate, with event time running `--speedup` times faster, and every closed
-//! window is printed as a table row. Runs for `--duration` or until Ctrl-C.
+//! fixed wall-clock rate, with event time running `--speedup` times faster; every closed
+//! window is printed as a table row and shown on the live dashboard, served in-process. Runs
+//! for `--duration` or until Ctrl-C.
 
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use ratings_dashboard::{Board, BoardSettings, Running};
 
 use ratings_core::time::{align_down, rfc3339_seconds};
 use ratings_core::{Engine, WindowResult};
@@ -17,9 +21,13 @@ use ratings_runtime::sink::json_lines::CountOnly;
 use ratings_runtime::sink::{Outputs, WindowSink};
 use ratings_runtime::source::{Format, SourceRecord};
 
-use crate::args::DemoArgs;
+use crate::args::{DashboardAccessArgs, DemoArgs, DEMO_DASHBOARD};
 
 const TICKS_PER_SECOND: u32 = 10;
+/// How long the demo runs without a dashboard, unless told.
+const DEFAULT_DURATION: Duration = Duration::from_secs(30);
+/// Days of windows the demo's dashboard keeps (event time runs fast).
+const DEMO_HISTORY: Duration = Duration::from_secs(7 * 86_400);
 
 /// Runs the demo.
 pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
@@ -38,6 +46,12 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         malformed_fraction: args.malformed_fraction,
         ..GeneratorConfig::default()
     };
+    let dashboard = serve_dashboard(&args.dashboard)?;
+    let duration = match (&dashboard, args.duration) {
+        (_, Some(duration)) => duration,
+        (Some(_), None) => Duration::MAX,
+        (None, None) => DEFAULT_DURATION,
+    };
     banner(
         "demo (synthetic ratings, no servers)",
         &config,
@@ -54,12 +68,12 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
                 "late / malformed",
                 format!("{} / {}", args.late_fraction, args.malformed_fraction),
             ),
+            ("duration", duration_text(duration)),
             (
-                "duration",
-                format!(
-                    "{} (Ctrl-C stops)",
-                    humantime::format_duration(args.duration)
-                ),
+                "dashboard",
+                dashboard
+                    .as_ref()
+                    .map_or("off".to_string(), |(_, running)| running.url()),
             ),
         ],
     );
@@ -70,6 +84,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         windows: Box::new(ConsoleTable {
             show_sliding: args.show_sliding,
             rows: 0,
+            board: dashboard.as_ref().map(|(board, _)| Arc::clone(board)),
         }),
         dead_letters: Box::new(CountOnly),
         late: Box::new(CountOnly),
@@ -86,7 +101,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut produced = 0u64;
     let mut tick = 0u32;
-    while !stop.load(Ordering::Relaxed) && started.elapsed() < args.duration {
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < duration {
         tick += 1;
         let target = u64::from(args.rate) * u64::from(tick) / u64::from(TICKS_PER_SECOND);
         for generated in generator.by_ref().take((target - produced) as usize) {
@@ -108,14 +123,58 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints windows as rows of a table on standard output.
+/// How long the demo runs, for the banner.
+fn duration_text(duration: Duration) -> String {
+    if duration == Duration::MAX {
+        "until Ctrl-C".to_string()
+    } else {
+        format!("{} (Ctrl-C stops)", humantime::format_duration(duration))
+    }
+}
+
+/// The demo's dashboard on `listen` ("off": none); when the default address is taken, on a
+/// free port.
+fn serve_dashboard(listen: &str) -> anyhow::Result<Option<(Arc<Board>, Running)>> {
+    if listen == "off" {
+        return Ok(None);
+    }
+    let board = Arc::new(Board::new(BoardSettings {
+        retention: DEMO_HISTORY,
+        source: "demo (in-process)".into(),
+        rules: crate::dashboard::alert_rules(None)?,
+        endpoints: Vec::new(),
+    }));
+    board.feed(|f| {
+        f.connected = true;
+        f.backfilled = true;
+    });
+    ratings_dashboard::watch::spawn(Arc::clone(&board), Duration::from_secs(5))?;
+    let access = DashboardAccessArgs {
+        token: None,
+        token_file: None,
+    };
+    let running = match crate::dashboard::start(Arc::clone(&board), listen, &access) {
+        Err(error) if listen == DEMO_DASHBOARD => {
+            tracing::warn!("{error:#}; using a free port");
+            crate::dashboard::start(Arc::clone(&board), "127.0.0.1:0", &access)?
+        }
+        other => other?,
+    };
+    Ok(Some((board, running)))
+}
+
+/// Prints windows as rows of a table on standard output, and hands them to the dashboard.
 struct ConsoleTable {
     show_sliding: bool,
     rows: u64,
+    board: Option<Arc<Board>>,
 }
 
 impl WindowSink for ConsoleTable {
-    fn write_window(&mut self, w: &WindowResult, _processing_time: i64) -> io::Result<()> {
+    fn write_window(&mut self, w: &WindowResult, processing_time: i64) -> io::Result<()> {
+        if let Some(board) = &self.board {
+            board.offer(w.to_json(processing_time).as_bytes());
+        }
         if !self.show_sliding && !w.window_type.starts_with("tumbling") {
             return Ok(());
         }

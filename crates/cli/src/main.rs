@@ -1,10 +1,11 @@
 //! `ratings-stream`: the binary, a thin shell over the runtime. It turns flags, environment
 //! variables and the settings file into a [`ratings_runtime::config::JobConfig`] and runs it;
-//! it also holds the tools around the job (demo, generate, replay, checkpoint inspect), the
+//! it also holds the tools around the job (demo, dashboard, generate, replay, checkpoint inspect), the
 //! logging set-up and the remediation hints added to errors.
 
 mod args;
 mod config_file;
+mod dashboard;
 mod demo;
 mod generate;
 mod hints;
@@ -39,7 +40,37 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         );
     }
     let stop = shutdown::stop_flag()?;
+    let _dashboard = match &args.dashboard {
+        None => None,
+        Some(_) if args.input.is_some() => {
+            anyhow::bail!(
+                "--dashboard shows the metrics topic: it needs the Kafka mode (no --input)"
+            )
+        }
+        Some(listen) => Some(dashboard::follow_topic(
+            ratings_dashboard::feed::TopicFeed {
+                settings: args
+                    .kafka
+                    .settings(&format!("{}-dashboard", args.stream.client_id)),
+                topic: args.stream.metrics_topic.clone(),
+                history: args.dashboard_history,
+            },
+            listen,
+            &args.dashboard_access,
+            &args.dashboard_watch,
+            &own_metrics_endpoint(&config),
+        )?),
+    };
     ratings_runtime::run(&config, &stop).map(|_| ())
+}
+
+/// The processor's own `/metrics` URL, for its in-process dashboard (none when the endpoint is
+/// off or its port is picked at start).
+fn own_metrics_endpoint(config: &ratings_runtime::config::JobConfig) -> Vec<String> {
+    match &config.telemetry.metrics_address {
+        Some(address) if !address.ends_with(":0") => vec![format!("http://{address}/metrics")],
+        _ => Vec::new(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -55,6 +86,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::generate(args),
         Command::Replay(args) => replay::replay(args),
         Command::Checkpoint(CheckpointCommand::Inspect(args)) => inspect_checkpoint(args),
+        Command::Dashboard(args) => dashboard::dashboard(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

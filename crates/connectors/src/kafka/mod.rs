@@ -4,12 +4,14 @@ mod admin;
 mod arrivals;
 mod batch;
 mod ends;
+mod follower;
 mod health;
 mod producer;
 mod settings;
 mod source;
 
 pub use admin::ensure_topics;
+pub use follower::{Followed, Follower};
 pub use health::{DeliveryObserver, Health};
 pub use producer::Producer;
 pub use producer::TxnError;

@@ -487,7 +487,7 @@ impl KafkaSource {
 }
 
 /// The topic's partition count; a clear error when the broker or the topic is missing.
-fn partition_count(
+pub(super) fn partition_count(
     consumer: &BaseConsumer<HealthContext>,
     settings: &KafkaSettings,
     topic: &str,
@@ -575,7 +575,7 @@ fn start_positions(
 }
 
 /// The offsets `from` designates, per partition.
-fn resolve(
+pub(super) fn resolve(
     consumer: &BaseConsumer<HealthContext>,
     topic: &str,
     partitions: usize,

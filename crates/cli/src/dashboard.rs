@@ -1,0 +1,113 @@
+//! `ratings-stream dashboard`, and the dashboard that `run --dashboard` and `demo` serve
+//! in-process: token and address checks, start-up, and the URL printed for the user.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ratings_dashboard::alerts::{rules, Rule};
+use ratings_dashboard::feed::TopicFeed;
+use ratings_dashboard::{serve, watch, Access, Board, BoardSettings, Running};
+
+use crate::args::{DashboardAccessArgs, DashboardArgs, DashboardWatchArgs};
+
+/// How often the stand-alone dashboard looks at the stop flag.
+const STOP_POLL: Duration = Duration::from_millis(200);
+
+/// `ratings-stream dashboard`: serves until Ctrl-C.
+pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<()> {
+    let running = follow_topic(
+        TopicFeed {
+            settings: args.kafka.settings("ratings-stream-dashboard"),
+            topic: args.metrics_topic.clone(),
+            history: args.history,
+        },
+        &args.listen,
+        &args.access,
+        &args.watch,
+        &[],
+    )?;
+    let stop = crate::shutdown::stop_flag()?;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(STOP_POLL);
+    }
+    running.stop();
+    Ok(())
+}
+
+/// Serves a dashboard of the windows on a Kafka topic (its history first, then live),
+/// scraping the endpoints of `watch` and `also_scrape`.
+pub fn follow_topic(
+    feed: TopicFeed,
+    listen: &str,
+    access: &DashboardAccessArgs,
+    watch: &DashboardWatchArgs,
+    also_scrape: &[String],
+) -> anyhow::Result<Running> {
+    let mut endpoints = watch.scrape.clone();
+    endpoints.extend_from_slice(also_scrape);
+    let board = Arc::new(Board::new(BoardSettings {
+        retention: feed.history,
+        source: feed.describe(),
+        rules: alert_rules(watch.alert_rules.as_deref())?,
+        endpoints,
+    }));
+    let running = start(Arc::clone(&board), listen, access)?;
+    watch::spawn(Arc::clone(&board), watch.scrape_interval)?;
+    feed.spawn(board)?;
+    Ok(running)
+}
+
+/// The built-in alert rules with the settings' ones applied.
+pub fn alert_rules(json: Option<&str>) -> anyhow::Result<Vec<Rule>> {
+    let Some(json) = json else {
+        return Ok(rules::defaults());
+    };
+    let settings: Vec<Rule> = serde_json::from_str(json).context(
+        "bad alert rules (each needs name, signal, when, threshold and for; see README)",
+    )?;
+    Ok(rules::with_settings(settings))
+}
+
+/// Serves `board` on `listen` and tells the user where.
+pub fn start(
+    board: Arc<Board>,
+    listen: &str,
+    access: &DashboardAccessArgs,
+) -> anyhow::Result<Running> {
+    let access = Access {
+        token: token(access)?,
+    };
+    let running = serve(board, listen, access.clone())?;
+    if ratings_dashboard::server::requires_token_warning(&running.address, &access) {
+        tracing::warn!(
+            "WARNING: the dashboard listens on {} without a token: anyone who can reach this \
+             machine can read it (give --dashboard-token)",
+            running.address
+        );
+    }
+    let shown = match &access.token {
+        Some(_) => format!("{}?token=…", running.url()),
+        None => running.url(),
+    };
+    tracing::info!("dashboard: {shown}");
+    Ok(running)
+}
+
+/// The token from the flag, the environment or the file.
+fn token(access: &DashboardAccessArgs) -> anyhow::Result<Option<String>> {
+    let token = match (&access.token, &access.token_file) {
+        (Some(token), _) => Some(token.clone()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the token file {}", path.display()))?;
+            Some(text.lines().next().unwrap_or("").trim().to_string())
+        }
+        (None, None) => None,
+    };
+    if let Some(token) = &token {
+        anyhow::ensure!(!token.is_empty(), "the dashboard token is empty");
+    }
+    Ok(token)
+}

@@ -1,0 +1,107 @@
+//! Following a topic from a point in time, as a reader that is not part of the pipeline (the
+//! dashboard): every partition assigned directly (no consumer group, nothing committed), only
+//! committed transactions read (`read_committed`), starting at the first record at or after a
+//! time; then live. It tells when it has read what the topic held when it started.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use super::health::HealthContext;
+use super::settings::KafkaSettings;
+use super::source::{partition_count, resolve, StartFrom};
+
+/// What one [`Follower::poll`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Followed {
+    /// A record's value (empty for a null value).
+    Record(Vec<u8>),
+    /// Nothing new within the timeout, or a partition's end.
+    Nothing,
+    /// A client error (the broker went away, …); the client keeps trying.
+    Error(String),
+}
+
+/// A reader of all partitions of one topic; see the module documentation.
+pub struct Follower {
+    consumer: BaseConsumer<HealthContext>,
+    /// Per partition: whether it has been read up to where the topic ended at start-up.
+    at_start_end: Vec<bool>,
+    /// Client errors seen so far.
+    errors_seen: u64,
+}
+
+impl Follower {
+    /// Connects and assigns every partition of `topic` from the first record at or after
+    /// `since_millis` (epoch milliseconds).
+    pub fn connect(
+        settings: &KafkaSettings,
+        topic: &str,
+        since_millis: i64,
+    ) -> anyhow::Result<Follower> {
+        let consumer: BaseConsumer<HealthContext> = settings
+            .client_config(&[
+                // a group id is required by the client; nothing is committed under it
+                ("group.id", "ratings-stream-follower"),
+                ("enable.auto.commit", "false"),
+                ("isolation.level", "read_committed"),
+                ("enable.partition.eof", "true"),
+                ("auto.offset.reset", "earliest"),
+            ])
+            .create_with_context(HealthContext::default())
+            .context("cannot create the Kafka consumer")?;
+        let count = partition_count(&consumer, settings, topic)?;
+        let starts = resolve(&consumer, topic, count, StartFrom::Timestamp(since_millis))?;
+        let mut assignment = TopicPartitionList::new();
+        for (p, offset) in starts.iter().enumerate() {
+            assignment.add_partition_offset(topic, p as i32, Offset::Offset(*offset))?;
+        }
+        consumer
+            .assign(&assignment)
+            .context("cannot assign the topic's partitions")?;
+        Ok(Follower {
+            consumer,
+            at_start_end: vec![false; count],
+            errors_seen: 0,
+        })
+    }
+
+    /// The next record, waiting up to `timeout`.
+    pub fn poll(&mut self, timeout: Duration) -> Followed {
+        match self.consumer.poll(timeout) {
+            None => self
+                .client_error()
+                .map_or(Followed::Nothing, Followed::Error),
+            Some(Ok(message)) => Followed::Record(message.payload().unwrap_or(&[]).to_vec()),
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                if let Some(done) = self.at_start_end.get_mut(p as usize) {
+                    *done = true;
+                }
+                Followed::Nothing
+            }
+            Some(Err(error)) => Followed::Error(error.to_string()),
+        }
+    }
+
+    /// The client's last error, when it reported one since the last look (errors such as
+    /// "all brokers down" reach its callbacks, not the poll).
+    fn client_error(&mut self) -> Option<String> {
+        let health = &self.consumer.context().0;
+        let errors = health.errors();
+        if errors == self.errors_seen {
+            return None;
+        }
+        self.errors_seen = errors;
+        health.last_error()
+    }
+
+    /// Whether every partition has been read to its end once: what the topic held at start-up
+    /// is in.
+    pub fn caught_up(&self) -> bool {
+        self.at_start_end.iter().all(|done| *done)
+    }
+}

@@ -1,0 +1,99 @@
+//! Feeds of the board: the windows topic, read by a background thread that backfills the
+//! history from the topic (records of the retention period), then follows it live, and keeps
+//! trying when the broker or the topic is away (the page shows why).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratings_connectors::kafka::{Followed, Follower, KafkaSettings};
+
+use crate::board::{now_seconds, Board};
+
+/// Pause before connecting again after a failure.
+const RETRY: Duration = Duration::from_secs(2);
+/// How often windows older than the retention are forgotten.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Longest wait for a record before looking at the clock again.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Where the windows come from.
+#[derive(Debug, Clone)]
+pub struct TopicFeed {
+    pub settings: KafkaSettings,
+    pub topic: String,
+    /// How far back the backfill reads.
+    pub history: Duration,
+}
+
+impl TopicFeed {
+    /// How the page names this feed.
+    pub fn describe(&self) -> String {
+        format!(
+            "kafka {} · topic {}",
+            self.settings.bootstrap_servers, self.topic
+        )
+    }
+
+    /// Follows the topic into `board` from a background thread, for as long as the process runs.
+    pub fn spawn(self, board: Arc<Board>) -> anyhow::Result<()> {
+        std::thread::Builder::new()
+            .name("dashboard-feed".into())
+            .spawn(move || loop {
+                if let Err(error) = self.follow(&board) {
+                    board.feed(|f| {
+                        f.connected = false;
+                        f.error = Some(format!("{error:#}"));
+                    });
+                    tracing::warn!("dashboard: {error:#}; trying again");
+                }
+                std::thread::sleep(RETRY);
+            })?;
+        Ok(())
+    }
+
+    /// Connects and reads until a failure.
+    fn follow(&self, board: &Board) -> anyhow::Result<()> {
+        let since = (now_seconds() - self.history.as_secs() as i64) * 1000;
+        let mut follower = Follower::connect(&self.settings, &self.topic, since)?;
+        board.feed(|f| {
+            f.connected = true;
+            f.error = None;
+        });
+        let mut pruned = Instant::now();
+        loop {
+            let flowing = match follower.poll(POLL) {
+                Followed::Record(value) => {
+                    board.offer(&value);
+                    true
+                }
+                Followed::Nothing => false,
+                Followed::Error(error) => {
+                    board.feed(|f| f.error = Some(error));
+                    false
+                }
+            };
+            self.note_progress(board, &follower, flowing);
+            if pruned.elapsed() >= PRUNE_EVERY {
+                board.prune();
+                pruned = Instant::now();
+            }
+        }
+    }
+
+    /// Marks the backfill done, and clears an error once records flow again.
+    fn note_progress(&self, board: &Board, follower: &Follower, flowing: bool) {
+        let caught_up = follower.caught_up();
+        let mut state = board.state();
+        if flowing {
+            state.feed.error = None;
+        }
+        if caught_up && !state.feed.backfilled {
+            state.feed.backfilled = true;
+            tracing::info!(
+                "dashboard: history read from {} ({} windows)",
+                self.topic,
+                state.history.len()
+            );
+        }
+    }
+}

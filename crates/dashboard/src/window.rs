@@ -1,0 +1,205 @@
+//! A window as published on `metrics`: read from its JSON, checked, and written back unchanged
+//! in shape (the API serves the topic's records as they are).
+
+use serde::{Deserialize, Serialize};
+
+/// Half-star bins of `rating_histogram`: 0.5, 1.0, …, 5.0.
+pub const HISTOGRAM_BINS: usize = 10;
+
+/// One of the most rated movies of a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopMovie {
+    #[serde(rename = "movieId")]
+    pub movie_id: i64,
+    pub title: Option<String>,
+    pub count: u64,
+    pub avg_rating: f64,
+}
+
+/// Ratings of one genre in a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenreMetric {
+    pub genre: String,
+    pub count: u64,
+    pub avg_rating: f64,
+}
+
+/// A window record of the `metrics` topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    /// RFC 3339, as published.
+    pub window_start: String,
+    pub window_end: String,
+    pub window_type: String,
+    pub count: u64,
+    pub avg_rating: f64,
+    pub p50_rating: f64,
+    pub p95_rating: f64,
+    /// Absent in records of processors older than the dashboard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating_histogram: Option<[u64; HISTOGRAM_BINS]>,
+    pub top_movies: Vec<TopMovie>,
+    pub metrics_by_genre: Vec<GenreMetric>,
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    pub processing_time: String,
+    /// Window start and end, epoch seconds (derived, not serialized).
+    #[serde(skip)]
+    pub span: (i64, i64),
+    /// `processing_time` as epoch milliseconds (derived, not serialized).
+    #[serde(skip)]
+    pub published_millis: i64,
+}
+
+/// Why a record of `metrics` is not a window the dashboard can show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAWindow {
+    #[error("not a window record: {0}")]
+    Json(String),
+    #[error("bad window time {0:?}")]
+    Time(String),
+    #[error("window end {end} is not after its start {start}")]
+    EmptySpan { start: String, end: String },
+    #[error("rating_histogram adds up to {sum}, count is {count}")]
+    Histogram { sum: u64, count: u64 },
+}
+
+impl Window {
+    /// Reads and checks one record's value.
+    pub fn parse(value: &[u8]) -> Result<Window, NotAWindow> {
+        let mut window: Window =
+            serde_json::from_slice(value).map_err(|e| NotAWindow::Json(e.to_string()))?;
+        let start = epoch_seconds(&window.window_start)?;
+        let end = epoch_seconds(&window.window_end)?;
+        if end <= start {
+            return Err(NotAWindow::EmptySpan {
+                start: window.window_start,
+                end: window.window_end,
+            });
+        }
+        if let Some(histogram) = &window.rating_histogram {
+            let sum = histogram.iter().sum();
+            if sum != window.count {
+                return Err(NotAWindow::Histogram {
+                    sum,
+                    count: window.count,
+                });
+            }
+        }
+        window.span = (start, end);
+        window.published_millis = chrono::DateTime::parse_from_rfc3339(&window.processing_time)
+            .map(|t| t.timestamp_millis())
+            .map_err(|_| NotAWindow::Time(window.processing_time.clone()))?;
+        Ok(window)
+    }
+
+    pub fn start(&self) -> i64 {
+        self.span.0
+    }
+
+    pub fn end(&self) -> i64 {
+        self.span.1
+    }
+
+    /// `tumbling` or `sliding`, from the window type's name (`tumbling_1min`, …).
+    pub fn kind(&self) -> Kind {
+        Kind::of(&self.window_type)
+    }
+}
+
+/// The two families of windows the page switches between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Tumbling,
+    Sliding,
+}
+
+impl Kind {
+    /// The family of a window type name: `sliding_…` is sliding, anything else tumbling.
+    pub fn of(window_type: &str) -> Kind {
+        if window_type.starts_with("sliding") {
+            Kind::Sliding
+        } else {
+            Kind::Tumbling
+        }
+    }
+
+    /// Parses `tumbling` or `sliding`.
+    pub fn parse(text: &str) -> Option<Kind> {
+        match text {
+            "tumbling" => Some(Kind::Tumbling),
+            "sliding" => Some(Kind::Sliding),
+            _ => None,
+        }
+    }
+}
+
+/// Epoch seconds of an RFC 3339 time.
+fn epoch_seconds(text: &str) -> Result<i64, NotAWindow> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp())
+        .map_err(|_| NotAWindow::Time(text.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RECORD: &str = r#"{"window_start":"2025-10-29T19:00:00Z","window_end":"2025-10-29T19:01:00Z","window_type":"tumbling_1min","count":2,"avg_rating":3.75,"p50_rating":3.5,"p95_rating":4.0,"rating_histogram":[0,0,0,0,0,0,1,1,0,0],"top_movies":[{"movieId":7,"title":null,"count":2,"avg_rating":3.75}],"metrics_by_genre":[{"genre":"Drama","count":2,"avg_rating":3.75}],"final":true,"processing_time":"2025-10-29T19:01:10.005Z"}"#;
+
+    #[test]
+    fn a_published_window_is_read_and_written_back_unchanged() {
+        let window = Window::parse(RECORD.as_bytes()).unwrap();
+        assert_eq!(window.span, (1_761_764_400, 1_761_764_460));
+        assert_eq!(window.kind(), Kind::Tumbling);
+        assert_eq!(serde_json::to_string(&window).unwrap(), RECORD);
+    }
+
+    #[test]
+    fn a_window_without_histogram_is_accepted() {
+        let old = RECORD.replace(r#""rating_histogram":[0,0,0,0,0,0,1,1,0,0],"#, "");
+        let window = Window::parse(old.as_bytes()).unwrap();
+        assert_eq!(window.rating_histogram, None);
+        assert_eq!(serde_json::to_string(&window).unwrap(), old);
+    }
+
+    #[test]
+    fn foreign_or_inconsistent_records_are_refused_with_the_reason() {
+        let cases = [
+            (b"garbage".to_vec(), "not a window record"),
+            (br#"{"hello":1}"#.to_vec(), "not a window record"),
+            (
+                RECORD.replace("19:01:00Z", "18:59:00Z").into_bytes(),
+                "is not after its start",
+            ),
+            (
+                RECORD
+                    .replace("2025-10-29T19:00:00Z", "yesterday")
+                    .into_bytes(),
+                "bad window time",
+            ),
+            (
+                RECORD
+                    .replace(
+                        "\"count\":2,\"avg_rating\":3.75,\"p50",
+                        "\"count\":3,\"avg_rating\":3.75,\"p50",
+                    )
+                    .into_bytes(),
+                "adds up to 2, count is 3",
+            ),
+        ];
+        for (value, reason) in cases {
+            let error = Window::parse(&value).unwrap_err().to_string();
+            assert!(error.contains(reason), "{error}");
+        }
+    }
+
+    #[test]
+    fn window_types_map_to_the_two_families() {
+        assert_eq!(Kind::of("tumbling_1min"), Kind::Tumbling);
+        assert_eq!(Kind::of("sliding_5min_1min"), Kind::Sliding);
+        assert_eq!(Kind::parse("sliding"), Some(Kind::Sliding));
+        assert_eq!(Kind::parse("hopping"), None);
+    }
+}
