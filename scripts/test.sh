@@ -39,5 +39,9 @@ echo "== Python readers for the Parquet interop tests (scripts/python-env.sh)"
 RATINGS_PYTHON=$(scripts/python-env.sh)
 export RATINGS_PYTHON
 
+echo "== promtool test rules (deploy/prometheus)"
+promtool check rules deploy/prometheus/ratings-stream-alerts.yml
+(cd deploy/prometheus && promtool test rules ratings-stream-alerts.test.yml)
+
 echo "== cargo test"
 cargo test --workspace --locked "$@"

@@ -86,6 +86,7 @@ impl Aggregate {
             avg_rating: self.total.avg(),
             p50_rating: self.values.percentile(0.5).unwrap_or(0.0),
             p95_rating: self.values.percentile(0.95).unwrap_or(0.0),
+            rating_histogram: self.values.half_star_counts(),
             top_movies: self.top_movies(catalog, top_n),
             metrics_by_genre: self.genre_metrics(catalog),
         }

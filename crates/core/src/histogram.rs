@@ -72,6 +72,17 @@ impl ValueHistogram {
         }
     }
 
+    /// Counts per half-star, 0.5 … 5.0: a value that is not a half-star counts in the nearest
+    /// one (halfway between two, in the upper one), so the counts add up to [`Self::len`].
+    pub fn half_star_counts(&self) -> [u64; BINS] {
+        let mut counts = self.half_steps;
+        for (key, count) in &self.others {
+            let doubled = (from_order_key(*key) * 2.0).round() as i64;
+            counts[(doubled.clamp(1, BINS as i64) - 1) as usize] += count;
+        }
+        counts
+    }
+
     /// Total number of values.
     pub fn len(&self) -> u64 {
         self.half_steps.iter().sum::<u64>() + self.others.values().sum::<u64>()
@@ -136,6 +147,14 @@ mod tests {
         assert_eq!(h.len(), 10);
         assert_eq!(h.percentile(0.5), Some(2.5));
         assert_eq!(h.percentile(0.95), Some(5.0));
+    }
+
+    #[test]
+    fn half_star_counts_put_other_values_in_the_nearest_half_star() {
+        // 1.25 is halfway between 1.0 and 1.5: the upper one; 3.7 → 3.5; 4.99 → 5.0
+        let h = hist(&[0.5, 0.5, 1.25, 3.7, 3.5, 4.99, 5.0]);
+        assert_eq!(h.half_star_counts(), [2, 0, 1, 0, 0, 0, 2, 0, 0, 2]);
+        assert_eq!(h.half_star_counts().iter().sum::<u64>(), h.len());
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct WindowMetrics {
     pub avg_rating: f64,
     pub p50_rating: f64,
     pub p95_rating: f64,
+    /// Ratings per half-star, 0.5 … 5.0 (see [`crate::histogram::ValueHistogram::half_star_counts`]).
+    pub rating_histogram: [u64; 10],
     pub top_movies: Vec<TopMovie>,
     pub metrics_by_genre: Vec<GenreMetric>,
 }
@@ -61,6 +63,7 @@ struct WindowJson<'a> {
     avg_rating: f64,
     p50_rating: f64,
     p95_rating: f64,
+    rating_histogram: &'a [u64; 10],
     top_movies: &'a [TopMovie],
     metrics_by_genre: &'a [GenreMetric],
     #[serde(rename = "final")]
@@ -81,6 +84,7 @@ impl WindowResult {
             avg_rating: m.avg_rating,
             p50_rating: m.p50_rating,
             p95_rating: m.p95_rating,
+            rating_histogram: &m.rating_histogram,
             top_movies: &m.top_movies,
             metrics_by_genre: &m.metrics_by_genre,
             is_final: self.is_final,
@@ -128,6 +132,7 @@ mod tests {
                 avg_rating: 3.75,
                 p50_rating: 3.5,
                 p95_rating: 4.0,
+                rating_histogram: [0, 0, 0, 0, 0, 0, 1, 1, 0, 0],
                 top_movies: vec![TopMovie {
                     movie_id: 7,
                     title: None,
@@ -147,7 +152,8 @@ mod tests {
             r#"{"window_start":"2025-10-29T19:00:00Z","window_end":"2025-10-29T19:01:00Z","#
                 .to_owned()
                 + r#""window_type":"tumbling_1min","count":2,"avg_rating":3.75,"p50_rating":3.5,"#
-                + r#""p95_rating":4.0,"top_movies":[{"movieId":7,"title":null,"count":2,"#
+                + r#""p95_rating":4.0,"rating_histogram":[0,0,0,0,0,0,1,1,0,0],"#
+                + r#""top_movies":[{"movieId":7,"title":null,"count":2,"#
                 + r#""avg_rating":3.75}],"metrics_by_genre":[{"genre":"Drama","count":2,"#
                 + r#""avg_rating":3.75}],"final":true,"processing_time":"2025-10-29T19:01:10.005Z"}"#
         );

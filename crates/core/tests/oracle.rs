@@ -25,6 +25,7 @@ struct Expected {
     avg: f64,
     p50: f64,
     p95: f64,
+    histogram: [u64; 10],
     top: Vec<(i32, u64, f64)>,
     genres: Vec<(String, u64, f64)>,
 }
@@ -144,10 +145,26 @@ impl Oracle {
             avg: ratings.iter().map(|r| r.1).sum::<f64>() / n as f64,
             p50: pick(0.5),
             p95: pick(0.95),
+            histogram: half_stars(&values),
             top,
             genres,
         }
     }
+}
+
+/// Ratings per half-star, each value in the nearest one (ties upward), by plain search.
+fn half_stars(values: &[f64]) -> [u64; 10] {
+    let mut counts = [0; 10];
+    for v in values {
+        let nearest = (1..=10)
+            .min_by(|a, b| {
+                let distance = |i: &i32| (v - *i as f64 / 2.0).abs();
+                distance(a).total_cmp(&distance(b)).then(b.cmp(a))
+            })
+            .unwrap();
+        counts[nearest as usize - 1] += 1;
+    }
+    counts
 }
 
 fn observed(w: &WindowResult) -> Expected {
@@ -159,6 +176,7 @@ fn observed(w: &WindowResult) -> Expected {
         avg: w.metrics.avg_rating,
         p50: w.metrics.p50_rating,
         p95: w.metrics.p95_rating,
+        histogram: w.metrics.rating_histogram,
         top: w
             .metrics
             .top_movies
@@ -192,6 +210,7 @@ fn assert_same(got: &[Expected], want: &[Expected], exact: bool, step: usize) {
     for (g, w) in got.iter().zip(want) {
         let same = g.window_type == w.window_type
             && (g.start, g.end, g.count, g.p50, g.p95) == (w.start, w.end, w.count, w.p50, w.p95)
+            && g.histogram == w.histogram
             && close(g.avg, w.avg)
             && g.top.len() == w.top.len()
             && g.top

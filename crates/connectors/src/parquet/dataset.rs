@@ -247,7 +247,7 @@ impl Dataset {
         for &(hour, first_epoch) in &state.open {
             let mut file = new_file(&self.schema, first_epoch)?;
             for batch in rows(hour, first_epoch)? {
-                file.write(&batch)?;
+                file.write(&super::schema::conform(batch, &self.schema)?)?;
             }
             self.open.insert(hour, file);
         }

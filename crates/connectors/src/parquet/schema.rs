@@ -2,8 +2,10 @@
 //!
 //! Raw ratings: `userId int32, movieId int32, rating double, timestamp int64,
 //! event_time timestamp(µs, UTC)`. Aggregates: window bounds and `processing_time` as UTC
-//! timestamps, `top_movies` and `metrics_by_genre` as lists of structs (real nested columns).
-//! Partition columns (`date`, `hour`) live in the folder names, as Hive and Spark expect.
+//! timestamps, `top_movies` and `metrics_by_genre` as lists of structs (real nested columns),
+//! `rating_histogram` as a list of ten counts (0.5 … 5.0 stars; null in rows written by a
+//! version before it existed). Partition columns (`date`, `hour`) live in the folder names, as
+//! Hive and Spark expect.
 
 use std::sync::{Arc, LazyLock};
 
@@ -12,7 +14,7 @@ use arrow_array::builder::{
     StructBuilder,
 };
 use arrow_array::{
-    ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    new_null_array, ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
@@ -60,6 +62,10 @@ fn list_of(fields: Fields) -> DataType {
     )))
 }
 
+fn histogram_type() -> DataType {
+    DataType::List(Arc::new(Field::new("element", DataType::Int64, false)))
+}
+
 /// Schema of the tumbling and sliding aggregate datasets.
 pub static AGGREGATE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
@@ -70,6 +76,7 @@ pub static AGGREGATE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("avg_rating", DataType::Float64, false),
         Field::new("p50_rating", DataType::Float64, false),
         Field::new("p95_rating", DataType::Float64, false),
+        Field::new("rating_histogram", histogram_type(), true),
         Field::new("top_movies", list_of(top_movie_fields()), false),
         Field::new("metrics_by_genre", list_of(genre_fields()), false),
         Field::new("processing_time", utc_timestamp(), false),
@@ -122,6 +129,7 @@ pub fn aggregate_batch(windows: &[(WindowResult, i64)]) -> RecordBatch {
         metric(|w| w.metrics.avg_rating),
         metric(|w| w.metrics.p50_rating),
         metric(|w| w.metrics.p95_rating),
+        histogram_column(windows),
         top_movies_column(windows),
         genres_column(windows),
         timestamps(|(_, processing)| processing * 1000),
@@ -140,6 +148,35 @@ fn field<B: ArrayBuilder>(entries: &mut StructBuilder, index: usize) -> &mut B {
     entries
         .field_builder::<B>(index)
         .expect("a field of the schema")
+}
+
+fn histogram_column(windows: &[(WindowResult, i64)]) -> ArrayRef {
+    let element = Field::new("element", DataType::Int64, false);
+    let mut list = ListBuilder::new(Int64Builder::new()).with_field(Arc::new(element));
+    for (window, _) in windows {
+        let counts = window.metrics.rating_histogram.iter().map(|c| *c as i64);
+        list.values().append_values(&counts.collect::<Vec<_>>(), &[true; 10]);
+        list.append(true);
+    }
+    Arc::new(list.finish())
+}
+
+/// `batch` (rows written with an earlier version of `schema`, e.g. kept in a checkpoint) in
+/// `schema`: a column it lacks is null, when the schema allows.
+pub fn conform(batch: RecordBatch, schema: &SchemaRef) -> anyhow::Result<RecordBatch> {
+    if batch.schema() == *schema {
+        return Ok(batch);
+    }
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(column) => Ok(column.clone()),
+            None if field.is_nullable() => Ok(new_null_array(field.data_type(), batch.num_rows())),
+            None => anyhow::bail!("saved rows lack the column {}", field.name()),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 fn top_movies_column(windows: &[(WindowResult, i64)]) -> ArrayRef {
@@ -171,4 +208,58 @@ fn genres_column(windows: &[(WindowResult, i64)]) -> ArrayRef {
         list.append(true);
     }
     Arc::new(list.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::{Array, ListArray};
+    use ratings_core::output::WindowMetrics;
+
+    use super::*;
+
+    fn window() -> WindowResult {
+        WindowResult {
+            window_start: 1_761_764_400,
+            window_end: 1_761_764_460,
+            window_type: "tumbling_1min".into(),
+            metrics: WindowMetrics {
+                count: 3,
+                avg_rating: 3.5,
+                p50_rating: 3.5,
+                p95_rating: 4.0,
+                rating_histogram: [0, 0, 0, 0, 0, 1, 1, 1, 0, 0],
+                top_movies: Vec::new(),
+                metrics_by_genre: Vec::new(),
+            },
+            is_final: true,
+        }
+    }
+
+    #[test]
+    fn the_histogram_is_a_list_of_ten_counts() {
+        let batch = aggregate_batch(&[(window(), 0)]);
+        let lists = batch
+            .column_by_name("rating_histogram")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<ListArray>()
+            .unwrap()
+            .value(0);
+        let counts = lists.as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(counts.values().to_vec(), vec![0, 0, 0, 0, 0, 1, 1, 1, 0, 0]);
+    }
+
+    #[test]
+    fn rows_saved_before_the_histogram_existed_get_a_null_one() {
+        let batch = aggregate_batch(&[(window(), 0)]);
+        let without = batch.project(&[0, 1, 2, 3, 4, 5, 6, 8, 9, 10]).unwrap();
+        assert!(without.column_by_name("rating_histogram").is_none());
+        let conformed = conform(without, &AGGREGATE_SCHEMA).unwrap();
+        assert_eq!(conformed.schema(), *AGGREGATE_SCHEMA);
+        assert!(conformed.column_by_name("rating_histogram").unwrap().is_null(0));
+        assert_eq!(conformed.column(3).as_ref(), batch.column(3).as_ref());
+        let without_count = batch.project(&[0, 1, 2, 4, 5, 6, 7, 8, 9, 10]).unwrap();
+        let error = conform(without_count, &AGGREGATE_SCHEMA).unwrap_err();
+        assert!(error.to_string().contains("lack the column count"), "{error}");
+    }
 }
