@@ -84,8 +84,19 @@ fn raw_rows(storage: &Storage) -> (Vec<RawRow>, BTreeMap<String, usize>) {
     (rows, per_partition)
 }
 
-/// (window_type, start micros, count, avg, p50, p95, top movie ids, genre names) of a dataset.
-type AggRow = (String, i64, i64, f64, f64, f64, Vec<i32>, Vec<String>);
+/// (window_type, start micros, count, avg, p50, p95, top movie ids, genre names, rating
+/// histogram) of a dataset.
+type AggRow = (
+    String,
+    i64,
+    i64,
+    f64,
+    f64,
+    f64,
+    Vec<i32>,
+    Vec<String>,
+    Vec<i64>,
+);
 
 fn aggregate_rows(storage: &Storage, root: &str) -> (Vec<AggRow>, BTreeMap<String, usize>) {
     let mut rows = Vec::new();
@@ -103,7 +114,15 @@ fn aggregate_rows(storage: &Storage, root: &str) -> (Vec<AggRow>, BTreeMap<Strin
             let metric = |name| column::<Float64Array>(&batch, name);
             let tops = column::<ListArray>(&batch, "top_movies");
             let genres = column::<ListArray>(&batch, "metrics_by_genre");
+            let histograms = column::<ListArray>(&batch, "rating_histogram");
             for i in 0..batch.num_rows() {
+                let histogram = histograms.value(i);
+                let histogram = histogram
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec();
                 let top = tops.value(i);
                 let top = top.as_any().downcast_ref::<StructArray>().unwrap();
                 let ids = top
@@ -132,6 +151,7 @@ fn aggregate_rows(storage: &Storage, root: &str) -> (Vec<AggRow>, BTreeMap<Strin
                     metric("p95_rating").value(i),
                     ids,
                     names,
+                    histogram,
                 ));
             }
             *per_partition.entry(partition_of(&file)).or_default() += batch.num_rows();
@@ -166,6 +186,12 @@ fn json_windows(metrics: &Path) -> Vec<AggRow> {
                     .unwrap()
                     .iter()
                     .map(|g| g["genre"].as_str().unwrap().to_string())
+                    .collect(),
+                w["rating_histogram"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_i64().unwrap())
                     .collect(),
             )
         })

@@ -257,6 +257,11 @@ fn invalid_records_go_to_the_dead_letter_file_and_processing_continues() {
         (first["p50_rating"].as_f64(), first["p95_rating"].as_f64()),
         (Some(2.0), Some(3.0))
     );
+    // ratings 1.0, 2.0 and 3.0: one each in the half-star bins 0.5, 1.0, …, 5.0
+    assert_eq!(
+        first["rating_histogram"],
+        serde_json::json!([0, 1, 0, 1, 0, 1, 0, 0, 0, 0])
+    );
     assert_eq!(
         first["top_movies"][1]["title"],
         Value::Null,
@@ -276,6 +281,7 @@ fn invalid_records_go_to_the_dead_letter_file_and_processing_continues() {
         "avg_rating",
         "p50_rating",
         "p95_rating",
+        "rating_histogram",
         "top_movies",
         "metrics_by_genre",
         "final",

@@ -2,6 +2,8 @@
 //! outputs, and reaching the services that `scripts/test.sh` starts.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod browser;
+pub mod dashboard;
 pub mod eos;
 
 use std::path::{Path, PathBuf};

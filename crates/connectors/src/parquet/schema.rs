@@ -155,7 +155,8 @@ fn histogram_column(windows: &[(WindowResult, i64)]) -> ArrayRef {
     let mut list = ListBuilder::new(Int64Builder::new()).with_field(Arc::new(element));
     for (window, _) in windows {
         let counts = window.metrics.rating_histogram.iter().map(|c| *c as i64);
-        list.values().append_values(&counts.collect::<Vec<_>>(), &[true; 10]);
+        list.values()
+            .append_values(&counts.collect::<Vec<_>>(), &[true; 10]);
         list.append(true);
     }
     Arc::new(list.finish())
@@ -256,10 +257,16 @@ mod tests {
         assert!(without.column_by_name("rating_histogram").is_none());
         let conformed = conform(without, &AGGREGATE_SCHEMA).unwrap();
         assert_eq!(conformed.schema(), *AGGREGATE_SCHEMA);
-        assert!(conformed.column_by_name("rating_histogram").unwrap().is_null(0));
+        assert!(conformed
+            .column_by_name("rating_histogram")
+            .unwrap()
+            .is_null(0));
         assert_eq!(conformed.column(3).as_ref(), batch.column(3).as_ref());
         let without_count = batch.project(&[0, 1, 2, 4, 5, 6, 7, 8, 9, 10]).unwrap();
         let error = conform(without_count, &AGGREGATE_SCHEMA).unwrap_err();
-        assert!(error.to_string().contains("lack the column count"), "{error}");
+        assert!(
+            error.to_string().contains("lack the column count"),
+            "{error}"
+        );
     }
 }

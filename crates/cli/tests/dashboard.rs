@@ -1,0 +1,174 @@
+//! The dashboard's REST API against the real broker: `ratings-stream dashboard` reads a metrics
+//! topic written here (history first, then live) and answers what it holds; bad parameters get
+//! 400 with a message; a token is enforced when set.
+
+mod common;
+
+use std::time::Duration;
+
+use common::dashboard::{http, now_ms, send, window, DashboardProcess, Records, TOKEN};
+use serde_json::Value;
+
+/// The windows the API answers for `query`.
+fn windows(dashboard: &DashboardProcess, query: &str) -> Vec<Value> {
+    let (status, body) = dashboard.get_json(&format!("/api/windows?{query}"));
+    assert_eq!(status, 200, "{body}");
+    body["windows"].as_array().unwrap().clone()
+}
+
+/// Minute-aligned start of the window `minutes_ago` minutes before now.
+fn minutes_ago(minutes: i64) -> i64 {
+    (now_ms() / 1000 / 60 - minutes) * 60
+}
+
+#[test]
+fn the_api_serves_the_topics_windows_backfilled_then_live_and_skips_foreign_records() {
+    let records = Records::new_topic("dashboard-api");
+    let now = now_ms();
+    let mut values: Vec<String> = (1..=30)
+        .flat_map(|m| {
+            [
+                window("tumbling", minutes_ago(m), 100 + m as u64, now).to_string(),
+                window("sliding", minutes_ago(m + 4), 500 + m as u64, now).to_string(),
+            ]
+        })
+        .collect();
+    values.push("not a window".into());
+    values.push(r#"{"some":"other json"}"#.into());
+    records.send(&values);
+    let dashboard = DashboardProcess::start(&records.topic, "127.0.0.1:0", &[]);
+
+    // the last hour of tumbling windows: all 30, oldest first, exactly as published
+    let tumbling = windows(&dashboard, "type=tumbling&range=1h");
+    assert_eq!(tumbling.len(), 30);
+    assert_eq!(
+        tumbling[29],
+        serde_json::from_str::<Value>(&values[0]).unwrap()
+    );
+    let counts: Vec<u64> = tumbling
+        .iter()
+        .map(|w| w["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        counts,
+        (1..=30).rev().map(|m| 100 + m).collect::<Vec<u64>>()
+    );
+    // 15 minutes: windows ending in the last 15 minutes only
+    let recent = windows(&dashboard, "range=15m");
+    assert!((14..=15).contains(&recent.len()), "{}", recent.len());
+    let sliding = windows(&dashboard, "type=sliding&range=24h");
+    assert_eq!(sliding.len(), 30);
+    assert!(sliding
+        .iter()
+        .all(|w| w["window_type"] == "sliding_5min_1min"));
+
+    let (_, status) = dashboard.get_json("/api/status");
+    assert_eq!(status["feed"]["skipped"], 2, "{status}");
+    assert!(status["feed"]["last_skipped"]
+        .as_str()
+        .unwrap()
+        .contains("not a window record"));
+    assert_eq!(status["windows_kept"], 60);
+
+    // live: a new window and a newer record of an existing one
+    let later = now_ms();
+    records.send(&[
+        window("tumbling", minutes_ago(0), 999, later).to_string(),
+        window("tumbling", minutes_ago(1), 4242, later).to_string(),
+    ]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let counts: Vec<u64> = windows(&dashboard, "range=1h")
+            .iter()
+            .map(|w| w["count"].as_u64().unwrap())
+            .collect();
+        if counts.len() == 31 && counts[29..] == [4242, 999] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never live: {counts:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // the CSV export holds the same windows, one row each
+    let (status, csv) = dashboard.get("/api/windows.csv?range=1h");
+    assert_eq!(status, 200);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    assert_eq!(&header[4], "count");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let api = windows(&dashboard, "range=1h");
+    assert_eq!(rows.len(), api.len());
+    for (row, w) in rows.iter().zip(&api) {
+        assert_eq!(row[0], *w["window_start"].as_str().unwrap());
+        assert_eq!(row[4].parse::<u64>().unwrap(), w["count"].as_u64().unwrap());
+        assert_eq!(
+            row[15].parse::<u64>().unwrap(),
+            w["rating_histogram"][7].as_u64().unwrap()
+        );
+    }
+}
+
+#[test]
+fn bad_parameters_get_400_with_a_message_and_unknown_paths_404() {
+    let records = Records::new_topic("dashboard-bad");
+    let dashboard = DashboardProcess::start(&records.topic, "127.0.0.1:0", &[]);
+    for (query, message) in [
+        ("type=hopping", "type must be tumbling or sliding"),
+        ("range=forever", "not a duration"),
+        ("from=10", "either range, or both from and to"),
+        ("from=20&to=10", "must be after from"),
+        ("rnage=1h", "unknown parameter"),
+    ] {
+        let (status, body) = dashboard.get_json(&format!("/api/windows?{query}"));
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(message),
+            "{query}: {body}"
+        );
+    }
+    let (status, body) = dashboard.get_json("/api/nothing");
+    assert_eq!((status, body["error"].as_str().is_some()), (404, true));
+    let silences = format!("{}api/silences", dashboard.url);
+    let (status, body) = send("POST", &silences, r#"{"duration":"1h"}"#);
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = send(
+        "POST",
+        &silences,
+        r#"{"rule":"Nope","duration":"1h","comment":"x"}"#,
+    );
+    assert_eq!(status, 400);
+    assert!(body.contains("no rule named"), "{body}");
+    let (status, body) = send(
+        "POST",
+        &silences,
+        r#"{"rule":"LowThroughput","duration":"1h","comment":"deploy"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let (_, alerts) = dashboard.get_json("/api/alerts");
+    assert_eq!(alerts["silences"][0]["comment"], "deploy");
+    let (status, _) = send("DELETE", &format!("{silences}/1"), "");
+    assert_eq!(status, 200);
+    let (status, _) = send("DELETE", &format!("{silences}/1"), "");
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn a_token_is_required_on_the_api_when_set_and_the_page_loads_without_it() {
+    let records = Records::new_topic("dashboard-token");
+    let dashboard =
+        DashboardProcess::start(&records.topic, "127.0.0.1:0", &["--dashboard-token", TOKEN]);
+    let api = format!("{}api/windows", dashboard.url);
+    assert_eq!(http(&api, None).0, 401);
+    assert_eq!(http(&api, Some("Bearer wrong")).0, 401);
+    assert_eq!(http(&format!("{api}?token=wrong"), None).0, 401);
+    assert_eq!(http(&api, Some(&format!("Bearer {TOKEN}"))).0, 200);
+    assert_eq!(http(&format!("{api}?token={TOKEN}"), None).0, 200);
+    assert_eq!(http(&format!("{}api/events", dashboard.url), None).0, 401);
+    // the page itself holds no data; it asks for the token's data with the token of its URL
+    let (status, page) = http(&dashboard.url, None);
+    assert_eq!(status, 200);
+    assert!(page.contains("ratings-stream"));
+}
