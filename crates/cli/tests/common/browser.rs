@@ -130,6 +130,13 @@ impl Browser {
         });
     }
 
+    /// Resizes the window.
+    pub fn resize(&self, width: u32, height: u32) {
+        self.runtime
+            .block_on(self.client().set_window_size(width, height))
+            .unwrap();
+    }
+
     /// A PNG of the window.
     pub fn screenshot(&self) -> Vec<u8> {
         self.runtime.block_on(self.client().screenshot()).unwrap()

@@ -1,0 +1,319 @@
+//! The dashboard in a real browser: headless Chromium through chromedriver, against
+//! `ratings-stream dashboard` reading a topic of the real broker. Each test asserts what the
+//! page shows: values, titles, switches, the connection state, alerts, the theme.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::browser::{free_port, Browser};
+use common::dashboard::{now_ms, window, DashboardProcess, Records, TITLES};
+use serde_json::Value;
+
+/// Minute-aligned start of the window `minutes_ago` minutes before now.
+fn minutes_ago(minutes: i64) -> i64 {
+    (now_ms() / 1000 / 60 - minutes) * 60
+}
+
+/// 30 tumbling windows (counts 101…130, newest 101) and 30 sliding ones (501…530).
+fn history(records: &Records) {
+    let now = now_ms();
+    let values: Vec<String> = (1..=30)
+        .flat_map(|m| {
+            [
+                window("tumbling", minutes_ago(m), 100 + m as u64, now).to_string(),
+                window("sliding", minutes_ago(m + 4), 500 + m as u64, now).to_string(),
+            ]
+        })
+        .collect();
+    records.send(&values);
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+
+#[test]
+fn the_page_shows_the_windows_live_switches_views_exports_and_keeps_the_theme() {
+    let records = Records::new_topic("browser-page");
+    history(&records);
+    let dashboard = DashboardProcess::start(&records.topic, "127.0.0.1:0", &[]);
+    let browser = Browser::start();
+    browser.goto(&format!("{}?type=tumbling&range=1h", dashboard.url));
+    browser.wait_text("#connection", 10 * SECOND, "connects", |t| t == "live");
+    // the latest tumbling window: 101 ratings, top movies in order, genres, the histogram
+    browser.wait_text("#tile-rate .value", 5 * SECOND, "latest count", |t| {
+        t == "101"
+    });
+    assert_eq!(
+        browser.text("#tile-avg .value"),
+        format!("{:.2}", (4.0 * 100.0 + 2.5) / 101.0)
+    );
+    assert_eq!(browser.text("#tile-p95 .value"), "4.0");
+    let titles = browser.script(
+        "return [...document.querySelectorAll('#trending tbody tr td:nth-child(2)')].map(c => c.textContent)",
+    );
+    assert_eq!(titles, serde_json::json!(TITLES));
+    let bars = browser.script(
+        "return [...document.querySelectorAll('#distribution rect')].map(r => Number(r.dataset.value))",
+    );
+    assert_eq!(bars, serde_json::json!([0, 0, 0, 0, 1, 0, 0, 100, 0, 0]));
+    let genres = browser.script("return document.querySelectorAll('#genres rect').length");
+    assert_eq!(genres, 2);
+
+    // a window published now appears without reload, within 2 s
+    let published = Instant::now();
+    records.send(&[window("tumbling", minutes_ago(0), 777, now_ms()).to_string()]);
+    browser.wait_text("#tile-rate .value", 2 * SECOND, "the new window", |t| {
+        t == "777"
+    });
+    let seen_after = published.elapsed();
+    eprintln!(
+        "window on the page {} ms after it was sent",
+        seen_after.as_millis()
+    );
+    let change = browser.text("#trending tbody tr:first-child td:last-child");
+    assert_eq!(change, "=", "same top movie as the window before");
+
+    // the window type and range switches, kept in the URL
+    browser.click("#kind button[data-kind=sliding]");
+    browser.wait_text(
+        "#tile-rate .value",
+        5 * SECOND,
+        "sliding count per minute",
+        |t| t == format!("{:.0}", 501.0 / 5.0),
+    );
+    browser.click("#range button[data-range='15m']");
+    browser.wait_script(
+        "return location.search === '?type=sliding&range=15m'",
+        5 * SECOND,
+        "the URL keeps the view",
+    );
+    browser.refresh();
+    browser.wait_text(
+        "#tile-rate .value",
+        5 * SECOND,
+        "the view after reload",
+        |t| t == "100",
+    );
+    let pressed = browser
+        .script("return document.querySelector('#range button[aria-pressed=true]').dataset.range");
+    assert_eq!(pressed, "15m");
+
+    // the CSV export of the range on screen equals the API's windows
+    let csv_link = browser.script("return document.getElementById('export-csv').href");
+    let (status, csv) = common::dashboard::http(csv_link.as_str().unwrap(), None);
+    assert_eq!(status, 200);
+    let api = browser.script("return document.getElementById('export-json').href");
+    let (_, api) = common::dashboard::http(api.as_str().unwrap(), None);
+    let api: Value = serde_json::from_str(&api).unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let rows: Vec<(String, u64)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[4].parse().unwrap())
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = api["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["window_start"].as_str().unwrap().to_string(),
+                w["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(!rows.is_empty());
+    assert_eq!(rows, expected);
+
+    // dark mode: the toggle switches the palette, and the choice survives a reload
+    let background = || browser.script("return getComputedStyle(document.body).backgroundColor");
+    let before = background();
+    browser.click("#theme");
+    let toggled = background();
+    assert_ne!(before, toggled);
+    browser.refresh();
+    browser.wait_text("#connection", 10 * SECOND, "connects", |t| t == "live");
+    assert_eq!(background(), toggled, "the theme is remembered");
+}
+
+#[test]
+fn after_a_restart_the_page_reconnects_and_no_window_is_missing() {
+    let records = Records::new_topic("browser-restart");
+    history(&records);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let dashboard = DashboardProcess::start(&records.topic, &listen, &[]);
+    let browser = Browser::start();
+    browser.goto(&dashboard.url);
+    browser.wait_text("#connection", 10 * SECOND, "connects", |t| t == "live");
+    browser.wait_text("#tile-rate .value", 5 * SECOND, "latest count", |t| {
+        t == "101"
+    });
+    dashboard.kill();
+    browser.wait_text("#connection", 10 * SECOND, "shows the outage", |t| {
+        t.starts_with("reconnecting") || t.starts_with("error")
+    });
+    // windows published while the dashboard is down
+    let now = now_ms();
+    records.send(&[
+        window("tumbling", minutes_ago(0), 555, now).to_string(),
+        window("tumbling", minutes_ago(-1), 666, now).to_string(),
+    ]);
+    let restarted = DashboardProcess::start(&records.topic, &listen, &[]);
+    browser.wait_text("#connection", 15 * SECOND, "reconnects", |t| t == "live");
+    browser.wait_text(
+        "#tile-rate .value",
+        5 * SECOND,
+        "the window it missed",
+        |t| t == "666",
+    );
+    let (_, api) = restarted.get_json("/api/windows?type=tumbling&range=1h");
+    let expected = api["windows"].as_array().unwrap().len();
+    assert_eq!(expected, 32);
+    browser.wait_script(
+        &format!("return windowsInRange().length === {expected}"),
+        5 * SECOND,
+        "every window of the range is on the page",
+    );
+}
+
+#[test]
+fn an_alert_fires_when_windows_stop_resolves_when_they_resume_and_a_silence_hides_it() {
+    let records = Records::new_topic("browser-alerts");
+    let rules = r#"[{"name":"LowThroughput","signal":"ratings_per_minute","when":"below","threshold":1.0,"for":"2s","over":"6s"}]"#;
+    let publish = |minute: i64| {
+        records.send(&[window("tumbling", minutes_ago(60 - minute), 50, now_ms()).to_string()]);
+    };
+    publish(0);
+    let dashboard =
+        DashboardProcess::start(&records.topic, "127.0.0.1:0", &["--alert-rules", rules]);
+    let browser = Browser::start();
+    // missing data is shown as missing: the last 15 minutes hold no window (the one published
+    // ended an hour ago), so no value, not zero
+    browser.goto(&format!("{}?range=15m", dashboard.url));
+    browser.wait_text("#connection", 10 * SECOND, "connects", |t| t == "live");
+    browser.wait_text("#updated", 5 * SECOND, "no data", |t| {
+        t == "no data in this range"
+    });
+    assert_eq!(browser.text("#tile-rate .value"), "–");
+    let missing = browser
+        .script("return document.querySelector('#tile-rate .value').classList.contains('missing')");
+    assert_eq!(missing, true);
+    assert_eq!(
+        browser.text("#count-chart svg text:last-of-type"),
+        "no windows in this range"
+    );
+    let state = |rule: &str| {
+        browser.script(&format!(
+            "const li = document.querySelector('#alert-list li[data-rule={rule}]'); \
+             return li ? li.dataset.state + (li.dataset.silenced === 'true' ? '+silenced' : '') : 'inactive'"
+        ))
+    };
+    let wait_state = |rule: &str, wanted: &str, within: Duration| {
+        let deadline = Instant::now() + within;
+        while state(rule) != wanted {
+            assert!(
+                Instant::now() < deadline,
+                "{rule} never {wanted}: {}",
+                state(rule)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // windows keep coming: no alert
+    for minute in 1..4 {
+        publish(minute);
+        std::thread::sleep(SECOND);
+    }
+    assert_eq!(state("LowThroughput"), "inactive");
+    // the windows stop: pending, then firing once the 6 s span is empty and 2 s have passed
+    wait_state("LowThroughput", "firing", 20 * SECOND);
+    assert!(browser
+        .text("#alert-count")
+        .to_lowercase()
+        .contains("1 firing"));
+    // they resume: resolved
+    publish(10);
+    wait_state("LowThroughput", "resolved", 10 * SECOND);
+    // they stop again; a silence hides the firing alert
+    wait_state("LowThroughput", "firing", 20 * SECOND);
+    browser.select("#silence-form select[name=rule]", "LowThroughput");
+    browser.type_into(
+        "#silence-form input[name=comment]",
+        "planned broker maintenance",
+    );
+    browser.click("#silence-form button[type=submit]");
+    wait_state("LowThroughput", "firing+silenced", 5 * SECOND);
+    assert!(browser
+        .text("#alert-count")
+        .to_lowercase()
+        .contains("none firing"));
+    assert!(browser
+        .text("#silence-list")
+        .contains("planned broker maintenance"));
+    let history = browser.script(
+        "return [...document.querySelectorAll('#alert-history li')].map(li => li.textContent)",
+    );
+    let history: Vec<String> = serde_json::from_value(history).unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|t| t.ends_with("LowThroughput: firing → resolved")),
+        "{history:?}"
+    );
+}
+
+#[test]
+fn the_demo_serves_its_dashboard_and_the_screenshot_is_taken_from_it() {
+    let port = free_port();
+    let log = common::temp_dir(&common::unique_name("demo")).join("demo.log");
+    let mut demo = std::process::Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args([
+            "demo",
+            "--duration",
+            "120s",
+            "--dashboard",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let browser = Browser::start();
+    let url = format!("http://127.0.0.1:{port}/?type=tumbling&range=1h");
+    let deadline = Instant::now() + 30 * SECOND;
+    while common::dashboard::http(&url, None).0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the demo serves no dashboard: {}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    browser.goto(&url);
+    // the demo's windows reach the page: a value, ten trending movies with titles, genres
+    browser.wait_script(
+        "return document.querySelectorAll('#trending tbody tr[data-movie-id]').length === 10 \
+         && document.querySelectorAll('#count-chart path.line').length > 0",
+        60 * SECOND,
+        "the demo's windows on the page",
+    );
+    // a few more windows for the charts
+    std::thread::sleep(10 * SECOND);
+    let titles = browser.text("#trending tbody");
+    assert!(
+        !titles.contains("movie "),
+        "every trending movie has a title: {titles}"
+    );
+    browser.resize(1280, 1500);
+    std::thread::sleep(SECOND);
+    let screenshot = browser.screenshot();
+    assert!(screenshot.starts_with(b"\x89PNG"));
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("dashboard.png"), screenshot).unwrap();
+    let _ = demo.kill();
+    let _ = demo.wait();
+}
