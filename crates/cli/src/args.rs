@@ -492,6 +492,11 @@ pub struct GenerateArgs {
     /// clock; 1000 with --rate 0). More than --rate makes event time run ahead of the clock.
     #[arg(long)]
     pub events_per_second: Option<f64>,
+    /// Movies as often as in the ratings.csv beside the catalog's movies.csv (MovieLens
+    /// layout), each with its own rating mix, instead of a Zipf draw over the catalog (as the
+    /// demo does when it finds that file).
+    #[arg(long)]
+    pub movielens_profile: bool,
     /// Event time of the first record, epoch seconds (default: now).
     #[arg(long)]
     pub start_time: Option<i64>,

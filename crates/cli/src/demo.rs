@@ -38,6 +38,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         .settings(ratings_core::rating::DEFAULT_MAX_RECORD_BYTES);
     let config = settings.engine_config()?;
     let loaded = catalog::load(settings.movies.as_deref())?;
+    let profiles = catalog::movie_profiles(&loaded)?;
     let generator_config = GeneratorConfig {
         seed: args.seed,
         start_time: align_down(now_millis() / 1000, 60),
@@ -61,6 +62,12 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
                 format!("{} ({} movies)", loaded.origin, loaded.catalog.len()),
             ),
             (
+                "popularity",
+                profiles
+                    .as_ref()
+                    .map_or("Zipf over the catalog".into(), |(_, o)| o.clone()),
+            ),
+            (
                 "rate",
                 format!("{} ratings/s, event time x{}", args.rate, args.speedup),
             ),
@@ -79,7 +86,12 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     );
     let first_close = (config.watermark_delay + config.windows[0].size) as f64 / args.speedup;
     eprintln!("windows print once the watermark passes their end: the first after about {first_close:.0}s");
-    let mut generator = Generator::new(generator_config, &loaded.catalog);
+    let mut generator = match &profiles {
+        Some((profiles, _)) => {
+            Generator::with_profiles(generator_config, &loaded.catalog, profiles)
+        }
+        None => Generator::new(generator_config, &loaded.catalog),
+    };
     let outputs = Outputs {
         windows: Box::new(ConsoleTable {
             show_sliding: args.show_sliding,

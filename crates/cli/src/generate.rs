@@ -93,9 +93,20 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     let stop = crate::shutdown::stop_flag()?;
     let started = Instant::now();
     let mut written = 0u64;
-    for generated in
-        Generator::new(config, &loaded.catalog).take(count.min(usize::MAX as u64) as usize)
-    {
+    let generator = match args.movielens_profile {
+        true => {
+            let (profiles, origin) = catalog::movie_profiles(&loaded)?.with_context(|| {
+                format!(
+                    "--movielens-profile: no ratings.csv beside {}",
+                    loaded.origin
+                )
+            })?;
+            eprintln!("generate: movies and ratings follow {origin}");
+            Generator::with_profiles(config, &loaded.catalog, &profiles)
+        }
+        false => Generator::new(config, &loaded.catalog),
+    };
+    for generated in generator.take(count.min(usize::MAX as u64) as usize) {
         if stop.load(Ordering::Relaxed) {
             break;
         }

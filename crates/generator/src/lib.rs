@@ -1,16 +1,20 @@
 //! Synthetic ratings for `demo`, `generate` and the benchmarks.
 //!
-//! The stream looks like MovieLens traffic: movie popularity follows a Zipf law over the catalog
-//! (in a seeded random order, so popularity is not tied to movie ids), users are Zipf-distributed
-//! too, rating values follow the mix of ml-latest-small, event time advances at a configured rate
-//! with bounded disorder, and chosen fractions of records are late (far behind the stream) or
-//! malformed. The same seed gives the same records.
+//! The stream looks like MovieLens traffic: with [`MovieProfiles`] learnt from real ratings, each
+//! movie is drawn as often as it was rated there and rated with its own mix of values; without
+//! them, movie popularity follows a Zipf law over the catalog (in a seeded random order, so
+//! popularity is not tied to movie ids) and rating values the overall mix of ml-latest-small.
+//! Users are Zipf-distributed, event time advances at a configured rate with bounded disorder,
+//! and chosen fractions of records are late (far behind the stream) or malformed. The same seed
+//! (and profiles) gives the same records.
 
 use ratings_core::Catalog;
 
 mod builtin;
+mod profile;
 
 pub use builtin::builtin_catalog;
+pub use profile::MovieProfiles;
 
 /// Rating values and their frequencies in ml-latest-small (100,836 ratings).
 const RATING_MIX: [(f64, u32); 10] = [
@@ -115,6 +119,8 @@ pub struct Generator {
     movie_cdf: Cdf,
     user_cdf: Cdf,
     rating_cdf: Cdf,
+    /// Per movie (same order as `movies`), its own rating mix, when profiled.
+    movie_rating_cdfs: Option<Vec<Cdf>>,
     index: u64,
 }
 
@@ -131,11 +137,33 @@ impl Generator {
             movie_cdf: Cdf::zipf(movies.len(), config.zipf_exponent),
             user_cdf: Cdf::zipf(config.users.max(1) as usize, 0.5),
             rating_cdf: Cdf::new(RATING_MIX.iter().map(|(_, c)| f64::from(*c))),
+            movie_rating_cdfs: None,
             movies,
             rng,
             config,
             index: 0,
         }
+    }
+
+    /// A generator whose movies and their ratings follow `profiles` (as [`Generator::new`]
+    /// when they are empty).
+    pub fn with_profiles(
+        config: GeneratorConfig,
+        catalog: &Catalog,
+        profiles: &MovieProfiles,
+    ) -> Generator {
+        let mut generator = Generator::new(config, catalog);
+        if profiles.is_empty() {
+            return generator;
+        }
+        let (movies, popularity) = profiles.popularity();
+        let overall = RATING_MIX.map(|(_, c)| f64::from(c));
+        let cdfs = profiles.rating_weights(&overall);
+        generator.movies = movies;
+        generator.movie_cdf = Cdf::new(popularity.into_iter());
+        generator.movie_rating_cdfs =
+            Some(cdfs.into_iter().map(|w| Cdf::new(w.into_iter())).collect());
+        generator
     }
 
     /// The stream clock for the next record: start + index / rate.
@@ -145,8 +173,13 @@ impl Generator {
 
     fn valid_payload(&mut self, timestamp: i64) -> String {
         let user = self.user_cdf.sample(&mut self.rng) + 1;
-        let movie = self.movies[self.movie_cdf.sample(&mut self.rng)];
-        let rating = RATING_MIX[self.rating_cdf.sample(&mut self.rng)].0;
+        let index = self.movie_cdf.sample(&mut self.rng);
+        let movie = self.movies[index];
+        let ratings = match &self.movie_rating_cdfs {
+            Some(cdfs) => &cdfs[index],
+            None => &self.rating_cdf,
+        };
+        let rating = RATING_MIX[ratings.sample(&mut self.rng)].0;
         format!(
             r#"{{"userId":{user},"movieId":{movie},"rating":{rating:.1},"timestamp":{timestamp}}}"#
         )
@@ -278,6 +311,34 @@ mod tests {
         assert!(
             (share - 26818.0 / 100836.0).abs() < 0.01,
             "share of 4.0: {share}"
+        );
+    }
+
+    #[test]
+    fn profiled_movies_are_drawn_as_often_as_rated_with_their_own_ratings() {
+        // movie 1: 900 ratings, all 5.0; movie 2: 100 ratings, all 1.0
+        let real = std::iter::repeat_n((1, 5.0), 900).chain(std::iter::repeat_n((2, 1.0), 100));
+        let profiles = MovieProfiles::from_ratings(real.chain([(3, 7.0), (3, 3.3)]));
+        assert_eq!((profiles.len(), profiles.ratings()), (2, 1000));
+        let config = GeneratorConfig::default();
+        let generator = Generator::with_profiles(config, &builtin_catalog(), &profiles);
+        let mut seen = std::collections::HashMap::<(i32, u64), usize>::new();
+        for r in generator.take(20_000) {
+            let rating = parse_json(r.payload.as_bytes(), 1024).unwrap();
+            *seen
+                .entry((rating.movie_id, (rating.rating * 2.0) as u64))
+                .or_default() += 1;
+        }
+        let share =
+            |movie, doubled| seen.get(&(movie, doubled)).copied().unwrap_or(0) as f64 / 20_000.0;
+        assert!(
+            (share(1, 10) - 0.9 * 900.0 / 902.0).abs() < 0.01,
+            "{seen:?}"
+        );
+        assert!((share(2, 2) - 0.1 * 100.0 / 102.0).abs() < 0.01, "{seen:?}");
+        assert!(
+            seen.keys().all(|(movie, _)| *movie == 1 || *movie == 2),
+            "{seen:?}"
         );
     }
 

@@ -73,3 +73,42 @@ pub fn bundled_movielens_dir() -> Option<PathBuf> {
         .into_iter()
         .find(|dir| dir.join("movies.csv").is_file())
 }
+
+/// Movie profiles (popularity and rating mix) from the `ratings.csv` beside the catalog's
+/// `movies.csv` (MovieLens layout), with a description; `None` when there is none, e.g. with
+/// the built-in catalog. A line that is not `userId,movieId,rating,timestamp` is an error
+/// naming it.
+pub fn movie_profiles(
+    loaded: &LoadedCatalog,
+) -> anyhow::Result<Option<(ratings_generator::MovieProfiles, String)>> {
+    let path = PathBuf::from(&loaded.origin).with_file_name("ratings.csv");
+    if loaded.origin.contains("://") || !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut pairs = Vec::new();
+    for (number, line) in text.lines().enumerate().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let pair = match fields[..] {
+            [_, movie, rating, _] => movie.parse::<i32>().ok().zip(rating.parse::<f64>().ok()),
+            _ => None,
+        };
+        let pair = pair.with_context(|| {
+            format!(
+                "{} line {}: not userId,movieId,rating,timestamp: {line:?}",
+                path.display(),
+                number + 1
+            )
+        })?;
+        pairs.push(pair);
+    }
+    let profiles = ratings_generator::MovieProfiles::from_ratings(pairs);
+    let origin = format!(
+        "{} ({} ratings of {} movies)",
+        path.display(),
+        profiles.ratings(),
+        profiles.len()
+    );
+    Ok(Some((profiles, origin)))
+}
