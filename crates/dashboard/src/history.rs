@@ -3,13 +3,13 @@
 //! ask for everything that changed after the last change it saw (live pushes and their resync
 //! after a reconnect are the same question).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use crate::window::{Kind, Window};
 
 /// Where a window is kept: family, start, then type name (one family may have several types).
-type Key = (Kind, i64, String);
+type Key = (Kind, i64, Arc<str>);
 
 /// A window and the sequence number of its last change.
 #[derive(Debug, Clone)]
@@ -28,6 +28,8 @@ pub struct History {
     seq: u64,
     /// The latest window end seen, epoch seconds.
     latest_end: Option<i64>,
+    /// One copy of each name (window types, titles, genres) the windows share.
+    names: HashSet<Arc<str>>,
 }
 
 impl History {
@@ -38,17 +40,24 @@ impl History {
             windows: BTreeMap::new(),
             seq: 0,
             latest_end: None,
+            names: HashSet::new(),
         }
     }
 
     /// Keeps `window` unless a record of the same window that supersedes it is there already (a
     /// final record supersedes an update; among equals, the later processing time wins).
     /// Returns whether anything changed.
-    pub fn insert(&mut self, window: Window, now: i64) -> bool {
+    pub fn insert(&mut self, mut window: Window, now: i64) -> bool {
         if window.end() < self.head(now) - self.retention {
             return false;
         }
-        let key = (window.kind(), window.start(), window.window_type.clone());
+        for name in window.names_mut() {
+            *name = self.intern(name);
+        }
+        // kept for days: no room to grow (a parsed list has up to twice its length)
+        window.top_movies.shrink_to_fit();
+        window.metrics_by_genre.shrink_to_fit();
+        let key = (window.kind(), window.start(), Arc::clone(&window.window_type));
         if let Some(kept) = self.windows.get(&key) {
             if !supersedes(&window, &kept.window) {
                 return false;
@@ -70,16 +79,29 @@ impl History {
         self.latest_end.map_or(now, |end| end.max(now))
     }
 
-    /// Forgets windows that ended more than the retention before the head.
+    /// The shared copy of `name`.
+    fn intern(&mut self, name: &Arc<str>) -> Arc<str> {
+        match self.names.get(name) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                self.names.insert(Arc::clone(name));
+                Arc::clone(name)
+            }
+        }
+    }
+
+    /// Forgets windows that ended more than the retention before the head, and the names no
+    /// window uses any more.
     pub fn prune(&mut self, now: i64) {
         let oldest = self.head(now) - self.retention;
         self.windows.retain(|_, entry| entry.window.end() >= oldest);
+        self.names.retain(|name| Arc::strong_count(name) > 1);
     }
 
     /// Windows of `kind` that end within `(from, to]`, by start, then type.
     pub fn range(&self, kind: Kind, from: i64, to: i64) -> Vec<Arc<Window>> {
         self.windows
-            .range((kind, i64::MIN, String::new())..)
+            .range((kind, i64::MIN, Arc::from(""))..)
             .take_while(|((k, _, _), _)| *k == kind)
             .map(|(_, entry)| &entry.window)
             .filter(|w| w.end() > from && w.end() <= to)
@@ -105,7 +127,7 @@ impl History {
         let since = (now - over) * 1000;
         let ratings: u64 = self
             .windows
-            .range((kind, i64::MIN, String::new())..)
+            .range((kind, i64::MIN, Arc::from(""))..)
             .take_while(|((k, _, _), _)| *k == kind)
             .filter(|(_, e)| {
                 e.window.published_millis > since && e.window.published_millis <= now * 1000
@@ -256,6 +278,30 @@ mod tests {
         assert_eq!(changed, [20, 30]);
         assert!(history.changed_after(history.seq()).is_empty());
         assert_eq!(history.changed_after(0).len(), 4);
+    }
+
+    #[test]
+    fn names_are_shared_between_windows_and_forgotten_with_them() {
+        let mut history = History::new(3600);
+        let with_genre = |start: i64| {
+            let mut w = window("tumbling_1min", start, 1, 1, T0, true);
+            w.metrics_by_genre.push(crate::window::GenreMetric {
+                genre: Arc::from("Drama"),
+                count: 1,
+                avg_rating: 4.0,
+            });
+            w
+        };
+        history.insert(with_genre(T0), T0);
+        history.insert(with_genre(T0 + 60), T0);
+        let windows = history.range(Kind::Tumbling, T0, T0 + 120);
+        let genre = |i: usize| &windows[i].metrics_by_genre[0].genre;
+        assert!(Arc::ptr_eq(genre(0), genre(1)));
+        assert!(Arc::ptr_eq(&windows[0].window_type, &windows[1].window_type));
+        drop(windows);
+        history.prune(T0 + 3 * 3600);
+        assert!(history.is_empty());
+        assert!(history.names.is_empty());
     }
 
     #[test]

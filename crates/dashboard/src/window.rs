@@ -1,6 +1,8 @@
 //! A window as published on `metrics`: read from its JSON, checked, and written back unchanged
 //! in shape (the API serves the topic's records as they are).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// Half-star bins of `rating_histogram`: 0.5, 1.0, …, 5.0.
@@ -11,7 +13,7 @@ pub const HISTOGRAM_BINS: usize = 10;
 pub struct TopMovie {
     #[serde(rename = "movieId")]
     pub movie_id: i64,
-    pub title: Option<String>,
+    pub title: Option<Arc<str>>,
     pub count: u64,
     pub avg_rating: f64,
 }
@@ -19,7 +21,7 @@ pub struct TopMovie {
 /// Ratings of one genre in a window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenreMetric {
-    pub genre: String,
+    pub genre: Arc<str>,
     pub count: u64,
     pub avg_rating: f64,
 }
@@ -30,7 +32,7 @@ pub struct Window {
     /// RFC 3339, as published.
     pub window_start: String,
     pub window_end: String,
-    pub window_type: String,
+    pub window_type: Arc<str>,
     pub count: u64,
     pub avg_rating: f64,
     pub p50_rating: f64,
@@ -99,6 +101,13 @@ impl Window {
 
     pub fn end(&self) -> i64 {
         self.span.1
+    }
+
+    /// Every name of the window (type, titles, genres), to share one copy of each.
+    pub fn names_mut(&mut self) -> impl Iterator<Item = &mut Arc<str>> {
+        let titles = self.top_movies.iter_mut().filter_map(|m| m.title.as_mut());
+        let genres = self.metrics_by_genre.iter_mut().map(|g| &mut g.genre);
+        std::iter::once(&mut self.window_type).chain(titles).chain(genres)
     }
 
     /// `tumbling` or `sliding`, from the window type's name (`tumbling_1min`, …).

@@ -51,6 +51,11 @@ impl Follower {
                 ("isolation.level", "read_committed"),
                 ("enable.partition.eof", "true"),
                 ("auto.offset.reset", "earliest"),
+                // a reader of small, infrequent records: a small prefetch (librdkafka's default
+                // is 64 MB), refilled at once when drained (by default fetching pauses for 1 s
+                // whenever the prefetch is full, which made reading a week of history take 10 s)
+                ("queued.max.messages.kbytes", "4096"),
+                ("fetch.queue.backoff.ms", "20"),
             ])
             .create_with_context(HealthContext::default())
             .context("cannot create the Kafka consumer")?;

@@ -186,7 +186,7 @@ fn csv_text(windows: &[Arc<Window>]) -> Vec<u8> {
         let mut row = vec![
             w.window_start.clone(),
             w.window_end.clone(),
-            w.window_type.clone(),
+            w.window_type.to_string(),
             w.is_final.to_string(),
             w.count.to_string(),
             w.avg_rating.to_string(),
