@@ -78,7 +78,10 @@ fn read_committed(
 ) -> anyhow::Result<BTreeMap<(String, String), f64>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("dashboard-latency-{}", std::process::id()))
+        .set(
+            "group.id",
+            format!("dashboard-latency-{}", std::process::id()),
+        )
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
         .set("fetch.wait.max.ms", "5")

@@ -172,3 +172,90 @@ fn a_token_is_required_on_the_api_when_set_and_the_page_loads_without_it() {
     assert_eq!(status, 200);
     assert!(page.contains("ratings-stream"));
 }
+
+#[test]
+fn an_unreachable_broker_and_processor_are_shown_with_their_cause() {
+    let dashboard = DashboardProcess::spawn(&[
+        "dashboard",
+        "--listen",
+        "127.0.0.1:0",
+        "--bootstrap-servers",
+        "127.0.0.1:1",
+        "--scrape",
+        "http://127.0.0.1:1/metrics",
+        "--scrape-interval",
+        "1s",
+    ]);
+    let status = dashboard.wait_status(Duration::from_secs(30), "errors shown", |s| {
+        s["feed"]["error"].is_string() && s["processors"][0]["error"].is_string()
+    });
+    assert_eq!(status["feed"]["connected"], false);
+    let feed_error = status["feed"]["error"].as_str().unwrap();
+    assert!(
+        feed_error.contains("cannot reach Kafka at 127.0.0.1:1"),
+        "{feed_error}"
+    );
+    assert_eq!(status["processors"][0]["up"], false);
+    let scrape_error = status["processors"][0]["error"].as_str().unwrap();
+    assert!(
+        scrape_error.contains("cannot scrape http://127.0.0.1:1/metrics"),
+        "{scrape_error}"
+    );
+    // the API still answers, with no windows
+    assert!(windows(&dashboard, "range=1h").is_empty());
+}
+
+#[test]
+fn run_with_a_dashboard_serves_its_own_windows_and_scrapes_its_own_metrics() {
+    let input = Records::new_topic("dashboard-run-input");
+    let outputs = common::OutputTopics::create(&common::unique_name("dashboard-run"));
+    let generated = common::temp_dir(&common::unique_name("dashboard-run")).join("in.jsonl");
+    // 2,000 s of event time ending an hour ago: windows within the dashboard's 24 h, most of
+    // them final
+    let start = now_ms() / 1000 - 3600 - 2000;
+    common::generate_file(&generated, 20_000, 10, start, &[]);
+    let lines: Vec<String> = std::fs::read_to_string(&generated)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    input.send(&lines);
+    let metrics_port = common::browser::free_port();
+    let metrics_address = format!("127.0.0.1:{metrics_port}");
+    let mut args = outputs.run_args(&input.topic);
+    let checkpoint = common::temp_dir(&common::unique_name("dashboard-run-checkpoint"));
+    args.extend(
+        [
+            "--dashboard",
+            "127.0.0.1:0",
+            "--metrics-address",
+            &metrics_address,
+            "--checkpoint-storage",
+            checkpoint.to_str().unwrap(),
+            "--scrape-interval",
+            "1s",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let processor = DashboardProcess::spawn(&args);
+    let status = processor.wait_status(
+        Duration::from_secs(60),
+        "windows and a scraped processor",
+        |s| s["windows_kept"].as_u64().unwrap_or(0) > 0 && s["processors"][0]["up"] == true,
+    );
+    assert_eq!(
+        status["processors"][0]["url"],
+        format!("http://{metrics_address}/metrics")
+    );
+    // the windows it serves are those it committed to its metrics topic
+    let served = windows(&processor, "range=24h");
+    assert!(!served.is_empty());
+    let published = common::read_topic(&outputs.metrics);
+    for window in &served {
+        assert!(
+            published.iter().any(|(_, _, w)| w == window),
+            "served but not published: {window}"
+        );
+    }
+}

@@ -57,7 +57,11 @@ impl History {
         // kept for days: no room to grow (a parsed list has up to twice its length)
         window.top_movies.shrink_to_fit();
         window.metrics_by_genre.shrink_to_fit();
-        let key = (window.kind(), window.start(), Arc::clone(&window.window_type));
+        let key = (
+            window.kind(),
+            window.start(),
+            Arc::clone(&window.window_type),
+        );
         if let Some(kept) = self.windows.get(&key) {
             if !supersedes(&window, &kept.window) {
                 return false;
@@ -297,7 +301,10 @@ mod tests {
         let windows = history.range(Kind::Tumbling, T0, T0 + 120);
         let genre = |i: usize| &windows[i].metrics_by_genre[0].genre;
         assert!(Arc::ptr_eq(genre(0), genre(1)));
-        assert!(Arc::ptr_eq(&windows[0].window_type, &windows[1].window_type));
+        assert!(Arc::ptr_eq(
+            &windows[0].window_type,
+            &windows[1].window_type
+        ));
         drop(windows);
         history.prune(T0 + 3 * 3600);
         assert!(history.is_empty());

@@ -107,7 +107,9 @@ impl Window {
     pub fn names_mut(&mut self) -> impl Iterator<Item = &mut Arc<str>> {
         let titles = self.top_movies.iter_mut().filter_map(|m| m.title.as_mut());
         let genres = self.metrics_by_genre.iter_mut().map(|g| &mut g.genre);
-        std::iter::once(&mut self.window_type).chain(titles).chain(genres)
+        std::iter::once(&mut self.window_type)
+            .chain(titles)
+            .chain(genres)
     }
 
     /// `tumbling` or `sliding`, from the window type's name (`tumbling_1min`, …).

@@ -103,25 +103,45 @@ impl DashboardProcess {
     /// Starts a dashboard of `topic` on `listen` with `extra` options; waits for its URL and
     /// for its history to be read.
     pub fn start(topic: &str, listen: &str, extra: &[&str]) -> DashboardProcess {
+        let broker = bootstrap();
+        let mut args = vec!["dashboard", "--metrics-topic", topic, "--listen", listen];
+        args.extend(["--bootstrap-servers", &broker]);
+        args.extend_from_slice(extra);
+        let dashboard = DashboardProcess::spawn(&args);
+        dashboard.wait_backfilled(Duration::from_secs(30));
+        dashboard
+    }
+
+    /// Runs `ratings-stream` with `args` (a command serving a dashboard); waits for its URL.
+    pub fn spawn(args: &[&str]) -> DashboardProcess {
         let log = temp_dir(&unique_name("dashboard")).join("dashboard.log");
         let child = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-            .args([
-                "dashboard",
-                "--bootstrap-servers",
-                &bootstrap(),
-                "--metrics-topic",
-                topic,
-            ])
-            .args(["--listen", listen])
-            .args(extra)
+            .args(args)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
         let url = url_in_log(&log, Duration::from_secs(30));
-        let dashboard = DashboardProcess { child, url, log };
-        dashboard.wait_backfilled(Duration::from_secs(30));
-        dashboard
+        DashboardProcess { child, url, log }
+    }
+
+    /// Waits until `/api/status` satisfies `ready`; returns it.
+    pub fn wait_status(
+        &self,
+        within: Duration,
+        what: &str,
+        ready: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let (_, status) = self.get_json(&format!("/api/status?token={TOKEN}"));
+            if ready(&status) {
+                return status;
+            }
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            assert!(Instant::now() < deadline, "{what}: {status}\n{log}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// GET `path` (with the query) and its status and body.
@@ -139,15 +159,9 @@ impl DashboardProcess {
     }
 
     fn wait_backfilled(&self, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            let (_, status) = self.get_json(&format!("/api/status?token={TOKEN}"));
-            if status["feed"]["backfilled"] == true {
-                return;
-            }
-            assert!(Instant::now() < deadline, "history never read: {status}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.wait_status(within, "history never read", |s| {
+            s["feed"]["backfilled"] == true
+        });
     }
 
     /// Kills the process at once (SIGKILL).
