@@ -5,14 +5,15 @@
 //!
 //! Usage: cargo run --release --example dashboard_latency -- BOOTSTRAP METRICS_TOPIC DASHBOARD_URL SECONDS
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ratings_runtime::telemetry::latency::percentile;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::Message;
 
 /// (window type, window start) → when it was first seen, epoch milliseconds.
 type Seen = Arc<Mutex<BTreeMap<(String, String), f64>>>;
@@ -76,22 +77,7 @@ fn read_committed(
     topic: &str,
     until: Instant,
 ) -> anyhow::Result<BTreeMap<(String, String), f64>> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set(
-            "group.id",
-            format!("dashboard-latency-{}", std::process::id()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .set("fetch.wait.max.ms", "5")
-        .create()?;
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let mut assignment = TopicPartitionList::new();
-    for partition in metadata.topics()[0].partitions() {
-        assignment.add_partition_offset(topic, partition.id(), Offset::End)?;
-    }
-    consumer.assign(&assignment)?;
+    let consumer = common::reader_from_end(bootstrap, topic, "dashboard-latency")?;
     let mut seen = BTreeMap::new();
     while Instant::now() < until {
         if let Some(message) = consumer.poll(Duration::from_millis(10)) {

@@ -13,14 +13,15 @@
 //! Usage: cargo run --release --example output_latency -- BOOTSTRAP RATINGS_TOPIC METRICS_TOPIC
 //! SECONDS [WATERMARK_DELAY_SECONDS (600)] [CSV_FILE]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use ratings_connectors::kafka::{KafkaSettings, KafkaSource, Start, StartFrom};
 use ratings_runtime::telemetry::latency::percentile;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::Message;
 
 /// How far before the measurement the input is read for finality instants: windows whose
 /// latency is below this are measured exactly.
@@ -77,19 +78,7 @@ fn main() -> anyhow::Result<()> {
 /// The first arrival of every window record in `topic` during `length`. A plain consumer of
 /// every partition from its end: records are taken as they come, whatever their partition.
 fn read_arrivals(bootstrap: &str, topic: &str, length: Duration) -> anyhow::Result<Arrivals> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("latency-{}", std::process::id()))
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .set("fetch.wait.max.ms", "5")
-        .create()?;
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let mut assignment = TopicPartitionList::new();
-    for partition in metadata.topics()[0].partitions() {
-        assignment.add_partition_offset(topic, partition.id(), Offset::End)?;
-    }
-    consumer.assign(&assignment)?;
+    let consumer = common::reader_from_end(bootstrap, topic, "latency")?;
     let until = Instant::now() + length;
     let mut arrivals = Arrivals::new();
     while Instant::now() < until {

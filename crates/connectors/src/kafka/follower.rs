@@ -9,11 +9,10 @@ use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use super::health::HealthContext;
 use super::settings::KafkaSettings;
-use super::source::{partition_count, resolve, StartFrom};
+use super::source::{assign, partition_count, resolve, StartFrom};
 
 /// What one [`Follower::poll`] found.
 #[derive(Debug, PartialEq, Eq)]
@@ -61,13 +60,7 @@ impl Follower {
             .context("cannot create the Kafka consumer")?;
         let count = partition_count(&consumer, settings, topic)?;
         let starts = resolve(&consumer, topic, count, StartFrom::Timestamp(since_millis))?;
-        let mut assignment = TopicPartitionList::new();
-        for (p, offset) in starts.iter().enumerate() {
-            assignment.add_partition_offset(topic, p as i32, Offset::Offset(*offset))?;
-        }
-        consumer
-            .assign(&assignment)
-            .context("cannot assign the topic's partitions")?;
+        assign(&consumer, topic, &starts)?;
         Ok(Follower {
             consumer,
             at_start_end: vec![false; count],

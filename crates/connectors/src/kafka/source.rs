@@ -233,13 +233,7 @@ impl KafkaSource {
             let batch = BatchQueue::open(&consumer, &topic_c, p as i32)?;
             partitions.push(Partition::new(queue, batch, *position));
         }
-        let mut assignment = TopicPartitionList::new();
-        for (partition, offset) in positions.iter().enumerate() {
-            assignment.add_partition_offset(topic, partition as i32, Offset::Offset(*offset))?;
-        }
-        consumer
-            .assign(&assignment)
-            .context("cannot assign the topic's partitions")?;
+        assign(&consumer, topic, &positions)?;
         let ends = PartitionEnds::watch(Arc::downgrade(&consumer), topic, count);
         Ok(KafkaSource {
             ends,
@@ -484,6 +478,21 @@ impl KafkaSource {
                 .sum(),
         )
     }
+}
+
+/// Assigns every partition of `topic` to `consumer`, partition `p` from offset `offsets[p]`.
+pub(super) fn assign(
+    consumer: &BaseConsumer<HealthContext>,
+    topic: &str,
+    offsets: &[i64],
+) -> anyhow::Result<()> {
+    let mut assignment = TopicPartitionList::new();
+    for (partition, offset) in offsets.iter().enumerate() {
+        assignment.add_partition_offset(topic, partition as i32, Offset::Offset(*offset))?;
+    }
+    consumer
+        .assign(&assignment)
+        .context("cannot assign the topic's partitions")
 }
 
 /// The topic's partition count; a clear error when the broker or the topic is missing.

@@ -42,10 +42,10 @@ pub struct Rule {
     pub when: Comparison,
     pub threshold: f64,
     /// How long the condition must hold before the alert fires.
-    #[serde(rename = "for", with = "duration_text")]
+    #[serde(rename = "for", with = "humantime_serde")]
     pub hold: Duration,
     /// The span of rates and increases (ignored by the other signals).
-    #[serde(default = "default_over", with = "duration_text")]
+    #[serde(default = "default_over", with = "humantime_serde")]
     pub over: Duration,
     #[serde(default)]
     pub severity: Severity,
@@ -161,22 +161,6 @@ pub fn with_settings(settings: Vec<Rule>) -> Vec<Rule> {
         }
     }
     rules
-}
-
-/// Durations as text (`90s`, `2m`) in settings.
-mod duration_text {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&humantime::format_duration(*value).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
-    }
 }
 
 #[cfg(test)]
