@@ -31,6 +31,48 @@ fn history(records: &Records) {
 
 const SECOND: Duration = Duration::from_secs(1);
 
+/// Asserts that the page shows `window` (a tumbling one) as the latest: its count per minute,
+/// average, p50 and p95 in the tiles, its top movies' titles in order, its genres and its rating
+/// histogram.
+fn assert_shows(browser: &Browser, window: &Value) {
+    let number = |key: &str| window[key].as_f64().unwrap();
+    let tiles = [
+        ("#tile-rate .value", format!("{:.0}", number("count"))),
+        ("#tile-avg .value", format!("{:.2}", number("avg_rating"))),
+        ("#tile-p50 .value", format!("{:.1}", number("p50_rating"))),
+        ("#tile-p95 .value", format!("{:.1}", number("p95_rating"))),
+    ];
+    for (tile, expected) in tiles {
+        assert_eq!(browser.text(tile), expected, "{tile}");
+    }
+    let list = |selector: &str| {
+        browser.script(&format!(
+            "return [...document.querySelectorAll('{selector}')].map(e => e.textContent)"
+        ))
+    };
+    let titles: Vec<Value> = window["top_movies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["title"].clone())
+        .collect();
+    assert_eq!(
+        list("#trending tbody tr td:nth-child(2)"),
+        Value::Array(titles)
+    );
+    let genres: Vec<Value> = window["metrics_by_genre"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["genre"].clone())
+        .collect();
+    assert_eq!(list("#genres text[text-anchor=end]"), Value::Array(genres));
+    let bars = browser.script(
+        "return [...document.querySelectorAll('#distribution rect')].map(r => Number(r.dataset.value))",
+    );
+    assert_eq!(bars, window["rating_histogram"]);
+}
+
 #[test]
 fn the_page_shows_the_windows_live_switches_views_exports_and_keeps_the_theme() {
     let records = Records::new_topic("browser-page");
@@ -43,21 +85,12 @@ fn the_page_shows_the_windows_live_switches_views_exports_and_keeps_the_theme() 
     browser.wait_text("#tile-rate .value", 5 * SECOND, "latest count", |t| {
         t == "101"
     });
+    let latest = window("tumbling", minutes_ago(1), 101, now_ms());
+    assert_shows(&browser, &latest);
     assert_eq!(
-        browser.text("#tile-avg .value"),
-        format!("{:.2}", (4.0 * 100.0 + 2.5) / 101.0)
+        browser.text("#trending tbody tr:first-child td:nth-child(2)"),
+        TITLES[0]
     );
-    assert_eq!(browser.text("#tile-p95 .value"), "4.0");
-    let titles = browser.script(
-        "return [...document.querySelectorAll('#trending tbody tr td:nth-child(2)')].map(c => c.textContent)",
-    );
-    assert_eq!(titles, serde_json::json!(TITLES));
-    let bars = browser.script(
-        "return [...document.querySelectorAll('#distribution rect')].map(r => Number(r.dataset.value))",
-    );
-    assert_eq!(bars, serde_json::json!([0, 0, 0, 0, 1, 0, 0, 100, 0, 0]));
-    let genres = browser.script("return document.querySelectorAll('#genres rect').length");
-    assert_eq!(genres, 2);
 
     // a window published now appears without reload, within 2 s
     let published = Instant::now();
