@@ -350,3 +350,106 @@ fn the_demo_serves_its_dashboard_and_the_screenshot_is_taken_from_it() {
     let _ = demo.kill();
     let _ = demo.wait();
 }
+
+#[test]
+fn dark_mode_follows_the_system_until_the_toggle_overrides_it() {
+    let records = Records::new_topic("browser-theme");
+    let dashboard = DashboardProcess::start(&records.topic, "127.0.0.1:0", &[]);
+    let scheme = |browser: &Browser| {
+        browser.script("return getComputedStyle(document.documentElement).colorScheme")
+    };
+    let light = Browser::start();
+    light.goto(&dashboard.url);
+    light.wait_text("#connection", 10 * SECOND, "connects", |t| t == "live");
+    assert_eq!(scheme(&light), "light");
+    drop(light);
+    let dark = Browser::start_with(&["--force-dark-mode"]);
+    dark.goto(&dashboard.url);
+    dark.wait_text("#connection", 10 * SECOND, "connects", |t| t == "live");
+    let prefers = dark.script("return matchMedia('(prefers-color-scheme: dark)').matches");
+    assert_eq!(prefers, true, "the browser prefers dark");
+    assert_eq!(scheme(&dark), "dark", "the page follows the system");
+    dark.click("#theme");
+    assert_eq!(scheme(&dark), "light", "the toggle overrides it");
+    dark.refresh();
+    dark.wait_text("#connection", 10 * SECOND, "connects", |t| t == "live");
+    assert_eq!(scheme(&dark), "light", "and is remembered");
+}
+
+/// `generate` of `count` ratings into `topic` at 1,000/s with event time 10× the clock, from
+/// `start` (epoch seconds); waits until they are written.
+fn feed(topic: &str, start: i64, count: u64) {
+    let broker = common::bootstrap();
+    let (start, count) = (start.to_string(), count.to_string());
+    common::binary(&[
+        "generate",
+        "--rate",
+        "1000",
+        "--events-per-second",
+        "100",
+        "--start-time",
+        &start,
+        "--count",
+        &count,
+        "--bootstrap-servers",
+        &broker,
+        "--ratings-topic",
+        topic,
+    ]);
+}
+
+#[test]
+fn an_alert_fires_when_the_processors_input_stops_and_resolves_when_it_resumes() {
+    let input = Records::new_topic("browser-alert-input");
+    let outputs = common::OutputTopics::create(&common::unique_name("browser-alert"));
+    let checkpoint = common::temp_dir(&common::unique_name("browser-alert-checkpoint"));
+    let rules = r#"[{"name":"LowThroughput","signal":"ratings_per_minute","when":"below","threshold":1.0,"for":"2s","over":"15s"}]"#;
+    let mut args = outputs.run_args(&input.topic);
+    args.extend(
+        [
+            "--dashboard",
+            "127.0.0.1:0",
+            "--alert-rules",
+            rules,
+            "--watermark-delay",
+            "10s",
+            "--metrics-address",
+            "off",
+            "--checkpoint-storage",
+            checkpoint.to_str().unwrap(),
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let processor = DashboardProcess::spawn(&args);
+    let browser = Browser::start();
+    browser.goto(&processor.url);
+    let state = || {
+        browser.script(
+            "const li = document.querySelector('#alert-list li[data-rule=LowThroughput]'); \
+             return li ? li.dataset.state : 'inactive'",
+        )
+    };
+    let wait_state = |wanted: &str, within: Duration| {
+        let deadline = Instant::now() + within;
+        while state() != wanted {
+            assert!(Instant::now() < deadline, "never {wanted}: {}", state());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // 20 s of input (200 s of event time): windows become final every 6 s; then it stops
+    let start = now_ms() / 1000 / 60 * 60 - 3600;
+    feed(&input.topic, start, 20_000);
+    browser.wait_text(
+        "#tile-rate .value",
+        30 * SECOND,
+        "windows from the processor",
+        |t| t.parse::<f64>().is_ok(),
+    );
+    wait_state("firing", 45 * SECOND);
+    // the input resumes where it stopped: the processor's windows resume and the alert resolves
+    let topic = input.topic.clone();
+    let resumed = std::thread::spawn(move || feed(&topic, start + 200, 20_000));
+    wait_state("resolved", 30 * SECOND);
+    resumed.join().unwrap();
+}

@@ -26,6 +26,11 @@ pub fn free_port() -> u16 {
 impl Browser {
     /// Starts chromedriver and a headless Chromium window of 1280×900.
     pub fn start() -> Browser {
+        Browser::start_with(&[])
+    }
+
+    /// The same, with more Chromium flags (e.g. `--force-dark-mode`: the system prefers dark).
+    pub fn start_with(flags: &[&str]) -> Browser {
         let port = free_port();
         let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or("chromedriver".into()))
             .arg(format!("--port={port}"))
@@ -37,13 +42,20 @@ impl Browser {
             .enable_all()
             .build()
             .unwrap();
+        let mut args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,900",
+        ];
+        args.extend_from_slice(flags);
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
             json!({
                 "binary": std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into()),
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,900"],
+                "args": args,
             }),
         );
         let url = format!("http://127.0.0.1:{port}");
