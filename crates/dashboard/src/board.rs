@@ -158,11 +158,19 @@ impl Measure for Signals<'_> {
         let endpoints = self.endpoints.iter();
         let worst = |values: Vec<Option<f64>>| values.into_iter().flatten().reduce(f64::max);
         match signal {
-            Signal::RatingsPerMinute => Some(self.history.published_per_minute(
-                Kind::Tumbling,
-                over.as_secs() as i64,
-                now,
-            )),
+            // what the processors read when they are scraped (windows only appear a watermark
+            // delay after their ratings), else what the published windows hold
+            Signal::RatingsPerMinute => {
+                let rates: Vec<f64> = self.endpoints.iter().filter_map(|e| e.rate(over)).collect();
+                Some(match rates.is_empty() {
+                    true => self.history.published_per_minute(
+                        Kind::Tumbling,
+                        over.as_secs() as i64,
+                        now,
+                    ),
+                    false => rates.iter().sum::<f64>() * 60.0,
+                })
+            }
             Signal::Freshness => self.history.latest_end().map(|end| (now - end) as f64),
             Signal::OutputLatency => {
                 worst(endpoints.map(|e| e.latency_quantile(0.99, over)).collect())
@@ -189,4 +197,63 @@ pub fn now_seconds() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scrape::Counters;
+
+    fn signals(board: &Board, signal: Signal, now: i64) -> Option<f64> {
+        let state = board.state();
+        let signals = Signals {
+            history: &state.history,
+            endpoints: &state.endpoints,
+        };
+        signals.measure(signal, Duration::from_secs(300), now)
+    }
+
+    #[test]
+    fn throughput_is_what_scraped_processors_read_else_what_windows_hold() {
+        let settings = |endpoints: Vec<String>| BoardSettings {
+            retention: Duration::from_secs(86_400),
+            source: "test".into(),
+            rules: Vec::new(),
+            endpoints,
+        };
+        let now = now_seconds();
+        let unscraped = Board::new(settings(Vec::new()));
+        assert_eq!(
+            signals(&unscraped, Signal::RatingsPerMinute, now),
+            Some(0.0)
+        );
+        assert_eq!(signals(&unscraped, Signal::Freshness, now), None);
+        assert_eq!(signals(&unscraped, Signal::KafkaErrors, now), None);
+
+        let scraped = Board::new(settings(vec![
+            "http://p1/metrics".into(),
+            "http://p2/metrics".into(),
+        ]));
+        {
+            let mut state = scraped.state();
+            let read = |records| {
+                Ok(Counters {
+                    records_in: records,
+                    kafka_errors: records / 100.0,
+                    ..Counters::default()
+                })
+            };
+            state.endpoints[0].record(now - 60, read(0.0));
+            state.endpoints[0].record(now, read(600.0));
+            state.endpoints[1].record(now - 60, read(1000.0));
+            state.endpoints[1].record(now, read(1300.0));
+        }
+        // 10/s and 5/s: 900 ratings per minute, though no window was published
+        assert_eq!(
+            signals(&scraped, Signal::RatingsPerMinute, now),
+            Some(900.0)
+        );
+        // errors: the worst endpoint
+        assert_eq!(signals(&scraped, Signal::KafkaErrors, now), Some(6.0));
+    }
 }

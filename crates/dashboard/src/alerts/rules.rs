@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Signal {
-    /// Ratings per minute in the tumbling windows published during the last `over`.
+    /// Ratings per minute read by the scraped processors over the last `over`; without any,
+    /// ratings per minute in the tumbling windows published during it.
     RatingsPerMinute,
     /// Wall clock minus the latest window end, seconds.
     Freshness,
@@ -97,8 +98,8 @@ pub fn defaults() -> Vec<Rule> {
             1.0,
             120,
             Severity::Critical,
-            "fewer than 1 rating per minute reached the windows published in the last 5 min: \
-             is the input flowing, is the processor running?",
+            "fewer than 1 rating per minute read in the last 5 min (by the scraped processors, \
+             else in the windows published): is the input flowing, is the processor running?",
         ),
         rule(
             "StaleWindows",
