@@ -63,12 +63,32 @@ pub enum Command {
     /// Look into a checkpoint folder: committed and pending epochs, offsets, watermark.
     #[command(subcommand)]
     Checkpoint(CheckpointCommand),
+    /// Check a running deployment with the same settings as `run`: the broker, the topics, the
+    /// processor's group (lag, and whether it commits) and the windows on `metrics`. One line per
+    /// check (PASS / WARN / FAIL, what was found, what to do); exit status 1 when one fails.
+    ///
+    /// Example: ratings-stream verify --config settings.toml
+    #[command(verbatim_doc_comment)]
+    Verify(Box<VerifyArgs>),
     /// The live dashboard: reads the windows on `metrics` (read_committed; the last --history
     /// first, then live) and serves a page, a REST API and live updates on --listen.
     ///
     /// Example: ratings-stream dashboard --bootstrap-servers 127.0.0.1:9092
     #[command(verbatim_doc_comment)]
     Dashboard(DashboardArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Print the report as one JSON object instead of lines.
+    #[arg(long)]
+    pub json: bool,
+    /// How long the processor's group is watched for commits (a processor with lag that commits
+    /// nothing in this time is stuck).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub observe: Duration,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// Who may open the dashboard.

@@ -1,6 +1,6 @@
 //! `ratings-stream`: the binary, a thin shell over the runtime. It turns flags, environment
 //! variables and the settings file into a [`ratings_runtime::config::JobConfig`] and runs it;
-//! it also holds the tools around the job (demo, dashboard, generate, replay, checkpoint inspect), the
+//! it also holds the tools around the job (demo, dashboard, verify, generate, replay, checkpoint inspect), the
 //! logging set-up and the remediation hints added to errors.
 
 mod args;
@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{CheckpointArgs, CheckpointCommand, Cli, Command, RunArgs};
+use crate::args::{CheckpointArgs, CheckpointCommand, Cli, Command, RunArgs, VerifyArgs};
 
 /// `ratings-stream checkpoint inspect`.
 fn inspect_checkpoint(args: &CheckpointArgs) -> anyhow::Result<()> {
@@ -73,6 +73,20 @@ fn own_metrics_endpoint(config: &ratings_runtime::config::JobConfig) -> Vec<Stri
     }
 }
 
+/// `ratings-stream verify`: prints the report; fails when a check failed.
+fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
+    let settings = ratings_verify::VerifySettings {
+        observe: args.observe,
+    };
+    let report = ratings_verify::verify(&args.run.to_config(), &settings);
+    match args.json {
+        true => println!("{}", report.json()),
+        false => print!("{}", report.text()),
+    }
+    anyhow::ensure!(report.passed(), "verify: a check failed");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     if let Err(error) = config_file::apply_from_args() {
         eprintln!("error: {error:#}");
@@ -87,6 +101,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::replay(args),
         Command::Checkpoint(CheckpointCommand::Inspect(args)) => inspect_checkpoint(args),
         Command::Dashboard(args) => dashboard::dashboard(args),
+        Command::Verify(args) => verify(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -34,6 +34,13 @@ pub fn rfc3339_millis(epoch_millis: i64) -> String {
     }
 }
 
+/// Epoch seconds of an RFC 3339 time (any offset, fractions dropped); `None` when it is not one.
+pub fn parse_rfc3339_seconds(text: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.timestamp())
+}
+
 /// Short name of a duration in seconds as used in window type names: `1min`, `5min`, `2h`, `90s`.
 pub fn duration_name(seconds: i64) -> String {
     if seconds % 3600 == 0 {
@@ -48,6 +55,19 @@ pub fn duration_name(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_times_read_back() {
+        assert_eq!(
+            parse_rfc3339_seconds(&rfc3339_seconds(1_761_764_400)),
+            Some(1_761_764_400)
+        );
+        assert_eq!(
+            parse_rfc3339_seconds("2025-10-29T20:00:00.5+01:00"),
+            Some(1_761_764_400)
+        );
+        assert_eq!(parse_rfc3339_seconds("yesterday"), None);
+    }
 
     #[test]
     fn floor_mod_is_non_negative_for_negative_values() {

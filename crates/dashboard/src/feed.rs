@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ratings_connectors::kafka::{Followed, Follower, KafkaSettings};
+use ratings_connectors::kafka::{FollowFrom, Followed, Follower, KafkaSettings};
 
 use crate::board::{now_seconds, Board};
 
@@ -54,7 +54,7 @@ impl TopicFeed {
     /// Connects and reads until a failure.
     fn follow(&self, board: &Board) -> anyhow::Result<()> {
         let since = (now_seconds() - self.history.as_secs() as i64) * 1000;
-        let mut follower = Follower::connect(&self.settings, &self.topic, since)?;
+        let mut follower = Follower::connect(&self.settings, &self.topic, FollowFrom::Time(since))?;
         board.feed(|f| {
             f.connected = true;
             f.error = None;
@@ -62,7 +62,7 @@ impl TopicFeed {
         let mut pruned = Instant::now();
         loop {
             let flowing = match follower.poll(POLL) {
-                Followed::Record(value) => {
+                Followed::Record(value, _) => {
                     board.offer(&value);
                     true
                 }

@@ -14,11 +14,22 @@ use super::health::HealthContext;
 use super::settings::KafkaSettings;
 use super::source::{assign, partition_count, resolve, StartFrom};
 
+/// Where a [`Follower`] starts in each partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowFrom {
+    /// The first record at or after this time (epoch milliseconds).
+    Time(i64),
+    /// This many records before the partition's end (or its start).
+    LastRecords(i64),
+    /// The partition's first record.
+    Start,
+}
+
 /// What one [`Follower::poll`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Followed {
-    /// A record's value (empty for a null value).
-    Record(Vec<u8>),
+    /// A record's value (empty for a null value) and its Kafka timestamp.
+    Record(Vec<u8>, Option<i64>),
     /// Nothing new within the timeout, or a partition's end.
     Nothing,
     /// A client error (the broker went away, …); the client keeps trying.
@@ -35,12 +46,11 @@ pub struct Follower {
 }
 
 impl Follower {
-    /// Connects and assigns every partition of `topic` from the first record at or after
-    /// `since_millis` (epoch milliseconds).
+    /// Connects and assigns every partition of `topic` from `from`.
     pub fn connect(
         settings: &KafkaSettings,
         topic: &str,
-        since_millis: i64,
+        from: FollowFrom,
     ) -> anyhow::Result<Follower> {
         let consumer: BaseConsumer<HealthContext> = settings
             .client_config(&[
@@ -59,7 +69,20 @@ impl Follower {
             .create_with_context(HealthContext::default())
             .context("cannot create the Kafka consumer")?;
         let count = partition_count(&consumer, settings, topic)?;
-        let starts = resolve(&consumer, topic, count, StartFrom::Timestamp(since_millis))?;
+        let starts = match from {
+            FollowFrom::Time(millis) => {
+                resolve(&consumer, topic, count, StartFrom::Timestamp(millis))?
+            }
+            FollowFrom::Start => resolve(&consumer, topic, count, StartFrom::Earliest)?,
+            FollowFrom::LastRecords(back) => {
+                let ends = resolve(&consumer, topic, count, StartFrom::Latest)?;
+                let starts = resolve(&consumer, topic, count, StartFrom::Earliest)?;
+                ends.iter()
+                    .zip(starts)
+                    .map(|(end, start)| (end - back).max(start))
+                    .collect()
+            }
+        };
         assign(&consumer, topic, &starts)?;
         Ok(Follower {
             consumer,
@@ -74,7 +97,10 @@ impl Follower {
             None => self
                 .client_error()
                 .map_or(Followed::Nothing, Followed::Error),
-            Some(Ok(message)) => Followed::Record(message.payload().unwrap_or(&[]).to_vec()),
+            Some(Ok(message)) => Followed::Record(
+                message.payload().unwrap_or(&[]).to_vec(),
+                message.timestamp().to_millis(),
+            ),
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 if let Some(done) = self.at_start_end.get_mut(p as usize) {
                     *done = true;
@@ -95,6 +121,11 @@ impl Follower {
         }
         self.errors_seen = errors;
         health.last_error()
+    }
+
+    /// Number of partitions followed.
+    pub fn partitions(&self) -> usize {
+        self.at_start_end.len()
     }
 
     /// Whether every partition has been read to its end once: what the topic held at start-up

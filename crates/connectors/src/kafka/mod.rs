@@ -6,13 +6,15 @@ mod batch;
 mod ends;
 mod follower;
 mod health;
+mod inspect;
 mod producer;
 mod settings;
 mod source;
 
 pub use admin::ensure_topics;
-pub use follower::{Followed, Follower};
+pub use follower::{FollowFrom, Followed, Follower};
 pub use health::{DeliveryObserver, Health};
+pub use inspect::Inspector;
 pub use producer::Producer;
 pub use producer::TxnError;
 pub use rdkafka::consumer::ConsumerGroupMetadata;

@@ -518,7 +518,7 @@ pub(super) fn partition_count(
 
 /// The group's committed offset and its metadata string, per partition (`None`: nothing
 /// committed).
-fn committed_offsets(
+pub(super) fn committed_offsets(
     consumer: &BaseConsumer<HealthContext>,
     topic: &str,
     partitions: usize,
@@ -628,7 +628,7 @@ pub fn group_metadata(
 }
 
 /// A consumer of group `group_id` that commits nothing by itself, to ask about the group.
-fn group_consumer(
+pub(super) fn group_consumer(
     settings: &KafkaSettings,
     group_id: &str,
 ) -> anyhow::Result<BaseConsumer<HealthContext>> {

@@ -1,0 +1,141 @@
+//! `ratings-stream verify` against the real broker: a healthy live deployment passes every
+//! check; a stopped processor while input flows, a missing topic and an unreachable broker each
+//! give a FAIL line with the cause (and exit status 1), within seconds.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::eos::{input_topic, start_generator};
+use common::{output_of, temp_dir, unique_name, OutputTopics};
+
+/// `verify` with the run arguments `run_args` (first one `run`) and `extra`: exit success, stdout.
+fn verify(run_args: &[String], extra: &[&str]) -> (bool, String) {
+    let mut args: Vec<&str> = vec!["verify", "--observe", "3s"];
+    args.extend(run_args.iter().skip(1).map(String::as_str));
+    args.extend_from_slice(extra);
+    let out = output_of(&args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The line of the check whose name starts with `name`.
+fn line<'a>(report: &'a str, name: &str) -> &'a str {
+    report
+        .lines()
+        .find(|l| l.get(6..).is_some_and(|rest| rest.starts_with(name)))
+        .unwrap_or_else(|| panic!("no {name} line in:\n{report}"))
+}
+
+#[test]
+fn a_healthy_deployment_passes_and_a_stopped_processor_fails_while_input_flows() {
+    let input = input_topic("verify-input");
+    let outputs = OutputTopics::create(&unique_name("verify"));
+    let mut generator = start_generator(&input, 400_000);
+    let checkpoint = temp_dir(&unique_name("verify-checkpoint"));
+    let mut run_args = outputs.run_args(&input);
+    run_args.extend(
+        [
+            "--checkpoint-storage",
+            checkpoint.to_str().unwrap(),
+            "--metrics-address",
+            "off",
+        ]
+        .map(String::from),
+    );
+    let mut processor = std::process::Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args(&run_args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // healthy once windows flow: every check passes
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let report = loop {
+        let (passed, report) = verify(&run_args, &[]);
+        if passed && !report.contains("none due yet") {
+            break report;
+        }
+        assert!(Instant::now() < deadline, "never healthy:\n{report}");
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert!(
+        report.lines().take(6).all(|l| l.starts_with("PASS")),
+        "{report}"
+    );
+    assert!(
+        line(&report, "group").contains("records committed in 3 s"),
+        "{report}"
+    );
+    assert!(
+        line(&report, "windows on").contains("newest ends"),
+        "{report}"
+    );
+    // the processor dies while the input keeps flowing: its group is stuck
+    processor.kill().unwrap();
+    processor.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let (passed, report) = verify(&run_args, &[]);
+    assert!(!passed, "{report}");
+    let group = line(&report, "group");
+    assert!(
+        group.starts_with("FAIL") && group.contains("stuck: lag"),
+        "{report}"
+    );
+    assert!(
+        group.contains("→ the processor is stopped or stuck"),
+        "{report}"
+    );
+    let _ = generator.kill();
+    let _ = generator.wait();
+}
+
+#[test]
+fn a_missing_topic_fails_with_what_to_do() {
+    let input = input_topic("verify-missing");
+    let outputs = OutputTopics::create(&unique_name("verify-missing"));
+    let missing = unique_name("no-such-metrics");
+    let mut run_args = outputs.run_args(&input);
+    let at = run_args.iter().position(|a| a == "--metrics-topic").unwrap();
+    run_args[at + 1] = missing.clone();
+    let (passed, report) = verify(&run_args, &[]);
+    assert!(!passed);
+    let topic = line(&report, &format!("topic {missing}"));
+    assert!(
+        topic.starts_with("FAIL") && topic.contains("does not exist (windows)"),
+        "{report}"
+    );
+    assert!(topic.contains("or correct --metrics-topic"), "{report}");
+    assert!(
+        line(&report, &format!("topic {input}")).starts_with("PASS"),
+        "{report}"
+    );
+}
+
+#[test]
+fn an_unreachable_broker_is_one_fail_line_within_seconds() {
+    let started = Instant::now();
+    let out = output_of(&["verify", "--bootstrap-servers", "127.0.0.1:1"]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    let broker = line(&report, "broker");
+    assert!(
+        broker.starts_with("FAIL") && broker.contains("cannot reach Kafka at 127.0.0.1:1"),
+        "{report}"
+    );
+    assert!(
+        report.ends_with("1 checks: 0 passed, 0 warnings, 1 failed\n"),
+        "{report}"
+    );
+    let json = output_of(&["verify", "--json", "--bootstrap-servers", "127.0.0.1:1"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["passed"], false);
+    assert_eq!(json["checks"][0]["status"], "FAIL");
+}

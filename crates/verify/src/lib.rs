@@ -1,0 +1,51 @@
+//! `ratings-stream verify`: checks a running deployment end to end with the same settings as
+//! `run`, one line per check (PASS / WARN / FAIL, what was found, what to do) — the broker, the
+//! topics, the processor's consumer group and the windows on `metrics` ([`kafka`]).
+
+pub mod kafka;
+pub mod report;
+
+use std::time::Duration;
+
+use ratings_runtime::config::{Input, JobConfig};
+
+pub use report::{Check, Report, Status};
+
+/// How verify looks.
+#[derive(Debug, Clone)]
+pub struct VerifySettings {
+    /// How long the processor's group is watched for commits.
+    pub observe: Duration,
+}
+
+/// Runs every check `config` allows.
+pub fn verify(config: &JobConfig, settings: &VerifySettings) -> Report {
+    let mut report = Report::default();
+    let engine = match config.engine.engine_config() {
+        Ok(engine) => engine,
+        Err(error) => {
+            report.checks.push(Check::fail(
+                "settings",
+                format!("{error:#}"),
+                "correct the engine settings",
+            ));
+            return report;
+        }
+    };
+    match &config.input {
+        Input::Kafka(job) => report.checks.extend(
+            kafka::KafkaChecks {
+                job,
+                engine: &engine,
+                observe: settings.observe,
+            }
+            .run(),
+        ),
+        Input::File(_) => report.checks.push(Check::fail(
+            "settings",
+            "--input names a file: verify checks a Kafka deployment",
+            "run verify without --input",
+        )),
+    }
+    report
+}
