@@ -280,6 +280,17 @@ impl CheckpointStore {
         )
     }
 
+    /// The commit record of a committed epoch.
+    pub fn commit_record(&self, epoch: u64) -> anyhow::Result<CommitRecord> {
+        let body = self.read(Kind::Commit, epoch)?;
+        Ok(
+            serde_json::from_slice(&body).map_err(|e| CheckpointError::Damaged {
+                path: format!("{}/commits/{epoch}", self.location()),
+                reason: format!("not a valid commit record: {e}"),
+            })?,
+        )
+    }
+
     /// Stores the rows the open Parquet files received during an epoch.
     pub fn write_rows(&self, epoch: u64, rows: &[u8]) -> anyhow::Result<()> {
         self.write(Kind::Rows, epoch, rows)

@@ -25,6 +25,14 @@ pub struct KafkaChecks<'a> {
     pub observe: Duration,
 }
 
+/// What the Kafka checks found.
+#[derive(Debug, Default)]
+pub struct KafkaFindings {
+    pub checks: Vec<Check>,
+    /// What the group had committed on the input at the end, per partition.
+    pub group: Option<Vec<Option<i64>>>,
+}
+
 /// A look at the group: committed offsets and partition ends.
 struct GroupSample {
     at: Instant,
@@ -57,15 +65,23 @@ impl GroupSample {
 
 impl KafkaChecks<'_> {
     /// Runs the checks; without a broker, only that one fails.
-    pub fn run(&self) -> Vec<Check> {
+    pub fn run(&self) -> KafkaFindings {
+        let mut group = None;
+        let checks = self.checks(&mut group);
+        KafkaFindings { checks, group }
+    }
+
+    fn checks(&self, group: &mut Option<Vec<Option<i64>>>) -> Vec<Check> {
         let settings = self.job.connection.settings();
         let inspector = match Inspector::connect(&settings, &self.job.group_id) {
             Ok(inspector) => inspector,
-            Err(error) => return vec![Check::fail(
+            Err(error) => {
+                return vec![Check::fail(
                 "broker",
                 format!("{error:#}"),
                 "check --bootstrap-servers (and the security settings), and that the broker runs",
-            )],
+            )]
+            }
         };
         let topics = match inspector.topics() {
             Ok(topics) => topics,
@@ -100,7 +116,10 @@ impl KafkaChecks<'_> {
         );
         let second = GroupSample::take(&inspector, input, partitions);
         checks.push(match (first, second) {
-            (Ok(first), Ok(second)) => self.group_check(&first, &second),
+            (Ok(first), Ok(second)) => {
+                *group = Some(second.committed.clone());
+                self.group_check(&first, &second)
+            }
             (Err(error), _) | (_, Err(error)) => Check::fail(
                 format!("group {}", self.job.group_id),
                 format!("{error:#}"),

@@ -1,7 +1,9 @@
 //! `ratings-stream verify`: checks a running deployment end to end with the same settings as
 //! `run`, one line per check (PASS / WARN / FAIL, what was found, what to do) — the broker, the
-//! topics, the processor's consumer group and the windows on `metrics` ([`kafka`]).
+//! topics, the processor's consumer group and the windows on `metrics` ([`kafka`]), and the
+//! exactly-once checkpoint ([`checkpoint`]).
 
+pub mod checkpoint;
 pub mod kafka;
 pub mod report;
 
@@ -33,14 +35,21 @@ pub fn verify(config: &JobConfig, settings: &VerifySettings) -> Report {
         }
     };
     match &config.input {
-        Input::Kafka(job) => report.checks.extend(
-            kafka::KafkaChecks {
+        Input::Kafka(job) => {
+            let found = kafka::KafkaChecks {
                 job,
                 engine: &engine,
                 observe: settings.observe,
             }
-            .run(),
-        ),
+            .run();
+            report.checks.extend(found.checks);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            report
+                .checks
+                .push(checkpoint::check(config, job, found.group.as_deref(), now));
+        }
         Input::File(_) => report.checks.push(Check::fail(
             "settings",
             "--input names a file: verify checks a Kafka deployment",
