@@ -87,6 +87,12 @@ pub struct VerifyArgs {
     /// nothing in this time is stuck).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub observe: Duration,
+    /// The recent past over which dead letters are counted against the input.
+    #[arg(long, default_value = "15min", value_parser = humantime::parse_duration)]
+    pub recent: Duration,
+    /// Share of dead letters (rejected and late records) above which verify warns.
+    #[arg(long, default_value_t = 0.05)]
+    pub dead_letter_warn: f64,
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -77,6 +77,8 @@ fn own_metrics_endpoint(config: &ratings_runtime::config::JobConfig) -> Vec<Stri
 fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     let settings = ratings_verify::VerifySettings {
         observe: args.observe,
+        recent: args.recent,
+        dead_letter_warn: args.dead_letter_warn,
     };
     let report = ratings_verify::verify(&args.run.to_config(), &settings);
     match args.json {

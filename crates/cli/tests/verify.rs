@@ -61,10 +61,17 @@ fn a_healthy_deployment_passes_and_a_stopped_processor_fails_while_input_flows()
         assert!(Instant::now() < deadline, "never healthy:\n{report}");
         std::thread::sleep(Duration::from_secs(1));
     };
-    assert!(
-        report.lines().take(6).all(|l| l.starts_with("PASS")),
-        "{report}"
+    let lines: Vec<&str> = report.lines().collect();
+    let (checks, summary) = lines.split_at(lines.len() - 1);
+    assert!(checks.iter().all(|l| l.starts_with("PASS")), "{report}");
+    let n = checks.len();
+    assert_eq!(
+        summary[0],
+        format!("{n} checks: {n} passed, 0 warnings, 0 failed")
     );
+    // broker, 4 topics (input, metrics, dead letters, late), windows, dead letters, group,
+    // checkpoint
+    assert_eq!(n, 9, "{report}");
     assert!(
         line(&report, "group").contains("records committed in 3 s"),
         "{report}"
@@ -73,6 +80,24 @@ fn a_healthy_deployment_passes_and_a_stopped_processor_fails_while_input_flows()
         line(&report, "windows on").contains("newest ends"),
         "{report}"
     );
+    assert!(
+        line(&report, "checkpoint").contains("committed"),
+        "{report}"
+    );
+    // the generator sends 2% late and 1% malformed records: counted by reason
+    let dead = line(&report, "dead letters");
+    assert!(
+        dead.contains("late ") && dead.contains("in the last 15 min"),
+        "{report}"
+    );
+    let (passed, strict) = verify(&run_args, &["--dead-letter-warn", "0.005"]);
+    assert!(passed, "a warning does not fail: {strict}");
+    let dead = line(&strict, "dead letters");
+    assert!(
+        dead.starts_with("WARN") && dead.contains("→ above 0.5%"),
+        "{strict}"
+    );
+
     // the processor dies while the input keeps flowing: its group is stuck
     processor.kill().unwrap();
     processor.wait().unwrap();
@@ -88,6 +113,30 @@ fn a_healthy_deployment_passes_and_a_stopped_processor_fails_while_input_flows()
         group.contains("→ the processor is stopped or stuck"),
         "{report}"
     );
+
+    // a damaged file of the latest committed epoch is named
+    let folder = checkpoint.join(ratings_connectors::checkpoint::DEFAULT_DIR);
+    let newest = |kind: &str| {
+        std::fs::read_dir(folder.join(kind))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+            .max()
+            .unwrap()
+    };
+    let committed = newest("commits");
+    std::fs::write(
+        folder.join("state").join(committed.to_string()),
+        b"RSCKPT 1 state 0 3\nxyz",
+    )
+    .unwrap();
+    let (passed, report) = verify(&run_args, &[]);
+    assert!(!passed);
+    let damaged = line(&report, "checkpoint");
+    assert!(
+        damaged.starts_with("FAIL") && damaged.contains("is damaged"),
+        "{report}"
+    );
+    assert!(damaged.contains(&format!("state/{committed}")), "{report}");
     let _ = generator.kill();
     let _ = generator.wait();
 }
@@ -138,6 +187,11 @@ fn an_unreachable_broker_is_one_fail_line_within_seconds() {
     let broker = line(&report, "broker");
     assert!(
         broker.starts_with("FAIL") && broker.contains("cannot reach Kafka at 127.0.0.1:1"),
+        "{report}"
+    );
+    // the checkpoint is looked at all the same: there is none here
+    assert!(
+        line(&report, "checkpoint").contains("no committed epoch"),
         "{report}"
     );
     // the checkpoint is looked at all the same: there is none here

@@ -13,6 +13,8 @@ use crate::report::Check;
 
 /// Records read from the end of each partition to find the newest event time or window.
 const TAIL: i64 = 50;
+/// Most dead letters read for their reasons.
+const MAX_DEAD_LETTERS: usize = 200_000;
 /// Longest time spent reading one topic's tail.
 const TAIL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -23,6 +25,10 @@ pub struct KafkaChecks<'a> {
     pub engine: &'a EngineConfig,
     /// How long the group is watched for commits.
     pub observe: Duration,
+    /// The recent past the dead letters are counted over.
+    pub recent: Duration,
+    /// Share of dead letters (rejected and late) above which they are worth a warning.
+    pub dead_letter_warn: f64,
 }
 
 /// What the Kafka checks found.
@@ -110,6 +116,11 @@ impl KafkaChecks<'_> {
         if topics.contains_key(&self.job.metrics_topic) {
             checks.push(self.windows_check(&settings));
         }
+        let dead_topics: Vec<&String> = std::iter::once(&self.job.dead_letter_topic)
+            .chain(self.job.late_topic.as_ref())
+            .filter(|t| topics.contains_key(*t))
+            .collect();
+        checks.push(self.dead_letter_check(&inspector, &settings, partitions, &dead_topics));
         std::thread::sleep(
             self.observe
                 .saturating_sub(first.as_ref().map_or(Duration::ZERO, |s| s.at.elapsed())),
@@ -285,6 +296,105 @@ impl KafkaChecks<'_> {
             ),
         }
     }
+}
+
+impl KafkaChecks<'_> {
+    /// Dead letters (rejected and late records) of the recent past, by reason, against the
+    /// input records of the same time.
+    fn dead_letter_check(
+        &self,
+        inspector: &Inspector,
+        settings: &KafkaSettings,
+        partitions: usize,
+        dead_topics: &[&String],
+    ) -> Check {
+        let minutes = self.recent.as_secs() / 60;
+        let name = "dead letters";
+        let since = now_millis() - self.recent.as_millis() as i64;
+        let counted = || -> anyhow::Result<(i64, BTreeMap<String, u64>)> {
+            let input = &self.job.ratings_topic;
+            let from = inspector.offsets_at(input, partitions, since)?;
+            let ends = inspector.ends(input, partitions)?;
+            let read: i64 = ends
+                .iter()
+                .zip(&from)
+                .map(|((_, high), f)| (high - f).max(0))
+                .sum();
+            let mut reasons = BTreeMap::new();
+            for topic in dead_topics {
+                count_reasons(settings, topic, since, &mut reasons)?;
+            }
+            Ok((read, reasons))
+        };
+        let (read, reasons) = match counted() {
+            Ok(counts) => counts,
+            Err(error) => {
+                return Check::fail(name, format!("{error:#}"), "retry; look at the broker")
+            }
+        };
+        let dead: u64 = reasons.values().sum();
+        if read == 0 && dead == 0 {
+            return Check::pass(
+                name,
+                format!("none, and no input in the last {minutes} min"),
+            );
+        }
+        let share = dead as f64 / read.max(1) as f64;
+        let by_reason: Vec<String> = reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        let found = format!(
+            "{:.1}% of {read} records in the last {minutes} min{}{}",
+            share * 100.0,
+            if by_reason.is_empty() { "" } else { ": " },
+            by_reason.join(", ")
+        );
+        if share > self.dead_letter_warn {
+            return Check::warn(
+                name,
+                found,
+                &format!(
+                    "above {:.1}%: read the dead-letter topic's records (reason, detail, record) to find the producer at fault",
+                    self.dead_letter_warn * 100.0
+                ),
+            );
+        }
+        Check::pass(name, found)
+    }
+}
+
+/// Adds the reasons of `topic`'s records since `since` (epoch milliseconds) to `reasons`.
+fn count_reasons(
+    settings: &KafkaSettings,
+    topic: &str,
+    since: i64,
+    reasons: &mut BTreeMap<String, u64>,
+) -> anyhow::Result<()> {
+    let mut follower = Follower::connect(settings, topic, FollowFrom::Time(since))?;
+    let deadline = Instant::now() + TAIL_TIMEOUT;
+    let mut read = 0;
+    while !follower.caught_up() && read < MAX_DEAD_LETTERS {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "cannot read {topic} within {} s",
+            TAIL_TIMEOUT.as_secs()
+        );
+        if let Followed::Record(value, _) = follower.poll(Duration::from_millis(100)) {
+            read += 1;
+            let letter: serde_json::Value = serde_json::from_slice(&value).unwrap_or_default();
+            let reason = letter["reason"]
+                .as_str()
+                .unwrap_or("(no reason)")
+                .to_string();
+            *reasons.entry(reason).or_default() += 1;
+        }
+    }
+    Ok(())
+}
+
+/// The wall clock, epoch milliseconds.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The smallest and largest values `value_of` finds among at most [`TAIL`] records per

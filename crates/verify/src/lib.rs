@@ -18,6 +18,10 @@ pub use report::{Check, Report, Status};
 pub struct VerifySettings {
     /// How long the processor's group is watched for commits.
     pub observe: Duration,
+    /// The recent past the dead letters are counted over.
+    pub recent: Duration,
+    /// Share of dead letters above which they are worth a warning.
+    pub dead_letter_warn: f64,
 }
 
 /// Runs every check `config` allows.
@@ -40,12 +44,12 @@ pub fn verify(config: &JobConfig, settings: &VerifySettings) -> Report {
                 job,
                 engine: &engine,
                 observe: settings.observe,
+                recent: settings.recent,
+                dead_letter_warn: settings.dead_letter_warn,
             }
             .run();
             report.checks.extend(found.checks);
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
+            let now = kafka::now_millis();
             report
                 .checks
                 .push(checkpoint::check(config, job, found.group.as_deref(), now));

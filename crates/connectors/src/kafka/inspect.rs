@@ -60,6 +60,22 @@ impl Inspector {
             .collect()
     }
 
+    /// Per partition of `topic`, the offset of the first record at or after `millis` (epoch
+    /// milliseconds), or its end when there is none.
+    pub fn offsets_at(
+        &self,
+        topic: &str,
+        partitions: usize,
+        millis: i64,
+    ) -> anyhow::Result<Vec<i64>> {
+        super::source::resolve(
+            &self.consumer,
+            topic,
+            partitions,
+            super::source::StartFrom::Timestamp(millis),
+        )
+    }
+
     /// The group's committed offset of each partition of `topic` (`None`: nothing committed).
     pub fn committed(&self, topic: &str, partitions: usize) -> anyhow::Result<Vec<Option<i64>>> {
         Ok(committed_offsets(&self.consumer, topic, partitions)?
