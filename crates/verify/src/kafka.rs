@@ -13,8 +13,8 @@ use crate::report::Check;
 
 /// Records read from the end of each partition to find the newest event time or window.
 const TAIL: i64 = 50;
-/// Most dead letters read for their reasons.
-const MAX_DEAD_LETTERS: usize = 200_000;
+/// Most dead letters read per partition for their reasons.
+const MAX_DEAD_LETTERS: usize = 100_000;
 /// Longest time spent reading one topic's tail.
 const TAIL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -368,26 +368,17 @@ fn count_reasons(
     since: i64,
     reasons: &mut BTreeMap<String, u64>,
 ) -> anyhow::Result<()> {
-    let mut follower = Follower::connect(settings, topic, FollowFrom::Time(since))?;
-    let deadline = Instant::now() + TAIL_TIMEOUT;
-    let mut read = 0;
-    while !follower.caught_up() && read < MAX_DEAD_LETTERS {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "cannot read {topic} within {} s",
-            TAIL_TIMEOUT.as_secs()
-        );
-        if let Followed::Record(value, _) = follower.poll(Duration::from_millis(100)) {
-            read += 1;
-            let letter: serde_json::Value = serde_json::from_slice(&value).unwrap_or_default();
-            let reason = letter["reason"]
-                .as_str()
-                .unwrap_or("(no reason)")
-                .to_string();
-            *reasons.entry(reason).or_default() += 1;
-        }
-    }
-    Ok(())
+    read_records(
+        settings,
+        topic,
+        FollowFrom::Time(since),
+        MAX_DEAD_LETTERS,
+        |value| {
+            let letter: serde_json::Value = serde_json::from_slice(value).unwrap_or_default();
+            let reason = letter["reason"].as_str().unwrap_or("(no reason)");
+            *reasons.entry(reason.to_string()).or_default() += 1;
+        },
+    )
 }
 
 /// The wall clock, epoch milliseconds.
@@ -405,10 +396,28 @@ fn read_range(
     from: FollowFrom,
     value_of: impl Fn(&[u8]) -> Option<i64>,
 ) -> anyhow::Result<Option<(i64, i64)>> {
+    let mut range: Option<(i64, i64)> = None;
+    read_records(settings, topic, from, TAIL as usize, |value| {
+        if let Some(v) = value_of(value) {
+            range = Some(range.map_or((v, v), |(low, high)| (low.min(v), high.max(v))));
+        }
+    })?;
+    Ok(range)
+}
+
+/// Hands `each` the values of `topic`'s records from `from` on, until every partition is read
+/// to its end or `limit` records per partition were read; an error when that takes longer than
+/// [`TAIL_TIMEOUT`].
+fn read_records(
+    settings: &KafkaSettings,
+    topic: &str,
+    from: FollowFrom,
+    limit: usize,
+    mut each: impl FnMut(&[u8]),
+) -> anyhow::Result<()> {
     let mut follower = Follower::connect(settings, topic, from)?;
     let deadline = Instant::now() + TAIL_TIMEOUT;
-    let (mut range, mut read): (Option<(i64, i64)>, i64) = (None, 0);
-    let limit = TAIL * follower.partitions() as i64;
+    let (mut read, limit) = (0, limit * follower.partitions());
     while !follower.caught_up() && read < limit {
         anyhow::ensure!(
             Instant::now() < deadline,
@@ -417,12 +426,10 @@ fn read_range(
         );
         if let Followed::Record(value, _) = follower.poll(Duration::from_millis(100)) {
             read += 1;
-            if let Some(v) = value_of(&value) {
-                range = Some(range.map_or((v, v), |(low, high)| (low.min(v), high.max(v))));
-            }
+            each(&value);
         }
     }
-    Ok(range)
+    Ok(())
 }
 
 /// The end of a window record, epoch seconds.
