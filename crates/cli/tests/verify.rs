@@ -70,8 +70,8 @@ fn a_healthy_deployment_passes_and_a_stopped_processor_fails_while_input_flows()
         format!("{n} checks: {n} passed, 0 warnings, 0 failed")
     );
     // broker, 4 topics (input, metrics, dead letters, late), windows, dead letters, group,
-    // checkpoint
-    assert_eq!(n, 9, "{report}");
+    // checkpoint, Parquet (none configured)
+    assert_eq!(n, 10, "{report}");
     assert!(
         line(&report, "group").contains("records committed in 3 s"),
         "{report}"
@@ -200,11 +200,118 @@ fn an_unreachable_broker_is_one_fail_line_within_seconds() {
         "{report}"
     );
     assert!(
-        report.ends_with("2 checks: 0 passed, 0 warnings, 2 failed\n"),
+        report.ends_with("3 checks: 1 passed, 0 warnings, 2 failed\n"),
         "{report}"
     );
     let json = output_of(&["verify", "--json", "--bootstrap-servers", "127.0.0.1:1"]);
     let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(json["passed"], false);
     assert_eq!(json["checks"][0]["status"], "FAIL");
+}
+
+/// Files under `folder` whose name ends with `suffix`, recursively.
+fn files_named(folder: &std::path::Path, suffix: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_named(&path, suffix));
+        } else if path.to_string_lossy().ends_with(suffix) {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn the_parquet_outputs_are_checked_and_a_deleted_file_or_marker_is_found() {
+    let input = input_topic("verify-parquet");
+    let outputs = OutputTopics::create(&unique_name("verify-parquet"));
+    let mut generator = start_generator(&input, 300_000);
+    let storage = temp_dir(&unique_name("verify-parquet-storage"));
+    let mut run_args = outputs.run_args(&input);
+    run_args.extend(
+        [
+            "--storage",
+            storage.to_str().unwrap(),
+            "--metrics-address",
+            "off",
+            "--roll-interval",
+            "5s",
+        ]
+        .map(String::from),
+    );
+    let processor = std::process::Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+        .args(&run_args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // until the raw dataset has a closed hour and both aggregates have files
+    let raw = storage.join("streams/ratings/raw");
+    let aggregates = storage.join("streams/ratings/agg");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while files_named(&raw, "_SUCCESS").is_empty()
+        || files_named(&aggregates.join("tumbling"), ".parquet").is_empty()
+        || files_named(&aggregates.join("sliding"), ".parquet").is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no hour closed, or no aggregates"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let _ = generator.kill();
+    let _ = generator.wait();
+    common::signal("-TERM", processor.id());
+    let stopped = processor.wait_with_output().unwrap();
+    assert!(stopped.status.success());
+    let (_, report) = verify(&run_args, &[]);
+    for dataset in ["raw", "agg/tumbling", "agg/sliding"] {
+        let line = line(&report, &format!("parquet streams/ratings/{dataset}"));
+        assert!(
+            line.starts_with("PASS") && line.contains("readable"),
+            "{report}"
+        );
+    }
+    assert!(
+        line(&report, "published files").starts_with("PASS"),
+        "{report}"
+    );
+
+    // a marker of a closed hour deleted
+    let marker = &files_named(&raw, "_SUCCESS")[0];
+    std::fs::remove_file(marker).unwrap();
+    let (passed, report) = verify(&run_args, &[]);
+    assert!(!passed);
+    let raw_line = line(&report, "parquet streams/ratings/raw");
+    assert!(
+        raw_line.starts_with("FAIL") && raw_line.contains("closed hours without _SUCCESS: 1"),
+        "{report}"
+    );
+
+    // a file the latest committed epoch published, deleted
+    let folder = storage.join(ratings_connectors::checkpoint::DEFAULT_DIR);
+    let mut published = Vec::new();
+    for entry in std::fs::read_dir(folder.join("commits")).unwrap().flatten() {
+        let epoch = entry.file_name().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(folder.join("offsets").join(&epoch)).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_str(text.split_once('\n').unwrap().1).unwrap();
+        for path in body["publications"].as_array().unwrap() {
+            let path = path.as_str().unwrap();
+            if path.ends_with(".parquet") {
+                published.push(path.to_string());
+            }
+        }
+    }
+    let gone = published.first().expect("a kept epoch published a file");
+    std::fs::remove_file(storage.join(gone)).unwrap();
+    let (passed, report) = verify(&run_args, &[]);
+    assert!(!passed);
+    let files = line(&report, "published files");
+    assert!(
+        files.starts_with("FAIL") && files.contains(gone.as_str()),
+        "{report}"
+    );
 }

@@ -175,6 +175,11 @@ impl CheckpointStore {
         }
     }
 
+    /// The checkpoint folder, relative to the storage base.
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
     /// The storage the checkpoint lives on.
     pub fn storage(&self) -> &Arc<Storage> {
         &self.storage

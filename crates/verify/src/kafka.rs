@@ -213,7 +213,13 @@ impl KafkaChecks<'_> {
                 .map(|r| r.timestamp)
         };
         let read = || -> anyhow::Result<_> {
-            let first = read_range(settings, input, FollowFrom::Start, event_time)?;
+            // the stream's start: most of its first records (late ones reach further back)
+            let mut head = Vec::new();
+            read_records(settings, input, FollowFrom::Start, TAIL as usize, |value| {
+                head.extend(event_time(value));
+            })?;
+            head.sort_unstable();
+            let first = head.get(head.len() / 10).copied();
             let last = read_range(settings, input, FollowFrom::LastRecords(TAIL), event_time)?;
             let windows = read_range(
                 settings,
@@ -221,11 +227,7 @@ impl KafkaChecks<'_> {
                 FollowFrom::LastRecords(TAIL),
                 window_end,
             )?;
-            Ok((
-                first.map(|(min, _)| min),
-                last.map(|(_, max)| max),
-                windows.map(|(_, max)| max),
-            ))
+            Ok((first, last.map(|(_, max)| max), windows.map(|(_, max)| max)))
         };
         match read() {
             Err(error) => Check::fail(name, format!("{error:#}"), "retry; look at the broker"),

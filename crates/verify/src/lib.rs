@@ -1,10 +1,11 @@
 //! `ratings-stream verify`: checks a running deployment end to end with the same settings as
 //! `run`, one line per check (PASS / WARN / FAIL, what was found, what to do) — the broker, the
-//! topics, the processor's consumer group and the windows on `metrics` ([`kafka`]), and the
-//! exactly-once checkpoint ([`checkpoint`]).
+//! topics, the processor's consumer group and the windows on `metrics` ([`kafka`]), the
+//! exactly-once checkpoint ([`checkpoint`]) and the Parquet datasets ([`parquet`]).
 
 pub mod checkpoint;
 pub mod kafka;
+pub mod parquet;
 pub mod report;
 
 use std::time::Duration;
@@ -53,6 +54,8 @@ pub fn verify(config: &JobConfig, settings: &VerifySettings) -> Report {
             report
                 .checks
                 .push(checkpoint::check(config, job, found.group.as_deref(), now));
+            let largest = engine.windows.iter().map(|w| w.size).max().unwrap_or(0);
+            report.checks.extend(parquet::checks(config, job, largest));
         }
         Input::File(_) => report.checks.push(Check::fail(
             "settings",

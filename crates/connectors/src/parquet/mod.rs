@@ -27,7 +27,7 @@ use ratings_core::{Rating, WindowResult, WindowSpec};
 use serde::{Deserialize, Serialize};
 
 pub use dataset::{partition_dir, DatasetState, DatasetStats, Publication, RollPolicy};
-pub use schema::{aggregate_batch, raw_batch, AGGREGATE_SCHEMA, RAW_SCHEMA};
+pub use schema::{aggregate_batch, conform, raw_batch, AGGREGATE_SCHEMA, RAW_SCHEMA};
 
 use crate::storage::Storage;
 pub use crate::storage::StorageHealth;
@@ -338,7 +338,7 @@ fn encode(batches: &[RecordBatch]) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The batches of an in-memory Parquet file.
-fn decode(parquet: &[u8]) -> anyhow::Result<Vec<RecordBatch>> {
+pub fn decode(parquet: &[u8]) -> anyhow::Result<Vec<RecordBatch>> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(parquet))?
         .build()?;
     Ok(reader.collect::<Result<Vec<_>, _>>()?)
