@@ -29,28 +29,48 @@ fn line<'a>(report: &'a str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} line in:\n{report}"))
 }
 
+/// A live deployment: a topic fed by `start_generator` (`count` records) and a processor
+/// reading it with `options` (and no metrics endpoint); its generator, processor and run args.
+struct Deployment {
+    generator: std::process::Child,
+    processor: std::process::Child,
+    run_args: Vec<String>,
+}
+
+impl Deployment {
+    fn start(test: &str, count: u64, options: &[&str]) -> Deployment {
+        let input = input_topic(test);
+        let outputs = OutputTopics::create(&unique_name(test));
+        let generator = start_generator(&input, count);
+        let mut run_args = outputs.run_args(&input);
+        run_args.extend(options.iter().map(|o| o.to_string()));
+        run_args.extend(["--metrics-address", "off"].map(String::from));
+        let processor = std::process::Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+            .args(&run_args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Deployment {
+            generator,
+            processor,
+            run_args,
+        }
+    }
+}
+
 #[test]
 fn a_healthy_deployment_passes_and_a_stopped_processor_fails_while_input_flows() {
-    let input = input_topic("verify-input");
-    let outputs = OutputTopics::create(&unique_name("verify"));
-    let mut generator = start_generator(&input, 400_000);
     let checkpoint = temp_dir(&unique_name("verify-checkpoint"));
-    let mut run_args = outputs.run_args(&input);
-    run_args.extend(
-        [
-            "--checkpoint-storage",
-            checkpoint.to_str().unwrap(),
-            "--metrics-address",
-            "off",
-        ]
-        .map(String::from),
+    let Deployment {
+        mut generator,
+        mut processor,
+        run_args,
+    } = Deployment::start(
+        "verify",
+        400_000,
+        &["--checkpoint-storage", checkpoint.to_str().unwrap()],
     );
-    let mut processor = std::process::Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args(&run_args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // healthy once windows flow: every check passes
     let deadline = Instant::now() + Duration::from_secs(90);
     let report = loop {
@@ -194,11 +214,6 @@ fn an_unreachable_broker_is_one_fail_line_within_seconds() {
         line(&report, "checkpoint").contains("no committed epoch"),
         "{report}"
     );
-    // the checkpoint is looked at all the same: there is none here
-    assert!(
-        line(&report, "checkpoint").contains("no committed epoch"),
-        "{report}"
-    );
     assert!(
         report.ends_with("3 checks: 1 passed, 0 warnings, 2 failed\n"),
         "{report}"
@@ -225,28 +240,21 @@ fn files_named(folder: &std::path::Path, suffix: &str) -> Vec<std::path::PathBuf
 
 #[test]
 fn the_parquet_outputs_are_checked_and_a_deleted_file_or_marker_is_found() {
-    let input = input_topic("verify-parquet");
-    let outputs = OutputTopics::create(&unique_name("verify-parquet"));
-    let mut generator = start_generator(&input, 300_000);
     let storage = temp_dir(&unique_name("verify-parquet-storage"));
-    let mut run_args = outputs.run_args(&input);
-    run_args.extend(
-        [
+    let Deployment {
+        mut generator,
+        processor,
+        run_args,
+    } = Deployment::start(
+        "verify-parquet",
+        300_000,
+        &[
             "--storage",
             storage.to_str().unwrap(),
-            "--metrics-address",
-            "off",
             "--roll-interval",
             "5s",
-        ]
-        .map(String::from),
+        ],
     );
-    let processor = std::process::Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args(&run_args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // until the raw dataset has a closed hour and both aggregates have files
     let raw = storage.join("streams/ratings/raw");
     let aggregates = storage.join("streams/ratings/agg");
