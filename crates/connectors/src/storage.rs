@@ -108,6 +108,9 @@ pub struct Storage {
     local: bool,
     runtime: tokio::runtime::Runtime,
     health: std::sync::Mutex<StorageHealth>,
+    /// How long a read, look-up or listing may take before it fails (`None`: as long as the
+    /// client keeps trying; an HDFS client retries an absent NameNode for minutes).
+    patience: Option<Duration>,
 }
 
 impl Storage {
@@ -174,7 +177,37 @@ impl Storage {
             local,
             runtime,
             health: Default::default(),
+            patience: None,
         }
+    }
+
+    /// The same storage, whose reads, look-ups and listings fail after `patience` without an
+    /// answer (for tools that must answer promptly, such as `verify`).
+    pub fn with_patience(mut self, patience: Duration) -> Storage {
+        self.patience = Some(patience);
+        self
+    }
+
+    /// Runs `operation` on the storage's runtime, within the patience if there is one.
+    fn wait<T>(
+        &self,
+        what: &str,
+        operation: impl std::future::Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        self.runtime.block_on(async {
+            match self.patience {
+                None => operation.await,
+                Some(limit) => tokio::time::timeout(limit, operation)
+                    .await
+                    .unwrap_or_else(|_| {
+                        bail!(
+                            "storage {} did not answer within {} s ({what})",
+                            self.url,
+                            limit.as_secs()
+                        )
+                    }),
+            }
+        })
     }
 
     /// Opens `url` like [`Storage::open`] and checks, once, that a file can be written there
@@ -299,13 +332,15 @@ impl Storage {
     /// Whether a file exists.
     pub fn exists(&self, relative: &str) -> anyhow::Result<bool> {
         let path = self.path(relative);
-        match self.runtime.block_on(self.store.head(&path)) {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(error) => {
-                Err(error).with_context(|| format!("cannot look up {relative} in {}", self.url))
+        self.wait(&format!("looking up {relative}"), async {
+            match self.store.head(&path).await {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Err(error) => {
+                    Err(error).with_context(|| format!("cannot look up {relative} in {}", self.url))
+                }
             }
-        }
+        })
     }
 
     /// Deletes every file under `prefix`; returns how many.
@@ -320,7 +355,7 @@ impl Storage {
     /// Reads a whole file.
     pub fn read(&self, relative: &str) -> anyhow::Result<Vec<u8>> {
         let path = self.path(relative);
-        self.runtime.block_on(async {
+        self.wait(&format!("reading {relative}"), async {
             let result = self
                 .store
                 .get(&path)
@@ -345,7 +380,7 @@ impl Storage {
     pub fn list(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
         let path = self.path(prefix);
         let base = self.base.as_ref().to_string();
-        self.runtime.block_on(async {
+        self.wait(&format!("listing {prefix}"), async {
             let metas: Vec<_> = self
                 .store
                 .list(Some(&path))

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ratings_connectors::checkpoint::CheckpointStore;
-use ratings_connectors::storage::Storage;
+use ratings_connectors::checkpoint::{CheckpointError, CheckpointStore};
 use ratings_runtime::config::{Guarantee, JobConfig, KafkaJob};
 
 use crate::report::Check;
@@ -27,7 +26,10 @@ pub fn check(
     if job.delivery.guarantee == Guarantee::AtLeastOnce {
         return Check::pass(name, "none: at-least-once delivery keeps no checkpoint");
     }
-    let store = match config.checkpoint_url().and_then(|url| Storage::open(&url)) {
+    let store = match config
+        .checkpoint_url()
+        .and_then(|url| crate::open_storage(&url))
+    {
         Ok(storage) => CheckpointStore::new(Arc::new(storage), &job.delivery.checkpoint_dir),
         Err(error) => {
             return Check::fail(
@@ -39,7 +41,8 @@ pub fn check(
     };
     match look(&store, group, now_millis) {
         Ok(check) => check,
-        Err(error) => Check::fail(
+        // a damaged, missing or too new file of an epoch
+        Err(error) if error.downcast_ref::<CheckpointError>().is_some() => Check::fail(
             name,
             format!("{error:#}"),
             &format!(
@@ -47,6 +50,11 @@ pub fn check(
                  start over with --reset-checkpoint (outputs of the lost epochs may repeat) — {}",
                 store.location()
             ),
+        ),
+        Err(error) => Check::fail(
+            name,
+            format!("{error:#}"),
+            "check that the checkpoint's storage is reachable (a processor would retry and wait)",
         ),
     }
 }

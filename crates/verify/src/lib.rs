@@ -14,6 +14,15 @@ use ratings_runtime::config::{Input, JobConfig};
 
 pub use report::{Check, Report, Status};
 
+/// How long one storage operation may take before its check fails (a storage that does not
+/// answer is a FAIL line, not a hang).
+pub const STORAGE_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Opens the storage at `url` for the checks.
+pub fn open_storage(url: &str) -> anyhow::Result<ratings_connectors::storage::Storage> {
+    Ok(ratings_connectors::storage::Storage::open(url)?.with_patience(STORAGE_PATIENCE))
+}
+
 /// How verify looks.
 #[derive(Debug, Clone)]
 pub struct VerifySettings {

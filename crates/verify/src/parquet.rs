@@ -26,7 +26,7 @@ pub fn checks(config: &JobConfig, job: &KafkaJob, largest_window: i64) -> Vec<Ch
             "no Parquet outputs configured (--storage)",
         )];
     };
-    let storage = match Storage::open(url) {
+    let storage = match crate::open_storage(url) {
         Ok(storage) => Arc::new(storage),
         Err(error) => {
             return vec![Check::fail(
@@ -47,6 +47,13 @@ pub fn checks(config: &JobConfig, job: &KafkaJob, largest_window: i64) -> Vec<Ch
         .as_ref()
         .and_then(|s| s.latest().ok().flatten())
         .and_then(|r| r.offsets.watermark);
+    if let Err(error) = storage.list(RAW_ROOT) {
+        return vec![Check::fail(
+            "parquet",
+            format!("{error:#}"),
+            "check --storage and that the storage is reachable",
+        )];
+    }
     let mut checks: Vec<Check> = datasets
         .iter()
         .map(|(root, schema, lag)| {
