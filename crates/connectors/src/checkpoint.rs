@@ -276,22 +276,27 @@ impl CheckpointStore {
 
     /// The offsets record of an epoch (committed or pending).
     pub fn read_offsets(&self, epoch: u64) -> anyhow::Result<EpochOffsets> {
-        let body = self.read(Kind::Offsets, epoch)?;
-        Ok(
-            serde_json::from_slice(&body).map_err(|e| CheckpointError::Damaged {
-                path: format!("{}/offsets/{epoch}", self.location()),
-                reason: format!("not valid offsets JSON: {e}"),
-            })?,
-        )
+        self.read_json(Kind::Offsets, epoch, "not valid offsets JSON")
     }
 
     /// The commit record of a committed epoch.
     pub fn commit_record(&self, epoch: u64) -> anyhow::Result<CommitRecord> {
-        let body = self.read(Kind::Commit, epoch)?;
+        self.read_json(Kind::Commit, epoch, "not a valid commit record")
+    }
+
+    /// Reads and checks a file whose body is JSON; `problem` says what a body that does not
+    /// parse is not.
+    fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: Kind,
+        epoch: u64,
+        problem: &str,
+    ) -> anyhow::Result<T> {
+        let body = self.read(kind, epoch)?;
         Ok(
             serde_json::from_slice(&body).map_err(|e| CheckpointError::Damaged {
-                path: format!("{}/commits/{epoch}", self.location()),
-                reason: format!("not a valid commit record: {e}"),
+                path: format!("{}/{}/{epoch}", self.location(), kind.folder()),
+                reason: format!("{problem}: {e}"),
             })?,
         )
     }

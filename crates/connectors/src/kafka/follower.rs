@@ -12,7 +12,7 @@ use rdkafka::message::Message;
 
 use super::health::HealthContext;
 use super::settings::KafkaSettings;
-use super::source::{assign, partition_count, resolve, StartFrom};
+use super::source::{assign, partition_count, resolve, watermarks, StartFrom, CONNECT_TIMEOUT};
 
 /// Where a [`Follower`] starts in each partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,14 +74,10 @@ impl Follower {
                 resolve(&consumer, topic, count, StartFrom::Timestamp(millis))?
             }
             FollowFrom::Start => resolve(&consumer, topic, count, StartFrom::Earliest)?,
-            FollowFrom::LastRecords(back) => {
-                let ends = resolve(&consumer, topic, count, StartFrom::Latest)?;
-                let starts = resolve(&consumer, topic, count, StartFrom::Earliest)?;
-                ends.iter()
-                    .zip(starts)
-                    .map(|(end, start)| (end - back).max(start))
-                    .collect()
-            }
+            FollowFrom::LastRecords(back) => watermarks(&consumer, topic, count, CONNECT_TIMEOUT)?
+                .into_iter()
+                .map(|(low, high)| (high - back).max(low))
+                .collect(),
         };
         assign(&consumer, topic, &starts)?;
         Ok(Follower {

@@ -10,7 +10,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::health::HealthContext;
 use super::settings::KafkaSettings;
-use super::source::{committed_offsets, group_consumer};
+use super::source::{committed_offsets, group_consumer, resolve, watermarks, StartFrom};
 
 /// How long one question to the broker may take.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -51,13 +51,7 @@ impl Inspector {
 
     /// (low, high) offsets of each partition of `topic`.
     pub fn ends(&self, topic: &str, partitions: usize) -> anyhow::Result<Vec<(i64, i64)>> {
-        (0..partitions as i32)
-            .map(|p| {
-                self.consumer
-                    .fetch_watermarks(topic, p, TIMEOUT)
-                    .with_context(|| format!("cannot read the end offsets of {topic} [{p}]"))
-            })
-            .collect()
+        watermarks(&self.consumer, topic, partitions, TIMEOUT)
     }
 
     /// Per partition of `topic`, the offset of the first record at or after `millis` (epoch
@@ -68,11 +62,11 @@ impl Inspector {
         partitions: usize,
         millis: i64,
     ) -> anyhow::Result<Vec<i64>> {
-        super::source::resolve(
+        resolve(
             &self.consumer,
             topic,
             partitions,
-            super::source::StartFrom::Timestamp(millis),
+            StartFrom::Timestamp(millis),
         )
     }
 

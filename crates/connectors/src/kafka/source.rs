@@ -66,7 +66,7 @@ pub enum PollOutcome {
 }
 
 /// How long start-up waits for the broker before giving up with an error.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a partition that is not at its end may hold up the round-robin.
 const PARTITION_WAIT: Duration = Duration::from_millis(200);
 /// The same, before a partition has answered at all (first fetch after start-up).
@@ -583,6 +583,22 @@ fn start_positions(
     resolve(consumer, topic, partitions, from)
 }
 
+/// The (low, high) offsets of each partition of `topic`, each asked within `timeout`.
+pub(super) fn watermarks(
+    consumer: &BaseConsumer<HealthContext>,
+    topic: &str,
+    partitions: usize,
+    timeout: Duration,
+) -> anyhow::Result<Vec<(i64, i64)>> {
+    (0..partitions as i32)
+        .map(|p| {
+            consumer
+                .fetch_watermarks(topic, p, timeout)
+                .with_context(|| format!("cannot read the end offsets of {topic} [{p}]"))
+        })
+        .collect()
+}
+
 /// The offsets `from` designates, per partition.
 pub(super) fn resolve(
     consumer: &BaseConsumer<HealthContext>,
@@ -590,11 +606,9 @@ pub(super) fn resolve(
     partitions: usize,
     from: StartFrom,
 ) -> anyhow::Result<Vec<i64>> {
+    let ends = watermarks(consumer, topic, partitions, CONNECT_TIMEOUT)?;
     let mut offsets = Vec::with_capacity(partitions);
-    for p in 0..partitions as i32 {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, p, CONNECT_TIMEOUT)
-            .context("cannot fetch partition watermarks")?;
+    for (p, (low, high)) in (0..).zip(ends) {
         offsets.push(match from {
             StartFrom::Earliest => low,
             StartFrom::Latest => high,
