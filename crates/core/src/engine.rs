@@ -66,6 +66,18 @@ impl Default for EngineConfig {
     }
 }
 
+impl EngineConfig {
+    /// The longest window size, seconds (0 without windows).
+    pub fn largest_size(&self) -> i64 {
+        self.windows.iter().map(|w| w.size).max().unwrap_or(0)
+    }
+
+    /// The longest slide, seconds (0 without windows).
+    pub fn largest_slide(&self) -> i64 {
+        self.windows.iter().map(|w| w.slide).max().unwrap_or(0)
+    }
+}
+
 /// Running totals of the engine, part of its state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineCounters {

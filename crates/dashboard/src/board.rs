@@ -116,7 +116,6 @@ impl Board {
     /// Updates the feed's status.
     pub fn feed(&self, update: impl FnOnce(&mut FeedStatus)) {
         update(&mut self.state().feed);
-        self.changed.notify_all();
     }
 
     /// Waits until the history changed after change `seen`, at most `timeout`; returns the

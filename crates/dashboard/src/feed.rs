@@ -3,7 +3,7 @@
 //! trying when the broker or the topic is away (the page shows why).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ratings_connectors::kafka::{FollowFrom, Followed, Follower, KafkaSettings};
 
@@ -11,8 +11,6 @@ use crate::board::{now_seconds, Board};
 
 /// Pause before connecting again after a failure.
 const RETRY: Duration = Duration::from_secs(2);
-/// How often windows older than the retention are forgotten.
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Longest wait for a record before looking at the clock again.
 const POLL: Duration = Duration::from_millis(200);
 
@@ -59,7 +57,6 @@ impl TopicFeed {
             f.connected = true;
             f.error = None;
         });
-        let mut pruned = Instant::now();
         loop {
             let flowing = match follower.poll(POLL) {
                 Followed::Record(value, _) => {
@@ -73,10 +70,6 @@ impl TopicFeed {
                 }
             };
             self.note_progress(board, &follower, flowing);
-            if pruned.elapsed() >= PRUNE_EVERY {
-                board.prune();
-                pruned = Instant::now();
-            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! The watcher: a background thread that scrapes the processors' endpoints every scrape
-//! interval and evaluates the alert rules every second, against the board's history and the
-//! scrapes.
+//! interval, evaluates the alert rules every second against the board's history and the
+//! scrapes, and forgets windows older than the retention every minute (whatever feeds the
+//! board).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +13,8 @@ use crate::scrape;
 const EVALUATE_EVERY: Duration = Duration::from_secs(1);
 /// How long one scrape may take.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often windows older than the retention are forgotten.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Starts the watcher of `board`, scraping every `scrape_every`.
 pub fn spawn(board: Arc<Board>, scrape_every: Duration) -> anyhow::Result<()> {
@@ -19,10 +22,15 @@ pub fn spawn(board: Arc<Board>, scrape_every: Duration) -> anyhow::Result<()> {
         .name("dashboard-watch".into())
         .spawn(move || {
             let mut scraped: Option<Instant> = None;
+            let mut pruned = Instant::now();
             loop {
                 if scraped.is_none_or(|at| at.elapsed() >= scrape_every) {
                     scrape_all(&board);
                     scraped = Some(Instant::now());
+                }
+                if pruned.elapsed() >= PRUNE_EVERY {
+                    board.prune();
+                    pruned = Instant::now();
                 }
                 board.state().evaluate_alerts(now_seconds());
                 std::thread::sleep(EVALUATE_EVERY);

@@ -138,10 +138,16 @@ impl Kind {
 
     /// Parses `tumbling` or `sliding`.
     pub fn parse(text: &str) -> Option<Kind> {
-        match text {
-            "tumbling" => Some(Kind::Tumbling),
-            "sliding" => Some(Kind::Sliding),
-            _ => None,
+        [Kind::Tumbling, Kind::Sliding]
+            .into_iter()
+            .find(|kind| kind.name() == text)
+    }
+
+    /// `tumbling` or `sliding`, as in the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Tumbling => "tumbling",
+            Kind::Sliding => "sliding",
         }
     }
 }

@@ -251,20 +251,7 @@ impl KafkaChecks<'_> {
     /// time seen).
     fn compare(&self, name: String, first: i64, event_time: i64, newest: Option<i64>) -> Check {
         let delay = self.engine.watermark_delay;
-        let slide = self
-            .engine
-            .windows
-            .iter()
-            .map(|w| w.slide)
-            .max()
-            .unwrap_or(60);
-        let size = self
-            .engine
-            .windows
-            .iter()
-            .map(|w| w.size)
-            .max()
-            .unwrap_or(60);
+        let (slide, size) = (self.engine.largest_slide(), self.engine.largest_size());
         let due = event_time - delay - slide - 60;
         let context = format!(
             "input event time {}, watermark delay {delay} s",

@@ -63,7 +63,7 @@ pub fn verify(config: &JobConfig, settings: &VerifySettings) -> Report {
             report
                 .checks
                 .push(checkpoint::check(config, job, found.group.as_deref(), now));
-            let largest = engine.windows.iter().map(|w| w.size).max().unwrap_or(0);
+            let largest = engine.largest_size();
             report.checks.extend(parquet::checks(config, job, largest));
         }
         Input::File(_) => report.checks.push(Check::fail(

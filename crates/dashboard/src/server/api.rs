@@ -143,10 +143,7 @@ pub fn windows_csv(board: &Board, query: &Query) -> Result<Body, Failure> {
     let selected = select(board, query)?;
     let name = format!(
         "attachment; filename=\"windows-{}-{}-{}.csv\"",
-        serde_json::to_value(selected.kind)
-            .expect("a kind")
-            .as_str()
-            .unwrap_or("windows"),
+        selected.kind.name(),
         selected.from,
         selected.to
     );
