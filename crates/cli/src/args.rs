@@ -42,8 +42,8 @@ pub enum Command {
     ///   ratings-stream run --input ratings.csv --metrics-file metrics.jsonl
     #[command(verbatim_doc_comment)]
     Run(Box<RunArgs>),
-    /// Run the engine on built-in synthetic ratings and print closed windows as a table
-    /// (needs no servers). Stops after --duration or on Ctrl-C.
+    /// Run the engine on built-in synthetic ratings, print closed windows as a table and show
+    /// them on the live dashboard (needs no servers). Runs until Ctrl-C (or --duration).
     Demo(DemoArgs),
     /// Write synthetic ratings (the demo's generator) to the Kafka topic `ratings`, or as JSON
     /// lines to --output. Event time follows the wall clock at --rate, like the original
@@ -64,8 +64,9 @@ pub enum Command {
     #[command(subcommand)]
     Checkpoint(CheckpointCommand),
     /// Check a running deployment with the same settings as `run`: the broker, the topics, the
-    /// processor's group (lag, and whether it commits) and the windows on `metrics`. One line per
-    /// check (PASS / WARN / FAIL, what was found, what to do); exit status 1 when one fails.
+    /// windows on `metrics`, the dead letters, the processor's group (lag, and whether it
+    /// commits), the checkpoint and the Parquet datasets. One line per check (PASS / WARN /
+    /// FAIL, what was found, what to do); exit status 1 when one fails.
     ///
     /// Example: ratings-stream verify --config settings.toml
     #[command(verbatim_doc_comment)]
