@@ -20,6 +20,7 @@ pub mod catalog;
 pub mod engine;
 pub mod histogram;
 pub mod output;
+pub mod published;
 pub mod rating;
 pub mod snapshot;
 pub mod time;

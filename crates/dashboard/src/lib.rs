@@ -14,7 +14,8 @@ pub mod history;
 pub mod scrape;
 pub mod server;
 pub mod watch;
-pub mod window;
+/// The published window records, read from JSON (shared with `verify`).
+pub use ratings_core::published as window;
 
 pub use board::{Board, BoardSettings};
 pub use server::{serve, Access, Running};

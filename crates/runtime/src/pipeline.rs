@@ -81,7 +81,7 @@ impl Pipeline {
         let event_time = match parse(record, self.max_record_bytes) {
             Ok(rating) => {
                 if let Some(parquet) = &mut self.outputs.parquet {
-                    parquet.rating(&rating);
+                    parquet.rating(&rating, self.engine.watermark());
                 }
                 if let PushOutcome::Late { watermark } =
                     self.engine.push(&rating, &mut self.emitted)

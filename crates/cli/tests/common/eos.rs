@@ -191,11 +191,17 @@ fn markers(url: &str, root: &str) -> Vec<String> {
 
 fn raw_row(batch: &arrow_array::RecordBatch, i: usize) -> String {
     format!(
-        "{} {} {} {}",
+        "{} {} {} {} {:?}",
         batch.column(0).as_primitive::<Int32Type>().value(i),
         batch.column(1).as_primitive::<Int32Type>().value(i),
         batch.column(2).as_primitive::<Float64Type>().value(i),
-        batch.column(3).as_primitive::<Int64Type>().value(i)
+        batch.column(3).as_primitive::<Int64Type>().value(i),
+        // the watermark the rating was read at
+        batch
+            .column(5)
+            .as_primitive::<TimestampMicrosecondType>()
+            .is_valid(i)
+            .then(|| batch.column(5).as_primitive::<TimestampMicrosecondType>().value(i))
     )
 }
 

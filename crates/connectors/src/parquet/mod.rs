@@ -1,7 +1,8 @@
 //! The Parquet outputs: raw ratings and the tumbling and sliding aggregates, each a
 //! Hive-partitioned dataset on the configured [`Storage`]:
 //!
-//! - `streams/ratings/raw/date=…/hour=…` — every valid rating (late ones included), by event time;
+//! - `streams/ratings/raw/date=…/hour=…` — every valid rating (late ones included) with the
+//!   watermark it was read at, by event time;
 //! - `streams/ratings/agg/tumbling/…` and `streams/ratings/agg/sliding/…` — every final window,
 //!   by window start.
 //!
@@ -27,7 +28,7 @@ use ratings_core::{Rating, WindowResult, WindowSpec};
 use serde::{Deserialize, Serialize};
 
 pub use dataset::{partition_dir, DatasetState, DatasetStats, Publication, RollPolicy};
-pub use schema::{aggregate_batch, conform, raw_batch, AGGREGATE_SCHEMA, RAW_SCHEMA};
+pub use schema::{aggregate_batch, conform, raw_batch, RawRow, AGGREGATE_SCHEMA, RAW_SCHEMA};
 
 use crate::storage::Storage;
 pub use crate::storage::StorageHealth;
@@ -94,7 +95,7 @@ pub struct ParquetSink {
     raw: Dataset,
     /// One dataset per window type, in the engine's order.
     aggregates: Vec<(Arc<str>, Dataset)>,
-    pending_raw: BTreeMap<i64, Vec<Rating>>,
+    pending_raw: BTreeMap<i64, Vec<RawRow>>,
     pending_windows: BTreeMap<(usize, i64), Vec<(WindowResult, i64)>>,
     /// Finished files waiting for their epoch to commit ([`Publishing::WithEpochs`]).
     held: Vec<Publication>,
@@ -170,12 +171,15 @@ impl ParquetSink {
             .collect()
     }
 
-    /// Buffers a valid rating for the raw dataset.
-    pub fn rating(&mut self, rating: &Rating) {
+    /// Buffers a valid rating for the raw dataset, read when the watermark was `watermark`.
+    pub fn rating(&mut self, rating: &Rating, watermark: Option<i64>) {
         self.pending_raw
             .entry(align_down(rating.timestamp, 3600))
             .or_default()
-            .push(*rating);
+            .push(RawRow {
+                rating: *rating,
+                watermark,
+            });
     }
 
     /// Buffers a final window (emitted at `processing_time_millis`).
@@ -310,8 +314,8 @@ impl ParquetSink {
     }
 
     fn write_pending(&mut self) -> anyhow::Result<()> {
-        for (hour, ratings) in std::mem::take(&mut self.pending_raw) {
-            self.raw.write(hour, &raw_batch(&ratings))?;
+        for (hour, rows) in std::mem::take(&mut self.pending_raw) {
+            self.raw.write(hour, &raw_batch(&rows))?;
         }
         for ((index, hour), windows) in std::mem::take(&mut self.pending_windows) {
             self.aggregates[index]

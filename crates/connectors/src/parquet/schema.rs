@@ -1,7 +1,10 @@
 //! Arrow/Parquet schemas of the three datasets and the conversion of rows into record batches.
 //!
 //! Raw ratings: `userId int32, movieId int32, rating double, timestamp int64,
-//! event_time timestamp(µs, UTC)`. Aggregates: window bounds and `processing_time` as UTC
+//! event_time timestamp(µs, UTC), watermark timestamp(µs, UTC)` — the last one the processor's
+//! watermark when it read the rating (null before the first one; absent in files written before
+//! it existed): the rating counts in each of its windows that ends after it, which lets an audit
+//! recompute every window from the raw rows alone ([`RawRow`]). Aggregates: window bounds and `processing_time` as UTC
 //! timestamps, `top_movies` and `metrics_by_genre` as lists of structs (real nested columns),
 //! `rating_histogram` as a list of ten counts (0.5 … 5.0 stars; null in rows written by a
 //! version before it existed). Partition columns (`date`, `hour`) live in the folder names, as
@@ -34,8 +37,16 @@ pub static RAW_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("rating", DataType::Float64, false),
         Field::new("timestamp", DataType::Int64, false),
         Field::new("event_time", utc_timestamp(), false),
+        Field::new("watermark", utc_timestamp(), true),
     ]))
 });
+
+/// A valid rating and the watermark (epoch seconds) when the processor read it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RawRow {
+    pub rating: Rating,
+    pub watermark: Option<i64>,
+}
 
 fn top_movie_fields() -> Fields {
     Fields::from(vec![
@@ -84,22 +95,28 @@ pub static AGGREGATE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 });
 
 /// Raw ratings as a record batch.
-pub fn raw_batch(ratings: &[Rating]) -> RecordBatch {
-    let column = |f: fn(&Rating) -> i64| ratings.iter().map(f);
+pub fn raw_batch(rows: &[RawRow]) -> RecordBatch {
+    let column = |f: fn(&Rating) -> i64| rows.iter().map(move |r| f(&r.rating));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int32Array::from_iter_values(
-            ratings.iter().map(|r| r.user_id),
+            rows.iter().map(|r| r.rating.user_id),
         )),
         Arc::new(Int32Array::from_iter_values(
-            ratings.iter().map(|r| r.movie_id),
+            rows.iter().map(|r| r.rating.movie_id),
         )),
         Arc::new(Float64Array::from_iter_values(
-            ratings.iter().map(|r| r.rating),
+            rows.iter().map(|r| r.rating.rating),
         )),
         Arc::new(Int64Array::from_iter_values(column(|r| r.timestamp))),
         Arc::new(
             TimestampMicrosecondArray::from_iter_values(column(|r| r.timestamp * MICROS))
                 .with_timezone("UTC"),
+        ),
+        Arc::new(
+            TimestampMicrosecondArray::from_iter(
+                rows.iter().map(|r| r.watermark.map(|w| w * MICROS)),
+            )
+            .with_timezone("UTC"),
         ),
     ];
     RecordBatch::try_new(RAW_SCHEMA.clone(), columns).expect("columns match the raw schema")

@@ -1,5 +1,6 @@
 //! A window as published on `metrics`: read from its JSON, checked, and written back unchanged
-//! in shape (the API serves the topic's records as they are).
+//! in shape (the dashboard's API serves the topic's records as they are; `verify --audit`
+//! compares them with the Parquet rows and with windows recomputed from the raw data).
 
 use std::sync::Arc;
 
