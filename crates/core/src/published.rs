@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::output::WindowResult;
+use crate::time::{rfc3339_millis, rfc3339_seconds};
+
 /// Half-star bins of `rating_histogram`: 0.5, 1.0, …, 5.0.
 pub const HISTOGRAM_BINS: usize = 10;
 
@@ -96,6 +99,44 @@ impl Window {
         Ok(window)
     }
 
+    /// The record a processor publishes for `result` at `processing_time_millis`.
+    pub fn of(result: &WindowResult, processing_time_millis: i64) -> Window {
+        let m = &result.metrics;
+        Window {
+            window_start: rfc3339_seconds(result.window_start),
+            window_end: rfc3339_seconds(result.window_end),
+            window_type: Arc::clone(&result.window_type),
+            count: m.count,
+            avg_rating: m.avg_rating,
+            p50_rating: m.p50_rating,
+            p95_rating: m.p95_rating,
+            rating_histogram: Some(m.rating_histogram),
+            top_movies: m
+                .top_movies
+                .iter()
+                .map(|t| TopMovie {
+                    movie_id: i64::from(t.movie_id),
+                    title: t.title.clone(),
+                    count: t.count,
+                    avg_rating: t.avg_rating,
+                })
+                .collect(),
+            metrics_by_genre: m
+                .metrics_by_genre
+                .iter()
+                .map(|g| GenreMetric {
+                    genre: Arc::clone(&g.genre),
+                    count: g.count,
+                    avg_rating: g.avg_rating,
+                })
+                .collect(),
+            is_final: result.is_final,
+            processing_time: rfc3339_millis(processing_time_millis),
+            span: (result.window_start, result.window_end),
+            published_millis: processing_time_millis,
+        }
+    }
+
     pub fn start(&self) -> i64 {
         self.span.0
     }
@@ -165,6 +206,41 @@ mod tests {
     use super::*;
 
     const RECORD: &str = r#"{"window_start":"2025-10-29T19:00:00Z","window_end":"2025-10-29T19:01:00Z","window_type":"tumbling_1min","count":2,"avg_rating":3.75,"p50_rating":3.5,"p95_rating":4.0,"rating_histogram":[0,0,0,0,0,0,1,1,0,0],"top_movies":[{"movieId":7,"title":null,"count":2,"avg_rating":3.75}],"metrics_by_genre":[{"genre":"Drama","count":2,"avg_rating":3.75}],"final":true,"processing_time":"2025-10-29T19:01:10.005Z"}"#;
+
+    #[test]
+    fn a_window_result_becomes_the_record_the_processor_publishes() {
+        use crate::output::{GenreMetric as G, TopMovie as T, WindowMetrics};
+        let result = WindowResult {
+            window_start: 1_761_764_400,
+            window_end: 1_761_764_460,
+            window_type: "tumbling_1min".into(),
+            metrics: WindowMetrics {
+                count: 2,
+                avg_rating: 3.75,
+                p50_rating: 3.5,
+                p95_rating: 4.0,
+                rating_histogram: [0, 0, 0, 0, 0, 0, 1, 1, 0, 0],
+                top_movies: vec![T {
+                    movie_id: 7,
+                    title: None,
+                    count: 2,
+                    avg_rating: 3.75,
+                }],
+                metrics_by_genre: vec![G {
+                    genre: "Drama".into(),
+                    count: 2,
+                    avg_rating: 3.75,
+                }],
+            },
+            is_final: true,
+        };
+        let millis = 1_761_764_470_005;
+        assert_eq!(result.to_json(millis), RECORD);
+        assert_eq!(
+            Window::of(&result, millis),
+            Window::parse(RECORD.as_bytes()).unwrap()
+        );
+    }
 
     #[test]
     fn a_published_window_is_read_and_written_back_unchanged() {

@@ -28,7 +28,10 @@ use ratings_core::{Rating, WindowResult, WindowSpec};
 use serde::{Deserialize, Serialize};
 
 pub use dataset::{partition_dir, DatasetState, DatasetStats, Publication, RollPolicy};
-pub use schema::{aggregate_batch, conform, raw_batch, RawRow, AGGREGATE_SCHEMA, RAW_SCHEMA};
+pub use schema::{
+    aggregate_batch, aggregate_windows, conform, raw_batch, raw_rows, raw_rows_have_watermarks,
+    RawRow, AGGREGATE_SCHEMA, RAW_SCHEMA,
+};
 
 use crate::storage::Storage;
 pub use crate::storage::StorageHealth;

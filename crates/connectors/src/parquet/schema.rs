@@ -17,10 +17,14 @@ use arrow_array::builder::{
     StructBuilder,
 };
 use arrow_array::{
-    new_null_array, ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray,
+    new_null_array, Array, ArrayRef, Float64Array, Int32Array, Int64Array, ListArray,
+    RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
 };
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use ratings_core::published::{
+    GenreMetric as PublishedGenre, TopMovie as PublishedMovie, Window,
+};
+use ratings_core::time::{rfc3339_millis, rfc3339_seconds};
 use ratings_core::{Rating, WindowResult};
 
 const MICROS: i64 = 1_000_000;
@@ -197,6 +201,147 @@ pub fn conform(batch: RecordBatch, schema: &SchemaRef) -> anyhow::Result<RecordB
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
+/// Column `name` of `batch` as an array of type `A`, or an error naming what is wrong.
+fn column<'a, A: Array + 'static>(batch: &'a RecordBatch, name: &str) -> anyhow::Result<&'a A> {
+    let column = batch
+        .column_by_name(name)
+        .ok_or_else(|| anyhow::anyhow!("no column {name}"))?;
+    column
+        .as_any()
+        .downcast_ref::<A>()
+        .ok_or_else(|| anyhow::anyhow!("column {name} is {}", column.data_type()))
+}
+
+/// Epoch seconds of a UTC timestamp column's value.
+fn seconds(values: &TimestampMicrosecondArray, row: usize) -> i64 {
+    values.value(row).div_euclid(MICROS)
+}
+
+/// The rows of a raw batch (the inverse of [`raw_batch`]); a file without the `watermark`
+/// column (written before it existed) gives `None` for every row's watermark, like a rating
+/// read before the first watermark: see [`raw_rows_have_watermarks`].
+pub fn raw_rows(batch: &RecordBatch) -> anyhow::Result<Vec<RawRow>> {
+    let users = column::<Int32Array>(batch, "userId")?;
+    let movies = column::<Int32Array>(batch, "movieId")?;
+    let ratings = column::<Float64Array>(batch, "rating")?;
+    let times = column::<Int64Array>(batch, "timestamp")?;
+    let watermarks = match batch.column_by_name("watermark") {
+        None => None,
+        Some(_) => Some(column::<TimestampMicrosecondArray>(batch, "watermark")?),
+    };
+    Ok((0..batch.num_rows())
+        .map(|i| RawRow {
+            rating: Rating {
+                user_id: users.value(i),
+                movie_id: movies.value(i),
+                rating: ratings.value(i),
+                timestamp: times.value(i),
+            },
+            watermark: watermarks
+                .filter(|w| w.is_valid(i))
+                .map(|w| seconds(w, i)),
+        })
+        .collect())
+}
+
+/// Whether a raw batch records the watermark each rating was read at.
+pub fn raw_rows_have_watermarks(batch: &RecordBatch) -> bool {
+    batch.column_by_name("watermark").is_some()
+}
+
+/// The windows of an aggregate batch as the records a processor publishes (the inverse of
+/// [`aggregate_batch`]); a row without `rating_histogram` (written before it existed) has none.
+pub fn aggregate_windows(batch: &RecordBatch) -> anyhow::Result<Vec<Window>> {
+    let starts = column::<TimestampMicrosecondArray>(batch, "window_start")?;
+    let ends = column::<TimestampMicrosecondArray>(batch, "window_end")?;
+    let types = column::<StringArray>(batch, "window_type")?;
+    let counts = column::<Int64Array>(batch, "count")?;
+    let metric = |name| column::<Float64Array>(batch, name);
+    let (avgs, p50s, p95s) = (metric("avg_rating")?, metric("p50_rating")?, metric("p95_rating")?);
+    let histograms = match batch.column_by_name("rating_histogram") {
+        None => None,
+        Some(_) => Some(column::<ListArray>(batch, "rating_histogram")?),
+    };
+    let tops = column::<ListArray>(batch, "top_movies")?;
+    let genres = column::<ListArray>(batch, "metrics_by_genre")?;
+    let processed = column::<TimestampMicrosecondArray>(batch, "processing_time")?;
+    (0..batch.num_rows())
+        .map(|i| {
+            let (start, end) = (seconds(starts, i), seconds(ends, i));
+            let millis = processed.value(i).div_euclid(1000);
+            Ok(Window {
+                window_start: rfc3339_seconds(start),
+                window_end: rfc3339_seconds(end),
+                window_type: types.value(i).into(),
+                count: counts.value(i) as u64,
+                avg_rating: avgs.value(i),
+                p50_rating: p50s.value(i),
+                p95_rating: p95s.value(i),
+                rating_histogram: histograms
+                    .filter(|h| h.is_valid(i))
+                    .map(|h| histogram_of(&h.value(i)))
+                    .transpose()?,
+                top_movies: top_movies_of(&tops.value(i))?,
+                metrics_by_genre: genres_of(&genres.value(i))?,
+                is_final: true,
+                processing_time: rfc3339_millis(millis),
+                span: (start, end),
+                published_millis: millis,
+            })
+        })
+        .collect()
+}
+
+fn histogram_of(counts: &ArrayRef) -> anyhow::Result<[u64; 10]> {
+    let counts = counts
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| anyhow::anyhow!("rating_histogram is not a list of int64"))?;
+    let values: Vec<u64> = counts.values().iter().map(|c| *c as u64).collect();
+    values
+        .try_into()
+        .map_err(|v: Vec<u64>| anyhow::anyhow!("rating_histogram has {} counts, not 10", v.len()))
+}
+
+/// The entries of one list-of-structs value.
+fn entries(list: &ArrayRef, what: &str) -> anyhow::Result<RecordBatch> {
+    let entries = list
+        .as_any()
+        .downcast_ref::<StructArray>()
+        .ok_or_else(|| anyhow::anyhow!("{what} is not a list of structs"))?;
+    Ok(RecordBatch::from(entries))
+}
+
+fn top_movies_of(list: &ArrayRef) -> anyhow::Result<Vec<PublishedMovie>> {
+    let entries = entries(list, "top_movies")?;
+    let ids = column::<Int32Array>(&entries, "movieId")?;
+    let titles = column::<StringArray>(&entries, "title")?;
+    let counts = column::<Int64Array>(&entries, "count")?;
+    let avgs = column::<Float64Array>(&entries, "avg_rating")?;
+    Ok((0..entries.num_rows())
+        .map(|i| PublishedMovie {
+            movie_id: i64::from(ids.value(i)),
+            title: titles.is_valid(i).then(|| titles.value(i).into()),
+            count: counts.value(i) as u64,
+            avg_rating: avgs.value(i),
+        })
+        .collect())
+}
+
+fn genres_of(list: &ArrayRef) -> anyhow::Result<Vec<PublishedGenre>> {
+    let entries = entries(list, "metrics_by_genre")?;
+    let names = column::<StringArray>(&entries, "genre")?;
+    let counts = column::<Int64Array>(&entries, "count")?;
+    let avgs = column::<Float64Array>(&entries, "avg_rating")?;
+    Ok((0..entries.num_rows())
+        .map(|i| PublishedGenre {
+            genre: names.value(i).into(),
+            count: counts.value(i) as u64,
+            avg_rating: avgs.value(i),
+        })
+        .collect())
+}
+
 fn top_movies_column(windows: &[(WindowResult, i64)]) -> ArrayRef {
     let mut list = struct_list(top_movie_fields());
     for (window, _) in windows {
@@ -251,6 +396,62 @@ mod tests {
             },
             is_final: true,
         }
+    }
+
+    #[test]
+    fn aggregate_rows_read_back_as_the_published_windows() {
+        let mut with_entries = window();
+        with_entries.metrics.top_movies = vec![
+            ratings_core::TopMovie {
+                movie_id: 7,
+                title: Some("Heat (1995)".into()),
+                count: 2,
+                avg_rating: 3.75,
+            },
+            ratings_core::TopMovie {
+                movie_id: 9,
+                title: None,
+                count: 1,
+                avg_rating: 3.5,
+            },
+        ];
+        with_entries.metrics.metrics_by_genre = vec![ratings_core::GenreMetric {
+            genre: "Drama".into(),
+            count: 2,
+            avg_rating: 3.75,
+        }];
+        let rows = [(window(), 1_761_764_470_005), (with_entries, 1_761_764_471_000)];
+        let read = aggregate_windows(&aggregate_batch(&rows)).unwrap();
+        let expected: Vec<Window> = rows.iter().map(|(w, at)| Window::of(w, *at)).collect();
+        assert_eq!(read, expected);
+    }
+
+    #[test]
+    fn raw_rows_read_back_with_their_watermark() {
+        let rating = |t| Rating {
+            user_id: 1,
+            movie_id: 2,
+            rating: 4.5,
+            timestamp: t,
+        };
+        let rows = [
+            RawRow {
+                rating: rating(-61),
+                watermark: None,
+            },
+            RawRow {
+                rating: rating(1_761_764_400),
+                watermark: Some(1_761_763_800),
+            },
+        ];
+        let batch = raw_batch(&rows);
+        assert!(raw_rows_have_watermarks(&batch));
+        assert_eq!(raw_rows(&batch).unwrap(), rows);
+        let old = batch.project(&[0, 1, 2, 3, 4]).unwrap();
+        assert!(!raw_rows_have_watermarks(&old));
+        assert!(raw_rows(&old).unwrap().iter().all(|r| r.watermark.is_none()));
+        let error = raw_rows(&batch.project(&[0, 2, 3]).unwrap()).unwrap_err();
+        assert_eq!(error.to_string(), "no column movieId");
     }
 
     #[test]
