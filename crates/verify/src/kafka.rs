@@ -402,16 +402,28 @@ fn read_records(
     topic: &str,
     from: FollowFrom,
     limit: usize,
+    each: impl FnMut(&[u8]),
+) -> anyhow::Result<()> {
+    read_records_within(settings, topic, from, limit, TAIL_TIMEOUT, each)
+}
+
+/// [`read_records`] with another time limit.
+pub(crate) fn read_records_within(
+    settings: &KafkaSettings,
+    topic: &str,
+    from: FollowFrom,
+    limit: usize,
+    timeout: Duration,
     mut each: impl FnMut(&[u8]),
 ) -> anyhow::Result<()> {
     let mut follower = Follower::connect(settings, topic, from)?;
-    let deadline = Instant::now() + TAIL_TIMEOUT;
-    let (mut read, limit) = (0, limit * follower.partitions());
+    let deadline = Instant::now() + timeout;
+    let (mut read, limit) = (0, limit.saturating_mul(follower.partitions()));
     while !follower.caught_up() && read < limit {
         anyhow::ensure!(
             Instant::now() < deadline,
             "cannot read {topic} within {} s",
-            TAIL_TIMEOUT.as_secs()
+            timeout.as_secs()
         );
         if let Followed::Record(value, _) = follower.poll(Duration::from_millis(100)) {
             read += 1;

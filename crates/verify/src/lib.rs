@@ -1,8 +1,10 @@
 //! `ratings-stream verify`: checks a running deployment end to end with the same settings as
 //! `run`, one line per check (PASS / WARN / FAIL, what was found, what to do) — the broker, the
 //! topics, the processor's consumer group and the windows on `metrics` ([`kafka`]), the
-//! exactly-once checkpoint ([`checkpoint`]) and the Parquet datasets ([`parquet`]).
+//! exactly-once checkpoint ([`checkpoint`]) and the Parquet datasets ([`parquet`]); with
+//! `--audit`, every window of the closed hours recomputed from the raw rows ([`audit`]).
 
+pub mod audit;
 pub mod checkpoint;
 pub mod kafka;
 pub mod parquet;
@@ -32,6 +34,8 @@ pub struct VerifySettings {
     pub recent: Duration,
     /// Share of dead letters above which they are worth a warning.
     pub dead_letter_warn: f64,
+    /// Also audit the aggregates of these hours against the raw data.
+    pub audit: Option<audit::AuditRange>,
 }
 
 /// Runs every check `config` allows.
@@ -65,6 +69,9 @@ pub fn verify(config: &JobConfig, settings: &VerifySettings) -> Report {
                 .push(checkpoint::check(config, job, found.group.as_deref(), now));
             let largest = engine.largest_size();
             report.checks.extend(parquet::checks(config, job, largest));
+            if let Some(range) = settings.audit {
+                report.checks.extend(audit::audit(config, job, &engine, range));
+            }
         }
         Input::File(_) => report.checks.push(Check::fail(
             "settings",

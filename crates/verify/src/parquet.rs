@@ -67,7 +67,7 @@ pub fn checks(config: &JobConfig, job: &KafkaJob, largest_window: i64) -> Vec<Ch
 }
 
 /// Hour folder → the names of its files.
-fn hours(files: &[String], root: &str) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn hours(files: &[String], root: &str) -> BTreeMap<String, Vec<String>> {
     let mut hours: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for path in files {
         let relative = path.trim_start_matches(root).trim_start_matches('/');
@@ -82,7 +82,7 @@ fn hours(files: &[String], root: &str) -> BTreeMap<String, Vec<String>> {
 }
 
 /// Start of the hour a `date=YYYY-MM-DD/hour=HH` folder stands for, epoch seconds.
-fn hour_start(folder: &str) -> Option<i64> {
+pub(crate) fn hour_start(folder: &str) -> Option<i64> {
     let (date, hour) = folder.strip_prefix("date=")?.split_once("/hour=")?;
     ratings_core::time::parse_rfc3339_seconds(&format!("{date}T{hour}:00:00Z"))
 }

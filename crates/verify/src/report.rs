@@ -3,6 +3,9 @@
 
 use serde::Serialize;
 
+/// Details printed under a check in the text report (the JSON report has all of them).
+const TEXT_DETAILS: usize = 50;
+
 /// A check's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -23,6 +26,9 @@ pub struct Check {
     /// What to do about a WARN or FAIL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// Every item found (e.g. each differing window), one line each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
 }
 
 impl Check {
@@ -32,7 +38,14 @@ impl Check {
             status: Status::Pass,
             found: found.into(),
             action: None,
+            details: Vec::new(),
         }
+    }
+
+    /// The same with `details`.
+    pub fn with_details(mut self, details: Vec<String>) -> Check {
+        self.details = details;
+        self
     }
 
     pub fn warn(name: impl Into<String>, found: impl Into<String>, action: &str) -> Check {
@@ -78,6 +91,13 @@ impl Report {
                 out.push_str(&format!(" → {action}"));
             }
             out.push('\n');
+            for detail in check.details.iter().take(TEXT_DETAILS) {
+                out.push_str(&format!("      · {detail}\n"));
+            }
+            if check.details.len() > TEXT_DETAILS {
+                let more = check.details.len() - TEXT_DETAILS;
+                out.push_str(&format!("      · … and {more} more (--json lists them all)\n"));
+            }
         }
         let count = |s: Status| self.checks.iter().filter(|c| c.status == s).count();
         out.push_str(&format!(

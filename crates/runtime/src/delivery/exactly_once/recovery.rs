@@ -167,6 +167,55 @@ impl Recovered {
     }
 }
 
+/// The Parquet outputs as the latest committed epoch left them, read the way a restart would
+/// (for audits: which hours were closed, and which rows were not published yet).
+#[derive(Debug, Clone)]
+pub struct CommittedOutputs {
+    pub epoch: u64,
+    /// The watermark the epoch ended at.
+    pub watermark: Option<i64>,
+    /// Raw first, then each window type (`None` without Parquet outputs).
+    pub parquet: Option<ParquetState>,
+    /// The rows of the files still open (not published) at that epoch.
+    pub unpublished: Vec<RowDelta>,
+}
+
+/// What the checkpoint's latest committed epoch says of the Parquet outputs; `None` for an
+/// empty checkpoint.
+pub fn committed_outputs(store: &CheckpointStore) -> anyhow::Result<Option<CommittedOutputs>> {
+    let Some(restored) = store.latest()? else {
+        return Ok(None);
+    };
+    let epoch = restored.offsets.epoch;
+    let state: ProcessorState =
+        postcard::from_bytes(&restored.state).map_err(|error| RecoveryError::Undecodable {
+            epoch,
+            location: store.location(),
+            reason: error.to_string(),
+        })?;
+    let parquet = state.parquet;
+    let unpublished = load_rows(store, parquet.as_ref(), epoch)?
+        .into_iter()
+        .flat_map(|(epoch, deltas)| deltas.into_iter().map(move |d| (epoch, d)))
+        .filter(|(epoch, delta)| {
+            // a delta belongs to the open file of its hour when it is not older than the file
+            let open = parquet.as_ref().and_then(|p| p.datasets.get(delta.dataset));
+            open.is_some_and(|d| {
+                d.open
+                    .iter()
+                    .any(|(hour, first)| *hour == delta.hour && epoch >= first)
+            })
+        })
+        .map(|(_, delta)| delta)
+        .collect();
+    Ok(Some(CommittedOutputs {
+        epoch,
+        watermark: restored.offsets.watermark,
+        parquet,
+        unpublished,
+    }))
+}
+
 /// The rows of every epoch an open Parquet file needs, up to `last`.
 fn load_rows(
     store: &CheckpointStore,
