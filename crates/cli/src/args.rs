@@ -66,9 +66,12 @@ pub enum Command {
     /// Check a running deployment with the same settings as `run`: the broker, the topics, the
     /// windows on `metrics`, the dead letters, the processor's group (lag, and whether it
     /// commits), the checkpoint and the Parquet datasets. One line per check (PASS / WARN /
-    /// FAIL, what was found, what to do); exit status 1 when one fails.
+    /// FAIL, what was found, what to do); exit status 1 when one fails. With --audit, also
+    /// recompute the windows of closed hours from the raw Parquet rows and compare.
     ///
-    /// Example: ratings-stream verify --config settings.toml
+    /// Examples:
+    ///   ratings-stream verify --config settings.toml
+    ///   ratings-stream verify --config settings.toml --audit --from 2025-10-29T18 --to 2025-10-29T20
     #[command(verbatim_doc_comment)]
     Verify(Box<VerifyArgs>),
     /// The live dashboard: reads the windows on `metrics` (read_committed; the last --history
@@ -94,8 +97,33 @@ pub struct VerifyArgs {
     /// Share of dead letters (rejected and late records) above which verify warns.
     #[arg(long, default_value_t = 0.05)]
     pub dead_letter_warn: f64,
+    /// Also audit the aggregates: recompute every tumbling and sliding window of the closed
+    /// hours in --from/--to from the raw Parquet rows and compare them, field by field, with the
+    /// aggregate Parquet rows and the windows on the metrics topic (every difference is listed).
+    #[arg(long)]
+    pub audit: bool,
+    /// First hour to audit (event time, UTC): 2025-10-29T19:00:00Z, 2025-10-29T19 or
+    /// 2025-10-29. Default: 24 hours before --to.
+    #[arg(long, requires = "audit", value_parser = parse_hour)]
+    pub from: Option<i64>,
+    /// End of the audited range (exclusive), same forms. Default: the end of the newest hour
+    /// the processor has closed.
+    #[arg(long, requires = "audit", value_parser = parse_hour)]
+    pub to: Option<i64>,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// An instant as RFC 3339, `YYYY-MM-DDTHH` or `YYYY-MM-DD` (UTC), epoch seconds.
+fn parse_hour(text: &str) -> Result<i64, String> {
+    let full = match text.len() {
+        10 => format!("{text}T00:00:00Z"),
+        13 => format!("{text}:00:00Z"),
+        _ => text.to_string(),
+    };
+    ratings_core::time::parse_rfc3339_seconds(&full).ok_or_else(|| {
+        format!("{text:?} is not a time: use 2025-10-29T19:00:00Z, 2025-10-29T19 or 2025-10-29")
+    })
 }
 
 /// Who may open the dashboard.

@@ -79,6 +79,10 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
         observe: args.observe,
         recent: args.recent,
         dead_letter_warn: args.dead_letter_warn,
+        audit: args.audit.then_some(ratings_verify::audit::AuditRange {
+            from: args.from,
+            to: args.to,
+        }),
     };
     let report = ratings_verify::verify(&args.run.to_config(), &settings);
     match args.json {

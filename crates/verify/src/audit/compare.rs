@@ -118,7 +118,8 @@ pub fn field_differences(got: &Window, want: &Window) -> Vec<String> {
     out
 }
 
-/// Entry by entry: `name[i]` for each differing one, `name length` when the lengths differ.
+/// The first differing entry (`name[i]`, with how many differ), and the lengths when they
+/// differ: enough to find the window's problem without a line per entry.
 fn list_differences<T>(
     name: &str,
     got: &[T],
@@ -127,8 +128,15 @@ fn list_differences<T>(
     show: impl Fn(&T) -> String,
     field: &mut impl FnMut(&str, bool, String, String),
 ) {
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        field(&format!("{name}[{i}]"), same(g, w), show(g), show(w));
+    let differing: Vec<usize> = (0..got.len().min(want.len()))
+        .filter(|i| !same(&got[*i], &want[*i]))
+        .collect();
+    if let Some(&first) = differing.first() {
+        let label = match differing.len() {
+            1 => format!("{name}[{first}]"),
+            n => format!("{name}[{first}] (and {} more entries)", n - 1),
+        };
+        field(&label, false, show(&got[first]), show(&want[first]));
     }
     field(
         &format!("{name} length"),
@@ -198,5 +206,24 @@ mod tests {
         assert!(twice[0].ends_with(": 2 times"), "{twice:?}");
         let skip = BTreeSet::from([next.start(), expected().keys().next().copied().unwrap()]);
         assert!(differences(&expected(), &[next], &skip).is_empty());
+    }
+
+    #[test]
+    fn a_list_reports_its_first_differing_entry_and_how_many_more() {
+        let mut lines = Vec::new();
+        let mut field = |name: &str, same: bool, got: String, want: String| {
+            if !same {
+                lines.push(format!("{name} {got} (raw data: {want})"));
+            }
+        };
+        let show = |v: &i32| v.to_string();
+        list_differences("l", &[1, 5, 6, 4], &[1, 2, 3, 4, 9], |a, b| a == b, show, &mut field);
+        assert_eq!(
+            lines,
+            vec![
+                "l[1] (and 1 more entries) 5 (raw data: 2)",
+                "l length 4 (raw data: 5)"
+            ]
+        );
     }
 }
