@@ -6,6 +6,8 @@
 //! processor then reads the same input into outputs of its own. The committed outputs of both —
 //! `metrics`, dead letters and late records read with read_committed, and the Parquet rows —
 //! must be equal: every window exactly once with identical values, every raw row exactly once.
+//! `verify --audit` then recomputes every window of the killed processor's outputs from its raw
+//! rows and finds no difference, until one aggregate row is altered.
 //!
 //! `RATINGS_FAULT_KILLS` (default 10) and `RATINGS_FAULT_SEED` change the schedule;
 //! `scripts/fault-injection.sh` runs it with 50 kills.
@@ -15,7 +17,7 @@ use std::time::{Duration, Instant};
 mod common;
 use common::binary;
 use common::eos::{
-    assert_same_outputs, env_or, input_topic, records_in, run_once, run_through_outage,
+    assert_audit_finds_the_altered_row, assert_audit_passes, assert_same_outputs, env_or, input_topic, records_in, run_once, run_through_outage,
     start_generator, Outputs,
 };
 
@@ -67,6 +69,9 @@ fn kill_and_compare(input: &str, tested: &Outputs, kills: u64, seed: u64) {
     );
     reference.run_to_end(input);
     assert_same_outputs(tested, &reference);
+    // the committed aggregates agree with the committed raw rows, and an altered row is found
+    assert_audit_passes(tested, input);
+    assert_audit_finds_the_altered_row(tested, input);
 }
 
 #[test]
