@@ -1,6 +1,8 @@
 //! `ratings-stream verify` against the real broker: a healthy live deployment passes every
 //! check; a stopped processor while input flows, a missing topic and an unreachable broker each
-//! give a FAIL line with the cause (and exit status 1), within seconds.
+//! give a FAIL line with the cause (and exit status 1), within seconds. One test stops and
+//! restarts the shared HDFS (`scripts/hdfs.sh`); no other test of this binary uses HDFS, and
+//! cargo runs test binaries one after another.
 
 mod common;
 
@@ -353,5 +355,66 @@ fn a_storage_that_does_not_answer_is_a_fail_line_not_a_hang() {
             "{report}"
         );
         assert!(line.contains("reachable"), "{report}");
+    }
+}
+
+/// Whether every check of `report` passed and the audit compared windows of every type.
+fn audited_and_passed(report: &str) -> bool {
+    let lines: Vec<&str> = report.lines().collect();
+    let checks = &lines[..lines.len().saturating_sub(1)];
+    checks.iter().all(|l| l.starts_with("PASS"))
+        && checks.iter().any(|l| l.starts_with("PASS  audit "))
+        && !report.contains(" 0 windows equal")
+}
+
+#[test]
+fn a_deployment_on_hdfs_passes_the_audit_and_hdfs_down_fails_within_seconds() {
+    let hdfs = std::env::var("HDFS_URL").expect("HDFS_URL is not set: run scripts/test.sh");
+    let storage = format!("{hdfs}/{}", unique_name("verify-hdfs"));
+    let Deployment {
+        mut generator,
+        processor,
+        run_args,
+    } = Deployment::start(
+        "verify-hdfs",
+        300_000,
+        &["--storage", &storage, "--roll-interval", "2s"],
+    );
+    // healthy once an hour has closed: every check passes, the audit included
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let report = loop {
+        let (passed, report) = verify(&run_args, &["--audit"]);
+        if passed && audited_and_passed(&report) {
+            break report;
+        }
+        assert!(Instant::now() < deadline, "never healthy:\n{report}");
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    for dataset in ["raw", "agg/tumbling", "agg/sliding"] {
+        let line = line(&report, &format!("parquet streams/ratings/{dataset}"));
+        assert!(line.contains("readable"), "{report}");
+    }
+    for name in ["audit tumbling_1min Parquet", "audit sliding_5min_1min on"] {
+        assert!(line(&report, name).contains("windows equal the raw data"), "{report}");
+    }
+    let _ = generator.kill();
+    let _ = generator.wait();
+    common::signal("-TERM", processor.id());
+    assert!(processor.wait_with_output().unwrap().status.success());
+
+    // HDFS down: FAIL lines naming the storage, within seconds, no hang
+    common::service_script("hdfs", "stop");
+    let started = Instant::now();
+    let (passed, report) = verify(&run_args, &["--audit"]);
+    let took = started.elapsed();
+    common::service_script("hdfs", "start");
+    assert!(!passed, "{report}");
+    assert!(took < Duration::from_secs(40), "took {took:?}:\n{report}");
+    for check in ["checkpoint", "parquet", "audit"] {
+        let line = line(&report, check);
+        assert!(
+            line.starts_with("FAIL") && line.contains("reachable"),
+            "{report}"
+        );
     }
 }
