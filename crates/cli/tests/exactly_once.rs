@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 mod common;
 use common::binary;
 use common::eos::{
-    assert_audit_finds_the_altered_row, assert_audit_passes, assert_same_outputs, env_or, input_topic, records_in, run_once, run_through_outage,
-    start_generator, Outputs,
+    assert_audit_finds_the_altered_row, assert_audit_passes, assert_same_outputs, env_or,
+    input_topic, records_in, run_once, run_through_outage, start_generator, Outputs,
 };
 
 #[test]

@@ -395,7 +395,10 @@ fn a_deployment_on_hdfs_passes_the_audit_and_hdfs_down_fails_within_seconds() {
         assert!(line.contains("readable"), "{report}");
     }
     for name in ["audit tumbling_1min Parquet", "audit sliding_5min_1min on"] {
-        assert!(line(&report, name).contains("windows equal the raw data"), "{report}");
+        assert!(
+            line(&report, name).contains("windows equal the raw data"),
+            "{report}"
+        );
     }
     let _ = generator.kill();
     let _ = generator.wait();

@@ -70,7 +70,9 @@ pub fn verify(config: &JobConfig, settings: &VerifySettings) -> Report {
             let largest = engine.largest_size();
             report.checks.extend(parquet::checks(config, job, largest));
             if let Some(range) = settings.audit {
-                report.checks.extend(audit::audit(config, job, &engine, range));
+                report
+                    .checks
+                    .extend(audit::audit(config, job, &engine, range));
             }
         }
         Input::File(_) => report.checks.push(Check::fail(

@@ -96,7 +96,9 @@ impl Report {
             }
             if check.details.len() > TEXT_DETAILS {
                 let more = check.details.len() - TEXT_DETAILS;
-                out.push_str(&format!("      · … and {more} more (--json lists them all)\n"));
+                out.push_str(&format!(
+                    "      · … and {more} more (--json lists them all)\n"
+                ));
             }
         }
         let count = |s: Status| self.checks.iter().filter(|c| c.status == s).count();

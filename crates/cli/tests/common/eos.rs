@@ -419,6 +419,7 @@ pub fn assert_audit_passes(outputs: &Outputs, input: &str) {
     let (passed, report) = audit(outputs, input, &[]);
     let lines = audit_lines(&report);
     assert!(passed, "{report}");
+    eprintln!("{}", lines.join("\n"));
     assert_eq!(lines.len(), 5, "{report}");
     for line in &lines {
         assert!(line.starts_with("PASS"), "{report}");
@@ -458,7 +459,8 @@ pub fn alter_an_aggregate_row(storage: &str) -> (String, i64) {
     let mut columns = batch.columns().to_vec();
     columns[index] = Arc::new(altered);
     let altered = RecordBatch::try_new(batch.schema(), columns).unwrap();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), None).unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), None).unwrap();
     for batch in std::iter::once(&altered).chain(&batches[1..]) {
         writer.write(batch).unwrap();
     }
@@ -467,7 +469,10 @@ pub fn alter_an_aggregate_row(storage: &str) -> (String, i64) {
         .column(batch.schema().index_of("window_start").unwrap())
         .as_primitive::<TimestampMicrosecondType>()
         .value(0);
-    (ratings_core::time::rfc3339_seconds(start / 1_000_000), before)
+    (
+        ratings_core::time::rfc3339_seconds(start / 1_000_000),
+        before,
+    )
 }
 
 /// Asserts that the audit of `outputs` finds exactly the row [`alter_an_aggregate_row`]

@@ -17,13 +17,11 @@ use arrow_array::builder::{
     StructBuilder,
 };
 use arrow_array::{
-    new_null_array, Array, ArrayRef, Float64Array, Int32Array, Int64Array, ListArray,
-    RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
+    new_null_array, Array, ArrayRef, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch,
+    StringArray, StructArray, TimestampMicrosecondArray,
 };
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
-use ratings_core::published::{
-    GenreMetric as PublishedGenre, TopMovie as PublishedMovie, Window,
-};
+use ratings_core::published::{GenreMetric as PublishedGenre, TopMovie as PublishedMovie, Window};
 use ratings_core::time::{rfc3339_millis, rfc3339_seconds};
 use ratings_core::{Rating, WindowResult};
 
@@ -237,9 +235,7 @@ pub fn raw_rows(batch: &RecordBatch) -> anyhow::Result<Vec<RawRow>> {
                 rating: ratings.value(i),
                 timestamp: times.value(i),
             },
-            watermark: watermarks
-                .filter(|w| w.is_valid(i))
-                .map(|w| seconds(w, i)),
+            watermark: watermarks.filter(|w| w.is_valid(i)).map(|w| seconds(w, i)),
         })
         .collect())
 }
@@ -257,7 +253,11 @@ pub fn aggregate_windows(batch: &RecordBatch) -> anyhow::Result<Vec<Window>> {
     let types = column::<StringArray>(batch, "window_type")?;
     let counts = column::<Int64Array>(batch, "count")?;
     let metric = |name| column::<Float64Array>(batch, name);
-    let (avgs, p50s, p95s) = (metric("avg_rating")?, metric("p50_rating")?, metric("p95_rating")?);
+    let (avgs, p50s, p95s) = (
+        metric("avg_rating")?,
+        metric("p50_rating")?,
+        metric("p95_rating")?,
+    );
     let histograms = match batch.column_by_name("rating_histogram") {
         None => None,
         Some(_) => Some(column::<ListArray>(batch, "rating_histogram")?),
@@ -420,7 +420,10 @@ mod tests {
             count: 2,
             avg_rating: 3.75,
         }];
-        let rows = [(window(), 1_761_764_470_005), (with_entries, 1_761_764_471_000)];
+        let rows = [
+            (window(), 1_761_764_470_005),
+            (with_entries, 1_761_764_471_000),
+        ];
         let read = aggregate_windows(&aggregate_batch(&rows)).unwrap();
         let expected: Vec<Window> = rows.iter().map(|(w, at)| Window::of(w, *at)).collect();
         assert_eq!(read, expected);
@@ -449,7 +452,10 @@ mod tests {
         assert_eq!(raw_rows(&batch).unwrap(), rows);
         let old = batch.project(&[0, 1, 2, 3, 4]).unwrap();
         assert!(!raw_rows_have_watermarks(&old));
-        assert!(raw_rows(&old).unwrap().iter().all(|r| r.watermark.is_none()));
+        assert!(raw_rows(&old)
+            .unwrap()
+            .iter()
+            .all(|r| r.watermark.is_none()));
         let error = raw_rows(&batch.project(&[0, 2, 3]).unwrap()).unwrap_err();
         assert_eq!(error.to_string(), "no column movieId");
     }

@@ -70,8 +70,18 @@ pub fn field_differences(got: &Window, want: &Window) -> Vec<String> {
             out.push(format!("{name} {got} (raw data: {want})"));
         }
     };
-    field("window_end", got.end() == want.end(), got.window_end.clone(), want.window_end.clone());
-    field("count", got.count == want.count, got.count.to_string(), want.count.to_string());
+    field(
+        "window_end",
+        got.end() == want.end(),
+        got.window_end.clone(),
+        want.window_end.clone(),
+    );
+    field(
+        "count",
+        got.count == want.count,
+        got.count.to_string(),
+        want.count.to_string(),
+    );
     for (name, g, w) in [
         ("avg_rating", got.avg_rating, want.avg_rating),
         ("p50_rating", got.p50_rating, want.p50_rating),
@@ -80,7 +90,12 @@ pub fn field_differences(got: &Window, want: &Window) -> Vec<String> {
         field(name, same_float(g, w), g.to_string(), w.to_string());
     }
     if let (Some(g), Some(w)) = (&got.rating_histogram, &want.rating_histogram) {
-        field("rating_histogram", g == w, format!("{g:?}"), format!("{w:?}"));
+        field(
+            "rating_histogram",
+            g == w,
+            format!("{g:?}"),
+            format!("{w:?}"),
+        );
     }
     let movie = |m: &ratings_core::published::TopMovie| {
         format!(
@@ -186,7 +201,10 @@ mod tests {
         let line = &found[0];
         assert!(line.starts_with("tumbling_1min [2025-10-29T19:00:00Z, 2025-10-29T19:01:00Z): count 3 (raw data: 2); p95_rating 4.5 (raw data: 4)"), "{line}");
         assert!(line.contains(r#"top_movies[0] 7 "Heat (1995)" ×2 avg 3.75 (raw data: 7 "(no title)" ×2 avg 3.75)"#), "{line}");
-        assert!(line.ends_with("metrics_by_genre length 2 (raw data: 1)"), "{line}");
+        assert!(
+            line.ends_with("metrics_by_genre length 2 (raw data: 1)"),
+            "{line}"
+        );
     }
 
     #[test]
@@ -197,7 +215,7 @@ mod tests {
             w.span = (w.span.0 + 60, w.span.1 + 60);
         });
         let same = window(|_| {});
-        let found = differences(&expected(), &[next.clone()], &BTreeSet::new());
+        let found = differences(&expected(), std::slice::from_ref(&next), &BTreeSet::new());
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].ends_with("19:01:00Z): missing (the raw data gives count 2)"));
         assert!(found[1].ends_with("19:02:00Z): not in the raw data (count 2)"));
@@ -217,7 +235,14 @@ mod tests {
             }
         };
         let show = |v: &i32| v.to_string();
-        list_differences("l", &[1, 5, 6, 4], &[1, 2, 3, 4, 9], |a, b| a == b, show, &mut field);
+        list_differences(
+            "l",
+            &[1, 5, 6, 4],
+            &[1, 2, 3, 4, 9],
+            |a, b| a == b,
+            show,
+            &mut field,
+        );
         assert_eq!(
             lines,
             vec![

@@ -130,7 +130,8 @@ impl<'a> Audit<'a> {
         let catalog = ratings_runtime::catalog::load(config.engine.movies.as_deref())
             .map_err(|e| fail(format!("{e:#}"), "give the processor's --movies"))?
             .catalog;
-        let folders = |root| read::hour_folders(&storage, root).map_err(|e| fail(format!("{e:#}"), reach));
+        let folders =
+            |root| read::hour_folders(&storage, root).map_err(|e| fail(format!("{e:#}"), reach));
         let raw_hours = folders(RAW_ROOT)?;
         let aggregate_hours = engine
             .windows
@@ -186,12 +187,11 @@ impl<'a> Audit<'a> {
 
     /// The hours to audit per window type, and the range they were cut to.
     fn plan(&self, range: AuditRange) -> (Vec<BTreeSet<i64>>, Range<i64>) {
-        let closed: Vec<BTreeSet<i64>> =
-            (0..self.engine.windows.len()).map(|k| self.closed_hours(k)).collect();
+        let closed: Vec<BTreeSet<i64>> = (0..self.engine.windows.len())
+            .map(|k| self.closed_hours(k))
+            .collect();
         let newest = closed.iter().filter_map(|h| h.last()).max().copied();
-        let to = range
-            .to
-            .unwrap_or_else(|| newest.map_or(0, |h| h + HOUR));
+        let to = range.to.unwrap_or_else(|| newest.map_or(0, |h| h + HOUR));
         let from = range.from.unwrap_or(to - DEFAULT_HOURS * HOUR);
         let range = from..to;
         let cut = closed
@@ -203,7 +203,11 @@ impl<'a> Audit<'a> {
 
     fn run(&self, range: AuditRange) -> Vec<Check> {
         let (hours, range) = self.plan(range);
-        let span = format!("{} – {}", rfc3339_seconds(range.start), rfc3339_seconds(range.end));
+        let span = format!(
+            "{} – {}",
+            rfc3339_seconds(range.start),
+            rfc3339_seconds(range.end)
+        );
         let audited: BTreeSet<i64> = hours.iter().flatten().copied().collect();
         if audited.is_empty() {
             return vec![Check::warn(
@@ -247,7 +251,11 @@ impl<'a> Audit<'a> {
                 }
                 let starts = hour..hour + HOUR;
                 let rules = self.rules(*spec);
-                if !rules.recompute(starts.clone(), &unpublished.all(), &[]).windows.is_empty() {
+                if !rules
+                    .recompute(starts.clone(), &unpublished.all(), &[])
+                    .windows
+                    .is_empty()
+                {
                     findings[k].pending.push(hour);
                     continue;
                 }
@@ -257,24 +265,32 @@ impl<'a> Audit<'a> {
                     if let std::collections::btree_map::Entry::Vacant(slot) = cache.entry(raw) {
                         let paths = self.raw_hours.get(&raw).map_or(&[][..], |p| &p[..]);
                         let rows = slot.insert(RawRows::read(&self.storage, paths)?);
-                        rows_read += rows.len();
+                        rows_read += rows.count();
                     }
                 }
                 let (rows, unrecorded) = gather(&cache, hour..last + HOUR);
                 let recomputed = rules.recompute(starts.clone(), &rows, &unrecorded);
                 let name = spec.name();
                 let of_hour = |w: &&Window| *w.window_type == name && starts.contains(&w.start());
-                let paths = self.aggregate_hours[k].get(&hour).map_or(&[][..], |p| &p[..]);
+                let paths = self.aggregate_hours[k]
+                    .get(&hour)
+                    .map_or(&[][..], |p| &p[..]);
                 let stored = read::aggregate_windows(&self.storage, paths)?;
                 let stored: Vec<Window> = stored.iter().filter(of_hour).cloned().collect();
                 let found = &mut findings[k];
                 let skip = &recomputed.undecidable;
                 found.windows += recomputed.windows.len();
                 found.undecidable += skip.len();
-                found.parquet.extend(compare::differences(&recomputed.windows, &stored, skip));
+                found
+                    .parquet
+                    .extend(compare::differences(&recomputed.windows, &stored, skip));
                 if let Ok(metrics) = metrics {
                     let published: Vec<Window> = metrics.iter().filter(of_hour).cloned().collect();
-                    found.metrics.extend(compare::differences(&recomputed.windows, &published, skip));
+                    found.metrics.extend(compare::differences(
+                        &recomputed.windows,
+                        &published,
+                        skip,
+                    ));
                 }
             }
         }
@@ -306,7 +322,11 @@ impl<'a> Audit<'a> {
                 &found.parquet,
             ));
             checks.push(match metrics {
-                Ok(_) => compared(format!("audit {name} on {topic}"), found.windows, &found.metrics),
+                Ok(_) => compared(
+                    format!("audit {name} on {topic}"),
+                    found.windows,
+                    &found.metrics,
+                ),
                 Err(error) => Check::fail(
                     format!("audit {name} on {topic}"),
                     format!("{error:#}"),
@@ -314,7 +334,8 @@ impl<'a> Audit<'a> {
                 ),
             });
             if !found.pending.is_empty() {
-                let hours: Vec<String> = found.pending.iter().map(|h| rfc3339_seconds(*h)).collect();
+                let hours: Vec<String> =
+                    found.pending.iter().map(|h| rfc3339_seconds(*h)).collect();
                 checks.push(Check::warn(
                     format!("audit {name} pending"),
                     format!(

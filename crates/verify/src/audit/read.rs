@@ -44,8 +44,7 @@ impl RawRows {
         let batches =
             parquet::decode(bytes).map_err(|e| anyhow::anyhow!("{name} is not readable: {e:#}"))?;
         for batch in batches {
-            let rows =
-                parquet::raw_rows(&batch).map_err(|e| anyhow::anyhow!("{name}: {e:#}"))?;
+            let rows = parquet::raw_rows(&batch).map_err(|e| anyhow::anyhow!("{name}: {e:#}"))?;
             if parquet::raw_rows_have_watermarks(&batch) {
                 self.rows.extend(rows);
             } else {
@@ -73,7 +72,8 @@ impl RawRows {
         Ok(rows)
     }
 
-    pub fn len(&self) -> usize {
+    /// How many rows, with a recorded watermark or not.
+    pub fn count(&self) -> usize {
         self.rows.len() + self.unrecorded.len()
     }
 }

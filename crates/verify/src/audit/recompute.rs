@@ -133,7 +133,10 @@ mod tests {
                 rating: *rating,
                 watermark: engine.watermark(),
             });
-            late += u32::from(matches!(engine.push(rating, &mut out), PushOutcome::Late { .. }));
+            late += u32::from(matches!(
+                engine.push(rating, &mut out),
+                PushOutcome::Late { .. }
+            ));
         }
         if finish {
             engine.finish(&mut out);
@@ -205,7 +208,10 @@ mod tests {
             let found = rules.recompute(at - 600..at + 600, &rows, &[]);
             found.windows.keys().map(|s| s - at).collect::<Vec<_>>()
         };
-        assert_eq!(windows(WindowSpec::tumbling(60).unwrap()), Vec::<i64>::new());
+        assert_eq!(
+            windows(WindowSpec::tumbling(60).unwrap()),
+            Vec::<i64>::new()
+        );
         assert_eq!(
             windows(WindowSpec::sliding(300, 60).unwrap()),
             vec![-120, -60, 0]
@@ -217,6 +223,9 @@ mod tests {
         };
         let unknown = rules.recompute(at..at + 3600, &[], &[rating(at + 61)]);
         assert!(unknown.windows.is_empty());
-        assert_eq!(unknown.undecidable.into_iter().collect::<Vec<_>>(), vec![at + 60]);
+        assert_eq!(
+            unknown.undecidable.into_iter().collect::<Vec<_>>(),
+            vec![at + 60]
+        );
     }
 }
