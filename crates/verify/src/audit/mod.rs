@@ -24,13 +24,13 @@ use ratings_connectors::parquet::{DatasetState, RawRow, RAW_ROOT, SLIDING_ROOT, 
 use ratings_connectors::storage::Storage;
 use ratings_core::published::Window;
 use ratings_core::time::{align_down, rfc3339_seconds};
-use ratings_core::{Catalog, EngineConfig, WindowSpec};
+use ratings_core::{Catalog, EngineConfig, Rating, WindowSpec};
 use ratings_runtime::config::{Guarantee, JobConfig, KafkaJob};
 use ratings_runtime::delivery::exactly_once::recovery::{committed_outputs, CommittedOutputs};
 
 use crate::report::Check;
 use read::RawRows;
-use recompute::Rules;
+use recompute::{Recomputed, Rules};
 
 const HOUR: i64 = 3600;
 /// Hours audited when no range is given: the newest closed ones.
@@ -238,21 +238,20 @@ impl<'a> Audit<'a> {
         hours: &[BTreeSet<i64>],
         metrics: Result<&[Window], &anyhow::Error>,
     ) -> anyhow::Result<(Vec<Findings>, usize)> {
-        let unpublished = RawRows::unpublished(&self.committed.unpublished)?;
-        let mut cache: BTreeMap<i64, RawRows> = BTreeMap::new();
+        let unpublished = RawRows::unpublished(&self.committed.unpublished)?.all();
+        let mut cache = RawCache::default();
         let mut findings: Vec<Findings> = hours.iter().map(|_| Findings::default()).collect();
-        let mut rows_read = 0;
         let all: BTreeSet<i64> = hours.iter().flatten().copied().collect();
         for hour in all {
-            cache.retain(|h, _| *h >= hour);
+            cache.forget_before(hour);
             for (k, spec) in self.engine.windows.iter().enumerate() {
                 if !hours[k].contains(&hour) {
                     continue;
                 }
-                let starts = hour..hour + HOUR;
                 let rules = self.rules(*spec);
+                let starts = hour..hour + HOUR;
                 if !rules
-                    .recompute(starts.clone(), &unpublished.all(), &[])
+                    .recompute(starts.clone(), &unpublished, &[])
                     .windows
                     .is_empty()
                 {
@@ -261,40 +260,45 @@ impl<'a> Audit<'a> {
                 }
                 // the raw hours holding the windows' ratings
                 let last = align_down(hour + HOUR - spec.slide + spec.size - 1, HOUR);
-                for raw in (hour..=last).step_by(HOUR as usize) {
-                    if let std::collections::btree_map::Entry::Vacant(slot) = cache.entry(raw) {
-                        let paths = self.raw_hours.get(&raw).map_or(&[][..], |p| &p[..]);
-                        let rows = slot.insert(RawRows::read(&self.storage, paths)?);
-                        rows_read += rows.count();
-                    }
-                }
-                let (rows, unrecorded) = gather(&cache, hour..last + HOUR);
-                let recomputed = rules.recompute(starts.clone(), &rows, &unrecorded);
-                let name = spec.name();
-                let of_hour = |w: &&Window| *w.window_type == name && starts.contains(&w.start());
-                let paths = self.aggregate_hours[k]
-                    .get(&hour)
-                    .map_or(&[][..], |p| &p[..]);
-                let stored = read::aggregate_windows(&self.storage, paths)?;
-                let stored: Vec<Window> = stored.iter().filter(of_hour).cloned().collect();
-                let found = &mut findings[k];
-                let skip = &recomputed.undecidable;
-                found.windows += recomputed.windows.len();
-                found.undecidable += skip.len();
-                found
-                    .parquet
-                    .extend(compare::differences(&recomputed.windows, &stored, skip));
-                if let Ok(metrics) = metrics {
-                    let published: Vec<Window> = metrics.iter().filter(of_hour).cloned().collect();
-                    found.metrics.extend(compare::differences(
-                        &recomputed.windows,
-                        &published,
-                        skip,
-                    ));
-                }
+                let (rows, unrecorded) = cache.rows(self, hour..last + HOUR)?;
+                let recomputed = rules.recompute(starts, &rows, &unrecorded);
+                self.compare_hour(k, hour, &recomputed, metrics, &mut findings[k])?;
             }
         }
-        Ok((findings, rows_read))
+        Ok((findings, cache.read))
+    }
+
+    /// Compares the recomputed windows of type `k` starting in `hour` with the stored and the
+    /// published ones.
+    fn compare_hour(
+        &self,
+        k: usize,
+        hour: i64,
+        recomputed: &Recomputed,
+        metrics: Result<&[Window], &anyhow::Error>,
+        found: &mut Findings,
+    ) -> anyhow::Result<()> {
+        let name = self.engine.windows[k].name();
+        let starts = hour..hour + HOUR;
+        let of_hour = |w: &&Window| *w.window_type == name && starts.contains(&w.start());
+        let paths = self.aggregate_hours[k]
+            .get(&hour)
+            .map_or(&[][..], |p| &p[..]);
+        let stored = read::aggregate_windows(&self.storage, paths)?;
+        let stored: Vec<Window> = stored.iter().filter(of_hour).cloned().collect();
+        let (expected, skip) = (&recomputed.windows, &recomputed.undecidable);
+        found.windows += expected.len();
+        found.undecidable += skip.len();
+        found
+            .parquet
+            .extend(compare::differences(expected, &stored, skip));
+        if let Ok(metrics) = metrics {
+            let published: Vec<Window> = metrics.iter().filter(of_hour).cloned().collect();
+            found
+                .metrics
+                .extend(compare::differences(expected, &published, skip));
+        }
+        Ok(())
     }
 
     fn checks(
@@ -384,17 +388,37 @@ impl RawRows {
     }
 }
 
-/// The rows of the cached raw hours in `hours`.
-fn gather(
-    cache: &BTreeMap<i64, RawRows>,
-    hours: Range<i64>,
-) -> (Vec<RawRow>, Vec<ratings_core::Rating>) {
-    let (mut rows, mut unrecorded) = (Vec::new(), Vec::new());
-    for raw in cache.range(hours).map(|(_, r)| r) {
-        rows.extend_from_slice(&raw.rows);
-        unrecorded.extend_from_slice(&raw.unrecorded);
+/// The raw hours read so far, and how many rows they held.
+#[derive(Default)]
+struct RawCache {
+    hours: BTreeMap<i64, RawRows>,
+    read: usize,
+}
+
+impl RawCache {
+    fn forget_before(&mut self, hour: i64) {
+        self.hours.retain(|h, _| *h >= hour);
     }
-    (rows, unrecorded)
+
+    /// The rows of the raw hours in `hours`, read when not cached yet.
+    fn rows(
+        &mut self,
+        audit: &Audit,
+        hours: Range<i64>,
+    ) -> anyhow::Result<(Vec<RawRow>, Vec<Rating>)> {
+        for raw in hours.clone().step_by(HOUR as usize) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.hours.entry(raw) {
+                let paths = audit.raw_hours.get(&raw).map_or(&[][..], |p| &p[..]);
+                self.read += slot.insert(RawRows::read(&audit.storage, paths)?).count();
+            }
+        }
+        let (mut rows, mut unrecorded) = (Vec::new(), Vec::new());
+        for raw in self.hours.range(hours).map(|(_, r)| r) {
+            rows.extend_from_slice(&raw.rows);
+            unrecorded.extend_from_slice(&raw.unrecorded);
+        }
+        Ok((rows, unrecorded))
+    }
 }
 
 /// PASS when no window differs, else FAIL with every difference.
