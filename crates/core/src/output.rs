@@ -118,12 +118,12 @@ impl DeadLetter<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    #[test]
-    fn window_json_has_exactly_the_documented_keys_in_order() {
-        let w = WindowResult {
+    /// A tumbling window with one movie and one genre (shared by the tests of the records).
+    pub(crate) fn sample_window() -> WindowResult {
+        WindowResult {
             window_start: 1_761_764_400,
             window_end: 1_761_764_460,
             window_type: "tumbling_1min".into(),
@@ -146,7 +146,12 @@ mod tests {
                 }],
             },
             is_final: true,
-        };
+        }
+    }
+
+    #[test]
+    fn window_json_has_exactly_the_documented_keys_in_order() {
+        let w = sample_window();
         assert_eq!(
             w.to_json(1_761_764_470_005),
             r#"{"window_start":"2025-10-29T19:00:00Z","window_end":"2025-10-29T19:01:00Z","#

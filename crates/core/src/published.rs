@@ -209,31 +209,7 @@ mod tests {
 
     #[test]
     fn a_window_result_becomes_the_record_the_processor_publishes() {
-        use crate::output::{GenreMetric as G, TopMovie as T, WindowMetrics};
-        let result = WindowResult {
-            window_start: 1_761_764_400,
-            window_end: 1_761_764_460,
-            window_type: "tumbling_1min".into(),
-            metrics: WindowMetrics {
-                count: 2,
-                avg_rating: 3.75,
-                p50_rating: 3.5,
-                p95_rating: 4.0,
-                rating_histogram: [0, 0, 0, 0, 0, 0, 1, 1, 0, 0],
-                top_movies: vec![T {
-                    movie_id: 7,
-                    title: None,
-                    count: 2,
-                    avg_rating: 3.75,
-                }],
-                metrics_by_genre: vec![G {
-                    genre: "Drama".into(),
-                    count: 2,
-                    avg_rating: 3.75,
-                }],
-            },
-            is_final: true,
-        };
+        let result = crate::output::tests::sample_window();
         let millis = 1_761_764_470_005;
         assert_eq!(result.to_json(millis), RECORD);
         assert_eq!(
