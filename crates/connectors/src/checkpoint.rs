@@ -46,6 +46,16 @@ pub struct EpochOffsets {
     /// as `staging/<epoch>-<n>` until the epoch commits.
     #[serde(default)]
     pub publications: Vec<String>,
+    /// The processor incarnation that wrote the epoch (a random id per start or takeover; absent
+    /// in epochs of older versions). Only an epoch of the incarnation whose tag Kafka holds can
+    /// be committed: a fenced predecessor (a zombie) may still write files of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<String>,
+    /// Epoch numbers left out at starts and takeovers (the one a fenced predecessor may still
+    /// write), as long as open Parquet files are rebuilt from rows of epochs around them: their
+    /// rows files, if any, are not this lineage's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_epochs: Vec<u64>,
 }
 
 /// The checkpoint's identity, written once when it is created.
@@ -436,19 +446,24 @@ impl CheckpointStore {
     }
 
     /// Deletes every epoch older than the newest `keep` committed ones, except the rows of
-    /// epochs from `rows_needed_from` on (open Parquet files are rebuilt from them); returns
-    /// how many epochs went.
+    /// epochs from `rows_needed_from` on (open Parquet files are rebuilt from them); an old
+    /// epoch that never committed (written by a fenced predecessor) goes with its staged files.
+    /// Returns how many epochs went.
     pub fn prune(&self, keep: usize, rows_needed_from: u64) -> anyhow::Result<usize> {
         let committed = self.committed_epochs()?;
         let Some(&oldest_kept) = committed.iter().rev().nth(keep.max(1) - 1) else {
             return Ok(0);
         };
         let mut removed = 0;
-        for epoch in self
-            .epochs(Kind::Offsets)?
-            .into_iter()
-            .filter(|e| *e < oldest_kept)
-        {
+        let mut old: Vec<u64> = self.epochs(Kind::Offsets)?;
+        old.extend(&committed);
+        old.sort_unstable();
+        old.dedup();
+        for epoch in old.into_iter().filter(|e| *e < oldest_kept) {
+            if committed.binary_search(&epoch).is_err() {
+                // never committed: a fenced predecessor's epoch, files staged included
+                self.roll_back(epoch)?;
+            }
             // the commit record goes first, so a half-pruned epoch never looks committed
             for kind in [Kind::Commit, Kind::State, Kind::Offsets] {
                 self.storage.delete(&self.path(kind, epoch))?;

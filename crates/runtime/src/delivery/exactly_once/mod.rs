@@ -137,6 +137,10 @@ pub struct Coordinator {
     /// The input topic.
     topic: String,
     epoch: u64,
+    /// This start's random id, in each epoch's offsets and Kafka tag.
+    incarnation: String,
+    /// Epoch numbers this lineage left out (see [`EpochOffsets::skipped_epochs`]).
+    skipped: Vec<u64>,
     timeouts: Timeouts,
     phase: Phase,
     /// The commit record of the last committed epoch, until it is written.
@@ -267,6 +271,8 @@ impl Coordinator {
                 .iter()
                 .flat_map(|f| f.publications.iter().map(|p| p.path.clone()))
                 .collect(),
+            incarnation: Some(self.incarnation.clone()),
+            skipped_epochs: self.skipped.clone(),
         };
         let mut state = ProcessorState {
             engine: pipeline.engine().snapshot(),
@@ -348,7 +354,7 @@ impl Coordinator {
         let timeout = self.timeouts.step;
         match sealed.next {
             Step::AddOffsets => {
-                let tag = epoch_tag(&self.checkpoint_id, self.epoch);
+                let tag = epoch_tag(&self.checkpoint_id, self.epoch, &self.incarnation);
                 let offsets = sealed.offsets.next_offsets.clone();
                 spawn_step(move || kafka.add_offsets(&offsets, &tag, timeout))
             }
@@ -411,8 +417,9 @@ impl Coordinator {
     }
 
     /// Prunes old epochs; a failure (storage briefly down) only delays pruning.
-    fn prune(&self, parquet: Option<&ParquetState>) {
+    fn prune(&mut self, parquet: Option<&ParquetState>) {
         let rows_needed_from = oldest_open_file_epoch(parquet).unwrap_or(self.epoch + 1);
+        self.skipped.retain(|e| *e >= rows_needed_from);
         if let Err(error) = self.store.prune(KEEP_EPOCHS, rows_needed_from) {
             tracing::warn!("checkpoint: pruning old epochs failed ({error:#}); trying again later");
         }
@@ -428,13 +435,37 @@ fn oldest_open_file_epoch(parquet: Option<&ParquetState>) -> Option<u64> {
         .min()
 }
 
-/// The metadata an epoch's input offsets are committed with: `<checkpoint id>:<epoch>`.
-fn epoch_tag(checkpoint_id: &str, epoch: u64) -> String {
-    format!("{checkpoint_id}:{epoch}")
+/// The metadata an epoch's input offsets are committed with:
+/// `<checkpoint id>:<epoch>:<incarnation>`.
+fn epoch_tag(checkpoint_id: &str, epoch: u64, incarnation: &str) -> String {
+    format!("{checkpoint_id}:{epoch}:{incarnation}")
+}
+
+/// An epoch as Kafka's tag names it: its number and the incarnation that committed it (`None`
+/// in tags of older versions).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Tagged {
+    epoch: u64,
+    incarnation: Option<String>,
 }
 
 /// The epoch of an [`epoch_tag`] of checkpoint `checkpoint_id` (`None` for another's).
-fn tagged_epoch(tag: &str, checkpoint_id: &str) -> Option<u64> {
-    let (id, epoch) = tag.split_once(':')?;
-    (id == checkpoint_id).then(|| epoch.parse().ok()).flatten()
+fn tagged_epoch(tag: &str, checkpoint_id: &str) -> Option<Tagged> {
+    let (id, rest) = tag.split_once(':')?;
+    if id != checkpoint_id {
+        return None;
+    }
+    let (epoch, incarnation) = match rest.split_once(':') {
+        Some((epoch, incarnation)) => (epoch, Some(incarnation.to_string())),
+        None => (rest, None),
+    };
+    Some(Tagged {
+        epoch: epoch.parse().ok()?,
+        incarnation,
+    })
+}
+
+/// A new incarnation id: 8 random hex digits.
+fn new_incarnation() -> String {
+    format!("{:08x}", fastrand::u32(..))
 }

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use ratings_connectors::checkpoint::CheckpointStore;
+use ratings_connectors::checkpoint::{CheckpointStore, EpochOffsets};
 use ratings_connectors::kafka::{Start, StartFrom};
 use ratings_connectors::parquet::{ParquetState, RowDelta};
 use ratings_core::{Catalog, Engine, EngineConfig};
@@ -78,8 +78,10 @@ impl Recovered {
         kafka: Arc<dyn Transactions>,
         plan: &RecoveryPlan<'_>,
     ) -> anyhow::Result<Recovered> {
+        let fresh = !store.exists()?;
         let id = store.open_or_create()?.id;
         settle_pending(&store, &id, &*kafka, plan.group)?;
+        let mut skipped = Vec::new();
         let (start, restored_epoch, state, rows) = match store.latest()? {
             None => (Start::At(plan.starting_offsets), None, None, Vec::new()),
             Some(restored) => {
@@ -100,7 +102,8 @@ impl Recovered {
                             reason: error.to_string(),
                         }
                     })?;
-                let rows = load_rows(&store, state.parquet.as_ref(), offsets.epoch)?;
+                skipped = offsets.skipped_epochs.clone();
+                let rows = load_rows(&store, state.parquet.as_ref(), &offsets)?;
                 (
                     Start::Offsets(offsets.next_offsets),
                     Some(offsets.epoch),
@@ -109,13 +112,21 @@ impl Recovered {
                 )
             }
         };
+        // a fenced predecessor may still write files of the epoch after the restored one: this
+        // incarnation leaves that number out (a new checkpoint has no predecessor)
+        let restored = restored_epoch.unwrap_or(0);
+        if !fresh {
+            skipped.push(restored + 1);
+        }
         Ok(Recovered {
             coordinator: Coordinator {
                 store,
                 kafka,
                 checkpoint_id: id,
                 topic: plan.topic.to_string(),
-                epoch: restored_epoch.unwrap_or(0) + 1,
+                epoch: restored + 1 + u64::from(!fresh),
+                incarnation: super::new_incarnation(),
+                skipped,
                 timeouts: plan.timeouts,
                 phase: Phase::default(),
                 owed: None,
@@ -194,7 +205,7 @@ pub fn committed_outputs(store: &CheckpointStore) -> anyhow::Result<Option<Commi
             reason: error.to_string(),
         })?;
     let parquet = state.parquet;
-    let unpublished = load_rows(store, parquet.as_ref(), epoch)?
+    let unpublished = load_rows(store, parquet.as_ref(), &restored.offsets)?
         .into_iter()
         .flat_map(|(epoch, deltas)| deltas.into_iter().map(move |d| (epoch, d)))
         .filter(|(epoch, delta)| {
@@ -216,17 +227,19 @@ pub fn committed_outputs(store: &CheckpointStore) -> anyhow::Result<Option<Commi
     }))
 }
 
-/// The rows of every epoch an open Parquet file needs, up to `last`.
+/// The rows of every epoch an open Parquet file needs, up to the restored epoch `last` (the
+/// epochs it says were skipped left out: rows files of those are a fenced predecessor's).
 fn load_rows(
     store: &CheckpointStore,
     parquet: Option<&ParquetState>,
-    last: u64,
+    last: &EpochOffsets,
 ) -> anyhow::Result<Vec<(u64, Vec<RowDelta>)>> {
     let Some(first) = oldest_open_file_epoch(parquet) else {
         return Ok(Vec::new());
     };
     let mut rows = Vec::new();
-    for epoch in first..=last {
+    let lineage = (first..=last.epoch).filter(|e| !last.skipped_epochs.contains(e));
+    for epoch in lineage {
         if let Some(bytes) = store.read_rows(epoch)? {
             let deltas: Vec<RowDelta> = postcard::from_bytes(&bytes).with_context(|| {
                 format!("rows/{epoch} in {} cannot be decoded", store.location())
@@ -239,8 +252,11 @@ fn load_rows(
 
 /// Finishes or rolls back the epochs without a commit record (the newest committed one's is
 /// written with the next epoch, and a crash may interrupt one more), by what Kafka committed:
-/// the consumer group's offsets carry the tag of the last epoch Kafka committed, and epochs
-/// commit in order, so every pending epoch up to it committed and any later one did not.
+/// the consumer group's offsets carry the tag of the last epoch Kafka committed and of the
+/// incarnation that committed it. An incarnation commits its epochs in order, so each of its
+/// pending epochs up to the tag committed and any later one did not; a pending epoch of another
+/// incarnation was written by a fenced predecessor (the takeover settled every earlier one) and
+/// never committed.
 fn settle_pending(
     store: &CheckpointStore,
     id: &str,
@@ -251,11 +267,23 @@ fn settle_pending(
     let committed = store.committed_epochs()?.last().copied();
     let tags = kafka.committed_tags()?;
     let in_kafka = tags.iter().filter_map(|tag| tagged_epoch(tag, id)).max();
-    if let Some(kafka) = in_kafka {
-        let settled = pending.iter().copied().filter(|e| *e <= kafka).max();
-        if settled.or(committed).is_none_or(|c| kafka > c) {
+    let mut settled = Vec::new();
+    for epoch in pending {
+        let offsets = store.read_offsets(epoch)?;
+        let done = in_kafka
+            .as_ref()
+            .is_some_and(|tag| epoch <= tag.epoch && offsets.incarnation == tag.incarnation);
+        settled.push((epoch, offsets, done));
+    }
+    if let Some(tag) = &in_kafka {
+        let finished = settled
+            .iter()
+            .filter(|(_, _, done)| *done)
+            .map(|(e, _, _)| *e)
+            .max();
+        if finished.or(committed).is_none_or(|c| tag.epoch > c) {
             return Err(RecoveryError::BehindKafka {
-                kafka,
+                kafka: tag.epoch,
                 location: store.location(),
                 group: group.to_string(),
                 checkpoint: committed.map_or("no epoch".into(), |c| format!("epoch {c}")),
@@ -263,10 +291,10 @@ fn settle_pending(
             .into());
         }
     }
-    for epoch in pending {
-        if in_kafka.is_some_and(|kafka| epoch <= kafka) {
+    for (epoch, offsets, done) in settled {
+        if done {
             tracing::info!("checkpoint: epoch {epoch} was committed to Kafka before the stop; moving its files into place");
-            store.finalize(&store.read_offsets(epoch)?, now_millis())?;
+            store.finalize(&offsets, now_millis())?;
         } else {
             tracing::info!(
                 "checkpoint: epoch {epoch} did not commit before the stop; rolling it back"

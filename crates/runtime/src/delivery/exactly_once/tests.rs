@@ -336,7 +336,12 @@ fn a_commit_makes_the_epoch_visible_and_a_restart_resumes_after_it() {
         ["Begin", "AddOffsets", "Commit", "Begin"]
     );
     assert_eq!(world.kafka.committed().len(), 1);
-    assert!(world.kafka.committed()[0].ends_with(":1"));
+    let tag = &world.kafka.committed()[0];
+    assert_eq!(
+        tag.split(':').nth(1),
+        Some("1"),
+        "{tag}: <checkpoint>:<epoch>:<incarnation>"
+    );
     assert_eq!(world.visible_raw_files().len(), 1);
     assert_eq!(
         world.store().pending_epochs().unwrap(),
@@ -671,4 +676,93 @@ fn a_checkpoint_older_than_kafka_is_refused() {
         vec![format!("{}:7", world.store().open_or_create().unwrap().id)];
     let error = world.start().err().expect("refused");
     assert!(format!("{error}").contains("Kafka has epoch 7"), "{error}");
+}
+
+/// A processor commits epoch 1; a successor takes over (registering the transactional id
+/// fenced it) and leaves out epoch 2, the one the fenced one may still write; then the fenced
+/// one (a zombie) wakes up and writes epoch 2's files, and Kafka refuses its transaction.
+/// Returns the successor.
+fn zombie_writes_after_a_takeover(world: &World) -> Processor {
+    let mut zombie = world.start().unwrap();
+    zombie.read(&[0]);
+    assert_eq!(zombie.commit().unwrap(), Commit::Done(1));
+
+    // a successor takes over (registering the transactional id fenced the zombie); it leaves
+    // out epoch 2, the one the zombie may still write
+    let successor = world.start().unwrap();
+    assert_eq!(successor.restored, Some(1));
+    assert_eq!(successor.coordinator.epoch(), 3);
+
+    // the zombie wakes up and writes epoch 2's files; Kafka refuses its transaction
+    zombie.read(&[1, 2]);
+    world.kafka.fail(Op::AddOffsets, TxnErrorKind::Fatal, false);
+    let error = zombie.commit().unwrap_err();
+    assert!(error.is::<Fenced>(), "{error:#}");
+    assert!(world.storage.exists("checkpoint/offsets/2").unwrap());
+    successor
+}
+
+#[test]
+fn a_fenced_predecessors_pending_epoch_is_rolled_back_not_finished() {
+    let world = World::new();
+    let mut successor = zombie_writes_after_a_takeover(&world);
+    successor.read(&[3]);
+    assert_eq!(successor.commit().unwrap(), Commit::Done(3));
+    drop(successor); // a crash: epochs 2 (the zombie's) and 3 are pending, Kafka's tag is 3's
+    assert_eq!(world.store().pending_epochs().unwrap(), [2, 3]);
+    let again = world.start().unwrap();
+    assert_eq!(again.restored, Some(3));
+    assert_eq!(world.store().committed_epochs().unwrap(), [1, 3]);
+    assert!(
+        !world.storage.exists("checkpoint/offsets/2").unwrap(),
+        "epoch 2 is below Kafka's tag, but another incarnation's: rolled back"
+    );
+}
+
+#[test]
+fn a_fenced_predecessors_late_epoch_is_never_committed_nor_read_back() {
+    let world = World::new();
+    let mut successor = zombie_writes_after_a_takeover(&world);
+    successor.read(&[3]);
+    assert_eq!(successor.commit().unwrap(), Commit::Done(3));
+    successor.read(&[4]);
+    assert_eq!(successor.commit().unwrap(), Commit::Done(4));
+    drop(successor); // a crash after epoch 4; epoch 3's commit record came with it
+    assert_eq!(world.store().committed_epochs().unwrap(), [1, 3]);
+    assert_eq!(world.store().pending_epochs().unwrap(), [4]);
+
+    let mut again = world.start().unwrap();
+    assert_eq!(again.restored, Some(4));
+    assert_eq!(again.coordinator.epoch(), 6);
+    assert_eq!(world.store().committed_epochs().unwrap(), [1, 3, 4]);
+    // the open raw file is rebuilt from epochs 1, 3 and 4 only: the zombie's rows of epoch 2
+    // are still in the checkpoint, and not read
+    assert!(world.storage.exists("checkpoint/rows/2").unwrap());
+    let outputs = super::recovery::committed_outputs(&world.store())
+        .unwrap()
+        .unwrap();
+    let rows: usize = outputs
+        .unpublished
+        .iter()
+        .filter(|d| d.dataset == 0)
+        .flat_map(|d| ratings_connectors::parquet::decode(&d.parquet).unwrap())
+        .map(|b| b.num_rows())
+        .sum();
+    assert_eq!(rows, 3, "the ratings of epochs 1, 3 and 4");
+    assert_eq!(outputs.epoch, 4);
+
+    // pruning removes the zombie's epoch with everything it wrote
+    for second in [5, 6, 7] {
+        again.read(&[second]);
+        assert!(matches!(again.commit().unwrap(), Commit::Done(_)));
+    }
+    for kind in ["offsets", "state", "rows"] {
+        assert!(
+            !world
+                .storage
+                .exists(&format!("checkpoint/{kind}/2"))
+                .unwrap(),
+            "{kind}/2"
+        );
+    }
 }
