@@ -1,4 +1,5 @@
-//! Kafka through librdkafka (rust-rdkafka): connection settings, the source and the producer.
+//! Kafka through librdkafka (rust-rdkafka): connection settings, the source and the producer,
+//! and the high-availability lease.
 
 mod admin;
 mod arrivals;
@@ -7,6 +8,7 @@ mod ends;
 mod follower;
 mod health;
 mod inspect;
+mod lease;
 mod producer;
 mod settings;
 mod source;
@@ -15,6 +17,7 @@ pub use admin::ensure_topics;
 pub use follower::{FollowFrom, Followed, Follower};
 pub use health::{DeliveryObserver, Health};
 pub use inspect::Inspector;
+pub use lease::{Lease, LeaseSettings};
 pub use producer::Producer;
 pub use producer::TxnError;
 pub use rdkafka::consumer::ConsumerGroupMetadata;
