@@ -384,6 +384,20 @@ pub struct StreamArgs {
     /// the same id fences this one (default: the group id).
     #[arg(long, env = "RATINGS_TRANSACTIONAL_ID")]
     pub transactional_id: Option<String>,
+    /// High availability: start as a standby and run the job only while holding the lease
+    /// (a one-partition Kafka topic's consumer group shared by the processors of this job).
+    /// Several processors with the same settings then fail over in seconds; they need a
+    /// checkpoint all of them reach (HDFS, S3, or a folder they share).
+    #[arg(long, env = "RATINGS_STANDBY")]
+    pub standby: bool,
+    /// The lease topic and group of --standby (created with one partition when missing;
+    /// default: <group id>-lease).
+    #[arg(long, env = "RATINGS_LEASE_TOPIC")]
+    pub lease_topic: Option<String>,
+    /// With --standby: a processor silent this long (killed, paused, cut off) loses the lease
+    /// to a standby (at least the broker's group.min.session.timeout.ms, 6 s by default).
+    #[arg(long, default_value = "6s", value_parser = humantime::parse_duration, env = "RATINGS_LEASE_SESSION_TIMEOUT")]
+    pub lease_session_timeout: Duration,
     /// The Kafka transaction timeout: the broker aborts an epoch left open longer (e.g. storage
     /// down that long), and the processor then redoes it from the checkpoint. At most the
     /// broker's transaction.max.timeout.ms (15 min by default).

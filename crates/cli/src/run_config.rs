@@ -2,7 +2,8 @@
 //! variables and settings-file keys (all read by clap) become the plain configuration struct.
 
 use ratings_runtime::config::{
-    Delivery, FileJob, Format, Guarantee, Input, JobConfig, KafkaJob, TelemetrySettings,
+    Delivery, FileJob, Format, Guarantee, HighAvailability, Input, JobConfig, KafkaJob,
+    TelemetrySettings,
 };
 
 use crate::args::{DeliveryArg, FormatArg, RunArgs};
@@ -49,6 +50,10 @@ impl RunArgs {
                     checkpoint_dir: stream.checkpoint_dir.clone(),
                     reset_checkpoint: stream.reset_checkpoint,
                 },
+                high_availability: stream.standby.then(|| HighAvailability {
+                    lease_topic: stream.lease_topic.clone(),
+                    session_timeout: stream.lease_session_timeout,
+                }),
             })),
         };
         JobConfig {

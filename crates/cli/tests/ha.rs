@@ -32,9 +32,11 @@ fn the_lease_goes_to_one_member_and_moves_when_it_leaves() {
     let settings = common::kafka_settings();
     let lease = lease_settings("lease");
     let first = Lease::join(&settings, &lease).unwrap();
-    until("the first member holds the lease", Duration::from_secs(30), || {
-        first.held()
-    });
+    until(
+        "the first member holds the lease",
+        Duration::from_secs(30),
+        || first.held(),
+    );
     let second = Lease::join(&settings, &lease).unwrap();
     let third = Lease::join(&settings, &lease).unwrap();
     std::thread::sleep(Duration::from_secs(3)); // the group has rebalanced by now
@@ -64,7 +66,9 @@ fn a_lease_topic_with_more_partitions_is_refused() {
     ratings_connectors::kafka::ensure_topics(&settings, &[(lease.topic.as_str(), 3)]).unwrap();
     let error = Lease::join(&settings, &lease).err().expect("refused");
     assert!(
-        error.to_string().contains("has 3 partitions: it needs exactly one"),
+        error
+            .to_string()
+            .contains("has 3 partitions: it needs exactly one"),
         "{error:#}"
     );
 }

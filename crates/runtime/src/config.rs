@@ -150,6 +150,29 @@ pub struct KafkaJob {
     pub final_flush: bool,
     /// How the work is committed.
     pub delivery: Delivery,
+    /// High availability: stand by until this member holds the lease (`None`: run at once).
+    pub high_availability: Option<HighAvailability>,
+}
+
+/// High availability: the processors of one job (same settings) share a lease on Kafka; the
+/// member holding it runs the job, the others wait warm and take over when it goes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HighAvailability {
+    /// The one-partition lease topic (created when missing); `None`: `<group id>-lease`.
+    pub lease_topic: Option<String>,
+    /// A member silent this long (killed, paused, cut off) loses the lease.
+    #[serde(with = "duration_text")]
+    pub session_timeout: Duration,
+}
+
+impl Default for HighAvailability {
+    fn default() -> Self {
+        HighAvailability {
+            lease_topic: None,
+            session_timeout: Duration::from_secs(6),
+        }
+    }
 }
 
 impl Default for KafkaJob {
@@ -165,6 +188,7 @@ impl Default for KafkaJob {
             exit_at_end: false,
             final_flush: true,
             delivery: Delivery::default(),
+            high_availability: None,
         }
     }
 }
@@ -175,6 +199,14 @@ impl KafkaJob {
         self.late_topic
             .as_deref()
             .unwrap_or(&self.dead_letter_topic)
+    }
+
+    /// The lease topic and group of high availability: `lease_topic`, else `<group id>-lease`.
+    pub fn lease_name(&self) -> String {
+        self.high_availability
+            .as_ref()
+            .and_then(|ha| ha.lease_topic.clone())
+            .unwrap_or_else(|| format!("{}-lease", self.group_id))
     }
 }
 
@@ -338,8 +370,27 @@ impl JobConfig {
                 if delivery.guarantee == Guarantee::ExactlyOnce {
                     self.checkpoint_url()?;
                 }
+                if job.high_availability.is_some() {
+                    self.validate_high_availability(job)?;
+                }
             }
         }
+        Ok(())
+    }
+
+    /// A standby takes over from the checkpoint: every member must reach the same one.
+    fn validate_high_availability(&self, job: &KafkaJob) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            job.delivery.guarantee == Guarantee::ExactlyOnce,
+            "--standby needs --delivery exactly-once: a standby takes over from the checkpoint"
+        );
+        let url = self.checkpoint_url()?;
+        let shared = url.contains("://") && !url.starts_with("file://")
+            || std::path::Path::new(url.trim_start_matches("file://")).is_absolute();
+        anyhow::ensure!(
+            shared,
+            "--standby needs a checkpoint every member can reach, not {url:?} (relative to each              member's working folder): give --storage or --checkpoint-storage as hdfs://…,              s3://…, or an absolute folder all members share (one machine, or a network mount)"
+        );
         Ok(())
     }
 

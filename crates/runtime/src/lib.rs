@@ -71,7 +71,17 @@ pub fn run(config: &JobConfig, stop: &AtomicBool) -> anyhow::Result<Summary> {
             ));
             lines.push(("prometheus", metrics_at));
             banner("Kafka mode", &engine, &lines);
-            job::kafka::run(config, &engine, kafka, &loaded, &metrics, stop)?
+            match &kafka.high_availability {
+                None => {
+                    metrics.set_active(true);
+                    let stop = job::Stop::when_asked(stop);
+                    match job::kafka::run(config, &engine, kafka, &loaded, &metrics, stop)? {
+                        job::kafka::Ended::Done(summary)
+                        | job::kafka::Ended::LeaseLost(summary) => summary,
+                    }
+                }
+                Some(ha) => job::ha::run(config, &engine, kafka, ha, &loaded, &metrics, stop)?,
+            }
         }
     };
     summary.print();

@@ -26,7 +26,7 @@ pub fn banner(title: &str, config: &EngineConfig, settings: &[(&str, String)]) {
 }
 
 /// Everything counted during a run.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Summary {
     pub records: u64,
     pub valid: u64,

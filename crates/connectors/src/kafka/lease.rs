@@ -66,8 +66,9 @@ impl Shared {
     }
 }
 
-/// The group's callbacks: an assignment with the lease partition is the lease; a revocation
-/// (or a lost assignment: the session expired) ends it.
+/// The group's callbacks (incremental: each names only the partitions added or taken away,
+/// and the lease topic has one): an assignment of the partition is the lease; its revocation,
+/// or its loss (the session expired), ends it.
 struct LeaseContext {
     shared: Arc<Shared>,
 }
@@ -80,14 +81,18 @@ impl ClientContext for LeaseContext {
 
 impl ConsumerContext for LeaseContext {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if !matches!(rebalance, Rebalance::Assign(_)) {
-            self.shared.set(false);
+        if let Rebalance::Revoke(partitions) = rebalance {
+            if partitions.count() > 0 {
+                self.shared.set(false);
+            }
         }
     }
 
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(partitions) = rebalance {
-            self.shared.set(partitions.count() > 0);
+            if partitions.count() > 0 {
+                self.shared.set(true);
+            }
         }
     }
 }
@@ -114,7 +119,9 @@ impl Lease {
                 ("enable.auto.commit", "false"),
                 ("session.timeout.ms", session.as_str()),
                 ("heartbeat.interval.ms", heartbeat.as_str()),
-                ("partition.assignment.strategy", "range"),
+                // incremental: members joining or leaving do not take the lease from its
+                // holder (an eager rebalance would revoke it and hand it back)
+                ("partition.assignment.strategy", "cooperative-sticky"),
             ])
             .create_with_context(LeaseContext {
                 shared: Arc::clone(&shared),

@@ -4,7 +4,6 @@
 //! read with `exit_at_end`. A transaction the broker aborted restarts the job from the last
 //! checkpoint, in the same process.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use ratings_connectors::storage::Storage;
 use ratings_core::{Engine, EngineConfig};
 
 use super::monitor::Monitor;
+use super::Stop;
 use crate::catalog::LoadedCatalog;
 use crate::config::{Guarantee, JobConfig, KafkaJob};
 use crate::delivery::exactly_once::recovery::{Recovered, RecoveryPlan};
@@ -44,22 +44,40 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(1);
 /// A transaction step still running after this has wedged its producer (see [`Timeouts`]).
 const STUCK_STEP: Duration = Duration::from_secs(30);
 
-/// Runs the Kafka job until `stop` is set (or the input ends, with `exit_at_end`).
+/// How a run of the Kafka job ended.
+pub enum Ended {
+    /// Asked to stop, or the input ended (with `exit_at_end`): everything committed.
+    Done(Summary),
+    /// The lease was lost: it stopped at once, writing nothing more.
+    LeaseLost(Summary),
+}
+
+/// Runs the Kafka job until `stop` says so (or the input ends, with `exit_at_end`). When the
+/// lease is lost, it returns at once: nothing more is written.
 pub fn run(
     config: &JobConfig,
     engine_config: &EngineConfig,
     job: &KafkaJob,
     loaded: &LoadedCatalog,
     metrics: &Arc<Metrics>,
-    stop: &AtomicBool,
-) -> anyhow::Result<Summary> {
+    stop: Stop<'_>,
+) -> anyhow::Result<Ended> {
     let started = Instant::now();
     loop {
         let mut running = Running::start(config, job, engine_config, loaded, metrics)?;
         match running.run_until(stop, job) {
+            Ok(()) if stop.lease_lost() => {
+                return Ok(Ended::LeaseLost(Summary::of(
+                    &running.pipeline,
+                    started.elapsed(),
+                )));
+            }
             Ok(()) => {
                 running.shutdown(job)?;
-                return Ok(Summary::of(&running.pipeline, started.elapsed()));
+                return Ok(Ended::Done(Summary::of(
+                    &running.pipeline,
+                    started.elapsed(),
+                )));
             }
             Err(error) if error.is::<RedoEpoch>() => {
                 tracing::warn!("{error:#}; restarting from the last committed epoch");
@@ -183,9 +201,9 @@ impl Running {
 
     /// The main loop: one record per step; batches end every `BATCH` records or when the input
     /// is idle; commits, metrics and progress reports follow their intervals.
-    fn run_until(&mut self, stop: &AtomicBool, job: &KafkaJob) -> anyhow::Result<()> {
+    fn run_until(&mut self, stop: Stop<'_>, job: &KafkaJob) -> anyhow::Result<()> {
         let (mut in_batch, mut steps) = (0u64, 0u64);
-        while !stop.load(Ordering::Relaxed) {
+        while !stop.now() {
             if self.delivery.waiting() {
                 // the epoch waits for Kafka: read nothing more, keep metrics and progress going
                 std::thread::sleep(COMMIT_RETRY_PAUSE);
@@ -365,6 +383,7 @@ pub fn banner_lines(
             format!("{:?} (a checkpoint wins)", job.starting_offsets).to_lowercase(),
         ),
         ("delivery", describe_delivery(config, job)),
+        ("high availability", describe_high_availability(job)),
         ("commit interval", describe_commits(job)),
         ("exit at end", job.exit_at_end.to_string()),
     ]
@@ -399,6 +418,18 @@ fn describe_delivery(config: &JobConfig, job: &KafkaJob) -> String {
             } else {
                 ""
             }
+        ),
+    }
+}
+
+/// Banner line of high availability.
+fn describe_high_availability(job: &KafkaJob) -> String {
+    match &job.high_availability {
+        None => "off (this processor runs at once)".into(),
+        Some(ha) => format!(
+            "standby until this processor holds the lease {} (session timeout {})",
+            job.lease_name(),
+            humantime::format_duration(ha.session_timeout)
         ),
     }
 }

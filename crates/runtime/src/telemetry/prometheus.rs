@@ -10,7 +10,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 use ratings_connectors::kafka::Health;
 use ratings_connectors::storage::Storage;
@@ -31,6 +31,8 @@ pub struct Metrics {
     shared: Arc<Shared>,
     latency: Arc<OutputLatency>,
     epochs: Counter,
+    active: Gauge,
+    takeovers: Counter,
 }
 
 /// What the collector reads.
@@ -87,11 +89,25 @@ impl Default for Metrics {
              windows became final)",
             epochs.clone(),
         );
+        let active = Gauge::default();
+        registry.register(
+            "active",
+            "1 while this processor runs the job; 0 while it stands by (high availability)",
+            active.clone(),
+        );
+        let takeovers = Counter::default();
+        registry.register(
+            "takeovers",
+            "Times this processor took the high-availability lease and became the active one",
+            takeovers.clone(),
+        );
         Metrics {
             registry,
             shared,
             latency,
             epochs,
+            active,
+            takeovers,
         }
     }
 }
@@ -109,6 +125,16 @@ impl Metrics {
     /// Counts an epoch committed.
     pub fn epoch_committed(&self) {
         self.epochs.inc();
+    }
+
+    /// Whether this processor runs the job (1) or stands by (0).
+    pub fn set_active(&self, active: bool) {
+        self.active.set(i64::from(active));
+    }
+
+    /// Counts a takeover of the lease.
+    pub fn took_over(&self) {
+        self.takeovers.inc();
     }
 
     /// Publishes the job's latest reading.

@@ -1,0 +1,171 @@
+//! High availability: the processor stands by until it holds the lease ([`Lease`]: a
+//! one-partition topic's consumer group on Kafka), then runs the job ([`super::kafka::run`])
+//! while it holds it.
+//!
+//! Standing by, it stays warm: the catalog is loaded and the checkpoint is read every few
+//! seconds; a standby that cannot read it, or reach the broker, says so and stays out of the
+//! lease group until it can, so the lease only goes to a member able to take over. Taking over
+//! is the exactly-once recovery: registering the transactional id fences the former holder and
+//! aborts its open transaction, and the checkpoint's last committed epoch is restored. When
+//! the lease is lost (the session expired, or the group gave it to another member), or the
+//! producer is fenced, the job stops writing at once and the processor stands by again. A
+//! clean stop leaves the group, which hands the lease to a standby at once.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratings_connectors::checkpoint::CheckpointStore;
+use ratings_connectors::kafka::{KafkaSettings, Lease, LeaseSettings};
+use ratings_connectors::storage::Storage;
+use ratings_core::EngineConfig;
+
+use super::kafka::Ended;
+use super::Stop;
+use crate::catalog::LoadedCatalog;
+use crate::config::{HighAvailability, JobConfig, KafkaJob};
+use crate::delivery::exactly_once::Fenced;
+use crate::report::Summary;
+use crate::telemetry::prometheus::Metrics;
+
+/// How often a standby checks that it can still read the checkpoint.
+const WARM_CHECK: Duration = Duration::from_secs(2);
+/// How often a standby looks at the lease.
+const LOOK: Duration = Duration::from_millis(20);
+
+/// Runs the job whenever this member holds the lease, until asked to stop (or the input ends,
+/// with `exit_at_end`); the summary of the last time it was active.
+pub fn run(
+    config: &JobConfig,
+    engine: &EngineConfig,
+    job: &KafkaJob,
+    ha: &HighAvailability,
+    loaded: &LoadedCatalog,
+    metrics: &Arc<Metrics>,
+    asked: &AtomicBool,
+) -> anyhow::Result<Summary> {
+    let storage = Arc::new(Storage::open_for_writing(&config.checkpoint_url()?)?);
+    let standby = Standby {
+        settings: job.connection.settings(),
+        lease: LeaseSettings {
+            topic: job.lease_name(),
+            group: job.lease_name(),
+            session_timeout: ha.session_timeout,
+        },
+        store: CheckpointStore::new(storage, &job.delivery.checkpoint_dir),
+        report_every: config.telemetry.progress_interval,
+    };
+    let mut summary = Summary::default();
+    loop {
+        metrics.set_active(false);
+        let Some(lease) = standby.wait_for_lease(asked) else {
+            return Ok(summary);
+        };
+        metrics.set_active(true);
+        metrics.took_over();
+        tracing::info!(
+            "high availability: active — this processor holds the lease {} (taken {} times)",
+            standby.lease.topic,
+            lease.acquired()
+        );
+        let revoked = lease.revoked();
+        let stop = Stop {
+            asked,
+            lease_lost: Some(&revoked),
+        };
+        match super::kafka::run(config, engine, job, loaded, metrics, stop) {
+            Ok(Ended::LeaseLost(last)) => {
+                tracing::warn!(
+                    "high availability: the lease was lost (session expired, or given to another \
+                     member): stopped writing; standing by"
+                );
+                summary = last;
+            }
+            Ok(Ended::Done(last)) => return Ok(last),
+            Err(error) if error.is::<Fenced>() => {
+                tracing::warn!("high availability: {error:#}; standing by");
+            }
+            Err(error) => return Err(error),
+        }
+        metrics.new_job();
+    }
+}
+
+/// A member waiting for the lease.
+struct Standby {
+    settings: KafkaSettings,
+    lease: LeaseSettings,
+    store: CheckpointStore,
+    report_every: Duration,
+}
+
+impl Standby {
+    /// Stands by until this member holds the lease (joining the group only while the
+    /// checkpoint is readable); `None` when asked to stop first.
+    fn wait_for_lease(&self, asked: &AtomicBool) -> Option<Lease> {
+        let since = Instant::now();
+        let (mut lease, mut problem) = (None::<Lease>, None::<String>);
+        let (mut checked, mut reported) = (None::<Instant>, Instant::now());
+        while !asked.load(std::sync::atomic::Ordering::Relaxed) {
+            if checked.is_none_or(|c| c.elapsed() >= WARM_CHECK) {
+                checked = Some(Instant::now());
+                problem = self.warm(&mut lease).err().map(|e| format!("{e:#}"));
+            }
+            if lease.as_ref().is_some_and(Lease::held) {
+                return lease;
+            }
+            if reported.elapsed() >= self.report_every {
+                reported = Instant::now();
+                self.report(since, lease.as_ref(), problem.as_deref());
+            }
+            std::thread::sleep(LOOK);
+        }
+        None
+    }
+
+    /// Checks that the checkpoint is readable and joins the lease group if it is not a member
+    /// yet; leaves it while the checkpoint is not readable.
+    fn warm(&self, lease: &mut Option<Lease>) -> anyhow::Result<()> {
+        if let Err(error) = self.read_checkpoint() {
+            if lease.take().is_some() {
+                tracing::warn!("standby: cannot read the checkpoint: leaving the lease group");
+            }
+            return Err(error);
+        }
+        if lease.is_none() {
+            *lease = Some(Lease::join(&self.settings, &self.lease)?);
+            tracing::info!(
+                "standby: joined the lease group {} (session timeout {})",
+                self.lease.group,
+                humantime::format_duration(self.lease.session_timeout)
+            );
+        }
+        Ok(())
+    }
+
+    /// The last committed epoch's offsets, as a takeover reads them (none for a new
+    /// checkpoint).
+    fn read_checkpoint(&self) -> anyhow::Result<()> {
+        if let Some(epoch) = self.store.committed_epochs()?.last() {
+            self.store.read_offsets(*epoch)?;
+        }
+        Ok(())
+    }
+
+    /// The standby's progress line.
+    fn report(&self, since: Instant, lease: Option<&Lease>, problem: Option<&str>) {
+        let waiting = humantime::format_duration(Duration::from_secs(since.elapsed().as_secs()));
+        match (problem, lease.and_then(Lease::last_error)) {
+            (Some(problem), _) => {
+                tracing::warn!("standby for {waiting}: cannot take over ({problem}); retrying")
+            }
+            (None, Some(error)) => {
+                tracing::warn!("standby for {waiting}: the lease group reports {error}; retrying")
+            }
+            (None, None) => tracing::info!(
+                "standby for {waiting}: ready, checkpoint {} readable; waiting for the lease",
+                self.store.location()
+            ),
+        }
+    }
+}
