@@ -1,11 +1,15 @@
 //! High availability against the real broker: the lease (a one-partition topic's consumer
 //! group) goes to one member at a time and moves to a standby when the holder leaves or stops
-//! heartbeating.
+//! heartbeating; three `run --standby` processors survive the active one's SIGKILLs and a
+//! SIGSTOP past the session timeout (a zombie), with outputs equal to an uninterrupted run's.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
+use common::eos::{
+    assert_audit_passes, assert_same_outputs, env_or, input_topic, start_generator, Outputs,
+};
 use ratings_connectors::kafka::{Lease, LeaseSettings};
 
 fn lease_settings(test: &str) -> LeaseSettings {
@@ -71,4 +75,141 @@ fn a_lease_topic_with_more_partitions_is_refused() {
             .contains("has 3 partitions: it needs exactly one"),
         "{error:#}"
     );
+}
+
+/// One processor of an HA deployment, with its own log.
+struct Member {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+    paused: bool,
+}
+
+impl Member {
+    fn spawn(outputs: &Outputs, input: &str, n: usize) -> Member {
+        let log = outputs.dir.join(format!("member-{n}.log"));
+        let child = outputs.spawn(input, &log, &[]);
+        Member {
+            child,
+            log,
+            paused: false,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether its last word on the lease is that it is active.
+    fn active(&self) -> bool {
+        let log = self.log();
+        let last = log
+            .lines()
+            .rev()
+            .find(|l| l.contains("high availability: active") || l.contains("standing by"));
+        !self.paused && last.is_some_and(|l| l.contains("high availability: active"))
+    }
+
+    /// How many times it became active.
+    fn takeovers(&self) -> usize {
+        self.log().matches("high availability: active").count()
+    }
+}
+
+impl Drop for Member {
+    /// A failing test leaves no processor behind.
+    fn drop(&mut self) {
+        if self.paused {
+            common::signal("-CONT", self.child.id());
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Takeovers over all `members` (a member's own count stays in its log after it died).
+fn takeovers(members: &[Member]) -> usize {
+    members.iter().map(Member::takeovers).sum()
+}
+
+/// Waits until a member that is not paused is active, and the takeovers counted exceed
+/// `before`; its index and how long that took.
+fn next_active(members: &[Member], before: usize, within: Duration) -> (usize, Duration) {
+    let started = Instant::now();
+    loop {
+        if takeovers(members) > before {
+            if let Some(i) = members.iter().position(Member::active) {
+                return (i, started.elapsed());
+            }
+        }
+        assert!(
+            started.elapsed() < within,
+            "no takeover within {within:?}: {}",
+            members
+                .iter()
+                .map(Member::log)
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn standbys_take_over_from_killed_and_paused_processors_and_outputs_stay_exact() {
+    let kills = env_or("RATINGS_HA_KILLS", 10);
+    let seed = env_or("RATINGS_HA_SEED", 20_261_202);
+    let input = input_topic("ha");
+    let tested = Outputs::new(&input, "ha").with(&["--standby"]);
+    // ~8 s of input per takeover: the generator writes all along
+    let mut generator = start_generator(&input, (kills + 3) * 20_000);
+    let mut members: Vec<Member> = (0..3).map(|n| Member::spawn(&tested, &input, n)).collect();
+    let (mut active, _) = next_active(&members, 0, Duration::from_secs(60));
+    let mut rng = fastrand::Rng::with_seed(seed);
+    for kill in 1..=kills {
+        std::thread::sleep(Duration::from_millis(rng.u64(1_000..4_000)));
+        let before = takeovers(&members);
+        members[active].child.kill().unwrap(); // SIGKILL
+        members[active].child.wait().unwrap();
+        let killed = std::mem::replace(
+            &mut members[active],
+            Member::spawn(&tested, &input, 3 + kill as usize),
+        );
+        members.push(killed); // dead, kept for its log
+        let (next, took) = next_active(&members, before, Duration::from_secs(30));
+        eprintln!("kill {kill}/{kills}: member {next} active {took:?} later");
+        active = next;
+    }
+
+    // a pause past the session timeout: the paused one is a zombie once a standby took over
+    let before = takeovers(&members);
+    let zombie = active;
+    common::signal("-STOP", members[zombie].child.id());
+    members[zombie].paused = true;
+    let (next, took) = next_active(&members, before, Duration::from_secs(30));
+    eprintln!("paused member {zombie}: member {next} active {took:?} later");
+    std::thread::sleep(Duration::from_secs(2));
+    common::signal("-CONT", members[zombie].child.id());
+    members[zombie].paused = false;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !members[zombie].log().contains("standing by") {
+        assert!(
+            Instant::now() < deadline,
+            "the zombie did not stand by: {}",
+            members[zombie].log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    assert!(generator.wait().unwrap().success(), "generate failed");
+    for member in &mut members {
+        if member.child.try_wait().unwrap().is_none() {
+            common::signal("-TERM", member.child.id());
+            member.child.wait().unwrap();
+        }
+    }
+    tested.run_to_end(&input);
+    let reference = Outputs::new(&input, "reference");
+    reference.run_to_end(&input);
+    assert_same_outputs(&tested, &reference);
+    assert_audit_passes(&tested, &input);
 }

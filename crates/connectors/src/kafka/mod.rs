@@ -19,7 +19,7 @@ pub use health::{DeliveryObserver, Health};
 pub use inspect::Inspector;
 pub use lease::{Lease, LeaseSettings};
 pub use producer::Producer;
-pub use producer::TxnError;
+pub use producer::{ProducerFatal, TxnError};
 pub use rdkafka::consumer::ConsumerGroupMetadata;
 pub use settings::{redacted, KafkaSettings};
 pub use source::{

@@ -40,6 +40,12 @@ pub enum TxnError {
     Fatal(String),
 }
 
+/// The producer hit a fatal error and cannot send again — typically it was fenced: another
+/// processor registered the same transactional id.
+#[derive(Debug, thiserror::Error)]
+#[error("the producer cannot go on: {0}")]
+pub struct ProducerFatal(pub String);
+
 impl TxnError {
     fn of(step: &str, error: KafkaError) -> TxnError {
         let text = format!("{step}: {error}");
@@ -149,7 +155,11 @@ impl Producer {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 Err((error, _)) => {
-                    return Err(error).with_context(|| format!("cannot send to topic {topic}"))
+                    let error = match self.inner.client().fatal_error() {
+                        Some((_, reason)) => anyhow::Error::new(ProducerFatal(reason)),
+                        None => anyhow::Error::new(error),
+                    };
+                    return Err(error).with_context(|| format!("cannot send to topic {topic}"));
                 }
             }
         }

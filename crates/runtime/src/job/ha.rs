@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ratings_connectors::checkpoint::CheckpointStore;
-use ratings_connectors::kafka::{KafkaSettings, Lease, LeaseSettings};
+use ratings_connectors::kafka::{KafkaSettings, Lease, LeaseSettings, ProducerFatal};
 use ratings_connectors::storage::Storage;
 use ratings_core::EngineConfig;
 
@@ -73,7 +73,20 @@ pub fn run(
             asked,
             lease_lost: Some(&revoked),
         };
-        match super::kafka::run(config, engine, job, loaded, metrics, stop) {
+        // fenced while still holding the lease: a former holder woke up and registered the
+        // transactional id; this holder registers it again (fencing that one) and goes on
+        let ended = loop {
+            match super::kafka::run(config, engine, job, loaded, metrics, stop) {
+                Err(error) if fenced(&error) && lease.held() => {
+                    tracing::warn!(
+                        "high availability: {error:#}; still holding the lease: restarting the job"
+                    );
+                    metrics.new_job();
+                }
+                other => break other,
+            }
+        };
+        match ended {
             Ok(Ended::LeaseLost(last)) => {
                 tracing::warn!(
                     "high availability: the lease was lost (session expired, or given to another \
@@ -82,13 +95,21 @@ pub fn run(
                 summary = last;
             }
             Ok(Ended::Done(last)) => return Ok(last),
-            Err(error) if error.is::<Fenced>() => {
+            Err(error) if fenced(&error) => {
                 tracing::warn!("high availability: {error:#}; standing by");
             }
             Err(error) => return Err(error),
         }
         metrics.new_job();
     }
+}
+
+/// Whether the job ended because its producer was fenced (another processor registered the
+/// transactional id).
+fn fenced(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.is::<Fenced>() || cause.is::<ProducerFatal>())
 }
 
 /// A member waiting for the lease.

@@ -64,6 +64,10 @@ pub fn run(
 ) -> anyhow::Result<Ended> {
     let started = Instant::now();
     loop {
+        // a lost lease: registering the transactional id again would fence the new holder
+        if stop.lease_lost() {
+            return Ok(Ended::LeaseLost(Summary::default()));
+        }
         let mut running = Running::start(config, job, engine_config, loaded, metrics)?;
         match running.run_until(stop, job) {
             Ok(()) if stop.lease_lost() => {
@@ -101,6 +105,8 @@ struct Running {
     pipeline: Pipeline,
     delivery: Delivery,
     monitor: Monitor,
+    /// Whether an epoch committed since the start (the first is logged: a takeover's end).
+    committed_once: bool,
 }
 
 impl Running {
@@ -196,6 +202,7 @@ impl Running {
             pipeline,
             delivery,
             monitor,
+            committed_once: false,
         }
     }
 
@@ -288,7 +295,11 @@ impl Running {
             .delivery
             .commit(&mut self.pipeline, &self.source, &self.producer, force)?;
         let counted = match done {
-            Some(Commit::Done(_)) => {
+            Some(Commit::Done(epoch)) => {
+                if !self.committed_once {
+                    self.committed_once = true;
+                    tracing::info!("first epoch committed since the start: epoch {epoch}");
+                }
                 let windows = self.pipeline.take_unpublished();
                 self.monitor.epoch_committed(windows);
                 true
