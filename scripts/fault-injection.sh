@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # The exactly-once fault-injection test with more kills: while the generator writes, the processor
 # is killed with SIGKILL at KILLS random instants (default 50; CI runs 10) and restarted; its
-# committed outputs are then compared with an uninterrupted run's (counts are printed).
-# Usage: scripts/fault-injection.sh [KILLS] [SEED]
+# committed outputs are then compared with an uninterrupted run's (counts are printed) and
+# audited (`verify --audit`).
+# With HA=1, the high-availability version: three `run --standby` processors, the active one
+# SIGKILLed KILLS times (a fresh standby started each time) and once SIGSTOPped past the session
+# timeout; the same comparison and audit.
+# Usage: scripts/fault-injection.sh [KILLS] [SEED]      HA=1 scripts/fault-injection.sh [KILLS] [SEED]
 # Starts Kafka if it is not running (scripts/kafka.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/kafka.sh status >/dev/null 2>&1 || scripts/kafka.sh start
 export KAFKA_BOOTSTRAP=$(scripts/kafka.sh bootstrap)
-export RATINGS_FAULT_KILLS=${1:-50}
-export RATINGS_FAULT_SEED=${2:-$(date +%s)}
-echo "fault injection: $RATINGS_FAULT_KILLS kills, seed $RATINGS_FAULT_SEED"
+kills=${1:-50}
+seed=${2:-$(date +%s)}
+if [ "${HA:-0}" = 1 ]; then
+  echo "fault injection, high availability: $kills kills of the active processor, seed $seed"
+  export RATINGS_HA_KILLS=$kills RATINGS_HA_SEED=$seed
+  exec cargo test --locked -q -p ratings-stream --test ha standbys -- --nocapture
+fi
+echo "fault injection: $kills kills, seed $seed"
+export RATINGS_FAULT_KILLS=$kills RATINGS_FAULT_SEED=$seed
 cargo test --locked -q -p ratings-stream --test exactly_once sigkill_at_random_instants -- --nocapture
