@@ -5,6 +5,7 @@
 # signal to the new active's first committed epoch (its log line) is measured. Prints each and
 # p50 / p95 / max per kind.
 # Usage: scripts/bench-takeover.sh [N]     (default 20)
+#   KINDS=SIGTERM scripts/bench-takeover.sh ...   one kind only (SIGKILL or SIGTERM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-20}
@@ -16,7 +17,7 @@ mkdir -p "$dir"
   --rate 1000 > /dev/null 2>&1 &
 generator=$!
 trap 'kill $generator 2>/dev/null; pkill -f "takeover-ratings-$run_id" 2>/dev/null || true' EXIT
-python3 - "$bin" "$bootstrap" "$run_id" "$dir" "$n" <<'PY'
+KINDS=${KINDS:-SIGKILL SIGTERM} python3 - "$bin" "$bootstrap" "$run_id" "$dir" "$n" <<'PY'
 import datetime, os, re, signal, statistics, subprocess, sys, time
 
 bin, bootstrap, run_id, folder, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
@@ -60,8 +61,10 @@ def wait_active(after, within=60):
 
 spawn(); spawn()
 wait_active(0)
-results = {"SIGKILL": [], "SIGTERM": []}
-for kind, sig in [("SIGKILL", signal.SIGKILL), ("SIGTERM", signal.SIGTERM)]:
+kinds = os.environ["KINDS"].split()
+results = {kind: [] for kind in kinds}
+for kind in kinds:
+    sig = getattr(signal, kind)
     for i in range(n):
         time.sleep(2)
         process, log = active()

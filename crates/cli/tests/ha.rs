@@ -86,8 +86,13 @@ struct Member {
 
 impl Member {
     fn spawn(outputs: &Outputs, input: &str, n: usize) -> Member {
+        Member::with(outputs, input, n, &[])
+    }
+
+    /// A member with `extra` options.
+    fn with(outputs: &Outputs, input: &str, n: usize, extra: &[&str]) -> Member {
         let log = outputs.dir.join(format!("member-{n}.log"));
-        let child = outputs.spawn(input, &log, &[]);
+        let child = outputs.spawn(input, &log, extra);
         Member {
             child,
             log,
@@ -212,4 +217,76 @@ fn standbys_take_over_from_killed_and_paused_processors_and_outputs_stay_exact()
     reference.run_to_end(&input);
     assert_same_outputs(&tested, &reference);
     assert_audit_passes(&tested, &input);
+}
+
+/// Waits until `member`'s log contains `text`.
+fn wait_for_log(member: &Member, text: &str, within: Duration) {
+    let started = Instant::now();
+    while !member.log().contains(text) {
+        assert!(
+            started.elapsed() < within,
+            "no {text:?} within {within:?}: {}",
+            member.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_standby_that_cannot_use_the_checkpoint_says_so_and_never_takes_the_lease() {
+    let input = input_topic("ha-refuse");
+    let outputs = Outputs::new(&input, "ha").with(&["--standby"]);
+    let mut generator = start_generator(&input, 20_000);
+    let mut active = Member::spawn(&outputs, &input, 0);
+    next_active(std::slice::from_ref(&active), 0, Duration::from_secs(60));
+    wait_for_log(&active, "first epoch committed", Duration::from_secs(30));
+
+    // configured differently: refuses, naming the difference, and stays out of the group
+    let other = Member::with(&outputs, &input, 1, &["--watermark-delay", "5min"]);
+    wait_for_log(&other, "configured differently", Duration::from_secs(30));
+    let said = other.log();
+    assert!(
+        said.contains("watermark delay 600 s there, 300 s here"),
+        "{said}"
+    );
+
+    // the same job, but the checkpoint's latest epoch is damaged when the active one dies
+    let standby = Member::spawn(&outputs, &input, 2);
+    wait_for_log(&standby, "joined the lease group", Duration::from_secs(30));
+    assert!(generator.wait().unwrap().success());
+    active.child.kill().unwrap();
+    active.child.wait().unwrap();
+    let folder =
+        std::path::Path::new(&outputs.storage).join(ratings_connectors::checkpoint::DEFAULT_DIR);
+    let latest = std::fs::read_dir(folder.join("commits"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .unwrap();
+    let offsets = folder.join("offsets").join(latest.to_string());
+    let good = std::fs::read(&offsets).unwrap();
+    std::fs::write(&offsets, b"RSCKPT 1 offsets crc32=00000000 len=3\nxyz").unwrap();
+    wait_for_log(&standby, "is damaged", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(8)); // past the session timeout of the killed one
+    for member in [&other, &standby] {
+        assert!(
+            !member.log().contains("high availability: active"),
+            "{}",
+            member.log()
+        );
+    }
+    assert!(
+        standby.log().contains("cannot take over"),
+        "{}",
+        standby.log()
+    );
+
+    // repaired: the standby takes over, the one configured differently still does not
+    std::fs::write(&offsets, good).unwrap();
+    wait_for_log(&standby, "first epoch committed", Duration::from_secs(30));
+    assert!(
+        !other.log().contains("high availability: active"),
+        "{}",
+        other.log()
+    );
 }

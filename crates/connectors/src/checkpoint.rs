@@ -66,6 +66,22 @@ pub struct CheckpointMetadata {
     pub created_at_millis: i64,
 }
 
+/// Who runs the job on this checkpoint: written by a processor each time it starts (or takes
+/// over, with high availability).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// The processor's incarnation (the id in its epochs and Kafka tags).
+    pub incarnation: String,
+    pub host: String,
+    pub pid: u32,
+    /// When it started, epoch milliseconds.
+    pub since_millis: i64,
+    /// The settings that decide the outputs, by name: processors sharing the checkpoint must
+    /// agree on them.
+    #[serde(default)]
+    pub job: BTreeMap<String, String>,
+}
+
 /// The commit record of an epoch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitRecord {
@@ -104,6 +120,7 @@ pub enum CheckpointError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Metadata,
+    Owner,
     Offsets,
     State,
     Rows,
@@ -113,7 +130,7 @@ enum Kind {
 impl Kind {
     fn folder(self) -> &'static str {
         match self {
-            Kind::Metadata => "",
+            Kind::Metadata | Kind::Owner => "",
             Kind::Rows => "rows",
             Kind::Offsets => "offsets",
             Kind::State => "state",
@@ -124,6 +141,7 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Kind::Metadata => "metadata",
+            Kind::Owner => "owner",
             Kind::Rows => "rows",
             Kind::Offsets => "offsets",
             Kind::State => "state",
@@ -181,6 +199,7 @@ impl CheckpointStore {
     fn path(&self, kind: Kind, epoch: u64) -> String {
         match kind {
             Kind::Metadata => format!("{}/metadata", self.dir),
+            Kind::Owner => format!("{}/owner", self.dir),
             _ => format!("{}/{}/{epoch}", self.dir, kind.folder()),
         }
     }
@@ -216,6 +235,20 @@ impl CheckpointStore {
         };
         self.write(Kind::Metadata, 0, &serde_json::to_vec_pretty(&metadata)?)?;
         Ok(metadata)
+    }
+
+    /// Records the processor now running the job.
+    pub fn write_owner(&self, owner: &Owner) -> anyhow::Result<()> {
+        self.write(Kind::Owner, 0, &serde_json::to_vec_pretty(owner)?)
+    }
+
+    /// The processor that last started on this checkpoint, if one recorded itself.
+    pub fn owner(&self) -> anyhow::Result<Option<Owner>> {
+        if !self.storage.exists(&self.path(Kind::Owner, 0))? {
+            return Ok(None);
+        }
+        self.read_json(Kind::Owner, 0, "not a valid owner record")
+            .map(Some)
     }
 
     /// Whether the folder holds anything.
@@ -305,7 +338,11 @@ impl CheckpointStore {
         let body = self.read(kind, epoch)?;
         Ok(
             serde_json::from_slice(&body).map_err(|e| CheckpointError::Damaged {
-                path: format!("{}/{}/{epoch}", self.location(), kind.folder()),
+                path: format!(
+                    "{}/{}",
+                    self.storage.url().trim_end_matches('/'),
+                    self.path(kind, epoch)
+                ),
                 reason: format!("{problem}: {e}"),
             })?,
         )
@@ -483,6 +520,15 @@ impl CheckpointStore {
     pub fn inspect(&self) -> anyhow::Result<String> {
         let committed = self.committed_epochs()?;
         let mut text = format!("checkpoint {}\n", self.location());
+        if let Some(owner) = self.owner()? {
+            text += &format!(
+                "  owner: {} pid {} (incarnation {}), since {}\n",
+                owner.host,
+                owner.pid,
+                owner.incarnation,
+                ratings_core::time::rfc3339_seconds(owner.since_millis / 1000)
+            );
+        }
         text += &format!("  committed epochs: {}\n", list(&committed));
         text += &format!("  pending epochs:   {}\n", list(&self.pending_epochs()?));
         match self.latest()? {

@@ -378,6 +378,38 @@ impl JobConfig {
         Ok(())
     }
 
+    /// The settings that decide a Kafka job's outputs, by name: processors sharing a checkpoint
+    /// (high availability) must agree on every one.
+    pub fn identity(&self, job: &KafkaJob) -> std::collections::BTreeMap<String, String> {
+        let engine = &self.engine;
+        [
+            ("input topic", job.ratings_topic.clone()),
+            ("metrics topic", job.metrics_topic.clone()),
+            ("dead-letter topic", job.dead_letter_topic.clone()),
+            ("late topic", job.late_topic().to_string()),
+            ("tumbling window", format!("{} s", engine.tumbling_seconds)),
+            (
+                "sliding window",
+                format!(
+                    "{} s every {} s",
+                    engine.sliding_size_seconds, engine.sliding_slide_seconds
+                ),
+            ),
+            (
+                "watermark delay",
+                format!("{} s", engine.watermark_delay_seconds),
+            ),
+            ("top movies", engine.top_n.to_string()),
+            (
+                "output mode",
+                format!("{:?}", engine.output_mode).to_lowercase(),
+            ),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect()
+    }
+
     /// A standby takes over from the checkpoint: every member must reach the same one.
     fn validate_high_availability(&self, job: &KafkaJob) -> anyhow::Result<()> {
         anyhow::ensure!(

@@ -33,10 +33,10 @@ pub struct LeaseSettings {
 }
 
 impl LeaseSettings {
-    /// Heartbeats: a third of the session timeout at most, and at least every second, so a
-    /// standby learns of a rebalance within a second.
+    /// Heartbeats: a third of the session timeout at most, and at least twice a second, so a
+    /// standby learns of a rebalance (the holder left) within half a second.
     fn heartbeat(&self) -> Duration {
-        (self.session_timeout / 3).min(Duration::from_secs(1))
+        (self.session_timeout / 3).min(Duration::from_millis(500))
     }
 }
 

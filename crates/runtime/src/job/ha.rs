@@ -11,6 +11,7 @@
 //! producer is fenced, the job stops writing at once and the processor stands by again. A
 //! clean stop leaves the group, which hands the lease to a standby at once.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,6 +55,7 @@ pub fn run(
         },
         store: CheckpointStore::new(storage, &job.delivery.checkpoint_dir),
         report_every: config.telemetry.progress_interval,
+        identity: config.identity(job),
     };
     let mut summary = Summary::default();
     loop {
@@ -118,6 +120,8 @@ struct Standby {
     lease: LeaseSettings,
     store: CheckpointStore,
     report_every: Duration,
+    /// This processor's output-deciding settings (see [`JobConfig::identity`]).
+    identity: BTreeMap<String, String>,
 }
 
 impl Standby {
@@ -133,7 +137,15 @@ impl Standby {
                 problem = self.warm(&mut lease).err().map(|e| format!("{e:#}"));
             }
             if lease.as_ref().is_some_and(Lease::held) {
-                return lease;
+                // the checkpoint once more, as it is now: another job may have started on it
+                match self.read_checkpoint() {
+                    Ok(()) => return lease,
+                    Err(error) => {
+                        tracing::warn!("standby: {error:#}; giving the lease back");
+                        lease = None;
+                        problem = Some(format!("{error:#}"));
+                    }
+                }
             }
             if reported.elapsed() >= self.report_every {
                 reported = Instant::now();
@@ -165,11 +177,38 @@ impl Standby {
     }
 
     /// The last committed epoch's offsets, as a takeover reads them (none for a new
-    /// checkpoint).
+    /// checkpoint), and the owner's settings, which must be this processor's.
     fn read_checkpoint(&self) -> anyhow::Result<()> {
         if let Some(epoch) = self.store.committed_epochs()?.last() {
             self.store.read_offsets(*epoch)?;
         }
+        let Some(owner) = self.store.owner()? else {
+            return Ok(());
+        };
+        let names: BTreeSet<&String> = owner.job.keys().chain(self.identity.keys()).collect();
+        let differences: Vec<String> = names
+            .into_iter()
+            .filter(|name| owner.job.get(*name) != self.identity.get(*name))
+            .map(|name| {
+                let value = |job: &BTreeMap<String, String>| {
+                    job.get(name).cloned().unwrap_or_else(|| "unset".into())
+                };
+                format!(
+                    "{name} {} there, {} here",
+                    value(&owner.job),
+                    value(&self.identity)
+                )
+            })
+            .collect();
+        anyhow::ensure!(
+            differences.is_empty(),
+            "the checkpoint {} is used by a processor configured differently ({} pid {}): {}; \
+             processors sharing a checkpoint must run the same job",
+            self.store.location(),
+            owner.host,
+            owner.pid,
+            differences.join(", ")
+        );
         Ok(())
     }
 

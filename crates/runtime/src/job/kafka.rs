@@ -155,6 +155,7 @@ impl Running {
             topic,
             group,
             starting_offsets: job.starting_offsets,
+            identity: config.identity(job),
             timeouts: Timeouts {
                 transaction: job.delivery.transaction_timeout,
                 step: STEP_TIMEOUT,

@@ -7,10 +7,11 @@
 //! restores the last committed state — engine, watermark, open Parquet files — and reads on
 //! from its offsets.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Context;
-use ratings_connectors::checkpoint::{CheckpointStore, EpochOffsets};
+use ratings_connectors::checkpoint::{CheckpointStore, EpochOffsets, Owner};
 use ratings_connectors::kafka::{Start, StartFrom};
 use ratings_connectors::parquet::{ParquetState, RowDelta};
 use ratings_core::{Catalog, Engine, EngineConfig};
@@ -56,6 +57,9 @@ pub struct RecoveryPlan<'a> {
     pub group: &'a str,
     /// Where a processor without checkpoint starts.
     pub starting_offsets: StartFrom,
+    /// The settings that decide the outputs, recorded with the owner (see
+    /// [`crate::config::JobConfig::identity`]).
+    pub identity: BTreeMap<String, String>,
     pub timeouts: Timeouts,
 }
 
@@ -118,6 +122,14 @@ impl Recovered {
         if !fresh {
             skipped.push(restored + 1);
         }
+        let incarnation = super::new_incarnation();
+        store.write_owner(&Owner {
+            incarnation: incarnation.clone(),
+            host: host_name(),
+            pid: std::process::id(),
+            since_millis: now_millis(),
+            job: plan.identity.clone(),
+        })?;
         Ok(Recovered {
             coordinator: Coordinator {
                 store,
@@ -125,7 +137,7 @@ impl Recovered {
                 checkpoint_id: id,
                 topic: plan.topic.to_string(),
                 epoch: restored + 1 + u64::from(!fresh),
-                incarnation: super::new_incarnation(),
+                incarnation,
                 skipped,
                 timeouts: plan.timeouts,
                 phase: Phase::default(),
@@ -303,4 +315,13 @@ fn settle_pending(
         }
     }
     Ok(())
+}
+
+/// This machine's name (for the owner record), or `unknown`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }

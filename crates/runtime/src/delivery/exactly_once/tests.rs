@@ -235,6 +235,7 @@ impl World {
             topic: TOPIC,
             group: "group",
             starting_offsets: StartFrom::Earliest,
+            identity: BTreeMap::from([("input topic".into(), TOPIC.into())]),
             timeouts: self.timeouts,
         };
         let kafka: Arc<dyn Transactions> = Arc::clone(&self.kafka) as Arc<dyn Transactions>;
