@@ -261,11 +261,17 @@ impl Running {
     }
 
     fn on_timers(&mut self) -> anyhow::Result<()> {
-        if self.delivery.waiting() || self.monitor.commit_due() {
+        if self.delivery.waiting() || self.monitor.commit_due() || self.first_commit_due() {
             self.commit(false)?;
         }
         self.monitor
             .on_timers(&self.pipeline, &self.source, &self.producer)
+    }
+
+    /// Exactly-once: the first epoch after a start (or a takeover) ends as soon as the input is
+    /// caught up, not at the commit interval: the processor shows it is back at once.
+    fn first_commit_due(&mut self) -> bool {
+        !self.committed_once && self.delivery.in_epochs() && self.source.caught_up()
     }
 
     /// Final windows (with `exit_at_end`), every output delivered, offsets committed, and a
