@@ -17,7 +17,8 @@ seed=${2:-$(date +%s)}
 if [ "${HA:-0}" = 1 ]; then
   echo "fault injection, high availability: $kills kills of the active processor, seed $seed"
   export RATINGS_HA_KILLS=$kills RATINGS_HA_SEED=$seed
-  exec cargo test --locked -q -p ratings-stream --test ha standbys -- --nocapture
+  exec cargo test --locked -q -p ratings-stream --test ha \
+    standbys_take_over_from_killed_and_paused_processors_and_outputs_stay_exact -- --exact --nocapture
 fi
 echo "fault injection: $kills kills, seed $seed"
 export RATINGS_FAULT_KILLS=$kills RATINGS_FAULT_SEED=$seed
