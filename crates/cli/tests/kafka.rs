@@ -454,8 +454,9 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
 
 /// Exactly-once at window speed: with a commit interval of an hour and no record cap, only
 /// windows becoming final can end an epoch — and they do, at once: every window is readable with
-/// read_committed while the processor still runs, each epoch holds a window closing (so there
-/// are no more epochs than closing moments, and about one per closing), every final window's
+/// read_committed while the processor still runs, each epoch but the first after the start
+/// holds a window closing (so there are no more epochs than closing moments and that one, and
+/// about one per closing), every final window's
 /// output latency is measured, and an idle input commits no empty epochs.
 #[test]
 fn windows_becoming_final_end_their_epoch_at_once_and_idleness_commits_nothing() {
@@ -503,8 +504,9 @@ fn windows_becoming_final_end_their_epoch_at_once_and_idleness_commits_nothing()
         measured, windows_out,
         "each final window's latency measured"
     );
+    // the first epoch after the start ends as soon as the input is caught up, closing or not
     assert!(
-        epochs <= closings.len() as f64 && epochs >= 0.8 * closings.len() as f64,
+        epochs <= closings.len() as f64 + 1.0 && epochs >= 0.8 * closings.len() as f64,
         "{epochs} epochs for {} closing moments",
         closings.len()
     );
