@@ -97,7 +97,10 @@ pub fn run(
                 summary = last;
             }
             Ok(Ended::Done(last)) => return Ok(last),
-            Err(error) if fenced(&error) => {
+            // fenced, or failing after the lease went (a paused former holder woke up in the
+            // middle of its recovery while the new holder pruned the checkpoint): not this
+            // member's job any more
+            Err(error) if fenced(&error) || !lease.held() => {
                 tracing::warn!("high availability: {error:#}; standing by");
             }
             Err(error) => return Err(error),
