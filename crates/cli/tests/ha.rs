@@ -249,14 +249,39 @@ fn wait_for_log(member: &Member, text: &str, within: Duration) {
     }
 }
 
+/// Options of a member whose `/metrics` the test reads.
+const METRICS: &[&str] = &["--metrics-address", "127.0.0.1:0"];
+
+/// Waits until `member` (started with [`METRICS`]) serves the metric line `line`.
+fn assert_metric(member: &Member, line: &str) {
+    let port = common::metrics_port(&member.log, Duration::from_secs(30));
+    common::wait_for_metric(port, &format!("\n{line}\n"), Duration::from_secs(10));
+}
+
+/// Asserts that `checkpoint inspect` names `member` as the checkpoint's owner.
+fn assert_owner(outputs: &Outputs, member: &Member) {
+    let inspected = common::binary(&["checkpoint", "inspect", "--storage", &outputs.storage]);
+    let text = String::from_utf8_lossy(&inspected.stdout);
+    let owner = text.lines().find(|l| l.contains("owner:")).unwrap_or("");
+    assert!(
+        owner.contains(&format!(" pid {} ", member.child.id())),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_standby_that_cannot_use_the_checkpoint_says_so_and_never_takes_the_lease() {
     let input = input_topic("ha-refuse");
     let outputs = Outputs::new(&input, "ha").with(&["--standby"]);
     let mut generator = start_generator(&input, 20_000);
-    let mut active = Member::spawn(&outputs, &input, 0);
+    let mut active = Member::with(&outputs, &input, 0, METRICS);
     next_active(std::slice::from_ref(&active), 0, Duration::from_secs(60));
     wait_for_log(&active, "first epoch committed", Duration::from_secs(30));
+    // operators see which one is active: progress line, /metrics, the checkpoint's owner
+    wait_for_log(&active, "active since", Duration::from_secs(10));
+    assert_metric(&active, "ratings_stream_active 1");
+    assert_metric(&active, "ratings_stream_takeovers_total 1");
+    assert_owner(&outputs, &active);
 
     // configured differently: refuses, naming the difference, and stays out of the group
     let other = Member::with(&outputs, &input, 1, &["--watermark-delay", "5min"]);
@@ -268,8 +293,10 @@ fn a_standby_that_cannot_use_the_checkpoint_says_so_and_never_takes_the_lease() 
     );
 
     // the same job, but the checkpoint's latest epoch is damaged when the active one dies
-    let standby = Member::spawn(&outputs, &input, 2);
+    let standby = Member::with(&outputs, &input, 2, METRICS);
     wait_for_log(&standby, "joined the lease group", Duration::from_secs(30));
+    assert_metric(&standby, "ratings_stream_active 0");
+    assert_metric(&standby, "ratings_stream_takeovers_total 0");
     assert!(generator.wait().unwrap().success());
     active.child.kill().unwrap();
     active.child.wait().unwrap();
@@ -301,6 +328,9 @@ fn a_standby_that_cannot_use_the_checkpoint_says_so_and_never_takes_the_lease() 
     // repaired: the standby takes over, the one configured differently still does not
     std::fs::write(&offsets, good).unwrap();
     wait_for_log(&standby, "first epoch committed", Duration::from_secs(30));
+    assert_metric(&standby, "ratings_stream_active 1");
+    assert_metric(&standby, "ratings_stream_takeovers_total 1");
+    assert_owner(&outputs, &standby);
     assert!(
         !other.log().contains("high availability: active"),
         "{}",

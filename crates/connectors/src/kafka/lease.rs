@@ -128,7 +128,7 @@ impl Lease {
             })
             .context("cannot create the lease consumer")?;
         let partitions = consumer
-            .fetch_metadata(Some(&lease.topic), Duration::from_secs(10))
+            .fetch_metadata(Some(&lease.topic), super::admin::ANSWER_WITHIN)
             .with_context(|| format!("cannot read the lease topic {}", lease.topic))?
             .topics()
             .first()

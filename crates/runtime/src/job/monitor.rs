@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ratings_connectors::kafka::{KafkaSource, Producer};
+use ratings_core::time::rfc3339_seconds;
 
 use crate::config::{JobConfig, KafkaJob};
 use crate::pipeline::{Pipeline, Unpublished};
@@ -148,7 +149,7 @@ impl Monitor {
         let elapsed = self.started.elapsed();
         let busy = elapsed.saturating_sub(source.idle_time() - self.idle_before);
         self.commits.latency = self.metrics.latency().take_interval();
-        let progress = Progress::between(
+        let mut progress = Progress::between(
             &self.progress_reading,
             &now,
             elapsed,
@@ -156,6 +157,8 @@ impl Monitor {
             self.commit_interval,
             std::mem::take(&mut self.commits),
         );
+        progress.active_since =
+            (self.metrics.active_since()).map(|millis| rfc3339_seconds(millis / 1000));
         if self.progress_json {
             tracing::info!("{}", serde_json::to_string(&progress)?);
         } else {

@@ -35,6 +35,9 @@ pub struct Progress {
     pub commit_duration_ms: u128,
     /// From a window becoming final to its record being readable, over the interval.
     pub output_latency: LatencySummary,
+    /// With high availability: when this processor took the lease (it is the active one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_since: Option<String>,
 }
 
 /// Commits made during a progress interval, and the output latency of the windows published.
@@ -95,6 +98,7 @@ impl Progress {
             commits: commits.count,
             commit_duration_ms: (commits.total / commits.count.max(1) as u32).as_millis(),
             output_latency: commits.latency,
+            active_since: None,
         }
     }
 
@@ -124,6 +128,9 @@ impl Progress {
                 ", output latency p50 {p50:.0} ms, p99 {p99:.0} ms ({} windows)",
                 latency.windows
             ));
+        }
+        if let Some(since) = &self.active_since {
+            line.push_str(&format!(", active since {since}"));
         }
         if let Some(error) = &self.last_kafka_error {
             line.push_str(&format!(

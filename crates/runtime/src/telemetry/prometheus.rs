@@ -33,6 +33,9 @@ pub struct Metrics {
     epochs: Counter,
     active: Gauge,
     takeovers: Counter,
+    /// When this processor last took the high-availability lease (Unix millis), while it holds
+    /// it.
+    active_since: Mutex<Option<i64>>,
 }
 
 /// What the collector reads.
@@ -108,6 +111,7 @@ impl Default for Metrics {
             epochs,
             active,
             takeovers,
+            active_since: Mutex::default(),
         }
     }
 }
@@ -130,11 +134,21 @@ impl Metrics {
     /// Whether this processor runs the job (1) or stands by (0).
     pub fn set_active(&self, active: bool) {
         self.active.set(i64::from(active));
+        if !active {
+            *self.active_since.lock().expect("active since") = None;
+        }
     }
 
-    /// Counts a takeover of the lease.
+    /// Counts a takeover of the lease, which happened now.
     pub fn took_over(&self) {
         self.takeovers.inc();
+        *self.active_since.lock().expect("active since") = Some(crate::pipeline::now_millis());
+    }
+
+    /// When this processor took the lease it holds (Unix millis); `None` without high
+    /// availability or while standing by.
+    pub fn active_since(&self) -> Option<i64> {
+        *self.active_since.lock().expect("active since")
     }
 
     /// Publishes the job's latest reading.
