@@ -471,15 +471,35 @@ impl CheckpointStore {
         })
     }
 
-    /// The last committed epoch's offsets and state, or `None` for an empty store.
+    /// The last committed epoch's offsets and state, or `None` for an empty store. An epoch
+    /// pruned while it is read (another processor committed newer ones meanwhile, e.g. the
+    /// holder of the high-availability lease) is no error: the newest one is read instead.
     pub fn latest(&self) -> anyhow::Result<Option<Restored>> {
-        let Some(epoch) = self.committed_epochs()?.last().copied() else {
-            return Ok(None);
-        };
+        let mut attempts = 0;
+        loop {
+            let Some(epoch) = self.committed_epochs()?.last().copied() else {
+                return Ok(None);
+            };
+            match self.restore(epoch) {
+                Ok(restored) => return Ok(Some(restored)),
+                Err(error) if attempts < 10 && self.committed_epochs()?.last() > Some(&epoch) => {
+                    tracing::info!(
+                        "checkpoint: {error:#}; epoch {epoch} was pruned meanwhile (another \
+                         processor committed newer epochs): reading the newest one"
+                    );
+                    attempts += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// The committed epoch `epoch`'s offsets and state.
+    fn restore(&self, epoch: u64) -> anyhow::Result<Restored> {
         self.read(Kind::Commit, epoch)?;
         let offsets = self.read_offsets(epoch)?;
         let state = self.read(Kind::State, epoch)?;
-        Ok(Some(Restored { offsets, state }))
+        Ok(Restored { offsets, state })
     }
 
     /// Deletes every epoch older than the newest `keep` committed ones, except the rows of

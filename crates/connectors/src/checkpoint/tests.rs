@@ -178,3 +178,32 @@ fn the_metadata_id_is_created_once_and_kept() {
     assert!(store.reset().unwrap() >= 1);
     assert_ne!(store.open_or_create().unwrap().id, first.id);
 }
+
+#[test]
+fn the_latest_epoch_is_read_while_another_processor_commits_and_prunes() {
+    let (store, dir) = store("latest-pruned");
+    write_epoch(&store, 1, true);
+    let store = Arc::new(store);
+    let writer = std::thread::spawn({
+        let store = Arc::clone(&store);
+        move || {
+            for epoch in 2..=300 {
+                write_epoch(&store, epoch, true);
+                store.prune(1, epoch).unwrap();
+            }
+        }
+    });
+    let mut reads = 0;
+    while !writer.is_finished() {
+        // a failure here reads an epoch pruned between listing and reading it
+        let restored = store.latest().unwrap().unwrap();
+        assert_eq!(
+            restored.state,
+            format!("state {}", restored.offsets.epoch).as_bytes()
+        );
+        reads += 1;
+    }
+    writer.join().unwrap();
+    assert!(reads > 10, "{reads} reads only");
+    assert!(!dir.join("state/1").exists());
+}

@@ -33,6 +33,9 @@ use crate::telemetry::prometheus::Metrics;
 const WARM_CHECK: Duration = Duration::from_secs(2);
 /// How often a standby looks at the lease.
 const LOOK: Duration = Duration::from_millis(20);
+/// How long a member whose job failed waits to hear whether it still holds the lease: more
+/// than a heartbeat (at most 500 ms).
+const NEWS: Duration = Duration::from_secs(2);
 
 /// Runs the job whenever this member holds the lease, until asked to stop (or the input ends,
 /// with `exit_at_end`); the summary of the last time it was active.
@@ -97,16 +100,29 @@ pub fn run(
                 summary = last;
             }
             Ok(Ended::Done(last)) => return Ok(last),
-            // fenced, or failing after the lease went (a paused former holder woke up in the
-            // middle of its recovery while the new holder pruned the checkpoint): not this
+            // fenced, or failing because the lease went (a paused former holder woke up in
+            // the middle of its recovery while the new holder wrote the checkpoint): not this
             // member's job any more
-            Err(error) if fenced(&error) || !lease.held() => {
+            Err(error) if fenced(&error) || lost(&lease) => {
                 tracing::warn!("high availability: {error:#}; standing by");
             }
             Err(error) => return Err(error),
         }
         metrics.new_job();
     }
+}
+
+/// Whether the lease is lost, or turns out to be within [`NEWS`]: a member that was paused
+/// learns that it lost the lease at its next heartbeat, which may come after its job failed.
+fn lost(lease: &Lease) -> bool {
+    let asked = Instant::now();
+    while lease.held() {
+        if asked.elapsed() >= NEWS {
+            return false;
+        }
+        std::thread::sleep(LOOK);
+    }
+    true
 }
 
 /// Whether the job ended because its producer was fenced (another processor registered the

@@ -61,7 +61,7 @@ pub fn audit(
 struct Audit<'a> {
     job: &'a KafkaJob,
     engine: &'a EngineConfig,
-    storage: Storage,
+    storage: Arc<Storage>,
     catalog: Arc<Catalog>,
     committed: CommittedOutputs,
     raw_hours: BTreeMap<i64, Vec<String>>,
@@ -112,11 +112,9 @@ impl<'a> Audit<'a> {
             ));
         };
         let reach = "check --storage and that the storage is reachable";
-        let storage = crate::open_storage(url).map_err(|e| fail(format!("{e:#}"), reach))?;
-        let store = CheckpointStore::new(
-            Arc::new(crate::open_storage(url).map_err(|e| fail(format!("{e:#}"), reach))?),
-            &job.delivery.checkpoint_dir,
-        );
+        let storage =
+            Arc::new(crate::open_storage(url).map_err(|e| fail(format!("{e:#}"), reach))?);
+        let store = CheckpointStore::new(Arc::clone(&storage), &job.delivery.checkpoint_dir);
         let committed = match committed_outputs(&store) {
             Ok(Some(committed)) => committed,
             Ok(None) => {
