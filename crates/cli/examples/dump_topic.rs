@@ -22,7 +22,7 @@ fn main() -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     while !source.all_at_end() {
         source.poll(|record| {
-            out.write_all(record.payload)?;
+            out.write_all(record.payload.unwrap_or_default())?;
             out.write_all(b"\n")?;
             Ok(None)
         })?;

@@ -134,7 +134,8 @@ fn read_crossings(
     let mut records = Vec::new();
     while !source.all_at_end() && !passed.iter().all(|p| *p) {
         source.poll(|record| {
-            let rating = ratings_core::rating::parse_json(record.payload, usize::MAX);
+            let rating =
+                ratings_core::rating::parse_json(record.payload.unwrap_or_default(), usize::MAX);
             if let (Ok(rating), Some(stamp)) = (rating, record.timestamp) {
                 passed[record.partition as usize] |= stamp > until;
                 records.push((rating.timestamp, stamp));

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ratings_core::OutputMode;
 use ratings_runtime::config::{EngineSettings, KafkaConnection, ParquetSettings};
+use ratings_runtime::pipeline::RecordLimits;
 
 /// Event-time windowed metrics over a stream of movie ratings (a Spark Structured Streaming
 /// replacement): counts, averages, exact p50/p95, top movies and per-genre metrics over
@@ -257,8 +258,8 @@ impl ParquetArgs {
 }
 
 impl EngineArgs {
-    /// The runtime's engine settings.
-    pub fn settings(&self, max_record_bytes: usize) -> EngineSettings {
+    /// The runtime's engine settings, with the limits records must respect.
+    pub fn settings(&self, limits: RecordLimits) -> EngineSettings {
         EngineSettings {
             tumbling_seconds: self.tumbling,
             sliding_size_seconds: self.sliding_size,
@@ -270,7 +271,8 @@ impl EngineArgs {
                 ModeArg::Update => OutputMode::Update,
             },
             movies: self.movies.as_ref().map(|p| p.display().to_string()),
-            max_record_bytes,
+            max_record_bytes: limits.max_bytes,
+            max_event_time_ahead_seconds: limits.max_ahead_seconds,
         }
     }
 }
@@ -489,6 +491,12 @@ pub struct RunArgs {
     /// Records larger than this are rejected as oversized.
     #[arg(long, default_value_t = ratings_core::rating::DEFAULT_MAX_RECORD_BYTES, env = "RATINGS_MAX_RECORD_BYTES")]
     pub max_record_bytes: usize,
+    /// Ratings whose event time is further ahead of the wall clock than this go to the dead
+    /// letters (reason future_timestamp) and never move the watermark: a clock or unit error
+    /// (e.g. year 2508) would otherwise make every later rating late. "off": no bound, for
+    /// synthetic streams that run ahead of the clock on purpose.
+    #[arg(long, default_value = "1d", value_parser = seconds_or_off, env = "RATINGS_MAX_EVENT_TIME_AHEAD")]
+    pub max_event_time_ahead: Bound,
     /// Kafka mode: also serve the live dashboard of --metrics-topic on this address (e.g.
     /// 127.0.0.1:8080), as `ratings-stream dashboard` would.
     #[arg(long, env = "RATINGS_DASHBOARD")]
@@ -657,6 +665,17 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 }
 
 /// Parses a human duration (`1min`, `30s`, `1h`) into whole seconds.
+/// A bound in seconds, or none ("off").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound(pub Option<i64>);
+
+fn seconds_or_off(text: &str) -> Result<Bound, String> {
+    match text {
+        "off" => Ok(Bound(None)),
+        text => seconds(text).map(|s| Bound(Some(s))),
+    }
+}
+
 fn seconds(text: &str) -> Result<i64, String> {
     let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
     if duration.subsec_nanos() != 0 {

@@ -15,7 +15,7 @@ use ratings_core::{Engine, WindowResult};
 use ratings_generator::{Generator, GeneratorConfig};
 
 use ratings_runtime::catalog;
-use ratings_runtime::pipeline::{now_millis, Pipeline};
+use ratings_runtime::pipeline::{now_millis, Pipeline, RecordLimits};
 use ratings_runtime::report::{banner, Summary};
 use ratings_runtime::sink::json_lines::CountOnly;
 use ratings_runtime::sink::{Outputs, WindowSink};
@@ -33,9 +33,11 @@ const DEMO_HISTORY: Duration = Duration::from_secs(7 * 86_400);
 pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.rate > 0, "--rate must be positive");
     anyhow::ensure!(args.speedup > 0.0, "--speedup must be positive");
-    let settings = args
-        .engine
-        .settings(ratings_core::rating::DEFAULT_MAX_RECORD_BYTES);
+    let settings = args.engine.settings(RecordLimits {
+        max_bytes: ratings_core::rating::DEFAULT_MAX_RECORD_BYTES,
+        // the demo's event time runs ahead of the clock on purpose
+        max_ahead_seconds: None,
+    });
     let config = settings.engine_config()?;
     let loaded = catalog::load(settings.movies.as_deref())?;
     let profiles = catalog::movie_profiles(&loaded)?;
@@ -107,7 +109,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         engine,
         outputs,
         "generator".into(),
-        settings.max_record_bytes,
+        RecordLimits::of(&settings),
     );
     let stop = crate::shutdown::stop_flag()?;
     let started = Instant::now();
@@ -119,7 +121,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         for generated in generator.by_ref().take((target - produced) as usize) {
             produced += 1;
             let record = SourceRecord {
-                payload: generated.payload.as_bytes(),
+                payload: Some(generated.payload.as_bytes()),
                 format: Format::Json,
                 partition: 0,
                 offset: produced as i64,

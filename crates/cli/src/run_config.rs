@@ -6,6 +6,8 @@ use ratings_runtime::config::{
     TelemetrySettings,
 };
 
+use ratings_runtime::pipeline::RecordLimits;
+
 use crate::args::{DeliveryArg, FormatArg, RunArgs};
 
 impl RunArgs {
@@ -57,7 +59,10 @@ impl RunArgs {
             })),
         };
         JobConfig {
-            engine: self.engine.settings(self.max_record_bytes),
+            engine: self.engine.settings(RecordLimits {
+                max_bytes: self.max_record_bytes,
+                max_ahead_seconds: self.max_event_time_ahead.0,
+            }),
             input,
             parquet: self.parquet.settings(),
             telemetry: TelemetrySettings {

@@ -445,3 +445,70 @@ fn checkpoint_inspect_prints_the_store_and_names_damaged_files() {
         "{stderr}"
     );
 }
+
+/// Windows and dead letters of `run` over `input` with `extra` options.
+fn windows_and_dead_letters(input: &Path, name: &str, extra: &[&str]) -> (Vec<String>, Vec<Value>) {
+    let dir = temp_dir(name);
+    let (metrics, dead) = (dir.join("m.jsonl"), dir.join("dead.jsonl"));
+    let mut args = vec![
+        "--input",
+        input.to_str().unwrap(),
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+        "--dead-letter-file",
+        dead.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args);
+    (
+        common::comparable(json_lines(&metrics).into_iter()),
+        json_lines(&dead),
+    )
+}
+
+#[test]
+fn a_rating_from_year_2508_goes_to_the_dead_letters_and_changes_no_window() {
+    let dir = temp_dir("year-2508");
+    let clean = dir.join("clean.jsonl");
+    // 20,000 ratings over 40 minutes of 2023 (1% malformed)
+    common::generate_file(
+        &clean,
+        20_000,
+        8,
+        1_699_999_980,
+        &["--malformed-fraction", "0.01"],
+    );
+    let text = std::fs::read_to_string(&clean).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    // milliseconds with an extra digit: 2508-09-16
+    let poisoned = r#"{"userId":7,"movieId":1,"rating":4.0,"timestamp":17000000140}"#;
+    lines.insert(10_000, poisoned);
+    let hostile = dir.join("hostile.jsonl");
+    std::fs::write(&hostile, lines.join("\n")).unwrap();
+
+    let (want, want_dead) = windows_and_dead_letters(&clean, "year-2508-clean", &[]);
+    let (got, got_dead) = windows_and_dead_letters(&hostile, "year-2508-hostile", &[]);
+    assert!(want.len() > 80, "{} windows", want.len());
+    assert_eq!(got, want, "the windows of the other ratings are unchanged");
+    assert_eq!(got_dead.len(), want_dead.len() + 1);
+    let letter = got_dead
+        .iter()
+        .find(|d| d["reason"] == "future_timestamp")
+        .expect("a future_timestamp dead letter");
+    assert_eq!(letter["offset"], 10_001);
+    assert_eq!(letter["record"], poisoned);
+    let detail = letter["detail"].as_str().unwrap();
+    assert!(detail.contains("2508-09-16"), "{detail}");
+
+    // without the bound (as Spark does) it moves the watermark to 2508: the rest is late
+    let (unbounded, _) = windows_and_dead_letters(
+        &hostile,
+        "year-2508-off",
+        &["--max-event-time-ahead", "off"],
+    );
+    assert!(
+        unbounded.len() < want.len() / 2 + 10,
+        "{} windows",
+        unbounded.len()
+    );
+}

@@ -45,11 +45,31 @@ pub enum RejectReason {
     RatingOutOfRange,
     /// `timestamp` is outside the years 0001..=9999.
     TimestampOutOfRange,
+    /// `timestamp` is further ahead of the wall clock than the configured bound (a clock or
+    /// unit error): it would move the watermark into the future and make every other rating
+    /// late.
+    FutureTimestamp,
+    /// A Kafka record without a value (a tombstone).
+    Tombstone,
+    /// A value of zero bytes, or of whitespace only.
+    Empty,
+    /// Not valid UTF-8.
+    InvalidUtf8,
+    /// Starts with a UTF-8 byte order mark (EF BB BF).
+    ByteOrderMark,
+    /// Contains a NUL byte.
+    NulByte,
+    /// JSON nested deeper than [`MAX_NESTING`] levels.
+    TooDeeplyNested,
+    /// A JSON number beyond the range of a 64-bit float (e.g. `1e400`).
+    NumberOutOfRange,
+    /// One of the four fields appears twice: which value was meant is unknown.
+    DuplicateKey,
 }
 
 impl RejectReason {
     /// Every reason, for counters and reports.
-    pub const ALL: [RejectReason; 7] = [
+    pub const ALL: [RejectReason; 16] = [
         RejectReason::Oversized,
         RejectReason::InvalidJson,
         RejectReason::MissingField,
@@ -57,6 +77,15 @@ impl RejectReason {
         RejectReason::InvalidId,
         RejectReason::RatingOutOfRange,
         RejectReason::TimestampOutOfRange,
+        RejectReason::FutureTimestamp,
+        RejectReason::Tombstone,
+        RejectReason::Empty,
+        RejectReason::InvalidUtf8,
+        RejectReason::ByteOrderMark,
+        RejectReason::NulByte,
+        RejectReason::TooDeeplyNested,
+        RejectReason::NumberOutOfRange,
+        RejectReason::DuplicateKey,
     ];
 
     /// Stable snake_case name used in dead-letter records and metrics labels.
@@ -69,6 +98,15 @@ impl RejectReason {
             RejectReason::InvalidId => "invalid_id",
             RejectReason::RatingOutOfRange => "rating_out_of_range",
             RejectReason::TimestampOutOfRange => "timestamp_out_of_range",
+            RejectReason::FutureTimestamp => "future_timestamp",
+            RejectReason::Tombstone => "tombstone",
+            RejectReason::Empty => "empty",
+            RejectReason::InvalidUtf8 => "invalid_utf8",
+            RejectReason::ByteOrderMark => "byte_order_mark",
+            RejectReason::NulByte => "nul_byte",
+            RejectReason::TooDeeplyNested => "too_deeply_nested",
+            RejectReason::NumberOutOfRange => "number_out_of_range",
+            RejectReason::DuplicateKey => "duplicate_key",
         }
     }
 
@@ -91,6 +129,30 @@ impl Rejection {
             reason,
             detail: detail.into(),
         }
+    }
+
+    /// The rejection of a rating whose event time `timestamp` is more than `bound` seconds
+    /// ahead of the wall clock `now` (epoch seconds).
+    pub fn ahead_of_clock(timestamp: i64, now: i64, bound: i64) -> Rejection {
+        use crate::time::{duration_name, rfc3339_seconds};
+        Rejection::new(
+            RejectReason::FutureTimestamp,
+            format!(
+                "event time {} is more than {} ahead of the wall clock ({}): a clock or unit \
+                 error? It would move the watermark into the future",
+                rfc3339_seconds(timestamp),
+                duration_name(bound),
+                rfc3339_seconds(now)
+            ),
+        )
+    }
+
+    /// The rejection of a Kafka record without a value.
+    pub fn tombstone() -> Rejection {
+        Rejection::new(
+            RejectReason::Tombstone,
+            "the record has no value (a Kafka tombstone)",
+        )
     }
 }
 
@@ -183,12 +245,84 @@ pub fn parse_json(bytes: &[u8], max_record_bytes: usize) -> Result<Rating, Rejec
 
 /// The general path: any JSON, through `serde_json`.
 fn parse_general(bytes: &[u8]) -> Result<RawRating, Rejection> {
-    let invalid = |detail: String| Rejection::new(RejectReason::InvalidJson, detail);
-    let text = std::str::from_utf8(bytes).map_err(|e| invalid(format!("not UTF-8: {e}")))?;
+    let text = screen(bytes)?;
     if !text.trim_start().starts_with('{') {
-        return Err(invalid("expected a JSON object".into()));
+        return Err(Rejection::new(
+            RejectReason::InvalidJson,
+            "expected a JSON object",
+        ));
     }
-    serde_json::from_str(text).map_err(|e| invalid(e.to_string()))
+    if let Some(at) = too_deep(text.as_bytes()) {
+        return Err(Rejection::new(
+            RejectReason::TooDeeplyNested,
+            format!("nested deeper than {MAX_NESTING} levels at byte {at}"),
+        ));
+    }
+    serde_json::from_str(text).map_err(|e| Rejection::new(json_reason(&e), e.to_string()))
+}
+
+/// Deepest nesting of arrays and objects accepted (a rating is one flat object; extra fields
+/// may nest): deeper records are hostile, whatever their fields.
+pub const MAX_NESTING: usize = 64;
+
+/// Where the nesting of `[` and `{` (outside strings) first exceeds [`MAX_NESTING`], if it does.
+fn too_deep(bytes: &[u8]) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (at, byte) in bytes.iter().enumerate() {
+        match (in_string, byte) {
+            (true, _) if escaped => escaped = false,
+            (true, b'\\') => escaped = true,
+            (true, b'"') | (false, b'"') => in_string = !in_string,
+            (false, b'[' | b'{') => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(at);
+                }
+            }
+            (false, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The record as text, unless it is empty, starts with a byte order mark, holds a NUL byte
+/// or is not UTF-8 (each its own reason: what went wrong upstream differs).
+fn screen(bytes: &[u8]) -> Result<&str, Rejection> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        let detail = match bytes.len() {
+            0 => "the record's value is empty".to_string(),
+            n => format!("the record's value is {n} bytes of whitespace"),
+        };
+        return Err(Rejection::new(RejectReason::Empty, detail));
+    }
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        return Err(Rejection::new(
+            RejectReason::ByteOrderMark,
+            "starts with a UTF-8 byte order mark (EF BB BF): JSON records must not",
+        ));
+    }
+    if let Some(at) = bytes.iter().position(|b| *b == 0) {
+        return Err(Rejection::new(
+            RejectReason::NulByte,
+            format!("NUL byte at position {at}"),
+        ));
+    }
+    std::str::from_utf8(bytes)
+        .map_err(|e| Rejection::new(RejectReason::InvalidUtf8, format!("not UTF-8: {e}")))
+}
+
+/// The reason for a `serde_json` error: the kinds an operator acts on differently have their
+/// own (serde_json names them only in its message).
+fn json_reason(error: &serde_json::Error) -> RejectReason {
+    let message = error.to_string();
+    if message.starts_with("duplicate field") {
+        RejectReason::DuplicateKey
+    } else if message.starts_with("number out of range") {
+        RejectReason::NumberOutOfRange
+    } else {
+        RejectReason::InvalidJson
+    }
 }
 
 fn validate(raw: RawRating) -> Result<Rating, Rejection> {

@@ -24,6 +24,9 @@ pub struct JobConfig {
     pub telemetry: TelemetrySettings,
 }
 
+/// How far ahead of the wall clock an event time may be, by default: one day.
+pub const DEFAULT_MAX_EVENT_TIME_AHEAD_SECONDS: i64 = 86_400;
+
 /// Windows, watermark and metrics of the engine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -45,6 +48,10 @@ pub struct EngineSettings {
     pub movies: Option<String>,
     /// Records larger than this many bytes are rejected as oversized.
     pub max_record_bytes: usize,
+    /// Ratings whose event time is further ahead of the wall clock than this many seconds are
+    /// rejected (`future_timestamp`) and never move the watermark; `None`: no bound (synthetic
+    /// streams that run ahead on purpose). One day by default.
+    pub max_event_time_ahead_seconds: Option<i64>,
 }
 
 impl Default for EngineSettings {
@@ -58,6 +65,7 @@ impl Default for EngineSettings {
             output_mode: OutputMode::Append,
             movies: None,
             max_record_bytes: ratings_core::rating::DEFAULT_MAX_RECORD_BYTES,
+            max_event_time_ahead_seconds: Some(DEFAULT_MAX_EVENT_TIME_AHEAD_SECONDS),
         }
     }
 }

@@ -34,6 +34,18 @@ use config::{Input, JobConfig};
 use report::{banner, Summary};
 use telemetry::prometheus::{serve, Metrics};
 
+/// The banner's line on the limits records must respect.
+fn describe_limits(settings: &config::EngineSettings) -> String {
+    let ahead = match settings.max_event_time_ahead_seconds {
+        Some(seconds) => format!(
+            "event time at most {} ahead of the clock",
+            ratings_core::time::duration_name(seconds)
+        ),
+        None => "event time ahead of the clock not bounded".into(),
+    };
+    format!("at most {} bytes, {ahead}", settings.max_record_bytes)
+}
+
 /// Runs the job `config` describes until its input ends or `stop` is set; logs the banner and
 /// the summary, writes the summary file when configured, and returns the summary.
 pub fn run(config: &JobConfig, stop: &AtomicBool) -> anyhow::Result<Summary> {
@@ -50,6 +62,7 @@ pub fn run(config: &JobConfig, stop: &AtomicBool) -> anyhow::Result<Summary> {
         ),
     )];
     lines.push(("parquet", sink::parquet::describe(&config.parquet)));
+    lines.push(("records", describe_limits(&config.engine)));
     let summary = match &config.input {
         Input::File(file) => {
             lines.extend(job::file::banner_lines(file));

@@ -33,7 +33,10 @@ pub struct Pipeline {
     engine: Engine,
     outputs: Outputs,
     source_name: String,
-    max_record_bytes: usize,
+    limits: RecordLimits,
+    /// The wall clock (epoch seconds) the event times are checked against, refreshed every
+    /// [`CLOCK_EVERY`] records and at the end of each batch.
+    clock: i64,
     records: u64,
     invalid_by_reason: [u64; RejectReason::ALL.len()],
     emitted: Vec<WindowResult>,
@@ -50,18 +53,41 @@ pub struct Unpublished {
     pub finals: Vec<Instant>,
 }
 
+/// What a record must respect to count as a rating.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordLimits {
+    /// Larger records are `oversized`.
+    pub max_bytes: usize,
+    /// Event times further ahead of the wall clock are `future_timestamp` (`None`: any).
+    pub max_ahead_seconds: Option<i64>,
+}
+
+impl RecordLimits {
+    /// The limits of these settings.
+    pub fn of(settings: &crate::config::EngineSettings) -> RecordLimits {
+        RecordLimits {
+            max_bytes: settings.max_record_bytes,
+            max_ahead_seconds: settings.max_event_time_ahead_seconds,
+        }
+    }
+}
+
+/// Records between two readings of the wall clock.
+const CLOCK_EVERY: u64 = 1024;
+
 impl Pipeline {
     pub fn new(
         engine: Engine,
         outputs: Outputs,
         source_name: String,
-        max_record_bytes: usize,
+        limits: RecordLimits,
     ) -> Pipeline {
         Pipeline {
             engine,
             outputs,
             source_name,
-            max_record_bytes,
+            limits,
+            clock: now_millis() / 1000,
             records: 0,
             invalid_by_reason: [0; RejectReason::ALL.len()],
             emitted: Vec::new(),
@@ -78,7 +104,8 @@ impl Pipeline {
     /// record's event time when it is a valid rating.
     pub fn process(&mut self, record: SourceRecord<'_>) -> anyhow::Result<Option<i64>> {
         self.records += 1;
-        let event_time = match parse(record, self.max_record_bytes) {
+        let parsed = parse(record, self.limits.max_bytes).and_then(|r| self.not_ahead(r));
+        let event_time = match parsed {
             Ok(rating) => {
                 if let Some(parquet) = &mut self.outputs.parquet {
                     parquet.rating(&rating, self.engine.watermark());
@@ -99,9 +126,30 @@ impl Pipeline {
         Ok(event_time)
     }
 
+    /// The rating, unless its event time is further ahead of the wall clock than the limit:
+    /// a clock or unit error (e.g. milliseconds with an extra digit, year 2508) that would
+    /// move the watermark into the future and make every other rating late.
+    fn not_ahead(&mut self, rating: Rating) -> Result<Rating, Rejection> {
+        let Some(bound) = self.limits.max_ahead_seconds else {
+            return Ok(rating);
+        };
+        if self.records % CLOCK_EVERY == 0 {
+            self.clock = now_millis() / 1000;
+        }
+        if rating.timestamp <= self.clock.saturating_add(bound) {
+            return Ok(rating);
+        }
+        Err(Rejection::ahead_of_clock(
+            rating.timestamp,
+            self.clock,
+            bound,
+        ))
+    }
+
     /// End of a batch: in update mode, emits the windows changed during it; writes the
     /// Parquet rows of the batch; flushes sinks.
     pub fn end_batch(&mut self) -> anyhow::Result<()> {
+        self.clock = now_millis() / 1000;
         self.engine.flush_updates(&mut self.emitted);
         self.write_emitted()?;
         if let Some(parquet) = &mut self.outputs.parquet {
@@ -184,7 +232,7 @@ impl Pipeline {
         rejection: &Rejection,
     ) -> anyhow::Result<()> {
         self.invalid_by_reason[rejection.reason.index()] += 1;
-        let text = String::from_utf8_lossy(record.payload);
+        let text = String::from_utf8_lossy(record.payload.unwrap_or_default());
         let letter = dead_letter(
             &self.source_name,
             record,
@@ -209,7 +257,7 @@ impl Pipeline {
             ratings_core::time::rfc3339_seconds(rating.timestamp),
             ratings_core::time::rfc3339_seconds(watermark)
         );
-        let text = String::from_utf8_lossy(record.payload);
+        let text = String::from_utf8_lossy(record.payload.unwrap_or_default());
         let letter = dead_letter(&self.source_name, record, "late", &detail, &text);
         self.outputs
             .late
@@ -253,11 +301,12 @@ fn dead_letter<'a>(
 
 /// Parses a record in its format.
 fn parse(record: SourceRecord<'_>, max_record_bytes: usize) -> Result<Rating, Rejection> {
+    let payload = record.payload.ok_or_else(Rejection::tombstone)?;
     match record.format {
-        Format::Json => parse_json(record.payload, max_record_bytes),
+        Format::Json => parse_json(payload, max_record_bytes),
         Format::MovieLensCsv => {
-            let text = std::str::from_utf8(record.payload).map_err(|e| Rejection {
-                reason: RejectReason::InvalidJson,
+            let text = std::str::from_utf8(payload).map_err(|e| Rejection {
+                reason: RejectReason::InvalidUtf8,
                 detail: format!("not UTF-8: {e}"),
             })?;
             let fields: Vec<&str> = text.split(',').collect();

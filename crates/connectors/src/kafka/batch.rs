@@ -169,14 +169,14 @@ impl Message<'_> {
             .into_owned()
     }
 
-    /// The record's value (empty for a null value).
-    pub fn payload(&self) -> &[u8] {
+    /// The record's value; `None` for a null value (a tombstone).
+    pub fn payload(&self) -> Option<&[u8]> {
         if self.0.payload.is_null() {
-            return &[];
+            return None;
         }
         // SAFETY: librdkafka's payload pointer and length describe one allocation that lives
         // as long as the message.
-        unsafe { std::slice::from_raw_parts(self.0.payload as *const u8, self.0.len) }
+        Some(unsafe { std::slice::from_raw_parts(self.0.payload as *const u8, self.0.len) })
     }
 
     pub fn offset(&self) -> i64 {

@@ -49,7 +49,8 @@ pub enum Start {
 /// One consumed record.
 #[derive(Debug, Clone, Copy)]
 pub struct KafkaRecord<'a> {
-    pub payload: &'a [u8],
+    /// The value; `None` for a null value (a tombstone).
+    pub payload: Option<&'a [u8]>,
     pub partition: i32,
     pub offset: i64,
     /// The record's Kafka timestamp (epoch milliseconds), when it has one.

@@ -38,7 +38,8 @@ fn rejects_each_kind_of_bad_record_with_its_reason() {
     use RejectReason::*;
     let cases = [
         ("not json", InvalidJson),
-        ("", InvalidJson),
+        ("", Empty),
+        (" \n\t", Empty),
         ("[1,2,3]", InvalidJson),
         ("42", InvalidJson),
         (r#"{"userId":1,"movieId":2,"rating":4.0}"#, MissingField),
@@ -92,7 +93,7 @@ fn rejects_each_kind_of_bad_record_with_its_reason() {
         ),
         (
             r#"{"userId":1,"movieId":2,"rating":1e999,"timestamp":1}"#,
-            InvalidJson,
+            NumberOutOfRange,
         ),
         (
             r#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":1698606000000}"#,
@@ -104,7 +105,7 @@ fn rejects_each_kind_of_bad_record_with_its_reason() {
         ),
         (
             r#"{"userId":1,"userId":1,"movieId":2,"rating":4.0,"timestamp":1}"#,
-            InvalidJson,
+            DuplicateKey,
         ),
     ];
     for (input, expected) in cases {
@@ -133,13 +134,78 @@ fn oversized_records_are_rejected_before_parsing() {
     assert!(parse_json(big.as_bytes(), 1000).is_ok());
 }
 
+const VALID: &str = r#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":1}"#;
+
+/// `VALID` with `bytes` inserted at `at`.
+fn with_bytes(at: usize, bytes: &[u8]) -> Vec<u8> {
+    let mut record = VALID.as_bytes().to_vec();
+    record.splice(at..at, bytes.iter().copied());
+    record
+}
+
 #[test]
-fn invalid_utf8_is_rejected_not_panicking() {
-    let bytes = b"{\"userId\":1,\"movieId\":2,\"rating\":4.0,\"timestamp\":1,\"x\":\"\xff\"}";
-    assert_eq!(
-        parse_json(bytes, 1000).unwrap_err().reason,
-        RejectReason::InvalidJson
+fn hostile_bytes_are_rejected_each_with_its_reason() {
+    use RejectReason::*;
+    let deep = format!(
+        r#"{{"userId":1,"movieId":2,"rating":4.0,"timestamp":1,"x":{}{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
     );
+    let huge_string = format!(
+        r#"{{"userId":1,"movieId":2,"rating":4.0,"timestamp":1,"x":"{}"}}"#,
+        "y".repeat(60_000)
+    );
+    let cases: Vec<(Vec<u8>, RejectReason)> = vec![
+        (
+            b"{\"userId\":1,\"movieId\":2,\"rating\":4.0,\"timestamp\":1,\"x\":\"\xff\"}".to_vec(),
+            InvalidUtf8,
+        ),
+        (with_bytes(0, b"\xEF\xBB\xBF"), ByteOrderMark),
+        (with_bytes(0, b"\0"), NulByte),
+        (with_bytes(VALID.len() - 1, b",\"x\":\"a\0b\""), NulByte),
+        (with_bytes(VALID.len(), b"\0"), NulByte),
+        (deep.into_bytes(), TooDeeplyNested),
+        (
+            br#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":1,"rating":5.0}"#.to_vec(),
+            DuplicateKey,
+        ),
+        (
+            br#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":1e400}"#.to_vec(),
+            NumberOutOfRange,
+        ),
+        (
+            br#"{"userId":123456789012345678901234567890,"movieId":2,"rating":4.0,"timestamp":1}"#
+                .to_vec(),
+            WrongType,
+        ),
+        (b"\x00\x00\x00\x00".to_vec(), NulByte),
+        (b"\x80abc".to_vec(), InvalidUtf8),
+    ];
+    for (input, expected) in cases {
+        let got = parse_json(&input, DEFAULT_MAX_RECORD_BYTES)
+            .expect_err(&String::from_utf8_lossy(&input));
+        assert_eq!(
+            got.reason,
+            expected,
+            "{:?}: {got}",
+            String::from_utf8_lossy(&input)
+        );
+    }
+    // nesting up to the limit, and brackets inside strings, are fine
+    let nested = |levels: usize, inner: &str| {
+        format!(
+            r#"{{"userId":1,"movieId":2,"rating":4.0,"timestamp":1,"x":{}{inner}{}}}"#,
+            "[".repeat(levels),
+            "]".repeat(levels)
+        )
+    };
+    assert!(parse(&nested(MAX_NESTING - 1, r#""[[[{{\"[[[""#)).is_ok());
+    assert_eq!(reason(&nested(MAX_NESTING, "")), TooDeeplyNested);
+    // a long string in an unknown field is fine below the size limit
+    assert!(parse(&huge_string).is_ok());
+    // duplicates of unknown keys do not matter
+    assert!(parse(r#"{"userId":1,"movieId":2,"rating":4.0,"timestamp":1,"x":1,"x":2}"#).is_ok());
+    assert_eq!(Rejection::tombstone().reason, Tombstone);
 }
 
 #[test]

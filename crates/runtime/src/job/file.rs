@@ -38,7 +38,7 @@ pub fn run(
         engine,
         outputs,
         job.path.display().to_string(),
-        config.engine.max_record_bytes,
+        crate::pipeline::RecordLimits::of(&config.engine),
     );
     let started = Instant::now();
     let batch_size = job.batch_size.max(1) as u64;

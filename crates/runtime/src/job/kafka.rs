@@ -379,7 +379,7 @@ fn pipeline(
         engine,
         outputs,
         job.ratings_topic.clone(),
-        config.engine.max_record_bytes,
+        crate::pipeline::RecordLimits::of(&config.engine),
     ))
 }
 

@@ -36,7 +36,7 @@ pub fn for_each_record(
             continue;
         }
         each(SourceRecord {
-            payload,
+            payload: Some(payload),
             format,
             partition: 0,
             offset: number,

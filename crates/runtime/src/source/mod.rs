@@ -11,7 +11,8 @@ pub use crate::config::Format;
 /// One input record and where it came from.
 #[derive(Debug, Clone, Copy)]
 pub struct SourceRecord<'a> {
-    pub payload: &'a [u8],
+    /// The record; `None` for a Kafka record without a value (a tombstone).
+    pub payload: Option<&'a [u8]>,
     pub format: Format,
     /// Kafka partition; 0 for files.
     pub partition: i32,

@@ -260,7 +260,7 @@ impl World {
             late: Box::new(sink),
             parquet: Some(parquet),
         };
-        let mut pipeline = Pipeline::new(engine, outputs, TOPIC.into(), 1 << 16);
+        let mut pipeline = Pipeline::new(engine, outputs, TOPIC.into(), limits());
         let (start, restored) = (recovered.start.clone(), recovered.restored_epoch);
         let next_offset = match &start {
             Start::Offsets(offsets) => offsets[&0],
@@ -296,7 +296,7 @@ impl Processor {
                 BASE + second
             );
             let record = SourceRecord {
-                payload: payload.as_bytes(),
+                payload: Some(payload.as_bytes()),
                 format: Format::Json,
                 partition: 0,
                 offset: self.next_offset,
@@ -764,4 +764,9 @@ fn a_fenced_predecessors_late_epoch_is_never_committed_nor_read_back() {
             "{kind}/2"
         );
     }
+}
+
+/// The default limits on records.
+fn limits() -> crate::pipeline::RecordLimits {
+    crate::pipeline::RecordLimits::of(&crate::config::EngineSettings::default())
 }
