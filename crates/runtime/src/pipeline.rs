@@ -133,7 +133,7 @@ impl Pipeline {
         let Some(bound) = self.limits.max_ahead_seconds else {
             return Ok(rating);
         };
-        if self.records % CLOCK_EVERY == 0 {
+        if self.records.is_multiple_of(CLOCK_EVERY) {
             self.clock = now_millis() / 1000;
         }
         if rating.timestamp <= self.clock.saturating_add(bound) {
