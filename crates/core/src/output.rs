@@ -106,8 +106,29 @@ pub struct DeadLetter<'a> {
     pub partition: i32,
     /// Kafka offset, or the 1-based line number in a file.
     pub offset: i64,
-    /// The original record, as text (invalid UTF-8 replaced).
+    /// The original record, as text (invalid UTF-8 replaced); its first
+    /// [`DEAD_LETTER_COPY_BYTES`] bytes when it is longer (then `truncated` says so).
     pub record: &'a str,
+    /// Whether `record` is a truncated copy.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// The original record's size in bytes, when `record` is a truncated copy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_bytes: Option<usize>,
+}
+
+/// The longest copy of a record a dead letter carries: escaped as JSON (at most six bytes per
+/// byte), it still fits in a Kafka record of the broker's default 1 MB limit.
+pub const DEAD_LETTER_COPY_BYTES: usize = 64 * 1024;
+
+/// The copy of `payload` a dead letter carries (invalid UTF-8 replaced), and the original
+/// size when the copy is truncated to [`DEAD_LETTER_COPY_BYTES`].
+pub fn dead_letter_copy(payload: &[u8]) -> (std::borrow::Cow<'_, str>, Option<usize>) {
+    if payload.len() <= DEAD_LETTER_COPY_BYTES {
+        return (String::from_utf8_lossy(payload), None);
+    }
+    let copy = String::from_utf8_lossy(&payload[..DEAD_LETTER_COPY_BYTES]);
+    (copy, Some(payload.len()))
 }
 
 impl DeadLetter<'_> {
@@ -161,6 +182,47 @@ pub(crate) mod tests {
                 + r#""top_movies":[{"movieId":7,"title":null,"count":2,"#
                 + r#""avg_rating":3.75}],"metrics_by_genre":[{"genre":"Drama","count":2,"#
                 + r#""avg_rating":3.75}],"final":true,"processing_time":"2025-10-29T19:01:10.005Z"}"#
+        );
+    }
+
+    /// A dead letter of `payload` as JSON.
+    fn letter_of(payload: &[u8]) -> serde_json::Value {
+        let copy = dead_letter_copy(payload);
+        let letter = DeadLetter {
+            reason: "oversized",
+            detail: "",
+            source: "ratings",
+            partition: 2,
+            offset: 7,
+            record: &copy.0,
+            truncated: copy.1.is_some(),
+            record_bytes: copy.1,
+        };
+        serde_json::from_str(&letter.to_json()).unwrap()
+    }
+
+    #[test]
+    fn a_dead_letter_copies_records_up_to_the_limit_and_says_when_it_truncated() {
+        let small = letter_of(b"not json\0\xff");
+        assert_eq!(small["record"], "not json\u{0}\u{fffd}");
+        assert!(small.get("truncated").is_none() && small.get("record_bytes").is_none());
+
+        // a record near the broker's limit, all control bytes: the worst case for escaping
+        let huge = vec![1u8; 1_000_000];
+        let json = {
+            let copy = dead_letter_copy(&huge);
+            assert_eq!(copy.0.len(), DEAD_LETTER_COPY_BYTES);
+            letter_of(&huge)
+        };
+        assert_eq!(json["truncated"], true);
+        assert_eq!(json["record_bytes"], 1_000_000);
+        assert_eq!(
+            (json["partition"].as_i64(), json["offset"].as_i64()),
+            (Some(2), Some(7))
+        );
+        assert!(
+            json.to_string().len() < 1_000_000,
+            "fits in a default Kafka record"
         );
     }
 }

@@ -3,9 +3,11 @@
 //! sink; everything is counted. The jobs (file, Kafka) and the demo feed it records and mark
 //! batch ends.
 
+use std::borrow::Cow;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use ratings_core::output::dead_letter_copy;
 use ratings_core::rating::{parse_csv_fields, parse_json};
 use ratings_core::{
     DeadLetter, Engine, PushOutcome, Rating, RejectReason, Rejection, WindowResult,
@@ -232,13 +234,13 @@ impl Pipeline {
         rejection: &Rejection,
     ) -> anyhow::Result<()> {
         self.invalid_by_reason[rejection.reason.index()] += 1;
-        let text = String::from_utf8_lossy(record.payload.unwrap_or_default());
+        let copy = dead_letter_copy(record.payload.unwrap_or_default());
         let letter = dead_letter(
             &self.source_name,
             record,
             rejection.reason.as_str(),
             &rejection.detail,
-            &text,
+            &copy,
         );
         self.outputs
             .dead_letters
@@ -257,8 +259,8 @@ impl Pipeline {
             ratings_core::time::rfc3339_seconds(rating.timestamp),
             ratings_core::time::rfc3339_seconds(watermark)
         );
-        let text = String::from_utf8_lossy(record.payload.unwrap_or_default());
-        let letter = dead_letter(&self.source_name, record, "late", &detail, &text);
+        let copy = dead_letter_copy(record.payload.unwrap_or_default());
+        let letter = dead_letter(&self.source_name, record, "late", &detail, &copy);
         self.outputs
             .late
             .write_record(&letter)
@@ -281,13 +283,13 @@ impl Pipeline {
     }
 }
 
-/// The dead-letter (or late) record for `record`.
+/// The dead-letter (or late) record for `record`, with its copy (see [`dead_letter_copy`]).
 fn dead_letter<'a>(
     source: &'a str,
     record: SourceRecord<'_>,
     reason: &'a str,
     detail: &'a str,
-    text: &'a str,
+    (text, record_bytes): &'a (Cow<'a, str>, Option<usize>),
 ) -> DeadLetter<'a> {
     DeadLetter {
         reason,
@@ -296,6 +298,8 @@ fn dead_letter<'a>(
         partition: record.partition,
         offset: record.offset,
         record: text,
+        truncated: record_bytes.is_some(),
+        record_bytes: *record_bytes,
     }
 }
 
