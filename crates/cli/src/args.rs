@@ -586,6 +586,13 @@ pub struct GenerateArgs {
     /// Fraction of malformed records.
     #[arg(long, default_value_t = 0.0)]
     pub malformed_fraction: f64,
+    /// After each record, with this probability, also a hostile one (Kafka only; not counted
+    /// in --count): random bytes, truncated or mutated records, tombstones, empty values,
+    /// invalid UTF-8, NUL bytes, byte order marks, deep nesting, huge strings and numbers,
+    /// duplicate keys, far-future event times, records near the broker's 1 MB limit. The
+    /// other records are the same as without them (their own seeded draw).
+    #[arg(long, default_value_t = 0.0)]
+    pub hostile_fraction: f64,
     /// movies.csv whose ids the ratings use (default: as for `run`).
     #[arg(long, env = "RATINGS_MOVIES")]
     pub movies: Option<PathBuf>,

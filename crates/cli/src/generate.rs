@@ -1,6 +1,7 @@
 //! `ratings-stream generate`: synthetic ratings to the Kafka topic `ratings` (keyed by user), or
 //! as JSON lines to a file, paced at `--rate` per second or as fast as possible.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::sync::atomic::Ordering;
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ratings_connectors::kafka::Producer;
+use ratings_generator::hostile::{Hostile, HostileRecords};
 use ratings_generator::{Generator, GeneratorConfig};
 
 use ratings_runtime::catalog;
@@ -22,6 +24,18 @@ enum Target {
 }
 
 impl Target {
+    /// Writes a hostile record (to Kafka only: its bytes may hold newlines).
+    fn write_hostile(&mut self, hostile: &Hostile) -> anyhow::Result<()> {
+        let Target::Kafka { producer, topic } = self else {
+            unreachable!("refused by generate()");
+        };
+        match &hostile.value {
+            // no key: spread over the partitions
+            Some(value) => producer.send(topic, None, value),
+            None => producer.send_tombstone(topic, None),
+        }
+    }
+
     fn write(&mut self, payload: &str) -> anyhow::Result<()> {
         match self {
             Target::File(out) => {
@@ -57,6 +71,14 @@ fn user_key(payload: &str) -> &[u8] {
 /// Writes the generated records.
 pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.rate >= 0.0, "--rate must not be negative");
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.hostile_fraction),
+        "--hostile-fraction must be between 0 and 1"
+    );
+    anyhow::ensure!(
+        args.hostile_fraction == 0.0 || args.output.is_none(),
+        "--hostile-fraction writes to Kafka only: hostile records may hold newlines"
+    );
     let movies = args.movies.as_ref().map(|p| p.display().to_string());
     let loaded = catalog::load(movies.as_deref())?;
     let paced = args.rate > 0.0;
@@ -93,6 +115,8 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     let stop = crate::shutdown::stop_flag()?;
     let started = Instant::now();
     let mut written = 0u64;
+    let mut hostile = HostileRecords::new(args.seed);
+    let mut hostile_written: BTreeMap<&str, u64> = BTreeMap::new();
     let generator = match args.movielens_profile {
         true => {
             let (profiles, origin) = catalog::movie_profiles(&loaded)?.with_context(|| {
@@ -116,6 +140,11 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         }
         target.write(&generated.payload)?;
         written += 1;
+        if args.hostile_fraction > 0.0 && hostile.roll(args.hostile_fraction) {
+            let record = hostile.next_from(&generated.payload);
+            target.write_hostile(&record)?;
+            *hostile_written.entry(record.kind.name()).or_default() += 1;
+        }
     }
     target.finish()?;
     let seconds = started.elapsed().as_secs_f64();
@@ -123,6 +152,10 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         "generate: wrote {written} records in {seconds:.1} s ({:.0}/s)",
         written as f64 / seconds.max(1e-9)
     );
+    if !hostile_written.is_empty() {
+        let total: u64 = hostile_written.values().sum();
+        eprintln!("generate: and {total} hostile records: {hostile_written:?}");
+    }
     Ok(())
 }
 

@@ -11,6 +11,7 @@
 use ratings_core::Catalog;
 
 mod builtin;
+pub mod hostile;
 mod profile;
 
 pub use builtin::builtin_catalog;

@@ -219,13 +219,8 @@ fn aggregate_row(batch: &arrow_array::RecordBatch, i: usize) -> String {
 
 /// Compares every committed output of two processors; prints the counts compared.
 pub fn assert_same_outputs(tested: &Outputs, reference: &Outputs) {
-    let windows =
-        |o: &Outputs| comparable(read_topic(&o.topics.metrics).into_iter().map(|(_, _, w)| w));
-    let (got, want) = (windows(tested), windows(reference));
     let mut counts = BTreeMap::new();
-    counts.insert("metrics windows", (got.len(), want.len()));
-    assert!(!want.is_empty(), "the reference run emitted no window");
-    assert_eq!(got, want, "windows in metrics differ");
+    assert_same_windows(tested, reference, &mut counts);
     for (what, of) in [("dead letters", 0), ("late records", 1)] {
         let topic = |o: &Outputs| {
             if of == 0 {
@@ -239,6 +234,27 @@ pub fn assert_same_outputs(tested: &Outputs, reference: &Outputs) {
         assert!(!want.is_empty(), "the reference run has no {what}");
         assert_eq!(got, want, "{what} differ");
     }
+    assert_same_parquet(tested, reference, &mut counts);
+    for (what, (got, want)) in &counts {
+        eprintln!("compared {what}: {got} after the faults, {want} uninterrupted");
+    }
+}
+
+/// What was compared: (tested, reference) counts by output.
+pub type Counts = BTreeMap<&'static str, (usize, usize)>;
+
+/// Compares the windows of two processors' `metrics` topics.
+pub fn assert_same_windows(tested: &Outputs, reference: &Outputs, counts: &mut Counts) {
+    let windows =
+        |o: &Outputs| comparable(read_topic(&o.topics.metrics).into_iter().map(|(_, _, w)| w));
+    let (got, want) = (windows(tested), windows(reference));
+    counts.insert("metrics windows", (got.len(), want.len()));
+    assert!(!want.is_empty(), "the reference run emitted no window");
+    assert_eq!(got, want, "windows in metrics differ");
+}
+
+/// Compares the Parquet rows and `_SUCCESS` markers of two processors.
+pub fn assert_same_parquet(tested: &Outputs, reference: &Outputs, counts: &mut Counts) {
     let datasets = [
         (
             "raw",
@@ -263,9 +279,6 @@ pub fn assert_same_outputs(tested: &Outputs, reference: &Outputs) {
             markers(&reference.storage, root),
         );
         assert_eq!(got, want, "{what} _SUCCESS markers differ");
-    }
-    for (what, (got, want)) in &counts {
-        eprintln!("compared {what}: {got} after the faults, {want} uninterrupted");
     }
 }
 

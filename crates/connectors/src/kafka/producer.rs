@@ -140,7 +140,26 @@ impl Producer {
         key: Option<&[u8]>,
         payload: &[u8],
     ) -> anyhow::Result<()> {
-        let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(payload);
+        self.produce(topic, partition, key, Some(payload))
+    }
+
+    /// Queues a record without a value (a tombstone).
+    pub fn send_tombstone(&self, topic: &str, key: Option<&[u8]>) -> anyhow::Result<()> {
+        self.produce(topic, None, key, None)
+    }
+
+    /// Queues one record (`payload` `None`: without a value); waits while the queue is full.
+    fn produce(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+    ) -> anyhow::Result<()> {
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic);
+        if let Some(payload) = payload {
+            record = record.payload(payload);
+        }
         if let Some(key) = key {
             record = record.key(key);
         }
