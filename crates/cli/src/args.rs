@@ -427,6 +427,10 @@ pub struct StreamArgs {
     /// Print progress as JSON objects (fields of Spark's StreamingQueryProgress) instead of text.
     #[arg(long, env = "RATINGS_PROGRESS_JSON")]
     pub progress_json: bool,
+    /// Progress lines warn (at WARN level) while the state holds more per-movie rows than this
+    /// (very many distinct movie ids, e.g. a producer sending bad ids); "off": never.
+    #[arg(long, default_value = "20000000", value_parser = count_or_off, env = "RATINGS_STATE_WARN_ROWS")]
+    pub state_warn_rows: Limit,
     /// Address of the Prometheus /metrics endpoint ("off" to disable; port 0 picks a free
     /// port, shown in the banner).
     #[arg(
@@ -593,6 +597,10 @@ pub struct GenerateArgs {
     /// other records are the same as without them (their own seeded draw).
     #[arg(long, default_value_t = 0.0)]
     pub hostile_fraction: f64,
+    /// Every rating of a movie id of its own, unknown to the catalog (from 1,000,000,000 on):
+    /// the state a bad producer's ids cost.
+    #[arg(long)]
+    pub distinct_unknown_movies: bool,
     /// movies.csv whose ids the ratings use (default: as for `run`).
     #[arg(long, env = "RATINGS_MOVIES")]
     pub movies: Option<PathBuf>,
@@ -672,6 +680,20 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 }
 
 /// Parses a human duration (`1min`, `30s`, `1h`) into whole seconds.
+/// A count, or none ("off").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(pub Option<usize>);
+
+fn count_or_off(text: &str) -> Result<Limit, String> {
+    match text {
+        "off" => Ok(Limit(None)),
+        text => text
+            .parse()
+            .map(|n| Limit(Some(n)))
+            .map_err(|e| format!("{text}: {e} (or \"off\")")),
+    }
+}
+
 /// A bound in seconds, or none ("off").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bound(pub Option<i64>);

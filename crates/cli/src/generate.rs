@@ -92,6 +92,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         },
         late_fraction: args.late_fraction,
         malformed_fraction: args.malformed_fraction,
+        distinct_unknown_movies: args.distinct_unknown_movies,
         ..GeneratorConfig::default()
     };
     let count = args

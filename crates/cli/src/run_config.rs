@@ -71,6 +71,7 @@ impl RunArgs {
                 metrics_address: (stream.metrics_address != "off")
                     .then(|| stream.metrics_address.clone()),
                 summary_file: self.summary_file.clone(),
+                state_warn_rows: stream.state_warn_rows.0,
             },
         }
     }

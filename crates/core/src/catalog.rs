@@ -56,17 +56,25 @@ impl Catalog {
             .has_headers(true)
             .flexible(false)
             .from_reader(reader);
-        check_header(csv.headers()?)?;
+        check_header(csv.headers().map_err(row_error)?)?;
         let mut catalog = Catalog::default();
+        let mut lines: FxHashMap<i32, u64> = FxHashMap::default();
         for row in csv.records() {
-            let row = row?;
+            let row = row.map_err(row_error)?;
             let line = row.position().map_or(0, |p| p.line());
-            catalog.add_row(&row, line)?;
+            let movie_id = catalog.add_row(&row, line)?;
+            if let Some(first) = lines.insert(movie_id, line) {
+                return Err(CatalogError::BadRow {
+                    line,
+                    message: format!("movieId {movie_id} appears twice (first on line {first})"),
+                });
+            }
         }
         Ok(catalog)
     }
 
-    fn add_row(&mut self, row: &csv::StringRecord, line: u64) -> Result<(), CatalogError> {
+    /// Adds one row; its movie id.
+    fn add_row(&mut self, row: &csv::StringRecord, line: u64) -> Result<i32, CatalogError> {
         let bad = |message: String| CatalogError::BadRow { line, message };
         let id_text = row.get(0).unwrap_or("").trim();
         let movie_id: i32 = id_text
@@ -77,9 +85,7 @@ impl Catalog {
         let title: Arc<str> = row.get(1).unwrap_or("").trim().into();
         let genres = self.intern_genres(row.get(2).unwrap_or(""))?;
         let movie = Movie { title, genres };
-        if self.movies.insert(movie_id, movie).is_some() {
-            return Err(bad(format!("movieId {movie_id} appears twice")));
-        }
+        self.movies.insert(movie_id, movie);
         if movie_id < BITSET_LIMIT {
             let word = (movie_id / 64) as usize;
             if word >= self.known.len() {
@@ -87,7 +93,7 @@ impl Catalog {
             }
             self.known[word] |= 1 << (movie_id % 64);
         }
-        Ok(())
+        Ok(movie_id)
     }
 
     fn intern_genres(&mut self, field: &str) -> Result<Box<[GenreId]>, CatalogError> {
@@ -161,6 +167,27 @@ impl Catalog {
         let mut ids: Vec<i32> = self.movies.keys().copied().collect();
         ids.sort_unstable();
         ids
+    }
+}
+
+/// A CSV error, named by its line where it has one: a row with the wrong number of columns,
+/// or text that is not UTF-8.
+fn row_error(error: csv::Error) -> CatalogError {
+    let line = error.position().map(csv::Position::line);
+    let message = match error.kind() {
+        csv::ErrorKind::UnequalLengths { len, .. } => format!(
+            "{len} columns, expected 3 (movieId,title,genres); a title holding a comma must be \
+             quoted"
+        ),
+        csv::ErrorKind::Utf8 { err, .. } => format!(
+            "not UTF-8 ({err}): movies.csv must be UTF-8, as GroupLens ships it; convert it \
+             first, e.g. iconv -f latin1 -t utf-8"
+        ),
+        _ => return CatalogError::Csv(error),
+    };
+    match line {
+        Some(line) => CatalogError::BadRow { line, message },
+        None => CatalogError::Csv(error),
     }
 }
 
@@ -248,7 +275,28 @@ mod tests {
         let dup = Catalog::from_csv("movieId,title,genres\n1,A,Drama\n1,B,Drama\n".as_bytes())
             .unwrap_err();
         assert!(dup.to_string().contains("appears twice"), "{dup}");
+        assert!(dup.to_string().contains("line 3: movieId 1 appears twice (first on line 2)"));
         let header = Catalog::from_csv("id,name\n1,A\n".as_bytes()).unwrap_err();
         assert!(matches!(header, CatalogError::BadHeader { .. }), "{header}");
+    }
+
+    #[test]
+    fn rows_with_missing_columns_or_another_encoding_are_named_by_line() {
+        let error = |text: &[u8]| Catalog::from_csv(text).unwrap_err().to_string();
+        let short = error(b"movieId,title,genres\n1,A,Drama\n2,B\n");
+        assert!(
+            short.contains("line 3: 2 columns, expected 3 (movieId,title,genres)"),
+            "{short}"
+        );
+        let comma = error(b"movieId,title,genres\n1,American President, The (1995),Drama\n");
+        assert!(comma.contains("line 2: 4 columns") && comma.contains("quoted"), "{comma}");
+        // Latin-1 "Cité" (ml-1m's encoding)
+        let latin1 = error(b"movieId,title,genres\n1,A,Drama\n2,Cit\xe9 (1999),Drama\n");
+        assert!(
+            latin1.contains("line 3: not UTF-8") && latin1.contains("iconv"),
+            "{latin1}"
+        );
+        let header = error(b"movieId,title\n1,A\n");
+        assert!(header.contains("header must be movieId,title,genres"), "{header}");
     }
 }

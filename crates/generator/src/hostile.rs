@@ -81,6 +81,9 @@ pub struct Hostile {
 /// with room for the key and the record's overhead.
 pub const NEAR_LIMIT_BYTES: usize = 990_000;
 
+/// The valid record hostile ones are made from when the one given is not valid.
+pub const STAND_IN: &str = r#"{"userId":1,"movieId":1,"rating":3.0,"timestamp":1761764400}"#;
+
 /// An endless, deterministic source of hostile records.
 pub struct HostileRecords {
     rng: fastrand::Rng,
@@ -116,8 +119,13 @@ impl HostileRecords {
         self.make(kind, valid)
     }
 
-    /// A hostile record of `kind` made from `valid`.
+    /// A hostile record of `kind` made from `valid` (from [`STAND_IN`] when `valid` is not a
+    /// valid rating: a duplicate key added to a record without that key would make it one).
     pub fn make(&mut self, kind: HostileKind, valid: &str) -> Hostile {
+        let valid = match parse_json(valid.as_bytes(), DEFAULT_MAX_RECORD_BYTES) {
+            Ok(_) => valid,
+            Err(_) => STAND_IN,
+        };
         let value = match kind {
             HostileKind::Tombstone => None,
             HostileKind::RandomBytes => Some(self.invalid(|h| h.random_bytes())),

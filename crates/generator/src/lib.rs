@@ -51,7 +51,13 @@ pub struct GeneratorConfig {
     pub users: u32,
     /// Zipf exponent of movie popularity.
     pub zipf_exponent: f64,
+    /// Every rating of a movie of its own, unknown to the catalog (ids from
+    /// [`FIRST_UNKNOWN_MOVIE`] on): the adversarial cardinality of a bad producer.
+    pub distinct_unknown_movies: bool,
 }
+
+/// The first movie id of [`GeneratorConfig::distinct_unknown_movies`].
+pub const FIRST_UNKNOWN_MOVIE: i32 = 1_000_000_000;
 
 impl Default for GeneratorConfig {
     fn default() -> Self {
@@ -65,6 +71,7 @@ impl Default for GeneratorConfig {
             malformed_fraction: 0.0,
             users: 610,
             zipf_exponent: 1.0,
+            distinct_unknown_movies: false,
         }
     }
 }
@@ -175,7 +182,11 @@ impl Generator {
     fn valid_payload(&mut self, timestamp: i64) -> String {
         let user = self.user_cdf.sample(&mut self.rng) + 1;
         let index = self.movie_cdf.sample(&mut self.rng);
-        let movie = self.movies[index];
+        let movie = match self.config.distinct_unknown_movies {
+            // `index` counts the records: each one its own id
+            true => FIRST_UNKNOWN_MOVIE.wrapping_add((self.index % (1 << 30)) as i32),
+            false => self.movies[index],
+        };
         let ratings = match &self.movie_rating_cdfs {
             Some(cdfs) => &cdfs[index],
             None => &self.rating_cdf,

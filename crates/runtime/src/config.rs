@@ -347,7 +347,13 @@ pub struct TelemetrySettings {
     pub metrics_address: Option<String>,
     /// Where to write the final counters as JSON.
     pub summary_file: Option<PathBuf>,
+    /// Progress lines warn while the state holds more per-movie rows than this (`None`: never).
+    pub state_warn_rows: Option<usize>,
 }
+
+/// The default of [`TelemetrySettings::state_warn_rows`]: at about 100 bytes of memory per row
+/// (BENCHMARKS.md), 2 GB.
+pub const DEFAULT_STATE_WARN_ROWS: usize = 20_000_000;
 
 impl Default for TelemetrySettings {
     fn default() -> Self {
@@ -356,6 +362,7 @@ impl Default for TelemetrySettings {
             progress_json: false,
             metrics_address: Some("127.0.0.1:9464".into()),
             summary_file: None,
+            state_warn_rows: Some(DEFAULT_STATE_WARN_ROWS),
         }
     }
 }

@@ -40,6 +40,20 @@ fn each_kind_is_rejected_with_its_reason() {
 }
 
 #[test]
+fn records_made_from_invalid_ones_are_invalid_too() {
+    // a duplicate timestamp added to a record without one would complete it
+    let no_timestamp = r#"{"userId":1,"movieId":2,"rating":4.0}"#;
+    let mut hostile = HostileRecords::new(6);
+    for _ in 0..200 {
+        let record = hostile.make(HostileKind::DuplicateKey, no_timestamp);
+        assert_eq!(reason(&record), Some(RejectReason::DuplicateKey), "{record:?}");
+        let far = hostile.make(HostileKind::FarFuture, "userId=1");
+        let rating = parse_json(far.value.as_deref().unwrap(), 1024).unwrap();
+        assert!(rating.timestamp >= 16_000_000_000, "{rating:?}");
+    }
+}
+
+#[test]
 fn random_truncated_and_mutated_records_are_never_valid_ratings() {
     let mut hostile = HostileRecords::new(2);
     for kind in [

@@ -22,6 +22,7 @@ pub struct Monitor {
     metrics: Arc<Metrics>,
     progress_interval: Duration,
     progress_json: bool,
+    state_warn_rows: Option<usize>,
     commit_interval: Duration,
     last_commit: Instant,
     /// At most one commit triggered by windows per this (zero: none).
@@ -48,6 +49,7 @@ impl Monitor {
             metrics,
             progress_interval: config.telemetry.progress_interval,
             progress_json: config.telemetry.progress_json,
+            state_warn_rows: config.telemetry.state_warn_rows,
             commit_interval: job.delivery.commit_interval,
             last_commit: Instant::now(),
             emit_commit_floor: job.delivery.emit_commit_floor,
@@ -159,10 +161,14 @@ impl Monitor {
         );
         progress.active_since =
             (self.metrics.active_since()).map(|millis| rfc3339_seconds(millis / 1000));
-        if self.progress_json {
-            tracing::info!("{}", serde_json::to_string(&progress)?);
-        } else {
-            tracing::info!("{}", progress.line());
+        progress.state_warning = state_warning(now.state_rows, self.state_warn_rows);
+        let text = match self.progress_json {
+            true => serde_json::to_string(&progress)?,
+            false => progress.line(),
+        };
+        match progress.state_warning {
+            Some(_) => tracing::warn!("{text}"),
+            None => tracing::info!("{text}"),
         }
         self.progress_reading = now;
         self.started = Instant::now();
@@ -170,6 +176,19 @@ impl Monitor {
         Ok(())
     }
 }
+
+/// The warning of a state holding `rows` per-movie rows, over the threshold `warn_rows`.
+fn state_warning(rows: usize, warn_rows: Option<usize>) -> Option<String> {
+    let threshold = warn_rows.filter(|t| rows > *t)?;
+    Some(format!(
+        "the state holds {rows} per-movie rows (more than --state-warn-rows {threshold}; about \
+         {} MB): very many distinct movie ids in the open windows — a producer sending bad ids?",
+        rows * STATE_BYTES_PER_ROW / 1_000_000
+    ))
+}
+
+/// Memory per per-movie row of the state, as measured (BENCHMARKS.md, bench-cardinality.sh).
+const STATE_BYTES_PER_ROW: usize = 100;
 
 /// Everything measured now, with the consumer lag (from the last end offsets the broker gave)
 /// and Kafka health.

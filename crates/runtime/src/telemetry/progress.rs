@@ -38,6 +38,9 @@ pub struct Progress {
     /// With high availability: when this processor took the lease (it is the active one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active_since: Option<String>,
+    /// Set while the state holds more per-movie rows than the threshold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_warning: Option<String>,
 }
 
 /// Commits made during a progress interval, and the output latency of the windows published.
@@ -99,6 +102,7 @@ impl Progress {
             commit_duration_ms: (commits.total / commits.count.max(1) as u32).as_millis(),
             output_latency: commits.latency,
             active_since: None,
+            state_warning: None,
         }
     }
 
@@ -128,6 +132,9 @@ impl Progress {
                 ", output latency p50 {p50:.0} ms, p99 {p99:.0} ms ({} windows)",
                 latency.windows
             ));
+        }
+        if let Some(warning) = &self.state_warning {
+            line.push_str(&format!(", WARNING: {warning}"));
         }
         if let Some(since) = &self.active_since {
             line.push_str(&format!(", active since {since}"));
