@@ -34,6 +34,8 @@ S3_URL=s3://ratings-test
 export KAFKA_BOOTSTRAP HDFS_URL S3_URL
 # shellcheck disable=SC2046
 export $(scripts/s3.sh env)
+# shellcheck disable=SC2046
+export $(scripts/kafka.sh sasl-env)
 
 echo "== Python readers for the Parquet interop tests (scripts/python-env.sh)"
 RATINGS_PYTHON=$(scripts/python-env.sh)

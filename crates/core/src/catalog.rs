@@ -275,7 +275,9 @@ mod tests {
         let dup = Catalog::from_csv("movieId,title,genres\n1,A,Drama\n1,B,Drama\n".as_bytes())
             .unwrap_err();
         assert!(dup.to_string().contains("appears twice"), "{dup}");
-        assert!(dup.to_string().contains("line 3: movieId 1 appears twice (first on line 2)"));
+        assert!(dup
+            .to_string()
+            .contains("line 3: movieId 1 appears twice (first on line 2)"));
         let header = Catalog::from_csv("id,name\n1,A\n".as_bytes()).unwrap_err();
         assert!(matches!(header, CatalogError::BadHeader { .. }), "{header}");
     }
@@ -289,7 +291,10 @@ mod tests {
             "{short}"
         );
         let comma = error(b"movieId,title,genres\n1,American President, The (1995),Drama\n");
-        assert!(comma.contains("line 2: 4 columns") && comma.contains("quoted"), "{comma}");
+        assert!(
+            comma.contains("line 2: 4 columns") && comma.contains("quoted"),
+            "{comma}"
+        );
         // Latin-1 "Cité" (ml-1m's encoding)
         let latin1 = error(b"movieId,title,genres\n1,A,Drama\n2,Cit\xe9 (1999),Drama\n");
         assert!(
@@ -297,6 +302,9 @@ mod tests {
             "{latin1}"
         );
         let header = error(b"movieId,title\n1,A\n");
-        assert!(header.contains("header must be movieId,title,genres"), "{header}");
+        assert!(
+            header.contains("header must be movieId,title,genres"),
+            "{header}"
+        );
     }
 }

@@ -4,19 +4,26 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rdkafka::client::ClientContext;
+use anyhow::Context;
+use rdkafka::client::{Client, ClientContext};
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
+use rdkafka::metadata::Metadata;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::settings::KafkaSettings;
 
 /// Shared view of a client's health.
 #[derive(Debug, Default)]
 pub struct Health {
     errors: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// The last error that retrying cannot mend: rejected credentials, an untrusted certificate.
+    misconfiguration: Mutex<Option<String>>,
     failed_deliveries: AtomicU64,
     first_failed_delivery: Mutex<Option<String>>,
     delivered: OnceLock<DeliveryObserver>,
@@ -44,6 +51,12 @@ impl Health {
     /// The most recent client error, if any.
     pub fn last_error(&self) -> Option<String> {
         self.last_error.lock().expect("not poisoned").clone()
+    }
+
+    /// The last error that retrying cannot mend (rejected credentials, a certificate not
+    /// trusted), if any.
+    pub fn misconfiguration(&self) -> Option<String> {
+        self.misconfiguration.lock().expect("not poisoned").clone()
     }
 
     /// Records an error seen outside the client callbacks.
@@ -82,10 +95,63 @@ impl ClientContext for HealthContext {
         if !matches!(error, KafkaError::PartitionEOF(_))
             && !reason.contains("reached end of partition")
         {
-            self.0.note_error(&format!("{error}: {reason}"));
+            let text = format!("{error}: {reason}");
+            if is_misconfiguration(&error) {
+                *self.0.misconfiguration.lock().expect("not poisoned") = Some(text.clone());
+            }
+            self.0.note_error(&text);
         }
     }
 }
+
+/// Whether `error` says that the settings are wrong (rejected credentials, a failed TLS
+/// handshake): connecting again would fail the same way.
+fn is_misconfiguration(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::Authentication
+                | RDKafkaErrorCode::SSL
+                | RDKafkaErrorCode::SaslAuthenticationFailed
+        )
+    )
+}
+
+/// Asks the broker for the metadata of `topic` (or of every topic) until it answers, for at
+/// most `within`; fails at once, with the cause, when the client reports settings that
+/// retrying cannot mend (rejected credentials, an untrusted certificate): a misconfiguration
+/// is an error within seconds, not a hang or a retry storm.
+pub fn first_contact<C: ClientContext>(
+    client: &Client<C>,
+    health: &Health,
+    settings: &KafkaSettings,
+    topic: Option<&str>,
+    within: Duration,
+) -> anyhow::Result<Metadata> {
+    let deadline = Instant::now() + within;
+    loop {
+        let error = match client.fetch_metadata(topic, CONTACT_STEP) {
+            Ok(metadata) => return Ok(metadata),
+            Err(error) => error,
+        };
+        if let Some(cause) = health.misconfiguration() {
+            anyhow::bail!(
+                "cannot connect to Kafka at {}: {cause} (check the security settings: \
+                 security.protocol, sasl.*, ssl.*)",
+                settings.bootstrap_servers
+            );
+        }
+        if Instant::now() >= deadline {
+            let seen = health
+                .last_error()
+                .map_or(String::new(), |e| format!(" (last error: {e})"));
+            return Err(error).with_context(|| format!("{}{seen}", settings.unreachable(within)));
+        }
+    }
+}
+
+/// One metadata request of [`first_contact`].
+const CONTACT_STEP: Duration = Duration::from_millis(500);
 
 impl ConsumerContext for HealthContext {}
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use super::health::HealthContext;
+use super::health::{first_contact, HealthContext};
 use super::settings::KafkaSettings;
 use super::source::{committed_offsets, group_consumer, resolve, watermarks, StartFrom};
 
@@ -26,9 +26,8 @@ impl Inspector {
     /// answer within a few seconds.
     pub fn connect(settings: &KafkaSettings, group_id: &str) -> anyhow::Result<Inspector> {
         let consumer = group_consumer(settings, group_id)?;
-        consumer
-            .fetch_metadata(None, TIMEOUT)
-            .with_context(|| settings.unreachable(TIMEOUT))?;
+        let health = &consumer.context().0;
+        first_contact(consumer.client(), health, settings, None, TIMEOUT)?;
         Ok(Inspector {
             consumer,
             settings: settings.clone(),

@@ -12,7 +12,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, Producer as _, ThreadedProducer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use super::health::{Health, HealthContext};
+use super::health::{first_contact, Health, HealthContext};
 use super::settings::KafkaSettings;
 use std::sync::Arc;
 
@@ -68,7 +68,8 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// Creates the producer (librdkafka connects lazily; errors surface on send or flush).
+    /// Creates the producer once the broker answers (an error naming the cause when it does
+    /// not within 10 s, or at once when it refuses the credentials or certificate).
     pub fn connect(settings: &KafkaSettings) -> anyhow::Result<Producer> {
         Producer::create(settings, &[])
     }
@@ -92,11 +93,6 @@ impl Producer {
         )?;
         producer
             .inner
-            .client()
-            .fetch_metadata(None, CONNECT_TIMEOUT)
-            .with_context(|| settings.unreachable(CONNECT_TIMEOUT))?;
-        producer
-            .inner
             .init_transactions(INIT_TIMEOUT)
             .with_context(|| {
                 format!("cannot register transactional id {transactional_id} with Kafka (is the broker reachable? is transaction.timeout.ms {millis} above the broker's transaction.max.timeout.ms?)")
@@ -104,6 +100,7 @@ impl Producer {
         Ok(producer)
     }
 
+    /// Creates a producer with `extra` properties and makes the first contact with the broker.
     fn create(settings: &KafkaSettings, extra: &[(&str, &str)]) -> anyhow::Result<Producer> {
         let mut properties = vec![
             ("enable.idempotence", "true"),
@@ -116,9 +113,10 @@ impl Producer {
         let config = settings.client_config(&properties);
         let context = HealthContext::default();
         let health = Arc::clone(&context.0);
-        let inner = config
+        let inner: ThreadedProducer<HealthContext> = config
             .create_with_context(context)
             .context("cannot create the Kafka producer")?;
+        first_contact(inner.client(), &health, settings, None, CONNECT_TIMEOUT)?;
         Ok(Producer { inner, health })
     }
 

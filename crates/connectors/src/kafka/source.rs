@@ -23,7 +23,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use super::arrivals::Arrivals;
 use super::batch::{c_topic, BatchQueue};
 use super::ends::PartitionEnds;
-use super::health::{Health, HealthContext};
+use super::health::{first_contact, Health, HealthContext};
 use super::settings::KafkaSettings;
 
 /// Where reading starts when nothing says otherwise.
@@ -502,9 +502,14 @@ pub(super) fn partition_count(
     settings: &KafkaSettings,
     topic: &str,
 ) -> anyhow::Result<usize> {
-    let metadata = consumer
-        .fetch_metadata(Some(topic), CONNECT_TIMEOUT)
-        .with_context(|| settings.unreachable(CONNECT_TIMEOUT))?;
+    let health = &consumer.context().0;
+    let metadata = first_contact(
+        consumer.client(),
+        health,
+        settings,
+        Some(topic),
+        CONNECT_TIMEOUT,
+    )?;
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
         bail!("topic {topic} not found on {}", settings.bootstrap_servers);
     };

@@ -46,7 +46,11 @@ fn records_made_from_invalid_ones_are_invalid_too() {
     let mut hostile = HostileRecords::new(6);
     for _ in 0..200 {
         let record = hostile.make(HostileKind::DuplicateKey, no_timestamp);
-        assert_eq!(reason(&record), Some(RejectReason::DuplicateKey), "{record:?}");
+        assert_eq!(
+            reason(&record),
+            Some(RejectReason::DuplicateKey),
+            "{record:?}"
+        );
         let far = hostile.make(HostileKind::FarFuture, "userId=1");
         let rating = parse_json(far.value.as_deref().unwrap(), 1024).unwrap();
         assert!(rating.timestamp >= 16_000_000_000, "{rating:?}");
