@@ -151,7 +151,7 @@ fn every_command_works_over_sasl_ssl_and_no_output_holds_the_password() {
         &["--metrics-address", "127.0.0.1:0", "--progress-json"],
     );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut run = secured
+    let run = secured
         .command(&args, &secured.password, &secured.ca)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
