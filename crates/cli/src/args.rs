@@ -429,7 +429,7 @@ pub struct StreamArgs {
     pub progress_json: bool,
     /// Progress lines warn (at WARN level) while the state holds more per-movie rows than this
     /// (very many distinct movie ids, e.g. a producer sending bad ids); "off": never.
-    #[arg(long, default_value = "20000000", value_parser = count_or_off, env = "RATINGS_STATE_WARN_ROWS")]
+    #[arg(long, default_value = "5000000", value_parser = count_or_off, env = "RATINGS_STATE_WARN_ROWS")]
     pub state_warn_rows: Limit,
     /// Address of the Prometheus /metrics endpoint ("off" to disable; port 0 picks a free
     /// port, shown in the banner).

@@ -187,8 +187,9 @@ fn state_warning(rows: usize, warn_rows: Option<usize>) -> Option<String> {
     ))
 }
 
-/// Memory per per-movie row of the state, as measured (BENCHMARKS.md, bench-cardinality.sh).
-const STATE_BYTES_PER_ROW: usize = 100;
+/// Memory per per-movie row of the state with exactly-once checkpoints, as measured
+/// (BENCHMARKS.md, `scripts/bench-cardinality.sh`).
+const STATE_BYTES_PER_ROW: usize = 140;
 
 /// Everything measured now, with the consumer lag (from the last end offsets the broker gave)
 /// and Kafka health.
@@ -201,4 +202,35 @@ fn reading(pipeline: &Pipeline, source: &KafkaSource, producer: &Producer) -> Re
         consumer.errors() + output.errors(),
         last_error,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_warning_starts_above_the_threshold_and_estimates_the_memory() {
+        assert_eq!(state_warning(5_000_000, Some(5_000_000)), None);
+        assert_eq!(state_warning(9_000_000, None), None);
+        let warning = state_warning(15_000_000, Some(5_000_000)).unwrap();
+        assert!(
+            warning.starts_with("the state holds 15000000 per-movie rows (more than --state-warn-rows 5000000; about 2100 MB)"),
+            "{warning}"
+        );
+        let mut progress = Progress::between(
+            &crate::telemetry::Reading::default(),
+            &crate::telemetry::Reading::default(),
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            Commits::default(),
+        );
+        assert!(!progress.line().contains("WARNING"));
+        progress.state_warning = Some(warning);
+        assert!(progress
+            .line()
+            .contains(", WARNING: the state holds 15000000"));
+        let json = serde_json::to_value(&progress).unwrap();
+        assert!(json["stateWarning"].as_str().unwrap().contains("15000000"));
+    }
 }
