@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use common::eos::{
-    assert_same_parquet, assert_same_windows, env_or, input_topic, run_once, Counts, Outputs, B,
+    assert_same_parquet, assert_same_windows, env_or, generate_args, input_topic, run_once, Counts,
+    Outputs,
 };
 use ratings_core::rating::RejectReason;
 use serde_json::Value;
@@ -27,29 +28,9 @@ fn generate(topic: &str, count: u64, hostile: &str) -> String {
         Some(path) => ["--output", path],
         None => ["--ratings-topic", topic],
     };
-    let out = common::binary(&[
-        "generate",
-        "--rate",
-        "0",
-        "--count",
-        &count.to_string(),
-        "--events-per-second",
-        "20",
-        "--seed",
-        "17",
-        "--start-time",
-        &B.to_string(),
-        "--late-fraction",
-        "0.02",
-        "--malformed-fraction",
-        "0.01",
-        "--hostile-fraction",
-        hostile,
-        "--bootstrap-servers",
-        &common::bootstrap(),
-        target[0],
-        target[1],
-    ]);
+    let mut args = generate_args(count, 0, 20, 17);
+    args.extend(["--hostile-fraction", hostile, target[0], target[1]].map(String::from));
+    let out = common::binary(&args.iter().map(String::as_str).collect::<Vec<_>>());
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 

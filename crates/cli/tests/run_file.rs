@@ -217,18 +217,8 @@ fn invalid_records_go_to_the_dead_letter_file_and_processing_continues() {
         ),
     ];
     std::fs::write(&input, lines.join("\n")).unwrap();
-    let (metrics, dead) = (dir.join("m.jsonl"), dir.join("dead.jsonl"));
-    run(&[
-        "--input",
-        input.to_str().unwrap(),
-        "--metrics-file",
-        metrics.to_str().unwrap(),
-        "--dead-letter-file",
-        dead.to_str().unwrap(),
-        "--watermark-delay",
-        "0s",
-    ]);
-    let dead = json_lines(&dead);
+    let (windows, dead) =
+        windows_and_dead_letters(&input, "deadletter-run", &["--watermark-delay", "0s"]);
     let reasons: Vec<(&str, u64)> = dead
         .iter()
         .map(|d| (d["reason"].as_str().unwrap(), d["offset"].as_u64().unwrap()))
@@ -243,7 +233,6 @@ fn invalid_records_go_to_the_dead_letter_file_and_processing_continues() {
     );
     assert_eq!(dead[0]["record"], "this is not json");
     assert!(dead[2]["detail"].as_str().unwrap().contains("userId"));
-    let windows = json_lines(&metrics);
     let first = windows
         .iter()
         .find(|w| w["window_start"] == "2023-11-14T22:13:00Z" && window_type(w) == "tumbling_1min")
@@ -447,7 +436,7 @@ fn checkpoint_inspect_prints_the_store_and_names_damaged_files() {
 }
 
 /// Windows and dead letters of `run` over `input` with `extra` options.
-fn windows_and_dead_letters(input: &Path, name: &str, extra: &[&str]) -> (Vec<String>, Vec<Value>) {
+fn windows_and_dead_letters(input: &Path, name: &str, extra: &[&str]) -> (Vec<Value>, Vec<Value>) {
     let dir = temp_dir(name);
     let (metrics, dead) = (dir.join("m.jsonl"), dir.join("dead.jsonl"));
     let mut args = vec![
@@ -460,10 +449,13 @@ fn windows_and_dead_letters(input: &Path, name: &str, extra: &[&str]) -> (Vec<St
     ];
     args.extend_from_slice(extra);
     run(&args);
-    (
-        common::comparable(json_lines(&metrics).into_iter()),
-        json_lines(&dead),
-    )
+    (json_lines(&metrics), json_lines(&dead))
+}
+
+/// The windows of `run` over `input` with `extra` options (comparable), and the dead letters.
+fn comparable_windows(input: &Path, name: &str, extra: &[&str]) -> (Vec<String>, Vec<Value>) {
+    let (windows, dead) = windows_and_dead_letters(input, name, extra);
+    (common::comparable(windows.into_iter()), dead)
 }
 
 #[test]
@@ -486,8 +478,8 @@ fn a_rating_from_year_2508_goes_to_the_dead_letters_and_changes_no_window() {
     let hostile = dir.join("hostile.jsonl");
     std::fs::write(&hostile, lines.join("\n")).unwrap();
 
-    let (want, want_dead) = windows_and_dead_letters(&clean, "year-2508-clean", &[]);
-    let (got, got_dead) = windows_and_dead_letters(&hostile, "year-2508-hostile", &[]);
+    let (want, want_dead) = comparable_windows(&clean, "year-2508-clean", &[]);
+    let (got, got_dead) = comparable_windows(&hostile, "year-2508-hostile", &[]);
     assert!(want.len() > 80, "{} windows", want.len());
     assert_eq!(got, want, "the windows of the other ratings are unchanged");
     assert_eq!(got_dead.len(), want_dead.len() + 1);
@@ -501,7 +493,7 @@ fn a_rating_from_year_2508_goes_to_the_dead_letters_and_changes_no_window() {
     assert!(detail.contains("2508-09-16"), "{detail}");
 
     // without the bound (as Spark does) it moves the watermark to 2508: the rest is late
-    let (unbounded, _) = windows_and_dead_letters(
+    let (unbounded, _) = comparable_windows(
         &hostile,
         "year-2508-off",
         &["--max-event-time-ahead", "off"],

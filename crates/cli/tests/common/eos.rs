@@ -100,31 +100,30 @@ pub fn input_topic(test: &str) -> String {
     topic
 }
 
+/// `generate` of `count` records from `B` on at `rate` a second (0: at once), `per_second`
+/// of event time, 2% late and 1% malformed, with `seed`, to the test broker.
+pub fn generate_args(count: u64, rate: u32, per_second: u32, seed: u64) -> Vec<String> {
+    let flags = [
+        ("--rate", rate.to_string()),
+        ("--events-per-second", per_second.to_string()),
+        ("--count", count.to_string()),
+        ("--seed", seed.to_string()),
+        ("--start-time", B.to_string()),
+        ("--late-fraction", "0.02".into()),
+        ("--malformed-fraction", "0.01".into()),
+        ("--bootstrap-servers", bootstrap()),
+    ];
+    std::iter::once("generate".to_string())
+        .chain(flags.into_iter().flat_map(|(f, v)| [f.to_string(), v]))
+        .collect()
+}
+
 /// Starts `generate`: `count` records at 2,500/s, event time 100× faster than the clock,
 /// 2% late and 1% malformed.
 pub fn start_generator(topic: &str, count: u64) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args([
-            "generate",
-            "--bootstrap-servers",
-            &bootstrap(),
-            "--ratings-topic",
-            topic,
-            "--rate",
-            "2500",
-            "--events-per-second",
-            "25",
-            "--count",
-            &count.to_string(),
-            "--seed",
-            "11",
-            "--start-time",
-            &B.to_string(),
-            "--late-fraction",
-            "0.02",
-            "--malformed-fraction",
-            "0.01",
-        ])
+        .args(generate_args(count, 2500, 25, 11))
+        .args(["--ratings-topic", topic])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
