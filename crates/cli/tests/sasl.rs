@@ -239,6 +239,8 @@ fn a_wrong_password_or_an_untrusted_ca_fails_within_seconds_naming_the_cause() {
     let run = run_args(&outputs, &input, &["--exit-at-end"]);
     let run: Vec<&str> = run.iter().map(String::as_str).collect();
     let generate = ["generate", "--ratings-topic", &input, "--count", "10"];
+    let mut verify = vec!["verify"];
+    verify.extend(run.iter().skip(1).filter(|a| **a != "--exit-at-end"));
     let wrong_password = "not-the-password-4711";
     let cases = [
         (wrong_password, secured.ca.as_str(), "Authentication failed"),
@@ -249,11 +251,12 @@ fn a_wrong_password_or_an_untrusted_ca_fails_within_seconds_naming_the_cause() {
         ),
     ];
     for (password, ca, cause) in cases {
-        for args in [&run[..], &generate[..]] {
+        for args in [&run[..], &generate[..], &verify[..]] {
             let started = Instant::now();
             let out = secured.command(args, password, ca).output().unwrap();
             let took = started.elapsed();
-            let stderr = String::from_utf8_lossy(&out.stderr);
+            // verify's report is on stdout
+            let stderr = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
             assert!(!out.status.success(), "{args:?} succeeded");
             assert!(stderr.contains(cause), "{args:?}: {stderr}");
             assert!(stderr.contains("check the security settings"), "{stderr}");

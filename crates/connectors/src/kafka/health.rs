@@ -89,6 +89,14 @@ impl Health {
 #[derive(Clone, Default)]
 pub struct HealthContext(pub Arc<Health>);
 
+/// Serves a consumer's pending events (errors to its context) without waiting; before it has
+/// partitions assigned, no record is taken.
+pub fn serve_consumer<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &rdkafka::consumer::BaseConsumer<C>,
+) {
+    let _ = consumer.poll(Duration::ZERO);
+}
+
 impl ClientContext for HealthContext {
     fn error(&self, error: KafkaError, reason: &str) {
         // reaching the end of a partition is reported as an "error" but is not one
@@ -120,10 +128,13 @@ fn is_misconfiguration(error: &KafkaError) -> bool {
 /// Asks the broker for the metadata of `topic` (or of every topic) until it answers, for at
 /// most `within`; fails at once, with the cause, when the client reports settings that
 /// retrying cannot mend (rejected credentials, an untrusted certificate): a misconfiguration
-/// is an error within seconds, not a hang or a retry storm.
+/// is an error within seconds, not a hang or a retry storm. `serve` hands the client's
+/// pending error events to its context (a consumer's poll; nothing for a producer, whose own
+/// thread polls).
 pub fn first_contact<C: ClientContext>(
     client: &Client<C>,
     health: &Health,
+    serve: &dyn Fn(),
     settings: &KafkaSettings,
     topic: Option<&str>,
     within: Duration,
@@ -134,6 +145,7 @@ pub fn first_contact<C: ClientContext>(
             Ok(metadata) => return Ok(metadata),
             Err(error) => error,
         };
+        serve();
         if let Some(cause) = health.misconfiguration() {
             anyhow::bail!(
                 "cannot connect to Kafka at {}: {cause} (check the security settings: \

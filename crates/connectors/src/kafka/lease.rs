@@ -16,6 +16,8 @@ use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 
+use super::admin::ANSWER_WITHIN;
+use super::health::{first_contact, serve_consumer, HealthContext};
 use super::settings::KafkaSettings;
 
 /// How often the member's thread serves the group protocol.
@@ -71,11 +73,14 @@ impl Shared {
 /// or its loss (the session expired), ends it.
 struct LeaseContext {
     shared: Arc<Shared>,
+    /// The client's errors, for its first contact with the broker.
+    health: HealthContext,
 }
 
 impl ClientContext for LeaseContext {
     fn error(&self, error: KafkaError, reason: &str) {
         *self.shared.last_error.lock().expect("not poisoned") = Some(format!("{error}: {reason}"));
+        self.health.error(error, reason);
     }
 }
 
@@ -108,9 +113,8 @@ pub struct Lease {
 impl Lease {
     /// Joins the lease group (creating the lease topic with one partition when missing).
     pub fn join(settings: &KafkaSettings, lease: &LeaseSettings) -> anyhow::Result<Lease> {
-        super::ensure_topics(settings, &[(lease.topic.as_str(), 1)])
-            .with_context(|| format!("cannot create the lease topic {}", lease.topic))?;
         let shared = Arc::new(Shared::default());
+        let health = HealthContext::default();
         let session = lease.session_timeout.as_millis().to_string();
         let heartbeat = lease.heartbeat().as_millis().to_string();
         let consumer: BaseConsumer<LeaseContext> = settings
@@ -125,10 +129,22 @@ impl Lease {
             ])
             .create_with_context(LeaseContext {
                 shared: Arc::clone(&shared),
+                health: health.clone(),
             })
             .context("cannot create the lease consumer")?;
+        let serve = || serve_consumer(&consumer);
+        first_contact(
+            consumer.client(),
+            &health.0,
+            &serve,
+            settings,
+            None,
+            ANSWER_WITHIN,
+        )?;
+        super::ensure_topics(settings, &[(lease.topic.as_str(), 1)])
+            .with_context(|| format!("cannot create the lease topic {}", lease.topic))?;
         let partitions = consumer
-            .fetch_metadata(Some(&lease.topic), super::admin::ANSWER_WITHIN)
+            .fetch_metadata(Some(&lease.topic), ANSWER_WITHIN)
             .with_context(|| format!("cannot read the lease topic {}", lease.topic))?
             .topics()
             .first()

@@ -116,7 +116,15 @@ impl Producer {
         let inner: ThreadedProducer<HealthContext> = config
             .create_with_context(context)
             .context("cannot create the Kafka producer")?;
-        first_contact(inner.client(), &health, settings, None, CONNECT_TIMEOUT)?;
+        // the producer's own thread serves its events
+        first_contact(
+            inner.client(),
+            &health,
+            &|| {},
+            settings,
+            None,
+            CONNECT_TIMEOUT,
+        )?;
         Ok(Producer { inner, health })
     }
 

@@ -23,7 +23,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use super::arrivals::Arrivals;
 use super::batch::{c_topic, BatchQueue};
 use super::ends::PartitionEnds;
-use super::health::{first_contact, Health, HealthContext};
+use super::health::{first_contact, serve_consumer, Health, HealthContext};
 use super::settings::KafkaSettings;
 
 /// Where reading starts when nothing says otherwise.
@@ -506,6 +506,7 @@ pub(super) fn partition_count(
     let metadata = first_contact(
         consumer.client(),
         health,
+        &|| serve_consumer(consumer),
         settings,
         Some(topic),
         CONNECT_TIMEOUT,
