@@ -195,8 +195,12 @@ fn the_latest_epoch_is_read_while_another_processor_commits_and_prunes() {
     });
     let mut reads = 0;
     while !writer.is_finished() {
-        // a failure here reads an epoch pruned between listing and reading it
-        let restored = store.latest().unwrap().unwrap();
+        // an error here: an epoch pruned between listing and reading it
+        let Some(restored) = store.latest().unwrap() else {
+            // a listing made while the only commit record was replaced may show none (one
+            // kept here, to make pruning frequent; the coordinator keeps three)
+            continue;
+        };
         assert_eq!(
             restored.state,
             format!("state {}", restored.offsets.epoch).as_bytes()
