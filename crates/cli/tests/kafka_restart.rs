@@ -52,11 +52,9 @@ fn a_standby_without_the_broker_says_so_and_takes_over_once_it_is_back() {
     let mut standby = tested.spawn(&input, &log, &["--exit-at-end"]);
     std::thread::sleep(Duration::from_secs(15));
     let said = std::fs::read_to_string(&log).unwrap_or_default();
+    let exited = standby.try_wait().unwrap();
     kafka_script("start"); // before asserting: a failure must not leave the broker stopped
-    assert!(
-        standby.try_wait().unwrap().is_none(),
-        "the standby exited: {said}"
-    );
+    assert!(exited.is_none(), "the standby exited: {said}");
     let retries = said
         .lines()
         .filter(|l| l.contains("cannot take over") && l.contains(&common::bootstrap()))
