@@ -286,10 +286,14 @@ impl Coordinator {
             }
             state.parquet = Some(files.state);
         }
+        let state_bytes = postcard::to_stdvec(&state)?;
+        // the engine's snapshot is in `state_bytes` now: not held twice while the files are
+        // written (hundreds of MB at a very high cardinality)
+        state.engine = Vec::new();
         self.store.seal(EpochFiles {
             staged,
             rows,
-            state: postcard::to_stdvec(&state)?,
+            state: state_bytes,
             offsets: &offsets,
             previous_commit: self.owed.clone(),
         })?;
