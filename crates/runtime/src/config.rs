@@ -351,8 +351,8 @@ pub struct TelemetrySettings {
     pub state_warn_rows: Option<usize>,
 }
 
-/// The default of [`TelemetrySettings::state_warn_rows`]: about 700 MB of memory with
-/// exactly-once (~140 bytes per row, BENCHMARKS.md), and well above what a real catalog's
+/// The default of [`TelemetrySettings::state_warn_rows`]: about 450 MB of memory with
+/// exactly-once (~80–90 bytes per row, BENCHMARKS.md), and well above what a real catalog's
 /// movies fill (ml-latest's 86,000 movies, each rated every minute: 1.4 M rows).
 pub const DEFAULT_STATE_WARN_ROWS: usize = 5_000_000;
 

@@ -189,7 +189,7 @@ fn state_warning(rows: usize, warn_rows: Option<usize>) -> Option<String> {
 
 /// Memory per per-movie row of the state with exactly-once checkpoints, as measured
 /// (BENCHMARKS.md, `scripts/bench-cardinality.sh`).
-const STATE_BYTES_PER_ROW: usize = 140;
+const STATE_BYTES_PER_ROW: usize = 90;
 
 /// Everything measured now, with the consumer lag (from the last end offsets the broker gave)
 /// and Kafka health.
@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(state_warning(9_000_000, None), None);
         let warning = state_warning(15_000_000, Some(5_000_000)).unwrap();
         assert!(
-            warning.starts_with("the state holds 15000000 per-movie rows (more than --state-warn-rows 5000000; about 2100 MB)"),
+            warning.starts_with("the state holds 15000000 per-movie rows (more than --state-warn-rows 5000000; about 1350 MB)"),
             "{warning}"
         );
         let mut progress = Progress::between(
