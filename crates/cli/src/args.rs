@@ -430,7 +430,7 @@ pub struct StreamArgs {
     /// Progress lines warn (at WARN level) while the state holds more per-movie rows than this
     /// (very many distinct movie ids, e.g. a producer sending bad ids); "off": never.
     #[arg(long, default_value = "5000000", value_parser = count_or_off, env = "RATINGS_STATE_WARN_ROWS")]
-    pub state_warn_rows: Limit,
+    pub state_warn_rows: OrOff<usize>,
     /// Address of the Prometheus /metrics endpoint ("off" to disable; port 0 picks a free
     /// port, shown in the banner).
     #[arg(
@@ -500,7 +500,7 @@ pub struct RunArgs {
     /// (e.g. year 2508) would otherwise make every later rating late. "off": no bound, for
     /// synthetic streams that run ahead of the clock on purpose.
     #[arg(long, default_value = "1d", value_parser = seconds_or_off, env = "RATINGS_MAX_EVENT_TIME_AHEAD")]
-    pub max_event_time_ahead: Bound,
+    pub max_event_time_ahead: OrOff<i64>,
     /// Kafka mode: also serve the live dashboard of --metrics-topic on this address (e.g.
     /// 127.0.0.1:8080), as `ratings-stream dashboard` would.
     #[arg(long, env = "RATINGS_DASHBOARD")]
@@ -680,29 +680,26 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 }
 
 /// Parses a human duration (`1min`, `30s`, `1h`) into whole seconds.
-/// A count, or none ("off").
+/// A limit, or none ("off").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limit(pub Option<usize>);
+pub struct OrOff<T>(pub Option<T>);
 
-fn count_or_off(text: &str) -> Result<Limit, String> {
+/// `off`, or what `parse` reads.
+fn or_off<T>(text: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<OrOff<T>, String> {
     match text {
-        "off" => Ok(Limit(None)),
-        text => text
-            .parse()
-            .map(|n| Limit(Some(n)))
-            .map_err(|e| format!("{text}: {e} (or \"off\")")),
+        "off" => Ok(OrOff(None)),
+        text => parse(text).map(|value| OrOff(Some(value))),
     }
 }
 
-/// A bound in seconds, or none ("off").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bound(pub Option<i64>);
+fn count_or_off(text: &str) -> Result<OrOff<usize>, String> {
+    or_off(text, |t| {
+        t.parse().map_err(|e| format!("{t}: {e} (or \"off\")"))
+    })
+}
 
-fn seconds_or_off(text: &str) -> Result<Bound, String> {
-    match text {
-        "off" => Ok(Bound(None)),
-        text => seconds(text).map(|s| Bound(Some(s))),
-    }
+fn seconds_or_off(text: &str) -> Result<OrOff<i64>, String> {
+    or_off(text, seconds)
 }
 
 fn seconds(text: &str) -> Result<i64, String> {

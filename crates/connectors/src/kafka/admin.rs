@@ -2,9 +2,9 @@
 
 use anyhow::{bail, Context};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 
-use super::health::HealthContext;
 use super::settings::KafkaSettings;
 
 /// How long the broker has to answer (an unreachable one is an error after this).
@@ -12,29 +12,17 @@ pub const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(5)
 
 /// Creates each `(name, partitions)` topic with replication factor 1 unless it exists.
 pub fn ensure_topics(settings: &KafkaSettings, topics: &[(&str, i32)]) -> anyhow::Result<()> {
-    let context = HealthContext::default();
-    let health = std::sync::Arc::clone(&context.0);
-    let admin: AdminClient<HealthContext> = settings
+    let admin: AdminClient<DefaultClientContext> = settings
         .client_config(&[])
-        .create_with_context(context)
+        .create()
         .context("cannot create a Kafka admin client")?;
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(1)))
         .collect();
     let options = AdminOptions::new().request_timeout(Some(ANSWER_WITHIN));
-    let results =
-        futures_executor::block_on(admin.create_topics(&new, &options)).with_context(|| {
-            // the client's own error says why the broker did not answer (e.g. refused
-            // credentials), where there is one
-            let seen = health
-                .last_error()
-                .map_or(String::new(), |e| format!(" ({e})"));
-            format!(
-                "cannot create topics on {}{seen}",
-                settings.bootstrap_servers
-            )
-        })?;
+    let results = futures_executor::block_on(admin.create_topics(&new, &options))
+        .with_context(|| format!("cannot create topics on {}", settings.bootstrap_servers))?;
     for result in results {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}

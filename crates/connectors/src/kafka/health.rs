@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use rdkafka::client::{Client, ClientContext};
+use rdkafka::consumer::Consumer;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -89,14 +90,6 @@ impl Health {
 #[derive(Clone, Default)]
 pub struct HealthContext(pub Arc<Health>);
 
-/// Serves a consumer's pending events (errors to its context) without waiting; before it has
-/// partitions assigned, no record is taken.
-pub fn serve_consumer<C: rdkafka::consumer::ConsumerContext>(
-    consumer: &rdkafka::consumer::BaseConsumer<C>,
-) {
-    let _ = consumer.poll(Duration::ZERO);
-}
-
 impl ClientContext for HealthContext {
     fn error(&self, error: KafkaError, reason: &str) {
         // reaching the end of a partition is reported as an "error" but is not one
@@ -160,6 +153,21 @@ pub fn first_contact<C: ClientContext>(
             return Err(error).with_context(|| format!("{}{seen}", settings.unreachable(within)));
         }
     }
+}
+
+/// [`first_contact`] of a consumer not yet given partitions, whose errors go to `health`: its
+/// poll between requests hands them to its context (and takes no record).
+pub fn consumer_first_contact<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &rdkafka::consumer::BaseConsumer<C>,
+    health: &Health,
+    settings: &KafkaSettings,
+    topic: Option<&str>,
+    within: Duration,
+) -> anyhow::Result<Metadata> {
+    let serve = || {
+        let _ = consumer.poll(Duration::ZERO);
+    };
+    first_contact(consumer.client(), health, &serve, settings, topic, within)
 }
 
 /// One metadata request of [`first_contact`].

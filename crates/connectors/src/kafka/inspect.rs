@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use super::health::{first_contact, serve_consumer, HealthContext};
+use super::health::{consumer_first_contact, HealthContext};
 use super::settings::KafkaSettings;
 use super::source::{committed_offsets, group_consumer, resolve, watermarks, StartFrom};
 
@@ -26,9 +26,7 @@ impl Inspector {
     /// answer within a few seconds.
     pub fn connect(settings: &KafkaSettings, group_id: &str) -> anyhow::Result<Inspector> {
         let consumer = group_consumer(settings, group_id)?;
-        let health = &consumer.context().0;
-        let serve = || serve_consumer(&consumer);
-        first_contact(consumer.client(), health, &serve, settings, None, TIMEOUT)?;
+        consumer_first_contact(&consumer, &consumer.context().0, settings, None, TIMEOUT)?;
         Ok(Inspector {
             consumer,
             settings: settings.clone(),

@@ -17,7 +17,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 
 use super::admin::ANSWER_WITHIN;
-use super::health::{first_contact, serve_consumer, HealthContext};
+use super::health::{consumer_first_contact, Health, HealthContext};
 use super::settings::KafkaSettings;
 
 /// How often the member's thread serves the group protocol.
@@ -50,7 +50,6 @@ struct Shared {
     acquired: AtomicU64,
     /// Since when the lease is held or not (changes with each assignment and revocation).
     since: Mutex<Option<Instant>>,
-    last_error: Mutex<Option<String>>,
     /// Set as the lease is revoked or lost: the holder stops writing at once.
     revoked: Arc<AtomicBool>,
 }
@@ -73,13 +72,12 @@ impl Shared {
 /// or its loss (the session expired), ends it.
 struct LeaseContext {
     shared: Arc<Shared>,
-    /// The client's errors, for its first contact with the broker.
+    /// The client's errors (the standby reports the last one).
     health: HealthContext,
 }
 
 impl ClientContext for LeaseContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        *self.shared.last_error.lock().expect("not poisoned") = Some(format!("{error}: {reason}"));
         self.health.error(error, reason);
     }
 }
@@ -106,6 +104,7 @@ impl ConsumerContext for LeaseContext {
 /// lease up at once.
 pub struct Lease {
     shared: Arc<Shared>,
+    health: Arc<Health>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -132,15 +131,7 @@ impl Lease {
                 health: health.clone(),
             })
             .context("cannot create the lease consumer")?;
-        let serve = || serve_consumer(&consumer);
-        first_contact(
-            consumer.client(),
-            &health.0,
-            &serve,
-            settings,
-            None,
-            ANSWER_WITHIN,
-        )?;
+        consumer_first_contact(&consumer, &health.0, settings, None, ANSWER_WITHIN)?;
         super::ensure_topics(settings, &[(lease.topic.as_str(), 1)])
             .with_context(|| format!("cannot create the lease topic {}", lease.topic))?;
         let partitions = consumer
@@ -172,6 +163,7 @@ impl Lease {
         *shared.since.lock().expect("not poisoned") = Some(Instant::now());
         Ok(Lease {
             shared,
+            health: health.0,
             stop,
             thread: Some(thread),
         })
@@ -203,7 +195,7 @@ impl Lease {
 
     /// The last error of the lease client (an unreachable broker, …).
     pub fn last_error(&self) -> Option<String> {
-        self.shared.last_error.lock().expect("not poisoned").clone()
+        self.health.last_error()
     }
 
     /// Waits until the lease is held (true), or `give_up` says to stop waiting (false).

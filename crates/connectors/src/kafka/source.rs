@@ -23,7 +23,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use super::arrivals::Arrivals;
 use super::batch::{c_topic, BatchQueue};
 use super::ends::PartitionEnds;
-use super::health::{first_contact, serve_consumer, Health, HealthContext};
+use super::health::{consumer_first_contact, Health, HealthContext};
 use super::settings::KafkaSettings;
 
 /// Where reading starts when nothing says otherwise.
@@ -503,14 +503,8 @@ pub(super) fn partition_count(
     topic: &str,
 ) -> anyhow::Result<usize> {
     let health = &consumer.context().0;
-    let metadata = first_contact(
-        consumer.client(),
-        health,
-        &|| serve_consumer(consumer),
-        settings,
-        Some(topic),
-        CONNECT_TIMEOUT,
-    )?;
+    let metadata =
+        consumer_first_contact(consumer, health, settings, Some(topic), CONNECT_TIMEOUT)?;
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
         bail!("topic {topic} not found on {}", settings.bootstrap_servers);
     };
