@@ -2,9 +2,20 @@
 # Runs every check the project promises: formatting, lints, and the whole test suite, including
 # the integration tests against a real Apache Kafka broker and a real HDFS (each started here if
 # it is not running, and stopped again at the end) and the Parquet interop tests (pyarrow, DuckDB).
-# Usage: scripts/test.sh [extra cargo test arguments]
+# Usage: scripts/test.sh [--repeat N] [extra cargo test arguments]
+#   --repeat N  runs the test suite N times (fmt, clippy and the services once), going on after a
+#               failed round, and fails if any round failed: to catch tests that fail only now
+#               and then, e.g. under load (`stress-ng --cpu 2 &` beside it).
+# After every round it checks that no process the tests started (processors, generators,
+# chromedriver and its Chromium) is still running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+rounds=1
+if [ "${1:-}" = --repeat ]; then
+  rounds=${2:?--repeat needs a count}
+  shift 2
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -45,5 +56,47 @@ echo "== promtool test rules (deploy/prometheus)"
 promtool check rules deploy/prometheus/ratings-stream-alerts.yml
 (cd deploy/prometheus && promtool test rules ratings-stream-alerts.test.yml)
 
-echo "== cargo test"
-cargo test --workspace --locked "$@"
+# Processes the tests start, which end with their test: this build's processors and
+# generators, chromedriver and the Chromium it drives.
+leftovers() {
+  pgrep -a -f "$PWD/target/debug/ratings-stream( |$)|chromedriver --port=|--enable-automation" || true
+}
+
+# Fails, naming them (and ending them), when any of those outlived the suite; one that is
+# ending may take a moment.
+check_no_leftovers() {
+  local left
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    left=$(leftovers)
+    [ -z "$left" ] && { echo "no process left behind by the tests"; return 0; }
+    sleep 1
+  done
+  echo "error: processes started by the tests are still running:" >&2
+  echo "$left" >&2
+  echo "$left" | awk '{print $1}' | xargs -r kill -9 2>/dev/null || true
+  return 1
+}
+
+failed=0
+for round in $(seq 1 "$rounds"); do
+  if [ "$rounds" -gt 1 ]; then
+    echo "== cargo test (round $round of $rounds)"
+  else
+    echo "== cargo test"
+  fi
+  started_at=$SECONDS
+  if cargo test --workspace --locked "$@"; then
+    status=passed
+  else
+    status=failed
+    failed=$((failed + 1))
+  fi
+  check_no_leftovers || { status="$status, processes left"; failed=$((failed + 1)); }
+  if [ "$rounds" -gt 1 ]; then
+    echo "== round $round of $rounds: $status in $((SECONDS - started_at)) s"
+  fi
+done
+if [ "$failed" -gt 0 ]; then
+  echo "error: $failed failure(s) in $rounds round(s)" >&2
+  exit 1
+fi

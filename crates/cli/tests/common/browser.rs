@@ -1,17 +1,20 @@
 //! A headless Chromium driven through chromedriver (WebDriver), for the dashboard's browser
 //! tests: both are Debian's packages (`chromium`, `chromium-driver`), started per test.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-/// A browser session and the chromedriver serving it; both stop when dropped.
+use super::process::{spawn, Spawned};
+
+/// A browser session and the chromedriver serving it (Chromium in its process group); both
+/// stop when dropped.
 pub struct Browser {
     runtime: tokio::runtime::Runtime,
     client: Option<Client>,
-    driver: Child,
+    driver: Spawned,
 }
 
 /// A free port on 127.0.0.1 (released at once for the process that will bind it).
@@ -32,12 +35,12 @@ impl Browser {
     /// The same, with more Chromium flags (e.g. `--force-dark-mode`: the system prefers dark).
     pub fn start_with(flags: &[&str]) -> Browser {
         let port = free_port();
-        let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or("chromedriver".into()))
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver runs (Debian package chromium-driver; scripts/test.sh needs it)");
+        let driver = spawn(
+            Command::new(std::env::var("CHROMEDRIVER").unwrap_or("chromedriver".into()))
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -189,7 +192,6 @@ impl Drop for Browser {
         if let Some(client) = self.client.take() {
             let _ = self.runtime.block_on(client.close());
         }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        self.driver.kill();
     }
 }

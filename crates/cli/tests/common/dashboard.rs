@@ -2,14 +2,15 @@
 //! them to a topic of the test broker, and `ratings-stream dashboard` as a child process.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::ClientConfig;
 use serde_json::{json, Value};
 
-use super::{bootstrap, temp_dir, unique_name};
+use super::process::{spawn, Spawned};
+use super::{bootstrap, ratings_stream, temp_dir, unique_name};
 
 /// The token of the tests that set one (ignored by a dashboard without one).
 pub const TOKEN: &str = "t0ken";
@@ -94,7 +95,7 @@ impl Records {
 
 /// A `ratings-stream dashboard` process.
 pub struct DashboardProcess {
-    pub child: Child,
+    pub child: Spawned,
     pub url: String,
     pub log: PathBuf,
 }
@@ -115,12 +116,12 @@ impl DashboardProcess {
     /// Runs `ratings-stream` with `args` (a command serving a dashboard); waits for its URL.
     pub fn spawn(args: &[&str]) -> DashboardProcess {
         let log = temp_dir(&unique_name("dashboard")).join("dashboard.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let child = spawn(
+            ratings_stream()
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap()),
+        );
         let url = url_in_log(&log, Duration::from_secs(30));
         DashboardProcess { child, url, log }
     }
@@ -166,15 +167,7 @@ impl DashboardProcess {
 
     /// Kills the process at once (SIGKILL).
     pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for DashboardProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
     }
 }
 

@@ -3,14 +3,18 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use ratings_connectors::kafka::ensure_topics;
 use ratings_connectors::storage::Storage;
 
-use super::{binary, bootstrap, comparable, kafka_settings, read_topic, temp_dir, OutputTopics};
+use super::process::{spawn, Spawned};
+use super::{
+    binary, bootstrap, comparable, kafka_settings, ratings_stream, read_topic, temp_dir,
+    OutputTopics,
+};
 
 /// 2023-11-14T22:13:00Z.
 pub const B: i64 = 1_699_999_980;
@@ -71,25 +75,26 @@ impl Outputs {
         args
     }
 
-    /// Runs the processor until the input is read to its end.
-    pub fn run_to_end(&self, input: &str) {
+    /// Runs the processor until the input is read to its end; its log.
+    pub fn run_to_end(&self, input: &str) -> String {
         let args = self.args(input, &["--exit-at-end"]);
-        binary(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let out = binary(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
     /// Starts the processor in the background, its log appended to `log`.
-    pub fn spawn(&self, input: &str, log: &std::path::Path, extra: &[&str]) -> Child {
+    pub fn spawn(&self, input: &str, log: &std::path::Path, extra: &[&str]) -> Spawned {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .unwrap();
-        Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-            .args(self.args(input, extra))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap()
+        spawn(
+            ratings_stream()
+                .args(self.args(input, extra))
+                .stdout(Stdio::null())
+                .stderr(log),
+        )
     }
 }
 
@@ -120,14 +125,14 @@ pub fn generate_args(count: u64, rate: u32, per_second: u32, seed: u64) -> Vec<S
 
 /// Starts `generate`: `count` records at 2,500/s, event time 100× faster than the clock,
 /// 2% late and 1% malformed.
-pub fn start_generator(topic: &str, count: u64) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args(generate_args(count, 2500, 25, 11))
-        .args(["--ratings-topic", topic])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+pub fn start_generator(topic: &str, count: u64) -> Spawned {
+    spawn(
+        ratings_stream()
+            .args(generate_args(count, 2500, 25, 11))
+            .args(["--ratings-topic", topic])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
 }
 
 pub fn env_or(name: &str, default: u64) -> u64 {
@@ -286,10 +291,7 @@ pub fn run_once(outputs: &Outputs, input: &str, extra: &[&str]) -> std::process:
     let mut args = outputs.args(input, &["--exit-at-end", "--summary-file"]);
     args.push(outputs.dir.join("summary.json").display().to_string());
     args.extend(extra.iter().map(|s| s.to_string()));
-    Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args(&args)
-        .output()
-        .unwrap()
+    ratings_stream().args(&args).output().unwrap()
 }
 
 pub fn records_in(outputs: &Outputs) -> u64 {
@@ -357,10 +359,11 @@ pub fn run_through_outage(
     outage: impl FnOnce(u16, u32),
 ) -> String {
     let log = tested.dir.join("processor.log");
-    let mut generator = start_generator(input, count);
     let processor = tested.spawn(input, &log, &["--metrics-address", "127.0.0.1:0"]);
     let within = std::time::Duration::from_secs(180);
     let port = super::metrics_port(&log, within);
+    // the input flows once the processor is up: the outage meets it busy, whatever its start took
+    let mut generator = start_generator(input, count);
     wait_until(
         port,
         "ratings_stream_records_in_total",
@@ -368,7 +371,7 @@ pub fn run_through_outage(
         within,
     );
     outage(port, processor.id());
-    assert!(generator.wait().unwrap().success(), "generate failed");
+    assert!(generator.wait().success(), "generate failed");
     wait_for_no_lag(port, within);
     let text = super::stop_with_sigterm(processor, &log);
     tested.run_to_end(input);

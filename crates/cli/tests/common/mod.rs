@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod dashboard;
 pub mod eos;
+pub mod process;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,12 +15,16 @@ use std::time::{Duration, Instant};
 use ratings_connectors::kafka::{KafkaSettings, KafkaSource, Start, StartFrom};
 use serde_json::Value;
 
+/// `ratings-stream` as a command of the test: it dies with the test (see [`process`]).
+pub fn ratings_stream() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ratings-stream"));
+    process::dies_with_test(&mut command);
+    command
+}
+
 /// Runs `ratings-stream` with `args` (its exit status not checked).
 pub fn output_of(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ratings-stream"))
-        .args(args)
-        .output()
-        .expect("binary runs")
+    ratings_stream().args(args).output().expect("binary runs")
 }
 
 /// Runs `ratings-stream` with `args` and asserts that it succeeds.
@@ -41,6 +46,11 @@ pub fn storage_run<'a>(input: &'a Path, storage: &'a str, extra: &[&'a str]) -> 
     args.extend_from_slice(extra);
     args
 }
+
+/// How long a command that must fail fast (a misconfiguration, a refused credential, a host
+/// that does not resolve) may take at most, on a machine however busy: far below the minutes
+/// or the forever that a client retrying the same cause would take.
+pub const FAILS_FAST: Duration = Duration::from_secs(60);
 
 /// The event time the generated test inputs start at: 2025-10-29T18:30:00Z.
 pub const GENERATED_START: i64 = 1_761_762_600;
@@ -229,6 +239,35 @@ pub fn metrics_port(log: &Path, within: Duration) -> u16 {
     }
 }
 
+/// Waits until the log file at `path` satisfies `ready`; returns its text, or fails naming
+/// `what` with the log.
+pub fn wait_for_log(
+    path: &Path,
+    within: Duration,
+    what: &str,
+    ready: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if ready(&text) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} within {within:?}: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until the log file at `path` contains `text`.
+pub fn wait_for_text(path: &Path, text: &str, within: Duration) -> String {
+    wait_for_log(path, within, &format!("no {text:?}"), |log| {
+        log.contains(text)
+    })
+}
+
 /// Scrapes `/metrics` on `port` until it contains `needle`; returns that body.
 pub fn wait_for_metric(port: u16, needle: &str, within: std::time::Duration) -> String {
     let deadline = std::time::Instant::now() + within;
@@ -247,9 +286,9 @@ pub fn wait_for_metric(port: u16, needle: &str, within: std::time::Duration) -> 
 
 /// Stops a processor by SIGTERM, as an operator would, asserts that it exits cleanly, and
 /// returns its log (its standard error went to `log`).
-pub fn stop_with_sigterm(child: std::process::Child, log: &Path) -> String {
+pub fn stop_with_sigterm(child: process::Spawned, log: &Path) -> String {
     signal("-TERM", child.id());
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output();
     let stderr = std::fs::read_to_string(log).unwrap_or_default();
     assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
     stderr
@@ -337,4 +376,27 @@ pub fn service_script(service: &str, action: &str) {
         .status()
         .unwrap();
     assert!(status.success(), "scripts/{service}.sh {action} failed");
+}
+
+/// A shared service (`kafka`, `hdfs`) that a test stopped: started again when this is dropped,
+/// however the test ends, so that a failure leaves it running for the tests after it.
+pub struct ServiceAway {
+    service: &'static str,
+}
+
+impl ServiceAway {
+    /// Stops `service` (`scripts/<service>.sh stop`).
+    pub fn stop(service: &'static str) -> ServiceAway {
+        service_script(service, "stop");
+        ServiceAway { service }
+    }
+
+    /// Starts it again now.
+    pub fn start(self) {}
+}
+
+impl Drop for ServiceAway {
+    fn drop(&mut self) {
+        service_script(self.service, "start");
+    }
 }

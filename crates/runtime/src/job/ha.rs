@@ -33,9 +33,6 @@ use crate::telemetry::prometheus::Metrics;
 const WARM_CHECK: Duration = Duration::from_secs(2);
 /// How often a standby looks at the lease.
 const LOOK: Duration = Duration::from_millis(20);
-/// How long a member whose job failed waits to hear whether it still holds the lease: more
-/// than a heartbeat (at most 500 ms).
-const NEWS: Duration = Duration::from_secs(2);
 
 /// Runs the job whenever this member holds the lease, until asked to stop (or the input ends,
 /// with `exit_at_end`); the summary of the last time it was active.
@@ -103,7 +100,7 @@ pub fn run(
             // fenced, or failing because the lease went (a paused former holder woke up in
             // the middle of its recovery while the new holder wrote the checkpoint): not this
             // member's job any more
-            Err(error) if fenced(&error) || lost(&lease) => {
+            Err(error) if fenced(&error) || lost(&lease, ha.session_timeout) => {
                 tracing::warn!("high availability: {error:#}; standing by");
             }
             Err(error) => return Err(error),
@@ -112,12 +109,14 @@ pub fn run(
     }
 }
 
-/// Whether the lease is lost, or turns out to be within [`NEWS`]: a member that was paused
-/// learns that it lost the lease at its next heartbeat, which may come after its job failed.
-fn lost(lease: &Lease) -> bool {
+/// Whether the lease is lost, or turns out to be within the session timeout: a member that
+/// was paused learns that it lost the lease at its next heartbeat (every 500 ms), which may
+/// come after its job failed — and later still on a busy machine, but within a session, or
+/// its session would have expired.
+fn lost(lease: &Lease, session: Duration) -> bool {
     let asked = Instant::now();
     while lease.held() {
-        if asked.elapsed() >= NEWS {
+        if asked.elapsed() >= session {
             return false;
         }
         std::thread::sleep(LOOK);
