@@ -137,6 +137,9 @@ impl Partition {
         };
         match message.error() {
             Some(KafkaError::PartitionEOF(_)) => {
+                // the end is past what no record is delivered at: commit markers, aborted
+                // transactions' records (read_committed skips them)
+                self.position = self.position.max(message.offset());
                 self.at_end = true;
                 self.answered = true;
                 Ok(Found::Event)
