@@ -35,13 +35,22 @@ fn writes_everything_once_hdfs_is_back() {
             .args(common::storage_run(&input, &base, &extra))
             .stderr(std::fs::File::create(&log).unwrap()),
     );
-    // HDFS comes back once the processor has found it away, however long that took
-    common::wait_for_log(
-        &log,
-        Duration::from_secs(180),
-        "no outage reported",
-        reports_outage,
-    );
+    // HDFS comes back once a write failed and was reported (the start-up probe found it
+    // away before that: either way, retried), however long that took
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    while !reports_a_failed_write(&std::fs::read_to_string(&log).unwrap_or_default()) {
+        let exited = processor.try_wait();
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            exited.is_none(),
+            "exited {exited:?} while HDFS was away: {said}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no retry reported: {said}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     away.start();
     let status = processor.wait();
     let stderr = std::fs::read_to_string(&log).unwrap();
@@ -94,15 +103,15 @@ fn an_hdfs_outage_changes_no_exactly_once_output() {
         std::thread::sleep(Duration::from_secs(5));
         away.start();
     });
-    assert!(reports_outage(&log), "the outage is reported: {log}");
+    assert!(
+        reports_a_failed_write(&log),
+        "the outage is reported: {log}"
+    );
 }
 
-/// Whether a processor's log reports a storage that failed and is retried: a write that
-/// failed (`storage: … failed …; retrying in 1.2s`), or the start-up probe that found it
-/// away (`storage … did not answer within 10 s; retrying as it is used`, or `… is not usable
-/// yet (…); retrying as it is used`) — which one depends on when HDFS went.
-fn reports_outage(log: &str) -> bool {
-    log.lines().any(|l| {
-        l.contains("storage") && (l.contains("retrying in") || l.contains("retrying as it is used"))
-    })
+/// Whether a processor's log reports a write that failed and is retried
+/// (`storage: storage … failed: …; retrying in 1.2s (attempt 1)`).
+fn reports_a_failed_write(log: &str) -> bool {
+    log.lines()
+        .any(|l| l.contains("storage: ") && l.contains("retrying in"))
 }
