@@ -37,20 +37,18 @@ fn writes_everything_once_hdfs_is_back() {
     );
     // HDFS comes back once a write failed and was reported (the start-up probe found it
     // away before that: either way, retried), however long that took
-    let deadline = std::time::Instant::now() + Duration::from_secs(180);
-    while !reports_a_failed_write(&std::fs::read_to_string(&log).unwrap_or_default()) {
-        let exited = processor.try_wait();
+    common::poll(Duration::from_secs(180), || {
         let said = std::fs::read_to_string(&log).unwrap_or_default();
+        if reports_a_failed_write(&said) {
+            return Ok(());
+        }
+        let exited = processor.try_wait();
         assert!(
             exited.is_none(),
             "exited {exited:?} while HDFS was away: {said}"
         );
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no retry reported: {said}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        Err(format!("no retry reported: {said}"))
+    });
     away.start();
     let status = processor.wait();
     let stderr = std::fs::read_to_string(&log).unwrap();

@@ -8,7 +8,7 @@
 //! turns.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 use common::eos::{
@@ -55,8 +55,7 @@ fn a_standby_without_the_broker_says_so_and_takes_over_once_it_is_back() {
     let log = tested.dir.join("standby.log");
     let mut standby = tested.spawn(&input, &log, &["--exit-at-end"]);
     // it says why it cannot take over, again and again, and stays a standby meanwhile
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    common::poll(Duration::from_secs(120), || {
         let said = std::fs::read_to_string(&log).unwrap_or_default();
         assert!(standby.try_wait().is_none(), "the standby exited: {said}");
         assert!(!said.contains("high availability: active"), "{said}");
@@ -65,22 +64,19 @@ fn a_standby_without_the_broker_says_so_and_takes_over_once_it_is_back() {
             .filter(|l| l.contains("cannot take over") && l.contains(&common::bootstrap()))
             .count();
         if retries >= 2 {
-            break;
+            Ok(())
+        } else {
+            Err(format!("it never said why twice: {said}"))
         }
-        assert!(Instant::now() < deadline, "it never said why twice: {said}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    });
     away.start();
 
     // the broker is back: it takes the lease and reads the input to its end
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = standby.try_wait() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "still running");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = common::poll(Duration::from_secs(120), || {
+        standby
+            .try_wait()
+            .ok_or_else(|| "still running".to_string())
+    });
     let said = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(status.success(), "{said}");
     assert!(said.contains("high availability: active"), "{said}");

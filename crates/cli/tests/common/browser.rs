@@ -166,24 +166,22 @@ impl Browser {
         what: &str,
         ready: impl Fn(&str) -> bool,
     ) -> String {
-        let deadline = Instant::now() + within;
-        loop {
+        super::poll(within, || {
             let text = self.text(css);
             if ready(&text) {
-                return text;
+                Ok(text)
+            } else {
+                Err(format!("{what}: {css} shows {text:?}"))
             }
-            assert!(Instant::now() < deadline, "{what}: {css} shows {text:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        })
     }
 
     /// Waits until `script` returns `true`.
     pub fn wait_script(&self, script: &str, within: Duration, what: &str) {
-        let deadline = Instant::now() + within;
-        while self.script(script) != Value::Bool(true) {
-            assert!(Instant::now() < deadline, "{what} ({script})");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        super::poll(within, || match self.script(script) {
+            Value::Bool(true) => Ok(()),
+            other => Err(format!("{what} ({script}): {other}")),
+        });
     }
 }
 

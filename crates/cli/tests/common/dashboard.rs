@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::ClientConfig;
@@ -133,16 +133,14 @@ impl DashboardProcess {
         what: &str,
         ready: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + within;
-        loop {
+        super::poll(within, || {
             let (_, status) = self.get_json(&format!("/api/status?token={TOKEN}"));
             if ready(&status) {
-                return status;
+                return Ok(status);
             }
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            assert!(Instant::now() < deadline, "{what}: {status}\n{log}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            Err(format!("{what}: {status}\n{log}"))
+        })
     }
 
     /// GET `path` (with the query) and its status and body.
@@ -173,18 +171,13 @@ impl DashboardProcess {
 
 /// The dashboard URL its log names (`dashboard: http://…/`).
 fn url_in_log(log: &Path, within: Duration) -> String {
-    let deadline = Instant::now() + within;
-    loop {
+    super::poll(within, || {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(url) = text.lines().find_map(|l| l.split("dashboard: ").nth(1)) {
-            return url.trim_end_matches("?token=…").trim().to_string();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no dashboard URL in the log: {text}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        text.lines()
+            .find_map(|l| l.split("dashboard: ").nth(1))
+            .map(|url| url.trim_end_matches("?token=…").trim().to_string())
+            .ok_or_else(|| format!("no dashboard URL in the log: {text}"))
+    })
 }
 
 /// A GET with an optional `Authorization` header: status and body (any status).

@@ -310,15 +310,10 @@ pub fn metric(port: u16, name: &str) -> f64 {
 
 /// Waits until the metric reaches `at_least`.
 pub fn wait_until(port: u16, name: &str, at_least: f64, within: std::time::Duration) {
-    let deadline = std::time::Instant::now() + within;
-    while metric(port, name) < at_least {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{name} stayed below {at_least}: {}",
-            metric(port, name)
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    super::poll(within, || match metric(port, name) {
+        reached if reached >= at_least => Ok(()),
+        below => Err(format!("{name} stayed below {at_least}: {below}")),
+    });
 }
 
 /// Waits until the processor has read everything: no consumer lag in two readings of the

@@ -219,22 +219,26 @@ pub fn scrape(port: u16) -> String {
 /// The port a processor started with `--metrics-address 127.0.0.1:0` bound, read from the
 /// banner in its log file (waits for it): no race for a port between two processes.
 pub fn metrics_port(log: &Path, within: Duration) -> u16 {
-    let deadline = Instant::now() + within;
-    loop {
+    poll(within, || {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        let port = text
-            .lines()
+        text.lines()
             .filter(|l| l.contains("prometheus"))
             .find_map(|l| l.split("http://127.0.0.1:").nth(1))
             .and_then(|rest| rest.split('/').next())
-            .and_then(|digits| digits.parse().ok());
-        if let Some(port) = port {
-            return port;
+            .and_then(|digits| digits.parse().ok())
+            .ok_or_else(|| format!("no metrics address in the log: {text}"))
+    })
+}
+
+/// Looks every 100 ms until `look` finds what it looks for; fails with what it said last once
+/// `within` has passed.
+pub fn poll<T>(within: Duration, mut look: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match look() {
+            Ok(found) => return found,
+            Err(last) => assert!(Instant::now() < deadline, "within {within:?}: {last}"),
         }
-        assert!(
-            Instant::now() < deadline,
-            "no metrics address in the log: {text}"
-        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -247,18 +251,14 @@ pub fn wait_for_log(
     what: &str,
     ready: impl Fn(&str) -> bool,
 ) -> String {
-    let deadline = Instant::now() + within;
-    loop {
+    poll(within, || {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         if ready(&text) {
-            return text;
+            Ok(text)
+        } else {
+            Err(format!("{what}: {text}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what} within {within:?}: {text}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    })
 }
 
 /// Waits until the log file at `path` contains `text`.
@@ -269,19 +269,15 @@ pub fn wait_for_text(path: &Path, text: &str, within: Duration) -> String {
 }
 
 /// Scrapes `/metrics` on `port` until it contains `needle`; returns that body.
-pub fn wait_for_metric(port: u16, needle: &str, within: std::time::Duration) -> String {
-    let deadline = std::time::Instant::now() + within;
-    loop {
+pub fn wait_for_metric(port: u16, needle: &str, within: Duration) -> String {
+    poll(within, || {
         let body = scrape(port);
         if body.contains(needle) {
-            return body;
+            Ok(body)
+        } else {
+            Err(format!("never saw {needle:?} in /metrics:\n{body}"))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never saw {needle:?} in /metrics:\n{body}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    })
 }
 
 /// Stops a processor by SIGTERM, as an operator would, asserts that it exits cleanly, and
