@@ -252,9 +252,7 @@ impl Storage {
     /// A probe that failed for a cause that may pass: a failed attempt like any other (counted
     /// in the health, so metrics and the summary show the outage), retried as it is used.
     fn note_unusable(&self, what: String) {
-        let mut health = self.health.lock().expect("storage health");
-        health.retries += 1;
-        health.last_error = Some(format!("storage {} {what}", self.url));
+        self.count_failure(format!("storage {} {what}", self.url));
         tracing::warn!("storage {} {what}; retrying as it is used", self.url);
     }
 
@@ -436,13 +434,16 @@ impl Storage {
     }
 
     fn note_retry(&self, error: &anyhow::Error, pause: Duration) {
+        let attempt = self.count_failure(format!("{error:#}"));
+        tracing::warn!("storage: {error:#}; retrying in {pause:.1?} (attempt {attempt})");
+    }
+
+    /// Counts a failed attempt in the health, with its error; the failures so far.
+    fn count_failure(&self, error: String) -> u64 {
         let mut health = self.health.lock().expect("storage health");
         health.retries += 1;
-        health.last_error = Some(format!("{error:#}"));
-        tracing::warn!(
-            "storage: {error:#}; retrying in {pause:.1?} (attempt {})",
-            health.retries
-        );
+        health.last_error = Some(error);
+        health.retries
     }
 }
 
