@@ -7,6 +7,7 @@
 //! <dir>/state/<epoch>     the processor's state at that point (binary)
 //! <dir>/rows/<epoch>      rows the open Parquet files received during the epoch (binary)
 //! <dir>/staging/<epoch>-<n> the epoch's finished files, moved into place once it commits
+//! <dir>/claims/<epoch>    the incarnation that numbers an epoch so (created only if absent)
 //! <dir>/commits/<epoch>   the epoch's outputs are committed (JSON); written with the next
 //!                         epoch's files (or when the processor stops), so it costs the
 //!                         commit no file creation of its own
@@ -17,7 +18,13 @@
 //! its body, and is published atomically ([`Storage::publish`]). An epoch counts as committed
 //! once its commit record exists; one with offsets but none (the newest after a stop, or one a
 //! crash interrupted) is *pending*, and its consumer-group tag in Kafka decides it on restart
-//! (`ratings-runtime`'s recovery). A damaged, truncated or missing file, or one from a newer format, is an
+//! (`ratings-runtime`'s recovery).
+//!
+//! Epoch numbers are claimed before any file of the epoch is written: a processor creates
+//! `claims/<epoch>` with its incarnation, and only the one that created it writes that epoch's
+//! files. Two incarnations running at once (with high availability, a paused lease holder that
+//! wakes up after its successor recovered from the same epoch) so never write over each
+//! other's files; the loser numbers its epoch with the next free number. A damaged, truncated or missing file, or one from a newer format, is an
 //! error that names the file: the store never silently falls back to an older epoch or a fresh
 //! start.
 
@@ -26,7 +33,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::storage::Storage;
+use crate::storage::{Created, Storage};
 
 /// The format this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -125,6 +132,7 @@ enum Kind {
     State,
     Rows,
     Commit,
+    Claim,
 }
 
 impl Kind {
@@ -135,6 +143,7 @@ impl Kind {
             Kind::Offsets => "offsets",
             Kind::State => "state",
             Kind::Commit => "commits",
+            Kind::Claim => "claims",
         }
     }
 
@@ -146,6 +155,7 @@ impl Kind {
             Kind::Offsets => "offsets",
             Kind::State => "state",
             Kind::Commit => "commit",
+            Kind::Claim => "claim",
         }
     }
 }
@@ -167,6 +177,8 @@ pub struct EpochFiles<'a> {
     pub offsets: &'a EpochOffsets,
     /// The commit record of the previous epoch, if it is still to be written.
     pub previous_commit: Option<CommitRecord>,
+    /// The number to claim for the epoch after this one (for the incarnation in `offsets`).
+    pub next_epoch: u64,
 }
 
 /// A checkpoint file: the `RSCKPT` header line (version, kind, checksum, length), then `body`.
@@ -216,25 +228,52 @@ impl CheckpointStore {
 
     /// The checkpoint's metadata, created (with a new id) when there is none yet.
     pub fn open_or_create(&self) -> anyhow::Result<CheckpointMetadata> {
-        if self.storage.exists(&self.path(Kind::Metadata, 0))? {
-            let body = self.read(Kind::Metadata, 0)?;
-            return serde_json::from_slice(&body).map_err(|e| {
-                CheckpointError::Damaged {
-                    path: format!("{}/metadata", self.location()),
-                    reason: format!("not valid metadata JSON: {e}"),
-                }
-                .into()
-            });
+        if !self.storage.exists(&self.path(Kind::Metadata, 0))? {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let metadata = CheckpointMetadata {
+                id: format!("{:016x}", fastrand::u64(..)),
+                created_at_millis: now.as_millis() as i64,
+            };
+            let body = serde_json::to_vec_pretty(&metadata)?;
+            // of two processors creating the checkpoint at once, one writes the id and the
+            // other reads it
+            let (path, bytes) = self.file(Kind::Metadata, 0, &body);
+            if self.storage.create(&path, bytes)? == Created::New {
+                return Ok(metadata);
+            }
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let metadata = CheckpointMetadata {
-            id: format!("{:016x}", fastrand::u64(..)),
-            created_at_millis: now.as_millis() as i64,
-        };
-        self.write(Kind::Metadata, 0, &serde_json::to_vec_pretty(&metadata)?)?;
-        Ok(metadata)
+        self.read_json(Kind::Metadata, 0, "not valid metadata JSON")
+    }
+
+    /// Claims epoch number `epoch` for `incarnation`: `true` when it is this incarnation's
+    /// (now, or by an earlier call), `false` when another incarnation holds it.
+    pub fn claim(&self, epoch: u64, incarnation: &str) -> anyhow::Result<bool> {
+        let (path, bytes) = self.file(Kind::Claim, epoch, incarnation.as_bytes());
+        let found = self.storage.create(&path, bytes.clone())?;
+        Ok(claimed(found, &bytes))
+    }
+
+    /// Claims the first epoch number from `from` on that no other incarnation holds; returns
+    /// it and the numbers passed over (another's).
+    pub fn claim_first_free(
+        &self,
+        from: u64,
+        incarnation: &str,
+    ) -> anyhow::Result<(u64, Vec<u64>)> {
+        let mut passed = Vec::new();
+        let mut epoch = from;
+        while !self.claim(epoch, incarnation)? {
+            tracing::warn!(
+                "checkpoint: epoch {epoch} is claimed by another processor (one that ran at the \
+                 same time, fenced now); numbering this one's next epoch {}",
+                epoch + 1
+            );
+            passed.push(epoch);
+            epoch += 1;
+        }
+        Ok((epoch, passed))
     }
 
     /// Records the processor now running the job.
@@ -376,7 +415,10 @@ impl CheckpointStore {
     /// the open files, the state and the offsets record — and the previous epoch's commit
     /// record. On HDFS each new file waits ~0.5 s for the NameNode, so the files are written
     /// together: one wait per epoch.
-    pub fn seal(&self, epoch: EpochFiles<'_>) -> anyhow::Result<()> {
+    ///
+    /// The epoch after it is claimed at the same time ([`CheckpointStore::claim`]): returns
+    /// whether [`EpochFiles::next_epoch`] is this incarnation's.
+    pub fn seal(&self, epoch: EpochFiles<'_>) -> anyhow::Result<bool> {
         let id = epoch.offsets.epoch;
         let mut files: Vec<(String, Vec<u8>)> = (epoch.staged.into_iter().enumerate())
             .map(|(index, bytes)| (self.staging_path(id, index), bytes))
@@ -391,7 +433,10 @@ impl CheckpointStore {
             let body = serde_json::to_vec_pretty(&record)?;
             files.push(self.file(Kind::Commit, record.epoch, &body));
         }
-        self.storage.publish_all(files)
+        let incarnation = epoch.offsets.incarnation.as_deref().unwrap_or_default();
+        let claim = self.file(Kind::Claim, epoch.next_epoch, incarnation.as_bytes());
+        let found = self.storage.publish_all_and_create(files, claim.clone())?;
+        Ok(claimed(found, &claim.1))
     }
 
     /// Records where the input stands at the end of an epoch.
@@ -502,8 +547,8 @@ impl CheckpointStore {
         Ok(Restored { offsets, state })
     }
 
-    /// Deletes every epoch older than the newest `keep` committed ones, except the rows of
-    /// epochs from `rows_needed_from` on (open Parquet files are rebuilt from them); an old
+    /// Deletes every epoch older than the newest `keep` committed ones, except the rows and
+    /// claims of epochs from `rows_needed_from` on (open Parquet files are rebuilt from them); an old
     /// epoch that never committed (written by a fenced predecessor) goes with its staged files.
     /// Returns how many epochs went.
     pub fn prune(&self, keep: usize, rows_needed_from: u64) -> anyhow::Result<usize> {
@@ -527,10 +572,14 @@ impl CheckpointStore {
             }
             removed += 1;
         }
+        // a claim stays as long as the rows: a number another incarnation could claim again
+        // is one whose files nobody reads any more
         let rows_kept_from = rows_needed_from.min(oldest_kept);
-        for epoch in self.epochs(Kind::Rows)? {
-            if epoch < rows_kept_from {
-                self.storage.delete(&self.path(Kind::Rows, epoch))?;
+        for kind in [Kind::Rows, Kind::Claim] {
+            for epoch in self.epochs(kind)? {
+                if epoch < rows_kept_from {
+                    self.storage.delete(&self.path(kind, epoch))?;
+                }
             }
         }
         Ok(removed)
@@ -570,6 +619,14 @@ impl CheckpointStore {
             }
         }
         Ok(text)
+    }
+}
+
+/// Whether a claim's file, as [`Storage::create`] found it, is `ours`.
+fn claimed(found: Created, ours: &[u8]) -> bool {
+    match found {
+        Created::New => true,
+        Created::Existing(bytes) => bytes == ours,
     }
 }
 

@@ -21,7 +21,7 @@ use anyhow::{bail, Context};
 use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 /// First and largest pause between two attempts of a failed storage operation.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(30));
@@ -97,6 +97,15 @@ fn storage_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub struct StorageHealth {
     pub retries: u64,
     pub last_error: Option<String>,
+}
+
+/// What [`Storage::create`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// The file was not there: it is now, with the given contents.
+    New,
+    /// A file was there already, with these contents; it was left as it was.
+    Existing(Vec<u8>),
 }
 
 /// Where output files go.
@@ -280,12 +289,14 @@ impl Storage {
     /// Publishes several files at once, each like [`Storage::publish`]: on HDFS every new file
     /// waits ~0.5 s for the NameNode to complete it, a wait the files now share.
     pub fn publish_all(&self, files: Vec<(String, Vec<u8>)>) -> anyhow::Result<()> {
+        self.runtime.block_on(self.publishing_all(files))
+    }
+
+    async fn publishing_all(&self, files: Vec<(String, Vec<u8>)>) -> anyhow::Result<()> {
         let writes = files
             .into_iter()
             .map(|(relative, bytes)| async move { self.publish_retrying(&relative, bytes).await });
-        self.runtime
-            .block_on(futures::future::try_join_all(writes))
-            .map(|_| ())
+        futures::future::try_join_all(writes).await.map(|_| ())
     }
 
     async fn publish_retrying(&self, relative: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
@@ -307,27 +318,68 @@ impl Storage {
         .await
     }
 
+    /// Creates a file at `relative` only if there is none yet (atomically: of two writers,
+    /// exactly one creates it), retrying like [`Storage::publish`]. A file already there is
+    /// returned to the caller, who tells its own (an earlier attempt that failed late) from
+    /// another writer's by the contents.
+    pub fn create(&self, relative: &str, bytes: Vec<u8>) -> anyhow::Result<Created> {
+        self.runtime.block_on(self.create_retrying(relative, bytes))
+    }
+
+    /// Publishes `files` like [`Storage::publish_all`] and, at the same time, creates `new`
+    /// like [`Storage::create`]: one round of writes.
+    pub fn publish_all_and_create(
+        &self,
+        files: Vec<(String, Vec<u8>)>,
+        new: (String, Vec<u8>),
+    ) -> anyhow::Result<Created> {
+        let creating = self.create_retrying(&new.0, new.1);
+        let (created, ()) = self.runtime.block_on(futures::future::try_join(
+            creating,
+            self.publishing_all(files),
+        ))?;
+        Ok(created)
+    }
+
+    async fn create_retrying(&self, relative: &str, bytes: Vec<u8>) -> anyhow::Result<Created> {
+        let limit = Duration::from_secs(10 + (bytes.len() >> 20) as u64);
+        let payload = PutPayload::from(bytes);
+        let target = self.path(relative);
+        self.retry(limit, || async {
+            let only_new = PutOptions::from(PutMode::Create);
+            let Err(error) = self
+                .store
+                .put_opts(&target, payload.clone(), only_new)
+                .await
+            else {
+                return Ok(Created::New);
+            };
+            // the file is there (not every store says so in the error: HDFS's rename may not):
+            // another writer's, or this one's from an attempt that failed late
+            match self.store.get(&target).await {
+                Ok(found) => Ok(Created::Existing(found.bytes().await?.to_vec())),
+                Err(_) => Err(error),
+            }
+        })
+        .await
+    }
+
     /// Moves a file to `to` (replacing it), retrying like [`Storage::publish`]. Returns
     /// `false`, doing nothing, when `from` does not exist (an earlier attempt moved it).
     pub fn rename(&self, from: &str, to: &str) -> anyhow::Result<bool> {
         let (source, target) = (self.path(from), self.path(to));
-        let moved = std::cell::Cell::new(true);
         let renaming = self.retry(Duration::from_secs(30), || async {
             let Err(error) = self.store.rename(&source, &target).await else {
-                return Ok(());
+                return Ok(true);
             };
             // an earlier attempt may have moved it before failing (timed out); HDFS reports a
             // missing source as a generic error, so ask
             match self.store.head(&source).await {
-                Err(object_store::Error::NotFound { .. }) => {
-                    moved.set(false);
-                    Ok(())
-                }
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
                 _ => Err(error),
             }
         });
-        self.runtime.block_on(renaming)?;
-        Ok(moved.get())
+        self.runtime.block_on(renaming)
     }
 
     /// Whether a file exists.
@@ -405,15 +457,15 @@ impl Storage {
 
     /// Runs `operation` until it succeeds, sleeping with exponential backoff and jitter between
     /// attempts; every failure is counted and reported. A permanent failure is an error at once.
-    async fn retry<F, Fut>(&self, limit: Duration, mut operation: F) -> anyhow::Result<()>
+    async fn retry<T, F, Fut>(&self, limit: Duration, mut operation: F) -> anyhow::Result<T>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<(), object_store::Error>>,
+        Fut: std::future::Future<Output = Result<T, object_store::Error>>,
     {
         let mut pause = BACKOFF.0;
         loop {
             let error = match tokio::time::timeout(limit, operation()).await {
-                Ok(Ok(())) => return Ok(()),
+                Ok(Ok(done)) => return Ok(done),
                 Ok(Err(error)) if is_permanent(&error) => {
                     return Err(PermanentStorageError {
                         url: self.url.clone(),

@@ -211,3 +211,70 @@ fn the_latest_epoch_is_read_while_another_processor_commits_and_prunes() {
     assert!(reads > 10, "{reads} reads only");
     assert!(!dir.join("state/1").exists());
 }
+
+#[test]
+fn an_epoch_number_belongs_to_the_incarnation_that_claimed_it_first() {
+    let (store, _) = store("claims");
+    assert!(store.claim(5, "aaaa").unwrap());
+    assert!(
+        store.claim(5, "aaaa").unwrap(),
+        "a second claim of its own is no loss"
+    );
+    assert!(!store.claim(5, "bbbb").unwrap());
+    assert_eq!(store.claim_first_free(5, "bbbb").unwrap(), (6, vec![5]));
+    assert!(!store.claim(6, "aaaa").unwrap());
+}
+
+#[test]
+fn of_two_processors_claiming_the_same_numbers_at_once_exactly_one_wins_each() {
+    let (store, _) = store("claims-race");
+    let store = Arc::new(store);
+    let claimer = |incarnation: &'static str| {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || {
+            (1..=100)
+                .filter(|epoch| store.claim(*epoch, incarnation).unwrap())
+                .collect::<Vec<u64>>()
+        })
+    };
+    let (a, b) = (claimer("aaaa"), claimer("bbbb"));
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    let mut all: Vec<u64> = a.iter().chain(&b).copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, (1..=100).collect::<Vec<_>>(), "a: {a:?}, b: {b:?}");
+}
+
+#[test]
+fn sealing_an_epoch_claims_the_next_and_says_when_another_holds_it() {
+    let (store, _) = store("seal-claim");
+    let seal = |epoch: u64, incarnation: &str| {
+        let mut offsets = offsets(epoch);
+        offsets.incarnation = Some(incarnation.into());
+        store.seal(EpochFiles {
+            staged: Vec::new(),
+            rows: None,
+            state: b"state".to_vec(),
+            offsets: &offsets,
+            previous_commit: None,
+            next_epoch: epoch + 1,
+        })
+    };
+    assert!(seal(1, "aaaa").unwrap());
+    assert!(store.claim(3, "bbbb").unwrap());
+    assert!(!seal(2, "aaaa").unwrap(), "epoch 3 is bbbb's");
+    // the epoch itself was written all the same
+    assert_eq!(store.read_offsets(2).unwrap().epoch, 2);
+}
+
+#[test]
+fn pruning_keeps_the_claims_of_epochs_whose_rows_are_kept() {
+    let (store, dir) = store("prune-claims");
+    for epoch in 1..=5 {
+        assert!(store.claim(epoch, "aaaa").unwrap());
+        write_epoch(&store, epoch, true);
+    }
+    store.prune(1, 3).unwrap();
+    assert!(!dir.join("claims/2").exists());
+    assert!(dir.join("claims/3").exists());
+    assert!(!store.claim(3, "bbbb").unwrap());
+}

@@ -8,8 +8,9 @@
 //!
 //! 1. *seal*: finished files are staged in the checkpoint as `staging/N-<n>`; the rows the
 //!    still-open Parquet files received go to `rows/N`; the engine and Parquet state to
-//!    `state/N`; the input offsets, watermark and list of staged files to `offsets/N` — all
-//!    written at once (on HDFS each new file waits ~0.5 s for the NameNode);
+//!    `state/N`; the input offsets, watermark and list of staged files to `offsets/N`; the
+//!    next epoch's number is claimed (`claims/N+1`, or the next free one) — all written at
+//!    once (on HDFS each new file waits ~0.5 s for the NameNode);
 //! 2. *commit point*: the input offsets join the Kafka transaction (committed to the consumer
 //!    group, tagged `<checkpoint id>:N`), and the transaction commits;
 //! 3. *finalize*: the staged files are moved into place; the next epoch opens with a new
@@ -87,7 +88,7 @@ enum Phase {
     /// Records go into the epoch's transaction.
     Open { records: u64, since: Instant },
     /// The epoch's checkpoint files are written; it waits for Kafka to commit it.
-    Sealed(Sealed),
+    Sealed(Box<Sealed>),
 }
 
 impl Default for Phase {
@@ -105,6 +106,8 @@ struct Sealed {
     since: Instant,
     offsets: EpochOffsets,
     parquet: Option<ParquetState>,
+    /// The number the epoch after it has (claimed while sealing).
+    next_epoch: u64,
     /// The next Kafka step.
     next: Step,
     /// That step, running on its thread, if started, and since when.
@@ -211,7 +214,7 @@ impl Coordinator {
             Phase::Sealed(sealed) => sealed,
             Phase::Open { records, since } => {
                 match self.seal(pipeline, positions, records, since, force) {
-                    Ok(Some(sealed)) => sealed,
+                    Ok(Some(sealed)) => Box::new(sealed),
                     Ok(None) => return Ok(Commit::Empty),
                     Err(error) => {
                         self.phase = Phase::Open { records, since };
@@ -234,7 +237,7 @@ impl Coordinator {
             }
         }
         let (committed, kafka_done) = (self.epoch, Instant::now());
-        self.finalize(sealed, pipeline)?;
+        self.finalize(*sealed, pipeline)?;
         tracing::debug!(
             "epoch {committed} committed: sealed in {:?}, Kafka steps {:?}, finalized in {:?}",
             sealed_at - started,
@@ -290,21 +293,37 @@ impl Coordinator {
         // the engine's snapshot is in `state_bytes` now: not held twice while the files are
         // written (hundreds of MB at a very high cardinality)
         state.engine = Vec::new();
-        self.store.seal(EpochFiles {
+        let next_epoch = self.epoch + 1;
+        let claimed = self.store.seal(EpochFiles {
             staged,
             rows,
             state: state_bytes,
             offsets: &offsets,
             previous_commit: self.owed.clone(),
+            next_epoch,
         })?;
         self.owed = None;
         Ok(Some(Sealed {
             since,
             offsets,
             parquet: state.parquet,
+            next_epoch: if claimed {
+                next_epoch
+            } else {
+                self.claim_after(next_epoch)?
+            },
             next: Step::AddOffsets,
             running: None,
         }))
+    }
+
+    /// Another incarnation claimed `taken`, the number this one's next epoch was to have
+    /// (see [`CheckpointStore::claim`]): the first free one after it, the others left out.
+    fn claim_after(&mut self, taken: u64) -> anyhow::Result<u64> {
+        let (epoch, passed) = self.store.claim_first_free(taken + 1, &self.incarnation)?;
+        self.skipped.push(taken);
+        self.skipped.extend(passed);
+        Ok(epoch)
     }
 
     /// The commit point: input offsets into the transaction, then the transaction committed.
@@ -397,7 +416,7 @@ impl Coordinator {
             committed_at_millis: now_millis(),
         });
         self.prune(sealed.parquet.as_ref());
-        self.epoch += 1;
+        self.epoch = sealed.next_epoch;
         self.begin(pipeline)
     }
 

@@ -123,6 +123,9 @@ impl Recovered {
             skipped.push(restored + 1);
         }
         let incarnation = super::new_incarnation();
+        let (epoch, passed) =
+            store.claim_first_free(restored + 1 + u64::from(!fresh), &incarnation)?;
+        skipped.extend(passed);
         store.write_owner(&Owner {
             incarnation: incarnation.clone(),
             host: host_name(),
@@ -136,7 +139,7 @@ impl Recovered {
                 kafka,
                 checkpoint_id: id,
                 topic: plan.topic.to_string(),
-                epoch: restored + 1 + u64::from(!fresh),
+                epoch,
                 incarnation,
                 skipped,
                 timeouts: plan.timeouts,

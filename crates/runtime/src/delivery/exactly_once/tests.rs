@@ -725,30 +725,24 @@ fn a_fenced_predecessors_late_epoch_is_never_committed_nor_read_back() {
     let world = World::new();
     let mut successor = zombie_writes_after_a_takeover(&world);
     successor.read(&[4]);
-    assert_eq!(successor.commit().unwrap(), Commit::Done(4));
-    drop(successor); // a crash after epoch 4; epoch 3's commit record came with it
+    // the zombie claimed epoch 4 while sealing its epoch 2: the successor's next is 5
+    assert_eq!(successor.commit().unwrap(), Commit::Done(5));
+    drop(successor); // a crash after epoch 5; epoch 3's commit record came with it
     assert_eq!(world.store().committed_epochs().unwrap(), [1, 3]);
-    assert_eq!(world.store().pending_epochs().unwrap(), [4]);
+    assert_eq!(world.store().pending_epochs().unwrap(), [5]);
 
     let mut again = world.start().unwrap();
-    assert_eq!(again.restored, Some(4));
-    assert_eq!(again.coordinator.epoch(), 6);
-    assert_eq!(world.store().committed_epochs().unwrap(), [1, 3, 4]);
-    // the open raw file is rebuilt from epochs 1, 3 and 4 only: the zombie's rows of epoch 2
+    assert_eq!(again.restored, Some(5));
+    assert_eq!(again.coordinator.epoch(), 7);
+    assert_eq!(world.store().committed_epochs().unwrap(), [1, 3, 5]);
+    // the open raw file is rebuilt from epochs 1, 3 and 5 only: the zombie's rows of epoch 2
     // are still in the checkpoint, and not read
     assert!(world.storage.exists("checkpoint/rows/2").unwrap());
-    let outputs = super::recovery::committed_outputs(&world.store())
-        .unwrap()
-        .unwrap();
-    let rows: usize = outputs
-        .unpublished
-        .iter()
-        .filter(|d| d.dataset == 0)
-        .flat_map(|d| ratings_connectors::parquet::decode(&d.parquet).unwrap())
-        .map(|b| b.num_rows())
-        .sum();
-    assert_eq!(rows, 3, "the ratings of epochs 1, 3 and 4");
-    assert_eq!(outputs.epoch, 4);
+    assert_eq!(
+        unpublished_raw_rows(&world),
+        3,
+        "the ratings of epochs 1, 3 and 5"
+    );
 
     // pruning removes the zombie's epoch with everything it wrote
     for second in [5, 6, 7] {
@@ -769,4 +763,64 @@ fn a_fenced_predecessors_late_epoch_is_never_committed_nor_read_back() {
 /// The default limits on records.
 fn limits() -> crate::pipeline::RecordLimits {
     crate::pipeline::RecordLimits::of(&crate::config::EngineSettings::default())
+}
+
+/// The ratings in the raw rows a restart would rebuild its open files from.
+fn unpublished_raw_rows(world: &World) -> usize {
+    let outputs = super::recovery::committed_outputs(&world.store())
+        .unwrap()
+        .unwrap();
+    outputs
+        .unpublished
+        .iter()
+        .filter(|d| d.dataset == 0)
+        .flat_map(|d| ratings_connectors::parquet::decode(&d.parquet).unwrap())
+        .map(|b| b.num_rows())
+        .sum()
+}
+
+/// Two processors recover from the same committed epoch at once (with high availability: a
+/// paused lease holder wakes up and recovers after its successor did): both would number the
+/// same next epoch. The one Kafka fenced writes that epoch's files after the holder wrote
+/// its own — none of the holder's files may be replaced, and a restart rebuilds the open
+/// files from the holder's rows only.
+#[test]
+fn two_processors_recovering_at_once_never_write_the_same_epochs_files() {
+    let world = World::new();
+    let mut first = world.start().unwrap();
+    first.read(&[0]);
+    assert_eq!(first.commit().unwrap(), Commit::Done(1));
+    drop(first);
+
+    let mut zombie = world.start().unwrap();
+    let mut holder = world.start().unwrap();
+    assert_eq!((zombie.restored, holder.restored), (Some(1), Some(1)));
+    assert_ne!(zombie.coordinator.epoch(), holder.coordinator.epoch());
+
+    holder.read(&[1]);
+    let Commit::Done(held) = holder.commit().unwrap() else {
+        panic!("the holder's epoch did not commit");
+    };
+    let holders = world.store().read_offsets(held).unwrap();
+
+    // the zombie wakes up with more ratings, writes its epoch's files; Kafka refuses it
+    zombie.read(&[2, 3, 4]);
+    world.kafka.fail(Op::AddOffsets, TxnErrorKind::Fatal, false);
+    let error = zombie.commit().unwrap_err();
+    assert!(error.is::<Fenced>(), "{error:#}");
+    assert_eq!(world.store().read_offsets(held).unwrap(), holders);
+
+    holder.read(&[5]);
+    assert!(matches!(holder.commit().unwrap(), Commit::Done(_)));
+    drop(holder); // a crash
+    let again = world.start().unwrap();
+    assert_eq!(
+        again.next_offset, 3,
+        "the ratings of the first and the holder's two epochs"
+    );
+    assert_eq!(
+        unpublished_raw_rows(&world),
+        3,
+        "the zombie's ratings are not read back"
+    );
 }
