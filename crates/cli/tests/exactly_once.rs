@@ -227,3 +227,61 @@ fn stall_and_compare(options: &[&'static str]) {
         "{log}"
     );
 }
+
+/// What keeps two processors that run at once (a paused lease holder that wakes up) from
+/// writing over each other's epoch files: an epoch number is claimed by creating a file only
+/// if none is there. On a local folder and the test HDFS, two claimers trying each number at
+/// the same moment win it exactly once between them; on the S3 endpoint they take turns (moto
+/// checks `If-None-Match` and then writes, so two requests at the same moment can both pass
+/// there — AWS S3 makes conditional writes atomic). Everywhere, a claim is its creator's for good.
+#[test]
+fn an_epoch_number_is_claimed_once_on_every_storage() {
+    use ratings_connectors::checkpoint::CheckpointStore;
+    use ratings_connectors::storage::Storage;
+    use std::sync::{Arc, Barrier};
+
+    let folder = format!("claims-{}-{}", std::process::id(), fastrand::u32(..));
+    let local = common::temp_dir(&folder);
+    let hdfs = std::env::var("HDFS_URL").expect("HDFS_URL is not set: run scripts/test.sh");
+    let s3 = std::env::var("S3_URL").expect("S3_URL is not set: run scripts/test.sh");
+    let storages = [
+        (format!("file://{}", local.display()), true),
+        (format!("{hdfs}/{folder}"), true),
+        (format!("{s3}/{folder}"), false),
+    ];
+    for (url, at_once) in storages {
+        let storage = Arc::new(Storage::open(&url).unwrap());
+        let store = Arc::new(CheckpointStore::new(storage, "checkpoint"));
+        let together = Arc::new(Barrier::new(if at_once { 2 } else { 1 }));
+        let claimer = |incarnation: &'static str| {
+            let (store, together) = (Arc::clone(&store), Arc::clone(&together));
+            std::thread::spawn(move || {
+                (1..=20)
+                    .filter(|epoch| {
+                        together.wait(); // both try each number at the same moment
+                        store.claim(*epoch, incarnation).unwrap()
+                    })
+                    .collect::<Vec<u64>>()
+            })
+        };
+        let first = claimer("aaaa");
+        let (a, b) = if at_once {
+            let second = claimer("bbbb");
+            (first.join().unwrap(), second.join().unwrap())
+        } else {
+            let a = first.join().unwrap();
+            (a, claimer("bbbb").join().unwrap())
+        };
+        let mut all: Vec<u64> = a.iter().chain(&b).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (1..=20).collect::<Vec<_>>(), "{url}: a {a:?}, b {b:?}");
+        let (mine, theirs) = if a.contains(&1) {
+            ("aaaa", "bbbb")
+        } else {
+            ("bbbb", "aaaa")
+        };
+        assert!(store.claim(1, mine).unwrap(), "{url}");
+        assert!(!store.claim(1, theirs).unwrap(), "{url}");
+        store.reset().unwrap();
+    }
+}

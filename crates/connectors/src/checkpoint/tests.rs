@@ -229,11 +229,15 @@ fn an_epoch_number_belongs_to_the_incarnation_that_claimed_it_first() {
 fn of_two_processors_claiming_the_same_numbers_at_once_exactly_one_wins_each() {
     let (store, _) = store("claims-race");
     let store = Arc::new(store);
+    let together = Arc::new(std::sync::Barrier::new(2));
     let claimer = |incarnation: &'static str| {
-        let store = Arc::clone(&store);
+        let (store, together) = (Arc::clone(&store), Arc::clone(&together));
         std::thread::spawn(move || {
             (1..=100)
-                .filter(|epoch| store.claim(*epoch, incarnation).unwrap())
+                .filter(|epoch| {
+                    together.wait(); // both try each number at the same moment
+                    store.claim(*epoch, incarnation).unwrap()
+                })
                 .collect::<Vec<u64>>()
         })
     };
