@@ -518,21 +518,21 @@ impl CheckpointStore {
 
     /// The last committed epoch's offsets and state, or `None` for an empty store. An epoch
     /// pruned while it is read (another processor committed newer ones meanwhile, e.g. the
-    /// holder of the high-availability lease) is no error: the newest one is read instead.
+    /// holder of the high-availability lease) is no error: the newest one is read instead, as
+    /// often as it happens — each time, the other processor has made progress, and however
+    /// slow this reader is, it reads an epoch whole once the other pauses or keeps it longer.
     pub fn latest(&self) -> anyhow::Result<Option<Restored>> {
-        let mut attempts = 0;
         loop {
             let Some(epoch) = self.committed_epochs()?.last().copied() else {
                 return Ok(None);
             };
             match self.restore(epoch) {
                 Ok(restored) => return Ok(Some(restored)),
-                Err(error) if attempts < 10 && self.committed_epochs()?.last() > Some(&epoch) => {
+                Err(error) if self.committed_epochs()?.last() > Some(&epoch) => {
                     tracing::info!(
                         "checkpoint: {error:#}; epoch {epoch} was pruned meanwhile (another \
                          processor committed newer epochs): reading the newest one"
                     );
-                    attempts += 1;
                 }
                 Err(error) => return Err(error),
             }
