@@ -467,6 +467,15 @@ fn live_mode_serves_prometheus_metrics_and_stops_cleanly_on_sigterm() {
         )),
         "{body}"
     );
+    assert_prometheus_reads_without_warnings(&body);
+    let openmetrics = common::scrape_with(
+        port,
+        "Accept: application/openmetrics-text; version=1.0.0\r\n",
+    );
+    assert!(
+        openmetrics.contains("application/openmetrics-text") && openmetrics.ends_with("# EOF\n"),
+        "{openmetrics}"
+    );
     let stderr = stop_with_sigterm(child, &log);
     assert!(stderr.contains("progress: "), "{stderr}");
     assert!(stderr.contains("processed 52 records"), "{stderr}");
@@ -635,4 +644,35 @@ fn a_transactionally_written_input_is_read_to_its_end_past_its_commit_markers() 
         "every final window readable while the processor runs"
     );
     stop_with_sigterm(child, &log);
+}
+
+/// `promtool check metrics` (Prometheus' own text parser and linter) finds nothing to say of a
+/// `/metrics` answer (headers and body).
+fn assert_prometheus_reads_without_warnings(answer: &str) {
+    use std::io::Write;
+    let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package; .ci/run installs it)");
+    promtool
+        .stdin
+        .take()
+        .expect("promtool's stdin")
+        .write_all(body.as_bytes())
+        .unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(
+        checked.status.success() && said.trim().is_empty(),
+        "promtool: {said}\n{body}"
+    );
 }

@@ -71,12 +71,14 @@ pub fn run(config: &JobConfig, stop: &AtomicBool) -> anyhow::Result<Summary> {
         }
         Input::Kafka(kafka) => {
             let metrics = Arc::new(Metrics::default());
-            let metrics_at = match &config.telemetry.metrics_address {
-                None => "off".to_string(),
-                Some(address) => {
-                    format!("http://{}/metrics", serve(Arc::clone(&metrics), address)?)
-                }
+            // serves until the job ends
+            let metrics_server = match &config.telemetry.metrics_address {
+                None => None,
+                Some(address) => Some(serve(Arc::clone(&metrics), address)?),
             };
+            let metrics_at = metrics_server
+                .as_ref()
+                .map_or("off".into(), |s| format!("http://{}/metrics", s.address()));
             lines.extend(job::kafka::banner_lines(
                 config,
                 kafka,

@@ -204,13 +204,19 @@ impl OutputTopics {
     }
 }
 
-/// The body of `GET /metrics` on `port` (empty if nothing answers).
+/// The answer to `GET /metrics` on `port` (empty if nothing answers).
 pub fn scrape(port: u16) -> String {
+    scrape_with(port, "")
+}
+
+/// The same, with more header lines (each ending in CRLF).
+pub fn scrape_with(port: u16, headers: &str) -> String {
     use std::io::{Read, Write};
     let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
         return String::new();
     };
-    let _ = stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    let request = format!("GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n{headers}\r\n");
+    let _ = stream.write_all(request.as_bytes());
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
     response

@@ -14,6 +14,7 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 use ratings_connectors::kafka::Health;
 use ratings_connectors::storage::Storage;
+use ratings_httpd::{Limits, Method, Request, Response, Server};
 
 use super::latency::OutputLatency;
 use super::Reading;
@@ -302,30 +303,55 @@ fn add_by_reason(totals: &mut Vec<(String, u64)>, counts: &[(String, u64)]) {
     }
 }
 
-/// Serves `GET /metrics` on `address` from a background thread; returns the bound address.
-pub fn serve(metrics: Arc<Metrics>, address: &str) -> anyhow::Result<String> {
-    let server = tiny_http::Server::http(address)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("cannot listen on {address} for /metrics"))?;
-    let bound = server.server_addr().to_string();
-    std::thread::Builder::new()
-        .name("metrics-http".into())
-        .spawn(move || {
-            for request in server.incoming_requests() {
-                let response = if request.url() == "/metrics" {
-                    let header = tiny_http::Header::from_bytes(
-                        "Content-Type",
-                        "text/plain; version=0.0.4; charset=utf-8",
-                    )
-                    .expect("valid header");
-                    tiny_http::Response::from_string(metrics.encode()).with_header(header)
-                } else {
-                    tiny_http::Response::from_string("see /metrics\n").with_status_code(404)
-                };
-                let _ = request.respond(response);
+/// Serves `GET /metrics` on `address` from a background thread, within the limits of
+/// [`ratings_httpd`], until the returned server is dropped. A scraper that asks for OpenMetrics
+/// (Prometheus does) gets it; any other client gets the Prometheus text format.
+pub fn serve(metrics: Arc<Metrics>, address: &str) -> anyhow::Result<Server> {
+    let answer = move |request: Request| match (&request.method, request.path.as_str()) {
+        (&Method::GET | &Method::HEAD, "/metrics") => {
+            let text = metrics.encode();
+            let accept = request.header("accept").unwrap_or_default();
+            if accept.contains("application/openmetrics-text") {
+                Response::new(200, OPENMETRICS, text)
+            } else {
+                Response::new(200, TEXT_FORMAT, text_format(&text))
             }
-        })?;
-    Ok(bound)
+        }
+        _ => Response::text(404, "see /metrics\n"),
+    };
+    ratings_httpd::serve("metrics-http", address, Limits::default(), answer)
+        .with_context(|| format!("cannot listen on {address} for /metrics"))
+}
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The Prometheus text format of an OpenMetrics exposition: a counter's help and type name its
+/// samples (`x_total`), and the lines the older format lacks (`# UNIT`, `# EOF`) are left out.
+fn text_format(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut text = String::with_capacity(openmetrics.len() + 16 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let described = ["# HELP ", "# TYPE "].into_iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match described {
+            Some(renamed) => text += &renamed,
+            None => text += line,
+        }
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]
@@ -352,6 +378,14 @@ mod tests {
         });
         health.note_error("broker down");
         let text = metrics.encode();
+        let older = text_format(&text);
+        assert!(older.contains("# HELP ratings_stream_records_in_total Input records read\n"));
+        assert!(older.contains("# TYPE ratings_stream_records_in_total counter\n"));
+        assert!(older.contains("# TYPE ratings_stream_active gauge\n"));
+        assert!(
+            text.ends_with("# EOF\n") && !older.contains("# EOF"),
+            "{older}"
+        );
         assert_eq!(
             value(&text, "ratings_stream_records_in_total"),
             Some(10.0),
@@ -398,5 +432,42 @@ mod tests {
             text.contains("ratings_stream_records_invalid_total{reason=\"invalid_json\"} 3"),
             "{text}"
         );
+    }
+
+    /// `GET /metrics` with `accept` on a real server on 127.0.0.1: the whole answer.
+    fn scrape(server: &Server, accept: &str) -> String {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(server.address()).unwrap();
+        let request =
+            format!("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{accept}\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    #[test]
+    fn prometheus_gets_openmetrics_and_other_clients_the_text_format() {
+        let metrics = Arc::new(Metrics::default());
+        let server = serve(Arc::clone(&metrics), "127.0.0.1:0").unwrap();
+        let prometheus = scrape(
+            &server,
+            "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5\r\n",
+        );
+        assert!(
+            prometheus.contains("content-type: application/openmetrics-text"),
+            "{prometheus}"
+        );
+        assert!(prometheus.ends_with("# EOF\n"), "{prometheus}");
+        let curl = scrape(&server, "");
+        assert!(
+            curl.contains("content-type: text/plain; version=0.0.4"),
+            "{curl}"
+        );
+        assert!(
+            curl.contains("# TYPE ratings_stream_records_in_total counter"),
+            "{curl}"
+        );
+        assert!(!curl.contains("# EOF"), "{curl}");
     }
 }
