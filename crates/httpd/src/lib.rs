@@ -39,7 +39,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use guarded::Guarded;
-pub use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+pub use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 pub use hyper::{Method, StatusCode};
 pub use message::{Body, Request, Response, StreamSender};
 

@@ -5,20 +5,19 @@
 //! seconds) answers the windows that end in the range, with the sequence number of the history
 //! at that moment: live pushes after that number continue it without a gap.
 
-use std::io::Cursor;
 use std::sync::Arc;
 
+use ratings_httpd::{header, Response};
 use serde::Serialize;
-use tiny_http::Response;
 
 use super::query::Query;
-use super::{error, header, json_response};
+use super::{error, json_response};
 use crate::alerts::{Alert, Silence, Transition};
 use crate::board::{now_seconds, Board, FeedStatus};
 use crate::scrape::EndpointView;
 use crate::window::{Kind, Window, HISTOGRAM_BINS};
 
-type Body = Response<Cursor<Vec<u8>>>;
+type Body = Response;
 
 /// Parameters of the window queries.
 const WINDOW_PARAMETERS: [&str; 5] = ["type", "range", "from", "to", "token"];
@@ -147,9 +146,11 @@ pub fn windows_csv(board: &Board, query: &Query) -> Result<Body, Failure> {
         selected.from,
         selected.to
     );
-    Ok(Response::from_data(csv_text(&selected.windows))
-        .with_header(header("Content-Type", "text/csv; charset=utf-8"))
-        .with_header(header("Content-Disposition", &name)))
+    Ok(
+        Response::new(200, "text/csv; charset=utf-8", csv_text(&selected.windows))
+            .with_header(header::CONTENT_DISPOSITION, &name)
+            .with_header(header::CACHE_CONTROL, "no-store"),
+    )
 }
 
 /// The CSV columns: the window's scalar fields, one per histogram bin, the lists as JSON.

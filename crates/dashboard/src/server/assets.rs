@@ -1,11 +1,7 @@
 //! The page and its script and style, embedded in the binary (no CDN, no build step: the
 //! charts are SVG drawn by the script).
 
-use std::io::Cursor;
-
-use tiny_http::Response;
-
-use super::header;
+use ratings_httpd::{header, Response};
 
 /// Path, content type, content.
 const ASSETS: [(&str, &str, &str); 3] = [
@@ -27,16 +23,15 @@ const ASSETS: [(&str, &str, &str); 3] = [
 ];
 
 /// The asset at `path`, if there is one.
-pub fn find(path: &str) -> Option<Response<Cursor<Vec<u8>>>> {
+pub fn find(path: &str) -> Option<Response> {
     let path = if path == "/index.html" { "/" } else { path };
     let (_, content_type, content) = ASSETS.iter().find(|(p, _, _)| *p == path)?;
     Some(
-        Response::from_data(content.as_bytes().to_vec())
-            .with_header(header("Content-Type", content_type))
-            .with_header(header("Cache-Control", "no-cache"))
-            .with_header(header(
-                "Content-Security-Policy",
-                "default-src 'self'; style-src 'self'; img-src 'self' data:",
-            )),
+        Response::new(200, content_type, content.as_bytes())
+            .with_header(header::CACHE_CONTROL, "no-cache")
+            .with_header(
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+            ),
     )
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tiny_http::Request;
+use ratings_httpd::{header, HeaderName, Request, Response, StreamSender};
 
 use super::error;
 use super::query::Query;
@@ -27,11 +27,7 @@ static STREAMS: AtomicUsize = AtomicUsize::new(0);
 
 /// Where a stream starts: the page's last event, if it names one.
 fn resume_point(request: &Request, query: &Query) -> Option<(String, u64)> {
-    let last_id = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Last-Event-ID"))
-        .map(|h| h.value.as_str().to_string());
+    let last_id = request.header("last-event-id").map(str::to_string);
     let named = match (query.get("instance"), query.get("after")) {
         (Some(instance), Some(after)) => Some(format!("{instance}:{after}")),
         _ => None,
@@ -41,33 +37,69 @@ fn resume_point(request: &Request, query: &Query) -> Option<(String, u64)> {
     Some((instance.to_string(), seq.parse().ok()?))
 }
 
-/// Serves `GET /api/events` on a thread of its own.
-pub fn stream(board: Arc<Board>, request: Request, query: &Query) {
+/// Answers `GET /api/events`: a stream fed by a thread of its own.
+pub fn stream(board: Arc<Board>, request: &Request, query: &Query) -> Response {
     if STREAMS.fetch_add(1, Ordering::SeqCst) >= MAX_STREAMS {
         STREAMS.fetch_sub(1, Ordering::SeqCst);
-        let _ = request.respond(error(503, "too many live streams"));
-        return;
+        return too_many();
     }
-    let resume = resume_point(&request, query);
+    let resume = resume_point(request, query);
+    let (response, sender) = Response::stream(200, "text/event-stream", 16);
     let spawned = std::thread::Builder::new()
         .name("dashboard-live".into())
         .spawn(move || {
-            let mut writer = request.into_writer();
-            let _ = push(&board, &mut writer, resume);
+            let _ = push(&board, &mut Chunks::new(sender), resume);
             STREAMS.fetch_sub(1, Ordering::SeqCst);
         });
     if spawned.is_err() {
         STREAMS.fetch_sub(1, Ordering::SeqCst);
+        return too_many();
+    }
+    response
+        .with_header(header::CACHE_CONTROL, "no-store")
+        .with_header(HeaderName::from_static("x-accel-buffering"), "no")
+}
+
+/// 503: the live streams are all taken; the browser tries again later.
+fn too_many() -> Response {
+    error(503, "too many live streams").with_header(header::RETRY_AFTER, "5")
+}
+
+/// What the stream's thread writes: sent to the client at each flush.
+struct Chunks {
+    sender: StreamSender,
+    pending: Vec<u8>,
+}
+
+impl Chunks {
+    fn new(sender: StreamSender) -> Chunks {
+        Chunks {
+            sender,
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl Write for Chunks {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.pending.is_empty() || self.sender.send(std::mem::take(&mut self.pending)) {
+            return Ok(());
+        }
+        Err(std::io::Error::new(
+            std::io::ErrorKind::BrokenPipe,
+            "the page went away",
+        ))
     }
 }
 
 /// Writes the stream until the page goes away.
 fn push(board: &Board, out: &mut dyn Write, resume: Option<(String, u64)>) -> std::io::Result<()> {
-    write!(
-        out,
-        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n\
-         Connection: close\r\nX-Accel-Buffering: no\r\n\r\nretry: {RETRY_MILLIS}\n\n"
-    )?;
+    write!(out, "retry: {RETRY_MILLIS}\n\n")?;
     let mut seen = match resume {
         Some((instance, seq)) if instance == board.instance() => seq,
         other => {
