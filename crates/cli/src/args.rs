@@ -145,6 +145,15 @@ pub struct DashboardAccessArgs {
         conflicts_with = "token"
     )]
     pub token_file: Option<PathBuf>,
+    /// A host name the dashboard answers to (repeatable), when it is reached by a name other
+    /// than an IP address or localhost; any other name is refused (DNS rebinding).
+    #[arg(
+        long = "dashboard-allowed-host",
+        value_name = "NAME",
+        env = "RATINGS_DASHBOARD_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
 }
 
 /// What the dashboard watches besides the windows.
@@ -554,6 +563,8 @@ pub struct DemoArgs {
     /// given.
     #[arg(long, default_value = DEMO_DASHBOARD)]
     pub dashboard: String,
+    #[command(flatten)]
+    pub access: DashboardAccessArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

@@ -93,6 +93,7 @@ pub fn start(
 ) -> anyhow::Result<Running> {
     let access = Access {
         token: token(access)?,
+        allowed_hosts: access.allowed_hosts.clone(),
     };
     let running = serve(board, listen, access.clone())?;
     if ratings_dashboard::server::requires_token_warning(&running.address, &access) {

@@ -49,7 +49,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         malformed_fraction: args.malformed_fraction,
         ..GeneratorConfig::default()
     };
-    let dashboard = serve_dashboard(&args.dashboard)?;
+    let dashboard = serve_dashboard(&args.dashboard, &args.access)?;
     let duration = match (&dashboard, args.duration) {
         (_, Some(duration)) => duration,
         (Some(_), None) => Duration::MAX,
@@ -148,7 +148,10 @@ fn duration_text(duration: Duration) -> String {
 
 /// The demo's dashboard on `listen` ("off": none); when the default address is taken, on a
 /// free port.
-fn serve_dashboard(listen: &str) -> anyhow::Result<Option<(Arc<Board>, Running)>> {
+fn serve_dashboard(
+    listen: &str,
+    access: &DashboardAccessArgs,
+) -> anyhow::Result<Option<(Arc<Board>, Running)>> {
     if listen == "off" {
         return Ok(None);
     }
@@ -163,14 +166,10 @@ fn serve_dashboard(listen: &str) -> anyhow::Result<Option<(Arc<Board>, Running)>
         f.backfilled = true;
     });
     ratings_dashboard::watch::spawn(Arc::clone(&board), Duration::from_secs(5))?;
-    let access = DashboardAccessArgs {
-        token: None,
-        token_file: None,
-    };
-    let running = match crate::dashboard::start(Arc::clone(&board), listen, &access) {
+    let running = match crate::dashboard::start(Arc::clone(&board), listen, access) {
         Err(error) if listen == DEMO_DASHBOARD => {
             tracing::warn!("{error:#}; using a free port");
-            crate::dashboard::start(Arc::clone(&board), "127.0.0.1:0", &access)?
+            crate::dashboard::start(Arc::clone(&board), "127.0.0.1:0", access)?
         }
         other => other?,
     };

@@ -41,6 +41,26 @@ impl Request {
         }
     }
 
+    /// A request from 127.0.0.1 without headers or body (to test handlers with).
+    pub fn local(method: Method, path: &str) -> Request {
+        Request {
+            method,
+            path: path.to_string(),
+            query: None,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            peer: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+
+    /// The same request with a header added (a name or value that is not valid is left out).
+    pub fn with_header(mut self, name: &str, value: &str) -> Request {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::from_str(value)) {
+            self.headers.append(name, value);
+        }
+        self
+    }
+
     /// A header's value, if present and text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)?.to_str().ok()

@@ -6,6 +6,7 @@
 
 mod api;
 mod assets;
+mod guard;
 mod live;
 mod query;
 
@@ -24,6 +25,8 @@ pub struct Access {
     /// When set, every request but the page's assets needs it: `Authorization: Bearer TOKEN`,
     /// or `token=TOKEN` in the query (the browser's live stream cannot send headers).
     pub token: Option<String>,
+    /// Host names the dashboard answers to besides addresses and `localhost` (see [`guard`]).
+    pub allowed_hosts: Vec<String>,
 }
 
 /// A running server; it stops when dropped.
@@ -64,6 +67,9 @@ pub fn requires_token_warning(address: &SocketAddr, access: &Access) -> bool {
 
 /// Answers one request.
 fn handle(board: &Arc<Board>, access: &Access, request: Request) -> Response {
+    if let Some((status, message)) = guard::refuse(&request, &access.allowed_hosts) {
+        return error(status, &message);
+    }
     let query = request
         .query
         .as_deref()
