@@ -165,6 +165,7 @@ pub struct DashboardWatchArgs {
         long = "scrape",
         value_name = "URL",
         env = "RATINGS_DASHBOARD_SCRAPE",
+        hide_env_values = true,
         value_delimiter = ','
     )]
     pub scrape: Vec<String>,
@@ -214,7 +215,7 @@ pub enum CheckpointCommand {
 #[derive(Debug, Args)]
 pub struct CheckpointArgs {
     /// Storage URL the checkpoint lives on (as for run --storage).
-    #[arg(long, env = "RATINGS_STORAGE")]
+    #[arg(long, env = "RATINGS_STORAGE", hide_env_values = true)]
     pub storage: String,
     /// Checkpoint folder relative to the storage base.
     #[arg(long, default_value = ratings_connectors::checkpoint::DEFAULT_DIR, env = "RATINGS_CHECKPOINT_DIR")]
@@ -305,12 +306,21 @@ pub struct KafkaArgs {
         env = "RATINGS_BOOTSTRAP_SERVERS"
     )]
     pub bootstrap_servers: String,
-    /// Any librdkafka property, as KEY=VALUE (repeatable), e.g. security.protocol=SASL_SSL.
-    /// In the environment: RATINGS_KAFKA_PROPERTIES="k1=v1;k2=v2". Secret values are never
-    /// printed.
-    #[arg(long = "kafka-property", value_name = "KEY=VALUE", value_parser = key_value,
-          env = "RATINGS_KAFKA_PROPERTIES", value_delimiter = ';')]
+    /// Any librdkafka property, as KEY=VALUE (repeatable; the value is taken whole, `;`
+    /// included), e.g. security.protocol=SASL_SSL. In the environment:
+    /// RATINGS_KAFKA_PROPERTIES, one KEY=VALUE per line (or "k1=v1;k2=v2" when no value holds a
+    /// `;`). Secret values are never printed.
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE", value_parser = Quiet(key_value))]
     pub kafka_properties: Vec<(String, String)>,
+    /// RATINGS_KAFKA_PROPERTIES (see --kafka-property; the flags win over it).
+    #[arg(
+        long = "kafka-properties",
+        hide = true,
+        env = "RATINGS_KAFKA_PROPERTIES",
+        hide_env_values = true,
+        value_parser = Quiet(property_list)
+    )]
+    pub kafka_properties_env: Option<PropertyList>,
     /// The input topic.
     #[arg(long, default_value = "ratings", env = "RATINGS_RATINGS_TOPIC")]
     pub ratings_topic: String,
@@ -321,7 +331,10 @@ impl KafkaArgs {
     pub fn connection(&self, client_id: &str) -> KafkaConnection {
         KafkaConnection {
             bootstrap_servers: self.bootstrap_servers.clone(),
-            properties: self.kafka_properties.iter().cloned().collect(),
+            properties: match (&self.kafka_properties[..], &self.kafka_properties_env) {
+                ([], Some(PropertyList(listed))) => listed.iter().cloned().collect(),
+                (flags, _) => flags.iter().cloned().collect(),
+            },
             client_id: client_id.to_string(),
         }
     }
@@ -381,7 +394,7 @@ pub struct StreamArgs {
     #[arg(long, value_enum, default_value_t = DeliveryArg::ExactlyOnce, env = "RATINGS_DELIVERY")]
     pub delivery: DeliveryArg,
     /// Storage URL of the checkpoint (default: --storage, else the current folder).
-    #[arg(long, env = "RATINGS_CHECKPOINT_STORAGE")]
+    #[arg(long, env = "RATINGS_CHECKPOINT_STORAGE", hide_env_values = true)]
     pub checkpoint_storage: Option<String>,
     /// Checkpoint folder relative to the checkpoint storage.
     #[arg(long, default_value = ratings_connectors::checkpoint::DEFAULT_DIR, env = "RATINGS_CHECKPOINT_DIR")]
@@ -456,7 +469,7 @@ pub struct ParquetArgs {
     /// Base URL of the Parquet outputs — raw ratings and tumbling/sliding aggregates under
     /// streams/ratings/…: file:///dir (or a folder), hdfs://namenode:port/dir, s3://bucket/dir
     /// (credentials from AWS_* variables). Without it no Parquet is written.
-    #[arg(long, env = "RATINGS_STORAGE")]
+    #[arg(long, env = "RATINGS_STORAGE", hide_env_values = true)]
     pub storage: Option<String>,
     /// Publish a Parquet file once it reaches this size (e.g. 128MB, 512KB).
     #[arg(long, default_value = "128MB", value_parser = byte_size, env = "RATINGS_ROLL_SIZE")]
@@ -686,8 +699,64 @@ fn key_value(text: &str) -> Result<(String, String), String> {
         Some((key, value)) if !key.trim().is_empty() => {
             Ok((key.trim().to_string(), value.to_string()))
         }
-        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+        // the text is not shown: it may be a secret given the wrong way
+        _ => Err(format!(
+            "expected KEY=VALUE, got {} characters without a key",
+            text.chars().count()
+        )),
     }
+}
+
+/// A value parser whose errors never repeat the value (it may be a secret; clap's own errors
+/// quote it).
+#[derive(Clone)]
+struct Quiet<T>(fn(&str) -> Result<T, String>);
+
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Quiet<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        argument: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let name = argument.map_or("a value".into(), |a| match a.get_long() {
+            Some(long) if !a.is_hide_set() => format!("--{long}"),
+            _ => a
+                .get_env()
+                .map_or("a value".into(), |e| e.to_string_lossy().into_owned()),
+        });
+        let refuse = |problem: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid {name}: {problem} (the value is not shown: it may be secret)\n"),
+            )
+            .with_cmd(command)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("not UTF-8 text".into()))?;
+        (self.0)(text).map_err(refuse)
+    }
+}
+
+/// Properties from the environment (see [`KafkaArgs::kafka_properties`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyList(pub Vec<(String, String)>);
+
+/// One KEY=VALUE per line, or `;`-separated when the text is one line.
+fn property_list(text: &str) -> Result<PropertyList, String> {
+    let separator = if text.contains('\n') { '\n' } else { ';' };
+    let entries = text
+        .split(separator)
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    entries
+        .enumerate()
+        .map(|(i, entry)| key_value(entry).map_err(|e| format!("entry {}: {e}", i + 1)))
+        .collect::<Result<_, _>>()
+        .map(PropertyList)
 }
 
 /// Parses a human duration (`1min`, `30s`, `1h`) into whole seconds.
@@ -748,6 +817,27 @@ mod tests {
     }
 
     #[test]
+    fn kafka_properties_from_the_environment_keep_semicolons_on_lines_and_never_echo_values() {
+        let jaas = "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule \
+                    required username=\"u\" password=\"p;w\";";
+        let lines = property_list(&format!("security.protocol=SASL_SSL\n{jaas}\n")).unwrap();
+        assert_eq!(lines.0.len(), 2);
+        assert!(lines.0[1].1.ends_with("password=\"p;w\";"), "{lines:?}");
+        let legacy = property_list("a=1;b=2").unwrap();
+        assert_eq!(
+            legacy.0,
+            [("a".into(), "1".into()), ("b".into(), "2".into())]
+        );
+        let error = property_list("a=1;hunter2").unwrap_err();
+        assert!(
+            !error.contains("hunter2") && error.contains("entry 2"),
+            "{error}"
+        );
+        let error = key_value("hunter2").unwrap_err();
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
     fn every_run_option_has_an_environment_variable() {
         use clap::CommandFactory;
         let command = Cli::command();
@@ -763,6 +853,8 @@ mod tests {
                     "help",
                     "version",
                     "log_format",
+                    // its environment variable is kafka_properties_env's
+                    "kafka_properties",
                 ]
                 .contains(&id.as_str())
             })

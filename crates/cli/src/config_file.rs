@@ -78,7 +78,7 @@ fn known_variables() -> HashSet<String> {
 
 /// The environment variables a settings file stands for.
 fn variables(text: &str, known: &HashSet<String>) -> anyhow::Result<Vec<(String, String)>> {
-    let table: toml::Table = text.parse().context("not valid TOML")?;
+    let table: toml::Table = text.parse().map_err(|e| not_toml(text, &e))?;
     let mut out = Vec::new();
     collect(&table, known, &mut out)?;
     Ok(out)
@@ -120,13 +120,29 @@ fn collect(
     Ok(())
 }
 
-/// librdkafka properties as `k1=v1;k2=v2`.
+/// Where and why `text` is not TOML — never the line itself, which may hold a secret.
+fn not_toml(text: &str, error: &toml::de::Error) -> anyhow::Error {
+    let at = error.span().map_or(0, |span| span.start).min(text.len());
+    let line = text[..at].matches('\n').count() + 1;
+    let key = text
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.split_once('='))
+        .map(|(key, _)| format!(" (key {})", key.trim()))
+        .unwrap_or_default();
+    anyhow::anyhow!(
+        "not valid TOML at line {line}{key}: {}",
+        error.message().trim_end()
+    )
+}
+
+/// librdkafka properties, one `key=value` per line (a value may hold `;`, as JAAS settings do).
 fn properties(table: &toml::Table) -> anyhow::Result<String> {
     let pairs: anyhow::Result<Vec<String>> = table
         .iter()
         .map(|(k, v)| Ok(format!("{k}={}", scalar(k, v)?)))
         .collect();
-    Ok(pairs?.join(";"))
+    Ok(pairs?.join("\n"))
 }
 
 fn scalar(key: &str, value: &toml::Value) -> anyhow::Result<String> {
@@ -142,6 +158,17 @@ fn scalar(key: &str, value: &toml::Value) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_syntax_error_names_the_line_and_key_but_not_the_value() {
+        let text = "[kafka.properties]\n\"sasl.password\" = \"hunter2\n";
+        let error = variables(text, &known_variables()).unwrap_err().to_string();
+        assert!(!error.contains("hunter2"), "{error}");
+        assert!(
+            error.contains("line 2") && error.contains("sasl.password"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn maps_settings_to_environment_variables() {
@@ -171,7 +198,7 @@ mod tests {
         assert_eq!(get("RATINGS_TOP_N"), Some("3"));
         assert_eq!(
             get(PROPERTIES_VARIABLE),
-            Some("sasl.password=s3cret;security.protocol=SASL_SSL")
+            Some("sasl.password=s3cret\nsecurity.protocol=SASL_SSL")
         );
         assert_eq!(
             get(ALERT_RULES_VARIABLE),
