@@ -1,5 +1,6 @@
 //! Logging: every crate logs through `tracing`; this sets up where it goes — standard error, as
-//! text or JSON lines (`--log-format`), at the levels `RUST_LOG` chooses (default `info`).
+//! text or JSON lines (`--log-format`), at the levels `RUST_LOG` chooses (default `info`) —
+//! with every registered secret masked (see [`ratings_core::secrets`]).
 
 use tracing_subscriber::EnvFilter;
 
@@ -10,11 +11,30 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| Scrubbed(std::io::stderr()))
         .with_target(false)
         .with_ansi(false);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// A writer that masks secrets: each write is one whole log line.
+struct Scrubbed<W>(W);
+
+impl<W: std::io::Write> std::io::Write for Scrubbed<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self
+                .0
+                .write_all(ratings_core::secrets::scrub(text).as_bytes())?,
+            Err(_) => self.0.write_all(bytes)?,
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
     }
 }

@@ -86,8 +86,8 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     };
     let report = ratings_verify::verify(&args.run.to_config(), &settings);
     match args.json {
-        true => println!("{}", report.json()),
-        false => print!("{}", report.text()),
+        true => println!("{}", ratings_core::secrets::scrub(&report.json())),
+        false => print!("{}", ratings_core::secrets::scrub(&report.text())),
     }
     anyhow::ensure!(report.passed(), "verify: a check failed");
     Ok(())
@@ -95,7 +95,10 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     if let Err(error) = config_file::apply_from_args() {
-        eprintln!("error: {error:#}");
+        eprintln!(
+            "error: {}",
+            ratings_core::secrets::scrub(&format!("{error:#}"))
+        );
         return ExitCode::FAILURE;
     }
     let cli = Cli::parse();

@@ -116,3 +116,32 @@ fn a_kafka_property_given_the_wrong_way_is_refused_without_echoing_it() {
     assert!(!output.status.success());
     assert_no_canary("RATINGS_KAFKA_PROPERTIES with a bad entry", &output);
 }
+
+#[test]
+fn a_client_error_quoting_its_settings_shows_no_secret() {
+    // librdkafka refuses a Java JAAS setting, quoting it whole: password included
+    let jaas = format!(
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \
+         username=\"ops\" password=\"{CANARY}\";"
+    );
+    for command in [&["verify"][..], &["run"], &["generate", "--count", "1"]] {
+        let output = ratings_stream()
+            .args(command)
+            .args([
+                "--bootstrap-servers",
+                "127.0.0.1:1",
+                "--kafka-property",
+                &jaas,
+            ])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{command:?}");
+        let said =
+            String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+        assert!(
+            said.contains("JAAS"),
+            "{command:?} did not report the client's error: {said}"
+        );
+        assert_no_canary(&format!("{command:?} with a JAAS setting"), &output);
+    }
+}

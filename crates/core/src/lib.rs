@@ -22,6 +22,7 @@ pub mod histogram;
 pub mod output;
 pub mod published;
 pub mod rating;
+pub mod secrets;
 pub mod snapshot;
 pub mod time;
 pub mod watermark;

@@ -63,7 +63,8 @@ impl Health {
     /// Records an error seen outside the client callbacks.
     pub fn note_error(&self, error: &str) {
         self.errors.fetch_add(1, Ordering::Relaxed);
-        *self.last_error.lock().expect("not poisoned") = Some(error.to_string());
+        let shown = ratings_core::secrets::scrub(error).into_owned();
+        *self.last_error.lock().expect("not poisoned") = Some(shown);
     }
 
     /// Calls `observer` for every record delivered from now on (once per client; a second
@@ -96,7 +97,7 @@ impl ClientContext for HealthContext {
         if !matches!(error, KafkaError::PartitionEOF(_))
             && !reason.contains("reached end of partition")
         {
-            let text = format!("{error}: {reason}");
+            let text = ratings_core::secrets::scrub(&format!("{error}: {reason}")).into_owned();
             if is_misconfiguration(&error) {
                 *self.0.misconfiguration.lock().expect("not poisoned") = Some(text.clone());
             }

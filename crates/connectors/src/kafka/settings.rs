@@ -59,6 +59,10 @@ impl KafkaSettings {
             config.set(*key, *value);
         }
         for (key, value) in &self.properties {
+            if is_secret(key) {
+                // the client's errors may quote it
+                ratings_core::secrets::register(value);
+            }
             config.set(key, value);
         }
         config
