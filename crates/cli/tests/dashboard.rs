@@ -185,7 +185,7 @@ fn an_unreachable_broker_and_processor_are_shown_with_their_cause() {
         "--bootstrap-servers",
         "127.0.0.1:1",
         "--scrape",
-        "http://127.0.0.1:1/metrics",
+        "http://ops:scrape-secret-canary@127.0.0.1:1/metrics",
         "--scrape-interval",
         "1s",
     ]);
@@ -203,6 +203,12 @@ fn an_unreachable_broker_and_processor_are_shown_with_their_cause() {
     assert!(
         scrape_error.contains("cannot scrape http://127.0.0.1:1/metrics"),
         "{scrape_error}"
+    );
+    // the URL is shown without its user-info, its password nowhere
+    assert_eq!(status["processors"][0]["url"], "http://127.0.0.1:1/metrics");
+    assert!(
+        !status.to_string().contains("scrape-secret-canary"),
+        "{status}"
     );
     // the API still answers, with no windows
     assert!(windows(&dashboard, "range=1h").is_empty());

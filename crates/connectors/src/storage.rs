@@ -179,10 +179,12 @@ impl Storage {
         local: bool,
         runtime: tokio::runtime::Runtime,
     ) -> Storage {
+        // the URL is for messages: never with a password
+        ratings_core::secrets::register_url(url);
         Storage {
             store,
             base: ObjectPath::from(base.trim_matches('/')),
-            url: url.to_string(),
+            url: ratings_core::secrets::without_user_info(url).into_owned(),
             local,
             runtime,
             health: Default::default(),
@@ -265,7 +267,7 @@ impl Storage {
         tracing::warn!("storage {} {what}; retrying as it is used", self.url);
     }
 
-    /// The URL this storage was opened with.
+    /// The URL this storage was opened with, without user-info (for messages).
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -99,6 +99,8 @@ pub struct EndpointView {
 
 impl Endpoint {
     pub fn new(url: &str) -> Endpoint {
+        // its password is never shown (the page shows the URL without it)
+        ratings_core::secrets::register_url(url);
         Endpoint {
             url: url.to_string(),
             error: None,
@@ -195,7 +197,7 @@ impl Endpoint {
     pub fn view(&self) -> EndpointView {
         let minute = Duration::from_secs(60);
         EndpointView {
-            url: self.url.clone(),
+            url: ratings_core::secrets::without_user_info(&self.url).into_owned(),
             up: self.error.is_none() && !self.samples.is_empty(),
             error: self.error.clone(),
             records_per_second: self.rate(minute),
@@ -205,19 +207,24 @@ impl Endpoint {
     }
 }
 
+fn scrubbed(text: String) -> String {
+    ratings_core::secrets::scrub(&text).into_owned()
+}
+
 /// Fetches `url` (a processor's `/metrics`) within `timeout`.
 pub fn fetch(url: &str, timeout: Duration) -> Result<Counters, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .build()
         .into();
+    let shown = ratings_core::secrets::without_user_info(url);
     let text = agent
         .get(url)
         .call()
-        .map_err(|e| format!("cannot scrape {url}: {e}"))?
+        .map_err(|e| scrubbed(format!("cannot scrape {shown}: {e}")))?
         .body_mut()
         .read_to_string()
-        .map_err(|e| format!("cannot read {url}: {e}"))?;
+        .map_err(|e| scrubbed(format!("cannot read {shown}: {e}")))?;
     parse(&text)
 }
 

@@ -41,7 +41,8 @@ pub fn open(
 pub fn describe(settings: &ParquetSettings) -> String {
     match &settings.storage {
         Some(url) => format!(
-            "{url} (roll at {} MB or {})",
+            "{} (roll at {} MB or {})",
+            ratings_core::secrets::without_user_info(url),
             settings.roll_size >> 20,
             humantime::format_duration(settings.roll_interval)
         ),
