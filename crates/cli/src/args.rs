@@ -154,6 +154,11 @@ pub struct DashboardAccessArgs {
         value_delimiter = ','
     )]
     pub allowed_hosts: Vec<String>,
+    /// Serve the dashboard without a token on an address beyond this machine, on purpose:
+    /// anyone who reaches it can read it and silence its alerts. Without it, such a start is
+    /// refused.
+    #[arg(long = "dashboard-open", env = "RATINGS_DASHBOARD_OPEN")]
+    pub open: bool,
 }
 
 /// What the dashboard watches besides the windows.

@@ -89,17 +89,24 @@ pub fn alert_rules(json: Option<&str>) -> anyhow::Result<Vec<Rule>> {
 pub fn start(
     board: Arc<Board>,
     listen: &str,
-    access: &DashboardAccessArgs,
+    asked: &DashboardAccessArgs,
 ) -> anyhow::Result<Running> {
     let access = Access {
-        token: token(access)?,
-        allowed_hosts: access.allowed_hosts.clone(),
+        token: token(asked)?,
+        allowed_hosts: asked.allowed_hosts.clone(),
     };
     let running = serve(board, listen, access.clone())?;
     if ratings_dashboard::server::requires_token_warning(&running.address, &access) {
+        anyhow::ensure!(
+            asked.open,
+            "the dashboard would listen on {} (beyond this machine) without a token: give \
+             --dashboard-token or --dashboard-token-file, or --dashboard-open to let anyone who \
+             reaches it read it and silence its alerts",
+            running.address
+        );
         tracing::warn!(
-            "WARNING: the dashboard listens on {} without a token: anyone who can reach this \
-             machine can read it (give --dashboard-token)",
+            "WARNING: the dashboard listens on {} without a token (--dashboard-open): anyone \
+             who can reach this machine can read it and silence its alerts",
             running.address
         );
     }

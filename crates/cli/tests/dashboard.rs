@@ -268,3 +268,50 @@ fn run_with_a_dashboard_serves_its_own_windows_and_scrapes_its_own_metrics() {
         );
     }
 }
+
+#[test]
+fn a_dashboard_beyond_this_machine_without_a_token_is_refused_unless_asked_for() {
+    let refused = common::ratings_stream()
+        .args(["demo", "--dashboard", "0.0.0.0:0", "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("without a token") && said.contains("--dashboard-open"),
+        "{said}"
+    );
+    let open = common::ratings_stream()
+        .args([
+            "demo",
+            "--dashboard",
+            "0.0.0.0:0",
+            "--duration",
+            "1s",
+            "--dashboard-open",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        open.status.success(),
+        "{}",
+        String::from_utf8_lossy(&open.stderr)
+    );
+    let tokened = common::ratings_stream()
+        .args([
+            "demo",
+            "--dashboard",
+            "0.0.0.0:0",
+            "--duration",
+            "1s",
+            "--dashboard-token",
+            "t0ken-for-test",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        tokened.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tokened.stderr)
+    );
+}
