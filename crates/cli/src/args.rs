@@ -202,6 +202,10 @@ pub struct DashboardArgs {
     /// The topic of window metrics.
     #[arg(long, default_value = "metrics", env = "RATINGS_METRICS_TOPIC")]
     pub metrics_topic: String,
+    /// Windows ending further ahead of the wall clock are counted and ignored (as the
+    /// processor's own bound on event time; "off": none).
+    #[arg(long, default_value = "1d", value_parser = seconds_or_off, env = "RATINGS_MAX_EVENT_TIME_AHEAD")]
+    pub max_event_time_ahead: OrOff<i64>,
     #[command(flatten)]
     pub access: DashboardAccessArgs,
     #[command(flatten)]

@@ -23,6 +23,7 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<()> {
             settings: args.kafka.settings("ratings-stream-dashboard"),
             topic: args.metrics_topic.clone(),
             history: args.history,
+            max_ahead: args.max_event_time_ahead.0,
         },
         &args.listen,
         &args.access,
@@ -67,6 +68,7 @@ pub fn follow_topic(
         source: feed.describe(),
         rules: alert_rules(watch.alert_rules.as_deref())?,
         endpoints,
+        max_ahead: feed.max_ahead,
     }));
     let running = start(Arc::clone(&board), listen, access)?;
     watch::spawn(Arc::clone(&board), watch.scrape_interval)?;

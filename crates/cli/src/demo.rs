@@ -160,6 +160,8 @@ fn serve_dashboard(
         source: "demo (in-process)".into(),
         rules: crate::dashboard::alert_rules(None)?,
         endpoints: Vec::new(),
+        // the demo's event time runs ahead of the clock on purpose
+        max_ahead: None,
     }));
     board.feed(|f| {
         f.connected = true;

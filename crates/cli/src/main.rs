@@ -54,6 +54,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
                     .settings(&format!("{}-dashboard", args.stream.client_id)),
                 topic: args.stream.metrics_topic.clone(),
                 history: args.dashboard_history,
+                max_ahead: args.max_event_time_ahead.0,
             },
             listen,
             &args.dashboard_access,

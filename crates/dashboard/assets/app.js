@@ -425,7 +425,7 @@ function renderSilences(silences) {
       await fetch("/api/silences/" + s.id + "?" + apiQuery({}), { method: "DELETE" });
       refreshAlerts();
     };
-    item.append("silence #" + s.id + " of " + (s.rule || "all rules") + " until " + clock(s.until) + ": " + s.comment + " ", end);
+    item.append("silence #" + s.id + " of " + (s.rule || "all rules") + " until " + dateTime(s.until) + ": " + s.comment + " ", end);
     return item;
   }));
 }
@@ -455,6 +455,10 @@ async function addSilence(event) {
 
 function formatValue(v) {
   return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(2);
+}
+
+function dateTime(epochSeconds) {
+  return new Date(epochSeconds * 1000).toISOString().slice(0, 19).replace("T", " ") + "Z";
 }
 
 function clock(epochSeconds) {

@@ -37,6 +37,8 @@ pub struct Board {
     /// Tells this process's sequence numbers from an earlier one's (a page that reconnects
     /// after a restart must fetch its range again).
     instance: String,
+    /// See [`BoardSettings::max_ahead`].
+    max_ahead: Option<i64>,
 }
 
 /// What the board guards.
@@ -58,6 +60,8 @@ pub struct BoardSettings {
     pub rules: Vec<Rule>,
     /// Processors' `/metrics` URLs to scrape.
     pub endpoints: Vec<String>,
+    /// See [`crate::feed::TopicFeed::max_ahead`].
+    pub max_ahead: Option<i64>,
 }
 
 impl Board {
@@ -79,6 +83,7 @@ impl Board {
             }),
             changed: Condvar::new(),
             instance: format!("{:x}", fastrand::u64(..)),
+            max_ahead: settings.max_ahead,
         }
     }
 
@@ -99,15 +104,26 @@ impl Board {
     pub fn offer(&self, value: &[u8]) {
         let mut state = self.state();
         state.feed.records += 1;
-        match Window::parse(value) {
+        let now = now_seconds();
+        let parsed = Window::parse(value)
+            .map_err(|reason| reason.to_string())
+            .and_then(|window| match self.max_ahead {
+                Some(ahead) if window.end() > now + ahead => Err(format!(
+                    "the window ends at {}, more than {} after the clock",
+                    ratings_core::time::rfc3339_seconds(window.end()),
+                    humantime::format_duration(std::time::Duration::from_secs(ahead.max(0) as u64))
+                )),
+                _ => Ok(window),
+            });
+        match parsed {
             Ok(window) => {
-                if state.history.insert(window, now_seconds()) {
+                if state.history.insert(window, now) {
                     self.changed.notify_all();
                 }
             }
             Err(reason) => {
                 state.feed.skipped += 1;
-                state.feed.last_skipped = Some(reason.to_string());
+                state.feed.last_skipped = Some(reason.clone());
                 tracing::debug!("dashboard: skipped a record: {reason}");
             }
         }
@@ -219,6 +235,7 @@ mod tests {
             source: "test".into(),
             rules: Vec::new(),
             endpoints,
+            max_ahead: Some(86_400),
         };
         let now = now_seconds();
         let unscraped = Board::new(settings(Vec::new()));
@@ -254,5 +271,36 @@ mod tests {
         );
         // errors: the worst endpoint
         assert_eq!(signals(&scraped, Signal::KafkaErrors, now), Some(6.0));
+    }
+
+    #[test]
+    fn a_window_far_ahead_of_the_clock_is_counted_and_ignored() {
+        let board = Board::new(BoardSettings {
+            retention: Duration::from_secs(3600),
+            source: "test".into(),
+            rules: Vec::new(),
+            endpoints: Vec::new(),
+            max_ahead: Some(86_400),
+        });
+        let record = |start: i64| {
+            let time = ratings_core::time::rfc3339_seconds;
+            serde_json::json!({
+                "window_start": time(start), "window_end": time(start + 60),
+                "window_type": "tumbling_1min", "count": 1, "avg_rating": 3.5,
+                "p50_rating": 3.5, "p95_rating": 3.5, "top_movies": [], "metrics_by_genre": [],
+                "final": true, "processing_time": ratings_core::time::rfc3339_millis(0),
+            })
+            .to_string()
+        };
+        let now = now_seconds();
+        board.offer(record(now - 120).as_bytes());
+        board.offer(record(now + 400 * 86_400).as_bytes());
+        let state = board.state();
+        assert_eq!(state.history.len(), 1, "the real window stays");
+        let later = now_seconds();
+        assert_eq!(state.history.head(later), later, "the clock stays the head");
+        assert_eq!(state.feed.skipped, 1);
+        let reason = state.feed.last_skipped.as_deref().unwrap_or_default();
+        assert!(reason.contains("after the clock"), "{reason}");
     }
 }

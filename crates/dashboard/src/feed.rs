@@ -21,6 +21,10 @@ pub struct TopicFeed {
     pub topic: String,
     /// How far back the backfill reads.
     pub history: Duration,
+    /// Windows ending further than this many seconds after the wall clock are counted and
+    /// ignored (a bad record must not push the real windows out of the history); `None`: no
+    /// bound, for streams that run ahead of the clock on purpose.
+    pub max_ahead: Option<i64>,
 }
 
 impl TopicFeed {

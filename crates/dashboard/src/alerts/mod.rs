@@ -12,6 +12,10 @@ use serde::Serialize;
 
 pub use rules::{Rule, Signal};
 
+/// Silences active at once; more are refused (every one is kept and shown).
+pub const MAX_SILENCES: usize = 100;
+/// Longest comment of a silence.
+pub const MAX_COMMENT_BYTES: usize = 1024;
 /// Transitions kept in the history.
 const HISTORY: usize = 500;
 
@@ -141,6 +145,17 @@ impl Alerts {
         if duration.is_zero() || duration > Duration::from_secs(30 * 86_400) {
             return Err("a silence lasts between 1 second and 30 days".into());
         }
+        if comment.len() > MAX_COMMENT_BYTES {
+            return Err(format!(
+                "a silence's comment holds at most {MAX_COMMENT_BYTES} bytes"
+            ));
+        }
+        let active = self.silences.iter().filter(|s| s.until > now).count();
+        if active >= MAX_SILENCES {
+            return Err(format!(
+                "{MAX_SILENCES} silences are active already: end one first"
+            ));
+        }
         let silence = Silence {
             id: self.next_silence,
             rule,
@@ -261,6 +276,21 @@ mod tests {
         alerts.evaluate(&measure, 40);
         assert_eq!(states(&alerts), [State::Inactive]);
         assert_eq!(alerts.alerts[0].value, None);
+    }
+
+    #[test]
+    fn silences_are_capped_in_number_and_comment_and_expired_ones_free_their_place() {
+        let mut alerts = Alerts::new(vec![rule("Low", 0)], 0);
+        let minute = Duration::from_secs(60);
+        for _ in 0..MAX_SILENCES {
+            alerts.silence(None, minute, "x".into(), 0).unwrap();
+        }
+        let refused = alerts.silence(None, minute, "x".into(), 0).unwrap_err();
+        assert!(refused.contains("100 silences are active"), "{refused}");
+        let long = "y".repeat(MAX_COMMENT_BYTES + 1);
+        assert!(alerts.silence(None, minute, long, 61).is_err());
+        // a minute later all have expired
+        assert!(alerts.silence(None, minute, "x".into(), 61).is_ok());
     }
 
     #[test]
