@@ -234,14 +234,32 @@ impl WindowSink for ConsoleTable {
     }
 }
 
-/// `text` cut to `max` characters with an ellipsis.
+/// `text` for a terminal, cut to `max` characters with an ellipsis: control characters (an
+/// escape sequence in a title could rewrite the screen) are shown escaped.
 fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
+    let shown: Vec<char> = text
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = match c.is_control() {
+                true => c.escape_default().collect(),
+                false => vec![c],
+            };
+            escaped
+        })
+        .collect();
+    if shown.len() <= max {
+        shown.into_iter().collect()
     } else {
-        text.chars()
-            .take(max - 1)
-            .chain(std::iter::once('…'))
-            .collect()
+        shown[..max - 1].iter().chain(['…'].iter()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_title_is_shown_with_its_control_characters_escaped_and_cut() {
+        assert_eq!(super::shorten("Heat (1995)", 30), "Heat (1995)");
+        assert_eq!(super::shorten("A\u{1b}[2JB", 30), "A\\u{1b}[2JB");
+        assert_eq!(super::shorten("abcdef", 4), "abc…");
     }
 }

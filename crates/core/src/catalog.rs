@@ -31,7 +31,14 @@ pub struct Catalog {
     /// Bit `id` is set when movie `id` exists, for ids below [`BITSET_LIMIT`]: a membership test
     /// that stays in cache on the per-event path.
     known: Vec<u64>,
+    /// Titles longer than [`MAX_TITLE_BYTES`], cut.
+    titles_cut: usize,
 }
+
+/// Longest title kept, in bytes; longer ones are cut (at a character boundary) and counted.
+pub const MAX_TITLE_BYTES: usize = 1024;
+/// Largest catalog file read (the largest MovieLens catalog, ml-latest, is ~4 MB).
+pub const MAX_CATALOG_BYTES: u64 = 64 << 20;
 
 /// Movie ids below this are tracked in the `known` bitset (at most 2 MB).
 const BITSET_LIMIT: i32 = 1 << 24;
@@ -47,15 +54,21 @@ pub enum CatalogError {
     Csv(#[from] csv::Error),
     #[error("movies.csv: more than {} distinct genres", GenreId::MAX)]
     TooManyGenres,
+    #[error("movies.csv is larger than {} MB (the largest MovieLens catalog is ~4 MB)", MAX_CATALOG_BYTES >> 20)]
+    TooLarge,
 }
 
 impl Catalog {
     /// Reads `movies.csv` content (with its header row).
+    /// Reads at most [`MAX_CATALOG_BYTES`].
     pub fn from_csv<R: Read>(reader: R) -> Result<Catalog, CatalogError> {
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
-            .from_reader(reader);
+            .from_reader(Capped {
+                inner: reader,
+                left: MAX_CATALOG_BYTES,
+            });
         check_header(csv.headers().map_err(row_error)?)?;
         let mut catalog = Catalog::default();
         let mut lines: FxHashMap<i32, u64> = FxHashMap::default();
@@ -82,7 +95,7 @@ impl Catalog {
             .ok()
             .filter(|id| *id > 0)
             .ok_or_else(|| bad(format!("movieId {id_text:?} is not a positive integer")))?;
-        let title: Arc<str> = row.get(1).unwrap_or("").trim().into();
+        let title: Arc<str> = self.bounded(row.get(1).unwrap_or("").trim()).into();
         let genres = self.intern_genres(row.get(2).unwrap_or(""))?;
         let movie = Movie { title, genres };
         self.movies.insert(movie_id, movie);
@@ -94,6 +107,24 @@ impl Catalog {
             self.known[word] |= 1 << (movie_id % 64);
         }
         Ok(movie_id)
+    }
+
+    /// `title`, cut to [`MAX_TITLE_BYTES`] (and counted) when longer.
+    fn bounded<'a>(&mut self, title: &'a str) -> &'a str {
+        if title.len() <= MAX_TITLE_BYTES {
+            return title;
+        }
+        self.titles_cut += 1;
+        let end = (0..=MAX_TITLE_BYTES)
+            .rev()
+            .find(|i| title.is_char_boundary(*i))
+            .unwrap_or(0);
+        &title[..end]
+    }
+
+    /// Titles that were longer than [`MAX_TITLE_BYTES`] and were cut.
+    pub fn titles_cut(&self) -> usize {
+        self.titles_cut
     }
 
     fn intern_genres(&mut self, field: &str) -> Result<Box<[GenreId]>, CatalogError> {
@@ -170,9 +201,36 @@ impl Catalog {
     }
 }
 
+/// A reader that fails once it has given `left` bytes.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            // one more byte is one too many
+            let mut probe = [0u8; 1];
+            if self.inner.read(&mut probe)? == 0 {
+                return Ok(0);
+            }
+            return Err(std::io::ErrorKind::FileTooLarge.into());
+        }
+        let most = buf.len().min(self.left.min(usize::MAX as u64) as usize);
+        let read = self.inner.read(&mut buf[..most])?;
+        self.left -= read as u64;
+        Ok(read)
+    }
+}
+
 /// A CSV error, named by its line where it has one: a row with the wrong number of columns,
 /// or text that is not UTF-8.
 fn row_error(error: csv::Error) -> CatalogError {
+    if matches!(error.kind(), csv::ErrorKind::Io(e) if e.kind() == std::io::ErrorKind::FileTooLarge)
+    {
+        return CatalogError::TooLarge;
+    }
     let line = error.position().map(csv::Position::line);
     let message = match error.kind() {
         csv::ErrorKind::UnequalLengths { len, .. } => format!(
@@ -306,5 +364,22 @@ mod tests {
             header.contains("header must be movieId,title,genres"),
             "{header}"
         );
+    }
+
+    #[test]
+    fn a_huge_title_is_cut_and_counted_and_a_huge_file_refused() {
+        let long = "é".repeat(MAX_TITLE_BYTES); // two bytes each
+        let text = format!("movieId,title,genres\n1,{long},Drama\n2,Short,Drama\n");
+        let catalog = Catalog::from_csv(text.as_bytes()).unwrap();
+        let title = &catalog.movie(1).unwrap().title;
+        assert_eq!(title.len(), MAX_TITLE_BYTES);
+        assert!(title.chars().all(|c| c == 'é'));
+        assert_eq!(catalog.titles_cut(), 1);
+        assert_eq!(&*catalog.movie(2).unwrap().title, "Short");
+
+        let header = &b"movieId,title,genres\n1,"[..];
+        let endless = std::io::repeat(b'a').take(MAX_CATALOG_BYTES + 10);
+        let error = Catalog::from_csv(header.chain(endless)).unwrap_err();
+        assert!(matches!(error, CatalogError::TooLarge), "{error}");
     }
 }

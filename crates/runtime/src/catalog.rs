@@ -46,6 +46,14 @@ pub fn load(explicit: Option<&str>) -> anyhow::Result<LoadedCatalog> {
         ),
     }
     .with_context(|| format!("cannot load {}", path.display()))?;
+    if catalog.titles_cut() > 0 {
+        tracing::warn!(
+            "{}: {} titles longer than {} bytes were cut",
+            path.display(),
+            catalog.titles_cut(),
+            ratings_core::catalog::MAX_TITLE_BYTES
+        );
+    }
     Ok(LoadedCatalog {
         catalog: Arc::new(catalog),
         origin: path.display().to_string(),
