@@ -113,7 +113,7 @@ pub fn start(
         );
     }
     let shown = match &access.token {
-        Some(_) => format!("{}?token=…", running.url()),
+        Some(_) => format!("{}#token=…", running.url()),
         None => running.url(),
     };
     tracing::info!("dashboard: {shown}");

@@ -166,10 +166,25 @@ fn a_token_is_required_on_the_api_when_set_and_the_page_loads_without_it() {
     let api = format!("{}api/windows", dashboard.url);
     assert_eq!(http(&api, None).0, 401);
     assert_eq!(http(&api, Some("Bearer wrong")).0, 401);
-    assert_eq!(http(&format!("{api}?token=wrong"), None).0, 401);
     assert_eq!(http(&api, Some(&format!("Bearer {TOKEN}"))).0, 200);
-    assert_eq!(http(&format!("{api}?token={TOKEN}"), None).0, 200);
+    // never in a URL: the token in the query is not taken
+    assert_eq!(http(&format!("{api}?token={TOKEN}"), None).0, 401);
     assert_eq!(http(&format!("{}api/events", dashboard.url), None).0, 401);
+    // the page trades it for a session cookie, which its live stream and exports carry
+    let session = format!("{}api/session", dashboard.url);
+    let (status, cookie) = open_session(&session, &format!("Bearer {TOKEN}"));
+    assert_eq!(status, 204);
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_string();
+    assert_eq!(with_cookie(&format!("{api}.csv"), &pair), 200);
+    assert_eq!(
+        with_cookie(&format!("{api}.csv"), "ratings_session=forged"),
+        401
+    );
+    assert_eq!(open_session(&session, "Bearer wrong").0, 401);
     // the page itself holds no data; it asks for the token's data with the token of its URL
     let (status, page) = http(&dashboard.url, None);
     assert_eq!(status, 200);
@@ -314,4 +329,35 @@ fn a_dashboard_beyond_this_machine_without_a_token_is_refused_unless_asked_for()
         "{}",
         String::from_utf8_lossy(&tokened.stderr)
     );
+}
+
+/// `POST /api/session` as the page sends it: the status and the `Set-Cookie` header.
+fn open_session(url: &str, authorization: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent
+        .post(url)
+        .header("Authorization", authorization)
+        .header("Content-Type", "application/json")
+        .send("{}")
+        .unwrap();
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (response.status().as_u16(), cookie)
+}
+
+/// The status of a GET carrying `cookie` (`name=value`).
+fn with_cookie(url: &str, cookie: &str) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent.get(url).header("Cookie", cookie).call().unwrap();
+    response.status().as_u16()
 }

@@ -446,3 +446,67 @@ fn an_alert_fires_when_the_processors_input_stops_and_resolves_when_it_resumes()
     wait_state("resolved", PATIENCE);
     resumed.join().unwrap();
 }
+
+#[test]
+fn with_a_token_no_url_the_page_requests_carries_it() {
+    use common::dashboard::TOKEN;
+    let records = Records::new_topic("browser-token");
+    history(&records);
+    let dashboard =
+        DashboardProcess::start(&records.topic, "127.0.0.1:0", &["--dashboard-token", TOKEN]);
+    let browser = Browser::start();
+    // the operator's link: the token in the fragment, which no request sends
+    browser.goto(&format!("{}#token={TOKEN}", dashboard.url));
+    browser.wait_text("#connection", PATIENCE, "connects", |t| t == "live");
+    browser.wait_text("#tile-rate .value", PATIENCE, "latest count", |t| {
+        t == "101"
+    });
+    // the live stream works (it rides the session cookie)
+    records.send(&[window("tumbling", minutes_ago(0), 778, now_ms()).to_string()]);
+    browser.wait_text("#tile-rate .value", PATIENCE, "a live window", |t| {
+        t == "778"
+    });
+    // the browser's own list of what it requested, and where it stands
+    // (and the live stream's URL, which the list names only once the stream ends)
+    let requested = browser.script(
+        "return performance.getEntriesByType('resource').map(e => e.name)\
+         .concat([location.href, state.source.url])",
+    );
+    let requested: Vec<&str> = requested
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        requested.iter().any(|u| u.contains("/api/windows"))
+            && requested.iter().any(|u| u.contains("/api/events")),
+        "{requested:?}"
+    );
+    for url in &requested {
+        assert!(
+            !url.contains(TOKEN) && !url.contains("token="),
+            "a URL with the token: {url}"
+        );
+    }
+}
+
+#[test]
+fn a_page_of_another_site_cannot_add_a_silence_to_a_dashboard_without_a_token() {
+    let records = Records::new_topic("browser-cross-site");
+    history(&records);
+    let dashboard = DashboardProcess::start(&records.topic, "127.0.0.1:0", &[]);
+    let browser = Browser::start();
+    // a page of another origin (a data: URL) tries to add a silence, as a form would
+    let target = format!("{}api/silences", dashboard.url);
+    let attack = format!(
+        "data:text/html,<script>fetch('{target}',{{method:'POST',mode:'no-cors',\
+         credentials:'include',headers:{{'Content-Type':'text/plain'}},\
+         body:JSON.stringify({{duration:'30d',comment:'x'}})}}).then(()=>document.title='sent',\
+         ()=>document.title='sent')</script>"
+    );
+    browser.goto(&attack);
+    browser.wait_script("return document.title === 'sent'", PATIENCE, "the attempt");
+    let (_, alerts) = dashboard.get_json("/api/alerts");
+    assert_eq!(alerts["silences"], Value::Array(Vec::new()), "{alerts}");
+}

@@ -35,7 +35,9 @@ function readUrl() {
   const params = new URLSearchParams(location.search);
   if (params.get("type") === "sliding") state.kind = "sliding";
   if (RANGES[params.get("range")]) state.range = params.get("range");
-  const token = params.get("token") || sessionStorage.getItem("ratings-token");
+  // the operator's link carries the token in its fragment (#token=…), which no request sends
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const token = hash.get("token") || sessionStorage.getItem("ratings-token");
   if (token) {
     state.token = token;
     sessionStorage.setItem("ratings-token", token);
@@ -53,9 +55,19 @@ function writeUrl() {
 }
 
 function apiQuery(values) {
-  const params = new URLSearchParams(values);
-  if (state.token) params.set("token", state.token);
-  return params.toString();
+  return new URLSearchParams(values).toString();
+}
+
+// every API request carries the token in a header, never in its URL
+function api(path, options = {}) {
+  const headers = { ...(options.headers || {}) };
+  if (state.token) headers.Authorization = "Bearer " + state.token;
+  return fetch(path, { ...options, headers });
+}
+
+// the live stream and the export links cannot send headers: they carry the session's cookie
+async function openSession() {
+  await api("/api/session", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
 }
 
 // ---- data ----
@@ -65,7 +77,7 @@ const epoch = (text) => Date.parse(text) / 1000;
 const kindOf = (w) => (w.window_type.startsWith("sliding") ? "sliding" : "tumbling");
 
 async function load() {
-  const response = await fetch("/api/windows?" + apiQuery({ type: state.kind, range: state.range }));
+  const response = await api("/api/windows?" + apiQuery({ type: state.kind, range: state.range }));
   if (!response.ok) throw new Error((await response.json()).error || response.statusText);
   const body = await response.json();
   state.windows = new Map(body.windows.map((w) => [key(w), w]));
@@ -99,6 +111,7 @@ function follow() {
 async function start() {
   writeUrl();
   try {
+    await openSession();
     await load();
     follow();
   } catch (error) {
@@ -349,7 +362,7 @@ function renderUpdated(latest) {
 async function refreshStatus() {
   const feed = document.getElementById("feed");
   try {
-    const response = await fetch("/api/status?" + apiQuery({}));
+    const response = await api("/api/status");
     if (!response.ok) throw new Error(response.statusText);
     const status = await response.json();
     const f = status.feed;
@@ -375,7 +388,7 @@ async function refreshStatus() {
 // ---- alerts ----
 
 async function refreshAlerts() {
-  const response = await fetch("/api/alerts?" + apiQuery({}));
+  const response = await api("/api/alerts");
   if (!response.ok) return;
   const body = await response.json();
   const shown = body.alerts.filter((a) => a.state !== "inactive");
@@ -422,7 +435,7 @@ function renderSilences(silences) {
     end.type = "button";
     end.textContent = "end";
     end.onclick = async () => {
-      await fetch("/api/silences/" + s.id + "?" + apiQuery({}), { method: "DELETE" });
+      await api("/api/silences/" + s.id, { method: "DELETE" });
       refreshAlerts();
     };
     item.append("silence #" + s.id + " of " + (s.rule || "all rules") + " until " + dateTime(s.until) + ": " + s.comment + " ", end);
@@ -442,7 +455,7 @@ async function addSilence(event) {
   const result = document.getElementById("silence-result");
   const body = { duration: form.duration.value, comment: form.comment.value };
   if (form.rule.value) body.rule = form.rule.value;
-  const response = await fetch("/api/silences?" + apiQuery({}), {
+  const response = await api("/api/silences", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),

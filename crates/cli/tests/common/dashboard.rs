@@ -134,7 +134,7 @@ impl DashboardProcess {
         ready: impl Fn(&Value) -> bool,
     ) -> Value {
         super::poll(within, || {
-            let (_, status) = self.get_json(&format!("/api/status?token={TOKEN}"));
+            let (_, status) = self.get_json("/api/status");
             if ready(&status) {
                 return Ok(status);
             }
@@ -143,11 +143,12 @@ impl DashboardProcess {
         })
     }
 
-    /// GET `path` (with the query) and its status and body.
+    /// GET `path` (with the query) and its status and body, with the tests' token in its
+    /// header (a dashboard without a token ignores it).
     pub fn get(&self, path: &str) -> (u16, String) {
         http(
             &format!("{}{}", self.url, path.trim_start_matches('/')),
-            None,
+            Some(&format!("Bearer {TOKEN}")),
         )
     }
 
@@ -175,7 +176,7 @@ fn url_in_log(log: &Path, within: Duration) -> String {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         text.lines()
             .find_map(|l| l.split("dashboard: ").nth(1))
-            .map(|url| url.trim_end_matches("?token=…").trim().to_string())
+            .map(|url| url.trim_end_matches("#token=…").trim().to_string())
             .ok_or_else(|| format!("no dashboard URL in the log: {text}"))
     })
 }

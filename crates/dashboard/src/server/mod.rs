@@ -9,6 +9,7 @@ mod assets;
 mod guard;
 mod live;
 mod query;
+mod session;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use query::Query;
 #[derive(Debug, Clone, Default)]
 pub struct Access {
     /// When set, every request but the page's assets needs it: `Authorization: Bearer TOKEN`,
-    /// or `token=TOKEN` in the query (the browser's live stream cannot send headers).
+    /// or the cookie of a session opened with it (see [`session`]).
     pub token: Option<String>,
     /// Host names the dashboard answers to besides addresses and `localhost` (see [`guard`]).
     pub allowed_hosts: Vec<String>,
@@ -51,7 +52,8 @@ impl Running {
 /// [`ratings_httpd`] (a silence's body is at most 16 KiB). A non-loopback address must be asked
 /// for: the caller decides; see [`requires_token_warning`].
 pub fn serve(board: Arc<Board>, address: &str, access: Access) -> anyhow::Result<Running> {
-    let answer = move |request: Request| handle(&board, &access, request);
+    let sessions = session::Sessions::default();
+    let answer = move |request: Request| handle(&board, &access, &sessions, request);
     let server = ratings_httpd::serve("dashboard-http", address, Limits::default(), answer)
         .with_context(|| format!("cannot listen on {address} for the dashboard"))?;
     Ok(Running {
@@ -66,7 +68,12 @@ pub fn requires_token_warning(address: &SocketAddr, access: &Access) -> bool {
 }
 
 /// Answers one request.
-fn handle(board: &Arc<Board>, access: &Access, request: Request) -> Response {
+fn handle(
+    board: &Arc<Board>,
+    access: &Access,
+    sessions: &session::Sessions,
+    request: Request,
+) -> Response {
     if let Some((status, message)) = guard::refuse(&request, &access.allowed_hosts) {
         return error(status, &message);
     }
@@ -78,11 +85,17 @@ fn handle(board: &Arc<Board>, access: &Access, request: Request) -> Response {
     if let Some(asset) = assets::find(&request.path) {
         return asset;
     }
-    if !authorized(&request, &query, access) {
+    if !authorized(&request, access, sessions) {
         return error(401, "a valid token is needed (Authorization: Bearer …)");
     }
     let path = request.path.as_str();
     let response = match (&request.method, path) {
+        (&Method::POST, "/api/session") => {
+            let cookie = session::Sessions::cookie(&sessions.open());
+            return Response::new(204, "text/plain", "")
+                .with_header(header::SET_COOKIE, &cookie)
+                .with_header(header::CACHE_CONTROL, "no-store");
+        }
         (&Method::GET, "/api/events") => return live::stream(Arc::clone(board), &request, &query),
         (&Method::GET, "/api/windows") => api::windows(board, &query),
         (&Method::GET, "/api/windows.csv") => api::windows_csv(board, &query),
@@ -102,16 +115,19 @@ fn handle(board: &Arc<Board>, access: &Access, request: Request) -> Response {
     response.unwrap_or_else(api::Failure::response)
 }
 
-/// Whether the request carries the token, when one is required.
-fn authorized(request: &Request, query: &Query, access: &Access) -> bool {
+/// Whether the request carries the token, or a session opened with it, when one is required.
+fn authorized(request: &Request, access: &Access, sessions: &session::Sessions) -> bool {
     let Some(token) = &access.token else {
         return true;
     };
     let bearer = request
         .header("authorization")
         .and_then(|value| value.strip_prefix("Bearer "));
-    let given = bearer.or_else(|| query.get("token"));
-    given.is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
+    if bearer.is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes())) {
+        return true;
+    }
+    let session = request.header("cookie").and_then(session::from_cookies);
+    session.is_some_and(|id| sessions.valid(id))
 }
 
 /// Compares without stopping at the first difference (a token is a secret).
