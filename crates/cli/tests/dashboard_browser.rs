@@ -497,16 +497,44 @@ fn a_page_of_another_site_cannot_add_a_silence_to_a_dashboard_without_a_token() 
     history(&records);
     let dashboard = DashboardProcess::start(&records.topic, "127.0.0.1:0", &[]);
     let browser = Browser::start();
-    // a page of another origin (a data: URL) tries to add a silence, as a form would
+    // a page of another site (served from http://localhost:PORT, the dashboard being on
+    // 127.0.0.1) posts a silence as a form or a no-cors fetch can: text/plain, no preflight
     let target = format!("{}api/silences", dashboard.url);
-    let attack = format!(
-        "data:text/html,<script>fetch('{target}',{{method:'POST',mode:'no-cors',\
-         credentials:'include',headers:{{'Content-Type':'text/plain'}},\
-         body:JSON.stringify({{duration:'30d',comment:'x'}})}}).then(()=>document.title='sent',\
-         ()=>document.title='sent')</script>"
+    let site = common::temp_dir("cross-site");
+    std::fs::write(
+        site.join("attack.html"),
+        format!(
+            "<script>fetch('{target}',{{method:'POST',mode:'no-cors',\
+             headers:{{'Content-Type':'text/plain'}},\
+             body:JSON.stringify({{duration:'30d',comment:'x'}})}})\
+             .then(()=>document.title='sent',()=>document.title='failed')</script>"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let _server = common::process::spawn(
+        std::process::Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(&site)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
     );
-    browser.goto(&attack);
-    browser.wait_script("return document.title === 'sent'", PATIENCE, "the attempt");
+    common::poll(PATIENCE, || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .map_err(|e| format!("the other site's server does not answer: {e}"))
+    });
+    browser.goto(&format!("http://localhost:{port}/attack.html"));
+    browser.wait_script(
+        "return document.title === 'sent'",
+        PATIENCE,
+        "the other site's request",
+    );
     let (_, alerts) = dashboard.get_json("/api/alerts");
     assert_eq!(alerts["silences"], Value::Array(Vec::new()), "{alerts}");
 }
