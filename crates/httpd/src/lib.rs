@@ -72,7 +72,7 @@ impl Default for Limits {
             max_body: 16 * 1024,
             body_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
-            max_connections: 256,
+            max_connections: 1024,
         }
     }
 }
