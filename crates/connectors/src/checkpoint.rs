@@ -340,6 +340,15 @@ impl CheckpointStore {
 
     /// Forgets an epoch that did not commit: its staged files, rows, state and offsets.
     pub fn roll_back(&self, epoch: u64) -> anyhow::Result<()> {
+        self.discard_staged(epoch)?;
+        for kind in [Kind::Rows, Kind::State, Kind::Offsets] {
+            self.storage.delete(&self.path(kind, epoch))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the files an epoch staged.
+    fn discard_staged(&self, epoch: u64) -> anyhow::Result<()> {
         let prefix = format!("{epoch}-");
         for staged in self.storage.list(&format!("{}/staging", self.dir))? {
             if staged
@@ -349,9 +358,6 @@ impl CheckpointStore {
             {
                 self.storage.delete(&staged)?;
             }
-        }
-        for kind in [Kind::Rows, Kind::State, Kind::Offsets] {
-            self.storage.delete(&self.path(kind, epoch))?;
         }
         Ok(())
     }
@@ -548,8 +554,9 @@ impl CheckpointStore {
     }
 
     /// Deletes every epoch older than the newest `keep` committed ones, except the rows and
-    /// claims of epochs from `rows_needed_from` on (open Parquet files are rebuilt from them); an old
-    /// epoch that never committed (written by a fenced predecessor) goes with its staged files.
+    /// claims of epochs from `rows_needed_from` on (open Parquet files are rebuilt from them); an
+    /// old epoch without a commit record (a fenced predecessor's, or one whose pruning was cut
+    /// short) goes with its staged files.
     /// Returns how many epochs went.
     pub fn prune(&self, keep: usize, rows_needed_from: u64) -> anyhow::Result<usize> {
         let committed = self.committed_epochs()?;
@@ -563,8 +570,11 @@ impl CheckpointStore {
         old.dedup();
         for epoch in old.into_iter().filter(|e| *e < oldest_kept) {
             if committed.binary_search(&epoch).is_err() {
-                // never committed: a fenced predecessor's epoch, files staged included
-                self.roll_back(epoch)?;
+                // never committed (a fenced predecessor's epoch), or committed and half pruned
+                // (a prune cut short once its commit record went): its staged files go; its
+                // rows follow the rule below like every epoch's, since an open file may still
+                // be rebuilt from them (a predecessor's are never read: the lineage skips them)
+                self.discard_staged(epoch)?;
             }
             // the commit record goes first, so a half-pruned epoch never looks committed
             for kind in [Kind::Commit, Kind::State, Kind::Offsets] {

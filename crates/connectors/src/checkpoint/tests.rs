@@ -285,3 +285,24 @@ fn pruning_keeps_the_claims_of_epochs_whose_rows_are_kept() {
     assert!(dir.join("claims/3").exists());
     assert!(!store.claim(3, "bbbb").unwrap());
 }
+
+#[test]
+fn an_epoch_whose_pruning_was_cut_short_keeps_the_rows_an_open_file_needs() {
+    let (store, dir) = store("half-pruned");
+    for epoch in 1..=5 {
+        write_epoch(&store, epoch, true);
+        store.write_rows(epoch, b"rows").unwrap();
+    }
+    // a prune killed after deleting epoch 2's commit record, before its offsets and state
+    std::fs::remove_file(dir.join("commits/2")).unwrap();
+    // an open file still needs the rows from epoch 1 on
+    store.prune(2, 1).unwrap();
+    for epoch in 1..=5 {
+        assert_eq!(
+            store.read_rows(epoch).unwrap().as_deref(),
+            Some(&b"rows"[..]),
+            "rows/{epoch}"
+        );
+    }
+    assert!(!dir.join("offsets/2").exists() && !dir.join("state/2").exists());
+}
