@@ -61,6 +61,10 @@ pub struct Limits {
     pub write_timeout: Duration,
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Handlers running at once (threads of the blocking pool); more requests wait their turn.
+    /// Each thread that ever ran a handler keeps its own memory (stack, allocator arena) until
+    /// it has been idle for 10 s, so this bounds the server's memory under load.
+    pub handler_threads: usize,
 }
 
 impl Default for Limits {
@@ -73,6 +77,7 @@ impl Default for Limits {
             body_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            handler_threads: 4,
         }
     }
 }
@@ -118,6 +123,7 @@ pub fn serve(
     let bound = listener.local_addr()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .max_blocking_threads(limits.handler_threads.max(1))
         .thread_name(format!("{name}-work"))
         .build()?;
     let stop = Arc::new(Notify::new());

@@ -22,6 +22,7 @@ fn limits() -> Limits {
         body_timeout: Duration::from_millis(300),
         write_timeout: Duration::from_millis(300),
         max_connections: 8,
+        handler_threads: 2,
     }
 }
 
