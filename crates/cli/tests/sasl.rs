@@ -206,7 +206,20 @@ fn every_command_works_over_sasl_ssl_and_no_output_holds_the_password() {
         s["feed"]["backfilled"] == true && s["feed"]["records"].as_u64().unwrap_or(0) > 0
     });
     seen.push(("dashboard status".into(), status.to_string().into_bytes()));
-    seen.push(("dashboard page".into(), dashboard.get("/").1.into_bytes()));
+    for path in [
+        "/",
+        "/app.js",
+        "/app.css",
+        "/api/windows?range=7d",
+        "/api/windows.csv?range=7d",
+        "/api/alerts",
+        "/api/no-such-route",
+    ] {
+        seen.push((
+            format!("dashboard {path}"),
+            dashboard.get(path).1.into_bytes(),
+        ));
+    }
     seen.push((
         "dashboard log".into(),
         std::fs::read(&dashboard.log).unwrap(),
