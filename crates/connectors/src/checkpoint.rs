@@ -18,15 +18,15 @@
 //! its body, and is published atomically ([`Storage::publish`]). An epoch counts as committed
 //! once its commit record exists; one with offsets but none (the newest after a stop, or one a
 //! crash interrupted) is *pending*, and its consumer-group tag in Kafka decides it on restart
-//! (`ratings-runtime`'s recovery).
+//! (`ratings-runtime`'s recovery). A damaged, truncated or missing file, or one from a newer format, is an
+//! error that names the file: the store never silently falls back to an older epoch or a fresh
+//! start.
 //!
 //! Epoch numbers are claimed before any file of the epoch is written: a processor creates
 //! `claims/<epoch>` with its incarnation, and only the one that created it writes that epoch's
 //! files. Two incarnations running at once (with high availability, a paused lease holder that
 //! wakes up after its successor recovered from the same epoch) so never write over each
-//! other's files; the loser numbers its epoch with the next free number. A damaged, truncated or missing file, or one from a newer format, is an
-//! error that names the file: the store never silently falls back to an older epoch or a fresh
-//! start.
+//! other's files; the loser numbers its epoch with the next free number.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
