@@ -19,17 +19,12 @@ echo "building $ref ($(git -C "$old_tree" rev-parse --short HEAD)) and this tree
 (cd "$old_tree" && CARGO_TARGET_DIR="$root/target/bench-old" cargo build --release --locked -q -p ratings-stream)
 cargo bench --locked -q -p ratings-stream --bench http_load --no-run 2>/dev/null
 load=$(ls -t target/release/deps/http_load-* | grep -v '\.d$' | head -1)
-. scripts/lib/bench.sh # builds this tree; bin, work, kafka_topics
+. scripts/lib/bench.sh # builds this tree; bin, work, kafka_topics, free_port, status_field
 cargo build --release --locked -q --example dashboard_load
 kafka_topics http
 target/release/examples/dashboard_load "$bootstrap" "http-metrics-$run_id" 7 >/dev/null
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss() { awk '/VmRSS/ {printf "%.1f MB", $2 / 1024}' "/proc/$1/status"; }
-# backfilled PORT: whether the dashboard has read its history
-backfilled() {
-  curl -s "http://127.0.0.1:$1/api/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["feed"]["backfilled"])' 2>/dev/null
-}
 # measure NAME PATH PORT: the load at each concurrency, one line each
 measure() {
   "$load" "http://127.0.0.1:$3$2" "$seconds" | sed "s|^|$1 $2 |"
@@ -41,7 +36,7 @@ bench_one() { # name binary
   "$binary" dashboard --bootstrap-servers "$bootstrap" --metrics-topic "http-metrics-$run_id" \
     --listen "127.0.0.1:$port" --history 7d 2>"$work/http-dashboard-$name.log" &
   pid=$!
-  until [ "$(backfilled "$port")" = "True" ]; do sleep 0.2; done
+  until [ "$(status_field "$port" feed.backfilled 2>/dev/null)" = "True" ]; do sleep 0.2; done
   sleep 5
   echo "$name dashboard, 7 days read: RSS $(rss $pid)"
   measure "$name" "/api/windows?range=1h" "$port"

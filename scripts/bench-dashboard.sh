@@ -17,10 +17,6 @@ seconds=${3:-60}
 cargo build --release --locked -q --example dashboard_load --example dashboard_latency
 kafka_topics dashboard
 
-# status_field PORT FIELD: a field of /api/status (feed.backfilled, windows_kept)
-status_field() {
-  curl -s "http://127.0.0.1:$1/api/status" | python3 -c "import json,sys; s=json.load(sys.stdin); print(eval('s' + ''.join(f'[\"{k}\"]' for k in '$2'.split('.'))))"
-}
 # cpu_ticks PID: user + system clock ticks so far
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # start_dashboard TOPIC PORT HISTORY: starts one in the background, sets `dashboard`
@@ -32,7 +28,7 @@ start_dashboard() {
 
 echo "== $days days of windows"
 target/release/examples/dashboard_load "$bootstrap" "dashboard-metrics-$run_id" "$days"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 started=$(date +%s.%N)
 start_dashboard "dashboard-metrics-$run_id" "$port" "${days}d"
 trap 'kill $dashboard 2>/dev/null || true' EXIT
@@ -54,7 +50,7 @@ grep -E 'VmRSS|VmHWM' "/proc/$dashboard/status" | tr -s ' ' | sed 's/^/dashboard
 kill $dashboard; wait $dashboard 2>/dev/null || true
 
 echo "== commit → page, live pipeline at $rate ratings/s"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 scripts/kafka.sh create "dashboard-live-$run_id" 3 >/dev/null
 "$bin" generate --rate "$rate" --events-per-second $((rate / 50)) --bootstrap-servers "$bootstrap" \
   --ratings-topic "dashboard-ratings-$run_id" 2> "$work/dashboard-generate.log" &
