@@ -5,7 +5,8 @@
 
 use std::io::Write;
 
-use ratings_connectors::kafka::{KafkaSettings, KafkaSource, Start, StartFrom};
+use ratings_connectors::kafka::{KafkaSettings, Start, StartFrom};
+use ratings_runtime::source::kafka::KafkaSource;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,11 +22,10 @@ fn main() -> anyhow::Result<()> {
         KafkaSource::connect(&settings, topic, &group, &Start::At(StartFrom::Earliest))?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     while !source.all_at_end() {
-        source.poll(|record| {
+        if let Some(record) = source.next()? {
             out.write_all(record.payload.unwrap_or_default())?;
             out.write_all(b"\n")?;
-            Ok(None)
-        })?;
+        }
     }
     out.flush()?;
     Ok(())

@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use ratings_connectors::kafka::{KafkaSettings, KafkaSource, Start, StartFrom};
+use ratings_connectors::kafka::{KafkaSettings, Start, StartFrom};
+use ratings_runtime::source::kafka::KafkaSource;
 use ratings_runtime::telemetry::latency::percentile;
 use rdkafka::Message;
 
@@ -133,16 +134,18 @@ fn read_crossings(
     let mut passed = vec![false; source.partitions()];
     let mut records = Vec::new();
     while !source.all_at_end() && !passed.iter().all(|p| *p) {
-        source.poll(|record| {
-            let rating =
-                ratings_core::rating::parse_json(record.payload.unwrap_or_default(), usize::MAX);
-            if let (Ok(rating), Some(stamp)) = (rating, record.timestamp) {
-                passed[record.partition as usize] |= stamp > until;
-                records.push((rating.timestamp, stamp));
-                return Ok(Some(rating.timestamp));
-            }
-            Ok(None)
-        })?;
+        let Some(record) = source.next()? else {
+            continue;
+        };
+        let rating =
+            ratings_core::rating::parse_json(record.payload.unwrap_or_default(), usize::MAX);
+        let mut event_time = None;
+        if let (Ok(rating), Some(stamp)) = (rating, record.timestamp) {
+            passed[record.partition as usize] |= stamp > until;
+            records.push((rating.timestamp, stamp));
+            event_time = Some(rating.timestamp);
+        }
+        source.event_time(event_time);
     }
     records.sort_unstable();
     let mut earliest_from: Vec<i64> = records.iter().map(|(_, stamp)| *stamp).collect();

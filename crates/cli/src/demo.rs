@@ -125,6 +125,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
                 format: Format::Json,
                 partition: 0,
                 offset: produced as i64,
+                timestamp: None,
             };
             pipeline.process(record)?;
         }

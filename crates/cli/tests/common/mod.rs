@@ -12,7 +12,8 @@ use std::process::{Command, Output};
 
 use std::time::{Duration, Instant};
 
-use ratings_connectors::kafka::{KafkaSettings, KafkaSource, Start, StartFrom};
+use ratings_connectors::kafka::{KafkaSettings, Start, StartFrom};
+use ratings_runtime::source::kafka::KafkaSource;
 use serde_json::Value;
 
 /// `ratings-stream` as a command of the test: it dies with the test (see [`process`]).
@@ -340,16 +341,10 @@ pub fn read_topic(topic: &str) -> Vec<(i32, i64, Value)> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !source.all_at_end() {
         assert!(Instant::now() < deadline, "timed out reading {topic}");
-        source
-            .poll(|r| {
-                records.push((
-                    r.partition,
-                    r.offset,
-                    serde_json::from_slice(r.payload.unwrap_or_default())?,
-                ));
-                Ok(None)
-            })
-            .unwrap();
+        if let Some(r) = source.next().unwrap() {
+            let value = serde_json::from_slice(r.payload.unwrap_or_default()).unwrap();
+            records.push((r.partition, r.offset, value));
+        }
     }
     records
 }

@@ -90,6 +90,13 @@ impl BatchQueue {
         Some(Message(unsafe { message.as_ref() }))
     }
 
+    /// The message [`BatchQueue::next`] handed out last, until the next call.
+    pub fn current(&self) -> Option<Message<'_>> {
+        // SAFETY: as in `next`: destroyed only by `release_current`, which needs `&mut self`.
+        self.current
+            .map(|message| Message(unsafe { message.as_ref() }))
+    }
+
     /// Refills the empty buffer: whatever is queued now, or else one message within `timeout`
     /// (the batch call would wait for a full batch).
     fn fill(&mut self, timeout: Duration) {
@@ -141,7 +148,7 @@ impl Drop for BatchQueue {
     }
 }
 
-impl Message<'_> {
+impl<'a> Message<'a> {
     /// The event's error when this is not a record (the partition's end is
     /// [`RDKafkaErrorCode::PartitionEOF`]).
     pub fn error(&self) -> Option<KafkaError> {
@@ -170,7 +177,7 @@ impl Message<'_> {
     }
 
     /// The record's value; `None` for a null value (a tombstone).
-    pub fn payload(&self) -> Option<&[u8]> {
+    pub fn payload(&self) -> Option<&'a [u8]> {
         if self.0.payload.is_null() {
             return None;
         }

@@ -11,8 +11,8 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 
 use super::health::HealthContext;
+use super::offsets::{assign, partition_count, resolve, watermarks, StartFrom, CONNECT_TIMEOUT};
 use super::settings::KafkaSettings;
-use super::source::{assign, partition_count, resolve, watermarks, StartFrom, CONNECT_TIMEOUT};
 
 /// Where a [`Follower`] starts in each partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

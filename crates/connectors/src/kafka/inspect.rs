@@ -9,8 +9,8 @@ use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::health::{consumer_first_contact, HealthContext};
+use super::offsets::{committed_offsets, group_consumer, resolve, watermarks, StartFrom};
 use super::settings::KafkaSettings;
-use super::source::{committed_offsets, group_consumer, resolve, watermarks, StartFrom};
 
 /// How long one question to the broker may take.
 const TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,4 +1,4 @@
-//! Kafka through librdkafka (rust-rdkafka): connection settings, the source and the producer,
+//! Kafka through librdkafka (rust-rdkafka): connection settings, the reader (every partition of a topic) and the producer,
 //! and the high-availability lease.
 
 mod admin;
@@ -9,19 +9,20 @@ mod follower;
 mod health;
 mod inspect;
 mod lease;
+mod offsets;
 mod producer;
+mod reader;
 mod settings;
-mod source;
 
 pub use admin::ensure_topics;
+pub use ends::Ends;
 pub use follower::{FollowFrom, Followed, Follower};
 pub use health::{DeliveryObserver, Health};
 pub use inspect::Inspector;
 pub use lease::{Lease, LeaseSettings};
+pub use offsets::{committed_metadata, group_metadata, Start, StartFrom};
 pub use producer::Producer;
 pub use producer::{ProducerFatal, TxnError};
 pub use rdkafka::consumer::ConsumerGroupMetadata;
+pub use reader::{KafkaReader, KafkaRecord, Read};
 pub use settings::{redacted, KafkaSettings};
-pub use source::{
-    committed_metadata, group_metadata, KafkaRecord, KafkaSource, PollOutcome, Start, StartFrom,
-};

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use ratings_connectors::kafka::{KafkaSource, Producer};
+use ratings_connectors::kafka::Producer;
+
+use crate::source::kafka::KafkaSource;
 
 use crate::pipeline::Pipeline;
 

@@ -5,7 +5,9 @@
 pub mod at_least_once;
 pub mod exactly_once;
 
-use ratings_connectors::kafka::{KafkaSource, Producer};
+use ratings_connectors::kafka::Producer;
+
+use crate::source::kafka::KafkaSource;
 
 use crate::pipeline::Pipeline;
 use exactly_once::{Commit, Coordinator};

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ratings_connectors::checkpoint::CheckpointStore;
-use ratings_connectors::kafka::{
-    DeliveryObserver, KafkaSettings, KafkaSource, PollOutcome, Producer, Start,
-};
+use ratings_connectors::kafka::{DeliveryObserver, KafkaSettings, Producer, Start};
 use ratings_connectors::parquet::Publishing;
 use ratings_connectors::storage::Storage;
 use ratings_core::{Engine, EngineConfig};
@@ -27,7 +25,7 @@ use crate::pipeline::Pipeline;
 use crate::report::Summary;
 use crate::sink::topic::TopicSink;
 use crate::sink::Outputs;
-use crate::source;
+use crate::source::kafka::KafkaSource;
 use crate::telemetry::prometheus::Metrics;
 
 /// Records per batch before pending update-mode results are emitted.
@@ -221,10 +219,11 @@ impl Running {
             if self.emit_commit_due() {
                 self.commit(false)?;
             }
-            let pipeline = &mut self.pipeline;
-            let outcome = source::kafka::poll(&mut self.source, |record| pipeline.process(record))?;
-            steps += 1;
-            if outcome == PollOutcome::Record {
+            let record = self.source.next()?;
+            let idle = record.is_none();
+            if let Some(record) = record {
+                let event_time = self.pipeline.process(record)?;
+                self.source.event_time(event_time);
                 in_batch += 1;
                 if self
                     .delivery
@@ -233,7 +232,7 @@ impl Running {
                     self.commit(false)?;
                 }
             }
-            let idle = outcome == PollOutcome::Idle;
+            steps += 1;
             if in_batch >= BATCH || (idle && in_batch > 0) {
                 in_batch = 0;
                 self.pipeline.end_batch()?;

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ratings_connectors::kafka::{KafkaSource, Producer};
+use ratings_connectors::kafka::Producer;
+
+use crate::source::kafka::KafkaSource;
 use ratings_core::time::rfc3339_seconds;
 
 use crate::config::{JobConfig, KafkaJob};

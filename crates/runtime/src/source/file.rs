@@ -40,6 +40,7 @@ pub fn for_each_record(
             format,
             partition: 0,
             offset: number,
+            timestamp: None,
         })?;
     }
 }

@@ -1,6 +1,6 @@
 //! Sources: where records come from. [`file`] reads a bounded JSON-lines or MovieLens CSV
-//! file; [`kafka`] reads every partition of the `ratings` topic (in event-time alignment,
-//! through [`ratings_connectors::kafka::KafkaSource`]). Both hand the pipeline
+//! file; [`kafka`] reads every partition of the `ratings` topic in event-time alignment
+//! (through the client [`ratings_connectors::kafka::KafkaReader`]). Both hand the pipeline
 //! [`SourceRecord`]s.
 
 pub mod file;
@@ -18,6 +18,8 @@ pub struct SourceRecord<'a> {
     pub partition: i32,
     /// Kafka offset, or the 1-based line number of a file.
     pub offset: i64,
+    /// The Kafka record's timestamp (epoch milliseconds), when it has one.
+    pub timestamp: Option<i64>,
 }
 
 impl Format {

@@ -300,6 +300,7 @@ impl Processor {
                 format: Format::Json,
                 partition: 0,
                 offset: self.next_offset,
+                timestamp: None,
             };
             self.pipeline.process(record).unwrap();
             self.next_offset += 1;
