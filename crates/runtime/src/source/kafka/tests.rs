@@ -109,7 +109,8 @@ fn steps(source: &mut KafkaSource<FakePartitions>, steps: usize) -> Vec<(i32, i6
 fn a_backlog_is_read_in_event_time_alignment_across_partitions() {
     let mut source = source(FakePartitions::with(&[&[10, 20, 30, 40], &[5, 6, 7, 25]]));
     let read = steps(&mut source, 12);
-    // unread partitions first, by index; then always the partition furthest behind
+    // unread partitions first, by index; then always the partition furthest behind: p1 (7)
+    // before p0 (10), p0 (10) before p1 (25), p1 (25) before p0 (30)
     assert_eq!(
         read,
         [
@@ -117,8 +118,8 @@ fn a_backlog_is_read_in_event_time_alignment_across_partitions() {
             (1, 5),
             (1, 6),
             (1, 7),
-            (0, 20),
             (1, 25),
+            (0, 20),
             (0, 30),
             (0, 40)
         ]
