@@ -110,7 +110,7 @@ fn a_backlog_is_read_in_event_time_alignment_across_partitions() {
     let mut source = source(FakePartitions::with(&[&[10, 20, 30, 40], &[5, 6, 7, 25]]));
     let read = steps(&mut source, 12);
     // unread partitions first, by index; then always the partition furthest behind: p1 (7)
-    // before p0 (10), p0 (10) before p1 (25), p1 (25) before p0 (30)
+    // before p0 (10), then p0 (10, 20) before p1 (25)
     assert_eq!(
         read,
         [
