@@ -17,8 +17,7 @@ use ratings_generator::{Generator, GeneratorConfig};
 use ratings_runtime::catalog;
 use ratings_runtime::pipeline::{now_millis, Pipeline, RecordLimits};
 use ratings_runtime::report::{banner, Summary};
-use ratings_runtime::sink::json_lines::CountOnly;
-use ratings_runtime::sink::{Outputs, WindowSink};
+use ratings_runtime::sink::{Outputs, Sink};
 use ratings_runtime::source::{Format, SourceRecord};
 
 use crate::args::{DashboardAccessArgs, DemoArgs, DEMO_DASHBOARD};
@@ -94,16 +93,11 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         }
         None => Generator::new(generator_config, &loaded.catalog),
     };
-    let outputs = Outputs {
-        windows: Box::new(ConsoleTable {
-            show_sliding: args.show_sliding,
-            rows: 0,
-            board: dashboard.as_ref().map(|(board, _)| Arc::clone(board)),
-        }),
-        dead_letters: Box::new(CountOnly),
-        late: Box::new(CountOnly),
-        parquet: None,
-    };
+    let outputs = Outputs::new(vec![Box::new(ConsoleTable {
+        show_sliding: args.show_sliding,
+        rows: 0,
+        board: dashboard.as_ref().map(|(board, _)| Arc::clone(board)),
+    })]);
     let engine = Engine::new(config.clone(), loaded.catalog);
     let mut pipeline = Pipeline::new(
         engine,
@@ -186,8 +180,8 @@ struct ConsoleTable {
     board: Option<Arc<Board>>,
 }
 
-impl WindowSink for ConsoleTable {
-    fn write_window(&mut self, w: &WindowResult, processing_time: i64) -> io::Result<()> {
+impl Sink for ConsoleTable {
+    fn window(&mut self, w: &WindowResult, processing_time: i64) -> anyhow::Result<()> {
         if let Some(board) = &self.board {
             board.offer(w.to_json(processing_time).as_bytes());
         }
@@ -227,11 +221,16 @@ impl WindowSink for ConsoleTable {
             w.metrics.p50_rating,
             w.metrics.p95_rating,
             top.join(" · ")
-        )
+        )?;
+        Ok(())
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        io::stdout().flush()
+    fn end_batch(&mut self, _watermark: Option<i64>) -> anyhow::Result<()> {
+        Ok(io::stdout().flush()?)
+    }
+
+    fn finish(&mut self, _final_flush: bool) -> anyhow::Result<()> {
+        Ok(io::stdout().flush()?)
     }
 }
 

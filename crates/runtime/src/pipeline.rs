@@ -1,20 +1,17 @@
 //! The pipeline stage: source record → parse/validate → engine (watermark, windows,
-//! aggregates) → sinks. Rejected records go to the dead-letter sink, late ones to the late
+//! aggregates) → sinks ([`Outputs`]). Rejected records go to the dead-letter sink, late ones to the late
 //! sink; everything is counted. The jobs (file, Kafka) and the demo feed it records and mark
 //! batch ends.
 
 use std::borrow::Cow;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
 use ratings_core::output::dead_letter_copy;
 use ratings_core::rating::{parse_csv_fields, parse_json};
 use ratings_core::{
     DeadLetter, Engine, PushOutcome, Rating, RejectReason, Rejection, WindowResult,
 };
 use serde::Serialize;
-
-use ratings_connectors::parquet::ParquetSink;
 
 use crate::sink::Outputs;
 use crate::source::{Format, SourceRecord};
@@ -109,9 +106,7 @@ impl Pipeline {
         let parsed = parse(record, self.limits.max_bytes).and_then(|r| self.not_ahead(r));
         let event_time = match parsed {
             Ok(rating) => {
-                if let Some(parquet) = &mut self.outputs.parquet {
-                    parquet.rating(&rating, self.engine.watermark());
-                }
+                self.outputs.rating(&rating, self.engine.watermark());
                 if let PushOutcome::Late { watermark } =
                     self.engine.push(&rating, &mut self.emitted)
                 {
@@ -154,10 +149,7 @@ impl Pipeline {
         self.clock = now_millis() / 1000;
         self.engine.flush_updates(&mut self.emitted);
         self.write_emitted()?;
-        if let Some(parquet) = &mut self.outputs.parquet {
-            parquet.end_batch(self.engine.watermark())?;
-        }
-        self.flush()
+        self.outputs.end_batch(self.engine.watermark())
     }
 
     /// End of a bounded input: optionally emits every still-open window, then flushes.
@@ -167,20 +159,17 @@ impl Pipeline {
             self.engine.finish(&mut self.emitted);
         }
         self.write_emitted()?;
-        if let Some(parquet) = &mut self.outputs.parquet {
-            parquet.finish(final_flush)?;
-        }
-        self.flush()
+        self.outputs.finish(final_flush)
     }
 
-    /// The Parquet outputs, if configured.
-    pub fn parquet(&self) -> Option<&ParquetSink> {
-        self.outputs.parquet.as_ref()
+    /// The sinks.
+    pub fn outputs(&self) -> &Outputs {
+        &self.outputs
     }
 
-    /// The Parquet outputs, to end or restore an epoch.
-    pub fn parquet_mut(&mut self) -> Option<&mut ParquetSink> {
-        self.outputs.parquet.as_mut()
+    /// The sinks, to end or restore an epoch.
+    pub fn outputs_mut(&mut self) -> &mut Outputs {
+        &mut self.outputs
     }
 
     /// Whether window results were written since the last [`Pipeline::take_unpublished`].
@@ -217,13 +206,7 @@ impl Pipeline {
             if window.is_final && self.unpublished.finals.len() < MAX_UNPUBLISHED_TRACKED {
                 self.unpublished.finals.push(instant);
             }
-            self.outputs
-                .windows
-                .write_window(&window, now)
-                .context("cannot write window metrics")?;
-            if let (Some(parquet), true) = (&mut self.outputs.parquet, window.is_final) {
-                parquet.window(&window, now);
-            }
+            self.outputs.window(&window, now)?;
         }
         Ok(())
     }
@@ -242,10 +225,7 @@ impl Pipeline {
             &rejection.detail,
             &copy,
         );
-        self.outputs
-            .dead_letters
-            .write_record(&letter)
-            .context("cannot write a dead-letter record")
+        self.outputs.dead_letter(&letter)
     }
 
     fn write_late(
@@ -261,25 +241,7 @@ impl Pipeline {
         );
         let copy = dead_letter_copy(record.payload.unwrap_or_default());
         let letter = dead_letter(&self.source_name, record, "late", &detail, &copy);
-        self.outputs
-            .late
-            .write_record(&letter)
-            .context("cannot write a late record")
-    }
-
-    fn flush(&mut self) -> anyhow::Result<()> {
-        self.outputs
-            .windows
-            .flush()
-            .context("cannot flush window metrics")?;
-        self.outputs
-            .dead_letters
-            .flush()
-            .context("cannot flush dead letters")?;
-        self.outputs
-            .late
-            .flush()
-            .context("cannot flush late records")
+        self.outputs.late(&letter)
     }
 }
 

@@ -41,20 +41,9 @@ pub struct Summary {
     pub open_windows: usize,
     pub seconds: f64,
     /// Per Parquet dataset: folder, rows, files, bytes, hours closed.
-    pub parquet: Vec<DatasetSummary>,
+    pub parquet: Vec<crate::sink::DatasetSummary>,
     /// Storage operations that failed and were retried.
     pub storage_retries: u64,
-}
-
-/// What was written to one Parquet dataset.
-#[derive(Debug, Serialize)]
-pub struct DatasetSummary {
-    pub dataset: String,
-    pub rows: u64,
-    pub files: u64,
-    pub bytes: u64,
-    pub hours_closed: u64,
-    pub rows_after_close: u64,
 }
 
 impl Summary {
@@ -68,7 +57,7 @@ impl Summary {
             engine.open_windows(),
             elapsed,
         )
-        .with_parquet(pipeline.parquet())
+        .with_outputs(pipeline.outputs())
     }
 
     pub fn new(
@@ -101,26 +90,10 @@ impl Summary {
         }
     }
 
-    /// Adds what the Parquet outputs wrote.
-    pub fn with_parquet(
-        mut self,
-        sink: Option<&ratings_connectors::parquet::ParquetSink>,
-    ) -> Summary {
-        if let Some(sink) = sink {
-            self.storage_retries = sink.health().retries;
-            self.parquet = sink
-                .stats()
-                .into_iter()
-                .map(|(root, s)| DatasetSummary {
-                    dataset: format!("{}/{root}", sink.url().trim_end_matches('/')),
-                    rows: s.rows,
-                    files: s.files,
-                    bytes: s.bytes,
-                    hours_closed: s.hours_closed,
-                    rows_after_close: s.rows_after_close,
-                })
-                .collect();
-        }
+    /// Adds what the outputs wrote to storage.
+    pub fn with_outputs(mut self, outputs: &crate::sink::Outputs) -> Summary {
+        self.storage_retries = outputs.storage_health().retries;
+        self.parquet = outputs.datasets();
         self
     }
 

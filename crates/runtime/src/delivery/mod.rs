@@ -30,14 +30,20 @@ impl Delivery {
     }
 
     /// Counts an input record; whether the work should be committed now by its size.
-    pub fn note_record(&mut self, max_records: u64, pipeline: &Pipeline) -> bool {
+    pub fn note_record(&mut self, max_records: u64) -> bool {
         match self {
             Delivery::AtLeastOnce => false,
             Delivery::ExactlyOnce(coordinator) => {
                 coordinator.note_record();
-                coordinator.full(max_records, pipeline)
+                coordinator.full(max_records)
             }
         }
+    }
+
+    /// After a batch end: whether the work should be committed now because of the finished
+    /// files it holds.
+    pub fn holds_too_much(&self, pipeline: &Pipeline) -> bool {
+        matches!(self, Delivery::ExactlyOnce(c) if c.holds_too_much(pipeline))
     }
 
     /// Exactly-once: why the open epoch's transaction is past its timeout, if it is.

@@ -4,15 +4,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use ratings_connectors::parquet::Publishing;
 use ratings_core::{Engine, EngineConfig};
 
 use crate::catalog::LoadedCatalog;
 use crate::config::{FileJob, JobConfig};
 use crate::pipeline::Pipeline;
 use crate::report::Summary;
-use crate::sink::json_lines::{optional_record_file, JsonLines};
-use crate::sink::Outputs;
+use crate::sink::json_lines::{optional_file, JsonLines};
+use crate::sink::parquet::Publishing;
+use crate::sink::{Carries, Outputs, Sink};
 use crate::source::file::for_each_record;
 
 /// Processes the input file to the end and writes every output.
@@ -22,17 +22,23 @@ pub fn run(
     job: &FileJob,
     loaded: &LoadedCatalog,
 ) -> anyhow::Result<Summary> {
-    let outputs = Outputs {
-        windows: Box::new(JsonLines::create(&job.metrics_file)?),
-        dead_letters: optional_record_file(job.dead_letter_file.as_deref())?,
-        late: optional_record_file(job.late_file.as_deref())?,
-        parquet: crate::sink::parquet::open(
-            &config.parquet,
-            &engine_config.windows,
-            Publishing::immediate_now(),
-            None,
-        )?,
-    };
+    let mut sinks: Vec<Box<dyn Sink>> =
+        vec![JsonLines::create(&job.metrics_file, Carries::Windows)?];
+    sinks.extend(optional_file(
+        job.dead_letter_file.as_deref(),
+        Carries::DeadLetters,
+    )?);
+    sinks.extend(optional_file(job.late_file.as_deref(), Carries::Late)?);
+    let parquet = crate::sink::parquet::open(
+        &config.parquet,
+        &engine_config.windows,
+        Publishing::immediate_now(),
+        None,
+    )?;
+    if let Some(parquet) = parquet {
+        sinks.push(Box::new(parquet));
+    }
+    let outputs = Outputs::new(sinks);
     let engine = Engine::new(engine_config.clone(), Arc::clone(&loaded.catalog));
     let mut pipeline = Pipeline::new(
         engine,

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use ratings_connectors::checkpoint::CheckpointStore;
 use ratings_connectors::kafka::{DeliveryObserver, KafkaSettings, Producer, Start};
-use ratings_connectors::parquet::Publishing;
 use ratings_connectors::storage::Storage;
 use ratings_core::{Engine, EngineConfig};
 
@@ -23,8 +22,9 @@ use crate::delivery::exactly_once::{Commit, RedoEpoch, Timeouts};
 use crate::delivery::Delivery;
 use crate::pipeline::Pipeline;
 use crate::report::Summary;
+use crate::sink::parquet::Publishing;
 use crate::sink::topic::TopicSink;
-use crate::sink::Outputs;
+use crate::sink::{Carries, Outputs, Sink};
 use crate::source::kafka::KafkaSource;
 use crate::telemetry::prometheus::Metrics;
 
@@ -132,8 +132,8 @@ impl Running {
                 Publishing::immediate_now(),
                 None,
             )?;
-            if let Some(sink) = pipeline.parquet() {
-                metrics.watch_storage(Arc::clone(sink.storage()));
+            if let Some(storage) = pipeline.outputs().storage() {
+                metrics.watch_storage(Arc::clone(storage));
             }
             let delivery = Delivery::AtLeastOnce;
             let monitor = Monitor::new(Arc::clone(metrics), config, job);
@@ -225,10 +225,7 @@ impl Running {
                 let event_time = self.pipeline.process(record)?;
                 self.source.event_time(event_time);
                 in_batch += 1;
-                if self
-                    .delivery
-                    .note_record(job.delivery.commit_records, &self.pipeline)
-                {
+                if self.delivery.note_record(job.delivery.commit_records) {
                     self.commit(false)?;
                 }
             }
@@ -236,6 +233,9 @@ impl Running {
             if in_batch >= BATCH || (idle && in_batch > 0) {
                 in_batch = 0;
                 self.pipeline.end_batch()?;
+                if self.delivery.holds_too_much(&self.pipeline) {
+                    self.commit(false)?;
+                }
             }
             // clocks are read every few hundred records only: they are not free at 1 M records/s
             if idle || steps.is_multiple_of(TIMER_STEPS) {
@@ -368,12 +368,16 @@ fn pipeline(
     shared: Option<&Arc<Storage>>,
 ) -> anyhow::Result<Pipeline> {
     let windows = &engine.config().windows;
-    let outputs = Outputs {
-        windows: TopicSink::new(producer, &job.metrics_topic),
-        dead_letters: TopicSink::new(producer, &job.dead_letter_topic),
-        late: TopicSink::new(producer, job.late_topic()),
-        parquet: crate::sink::parquet::open(&config.parquet, windows, publishing, shared)?,
-    };
+    let mut sinks: Vec<Box<dyn Sink>> = vec![
+        TopicSink::new(producer, &job.metrics_topic, Carries::Windows),
+        TopicSink::new(producer, &job.dead_letter_topic, Carries::DeadLetters),
+        TopicSink::new(producer, job.late_topic(), Carries::Late),
+    ];
+    if let Some(parquet) = crate::sink::parquet::open(&config.parquet, windows, publishing, shared)?
+    {
+        sinks.push(Box::new(parquet));
+    }
+    let outputs = Outputs::new(sinks);
     Ok(Pipeline::new(
         engine,
         outputs,

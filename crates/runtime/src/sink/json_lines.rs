@@ -1,5 +1,6 @@
-//! JSON-lines sinks of the file mode: window metrics, dead letters and late records as one JSON
-//! object per line in a file (or standard output), or only counted.
+//! JSON-lines sinks of the file mode: window metrics, dead letters or late records as one JSON
+//! object per line in a file (or standard output). A stream without a file is only counted
+//! (by the pipeline): it has no sink.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -8,16 +9,17 @@ use std::path::Path;
 use anyhow::Context;
 use ratings_core::{DeadLetter, WindowResult};
 
-use super::{RecordSink, WindowSink};
+use super::{Carries, Sink};
 
-/// A JSON-lines file, or standard output for `-`.
+/// A JSON-lines file, or standard output for `-`, carrying one of the pipeline's streams.
 pub struct JsonLines {
     out: BufWriter<Box<dyn Write>>,
+    carries: Carries,
 }
 
 impl JsonLines {
     /// Creates (truncates) `path`; `-` means standard output.
-    pub fn create(path: &Path) -> anyhow::Result<JsonLines> {
+    pub fn create(path: &Path, carries: Carries) -> anyhow::Result<Box<JsonLines>> {
         let out: Box<dyn Write> = if path.as_os_str() == "-" {
             Box::new(io::stdout())
         } else {
@@ -25,55 +27,63 @@ impl JsonLines {
                 File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
             )
         };
-        Ok(JsonLines {
+        Ok(Box::new(JsonLines {
             out: BufWriter::with_capacity(1 << 16, out),
-        })
+            carries,
+        }))
     }
 
     fn line(&mut self, json: &str) -> io::Result<()> {
         self.out.write_all(json.as_bytes())?;
         self.out.write_all(b"\n")
     }
-}
 
-impl WindowSink for JsonLines {
-    fn write_window(
-        &mut self,
-        window: &WindowResult,
-        processing_time_millis: i64,
-    ) -> io::Result<()> {
-        self.line(&window.to_json(processing_time_millis))
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-}
-
-impl RecordSink for JsonLines {
-    fn write_record(&mut self, record: &DeadLetter<'_>) -> io::Result<()> {
-        self.line(&record.to_json())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-}
-
-/// Keeps nothing: records are only counted by the pipeline.
-pub struct CountOnly;
-
-impl RecordSink for CountOnly {
-    fn write_record(&mut self, _: &DeadLetter<'_>) -> io::Result<()> {
+    fn letter(&mut self, carries: Carries, letter: &DeadLetter<'_>) -> anyhow::Result<()> {
+        if self.carries == carries {
+            self.line(&letter.to_json())?;
+        }
         Ok(())
     }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+
+    /// What the file holds, for errors.
+    fn holds(&self) -> &'static str {
+        match self.carries {
+            Carries::Windows => "window metrics",
+            Carries::DeadLetters => "dead letters",
+            Carries::Late => "late records",
+        }
     }
 }
 
-/// A record sink for an optional path: a JSON-lines file, or [`CountOnly`].
-pub fn optional_record_file(path: Option<&Path>) -> anyhow::Result<Box<dyn RecordSink>> {
-    Ok(match path {
-        Some(path) => Box::new(JsonLines::create(path)?),
-        None => Box::new(CountOnly),
-    })
+impl Sink for JsonLines {
+    fn window(&mut self, window: &WindowResult, processing_time_millis: i64) -> anyhow::Result<()> {
+        if self.carries == Carries::Windows {
+            self.line(&window.to_json(processing_time_millis))?;
+        }
+        Ok(())
+    }
+    fn dead_letter(&mut self, letter: &DeadLetter<'_>) -> anyhow::Result<()> {
+        self.letter(Carries::DeadLetters, letter)
+    }
+    fn late(&mut self, letter: &DeadLetter<'_>) -> anyhow::Result<()> {
+        self.letter(Carries::Late, letter)
+    }
+    fn end_batch(&mut self, _watermark: Option<i64>) -> anyhow::Result<()> {
+        let holds = self.holds();
+        self.out
+            .flush()
+            .with_context(|| format!("cannot flush {holds}"))
+    }
+    fn finish(&mut self, _final_flush: bool) -> anyhow::Result<()> {
+        self.end_batch(None)
+    }
+}
+
+/// The sink of an optional file: a JSON-lines file, or none (the records are only counted).
+pub fn optional_file(
+    path: Option<&Path>,
+    carries: Carries,
+) -> anyhow::Result<Option<Box<dyn Sink>>> {
+    path.map(|path| JsonLines::create(path, carries).map(|s| s as Box<dyn Sink>))
+        .transpose()
 }

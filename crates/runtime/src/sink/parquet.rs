@@ -1,13 +1,297 @@
-//! The Parquet sink stage: the raw, tumbling and sliding datasets of
-//! [`ratings_connectors::parquet::ParquetSink`], opened from [`ParquetSettings`].
+//! The Parquet sink stage: every valid rating to the raw dataset and every final window to
+//! its aggregate dataset ([`ratings_connectors::parquet`] encodes and writes the files).
+//!
+//! Rows are buffered per hour and written once per batch; files roll by size and age; an hour
+//! is closed with `_SUCCESS` once no more rows can arrive for it at the current watermark.
+//!
+//! Two ways to publish ([`Publishing`]): at once (bounded runs, at-least-once), or with epochs
+//! (exactly-once): finished files are then held until [`Sink::take_epoch`] hands them, with
+//! the rows the open files received during the epoch, to the checkpoint coordinator, which
+//! makes them visible only when the epoch commits.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ratings_connectors::parquet::{ParquetSink, Publishing, RollPolicy};
+use ratings_connectors::parquet::{
+    aggregate_batch, decode, encode, raw_batch, Dataset, ParquetState, Publication, RawRow,
+    RollPolicy, RowDelta, AGGREGATE_SCHEMA, RAW_ROOT, RAW_SCHEMA, SLIDING_ROOT, TUMBLING_ROOT,
+};
 use ratings_connectors::storage::Storage;
-use ratings_core::WindowSpec;
+use ratings_core::time::align_down;
+use ratings_core::{Rating, WindowResult, WindowSpec};
 
+use super::{DatasetSummary, ParquetEpoch, RowsSince, Sink};
 use crate::config::ParquetSettings;
+
+/// When finished files become visible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publishing {
+    /// As soon as they are finished; names carry this run id.
+    Immediate { run_id: u64 },
+    /// When their epoch commits; names carry the epoch.
+    WithEpochs,
+}
+
+impl Publishing {
+    /// Immediate publication with the current time (epoch seconds) as run id, which tells runs
+    /// apart in file names.
+    pub fn immediate_now() -> Publishing {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Publishing::Immediate {
+            run_id: now.as_secs(),
+        }
+    }
+}
+
+/// The three Parquet datasets of one writer.
+pub struct ParquetSink {
+    storage: Arc<Storage>,
+    writer_id: String,
+    publishing: Publishing,
+    raw: Dataset,
+    /// One dataset per window type, in the engine's order.
+    aggregates: Vec<(Arc<str>, Dataset)>,
+    pending_raw: BTreeMap<i64, Vec<RawRow>>,
+    pending_windows: BTreeMap<(usize, i64), Vec<(WindowResult, i64)>>,
+    /// Finished files waiting for their epoch to commit ([`Publishing::WithEpochs`]).
+    held: Vec<Publication>,
+    held_bytes: usize,
+}
+
+impl ParquetSink {
+    /// Datasets for these window types on `storage`; file names start with
+    /// `part-<writer_id>-<run id or epoch>`.
+    pub fn new(
+        storage: Arc<Storage>,
+        windows: &[WindowSpec],
+        writer_id: &str,
+        publishing: Publishing,
+        roll: RollPolicy,
+    ) -> ParquetSink {
+        let track = publishing == Publishing::WithEpochs;
+        let aggregates = windows
+            .iter()
+            .map(|spec| {
+                let root = if spec.is_tumbling() {
+                    TUMBLING_ROOT
+                } else {
+                    SLIDING_ROOT
+                };
+                let dataset = Dataset::new(
+                    root,
+                    AGGREGATE_SCHEMA.clone(),
+                    roll,
+                    spec.size - spec.slide,
+                    track,
+                );
+                (Arc::from(spec.name()), dataset)
+            })
+            .collect();
+        let mut sink = ParquetSink {
+            raw: Dataset::new(RAW_ROOT, RAW_SCHEMA.clone(), roll, 0, track),
+            storage,
+            writer_id: writer_id.to_string(),
+            publishing,
+            aggregates,
+            pending_raw: BTreeMap::new(),
+            pending_windows: BTreeMap::new(),
+            held: Vec::new(),
+            held_bytes: 0,
+        };
+        if let Publishing::Immediate { run_id } = publishing {
+            sink.name_files(run_id);
+        }
+        sink
+    }
+
+    /// Back to a checkpointed state: counters, closed hours, and the open files rebuilt from
+    /// the deltas of the epochs since each was opened.
+    fn restore_datasets(&mut self, state: &ParquetState, rows: &RowsSince) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            state.datasets.len() == 1 + self.aggregates.len(),
+            "the checkpoint has {} Parquet datasets, this configuration {}",
+            state.datasets.len(),
+            1 + self.aggregates.len()
+        );
+        for (index, (dataset, saved)) in self.datasets_mut().zip(&state.datasets).enumerate() {
+            dataset.restore(saved, |hour, first_epoch| {
+                rows(first_epoch)
+                    .iter()
+                    .filter(|d| d.dataset == index && d.hour == hour)
+                    .map(|d| decode(&d.parquet))
+                    .collect::<anyhow::Result<Vec<_>>>()
+                    .map(|nested| nested.into_iter().flatten().collect())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> ParquetState {
+        ParquetState {
+            datasets: std::iter::once(&self.raw)
+                .chain(self.aggregates.iter().map(|(_, d)| d))
+                .map(|d| d.state())
+                .collect(),
+        }
+    }
+
+    fn name_files(&mut self, run_or_epoch: u64) {
+        let prefix = format!("part-{}-{run_or_epoch:010}", self.writer_id);
+        for dataset in self.datasets_mut() {
+            dataset.set_prefix(prefix.clone(), run_or_epoch);
+        }
+    }
+
+    /// Publishes finished files now, or holds them for their epoch.
+    fn release(&mut self, finished: Vec<Publication>) -> anyhow::Result<()> {
+        match self.publishing {
+            Publishing::Immediate { .. } => {
+                for file in finished {
+                    self.storage.publish(&file.path, file.bytes)?;
+                }
+            }
+            Publishing::WithEpochs => {
+                self.held_bytes += finished.iter().map(|f| f.bytes.len()).sum::<usize>();
+                self.held.extend(finished);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_pending(&mut self) -> anyhow::Result<()> {
+        for (hour, rows) in std::mem::take(&mut self.pending_raw) {
+            self.raw.write(hour, &raw_batch(&rows))?;
+        }
+        for ((index, hour), windows) in std::mem::take(&mut self.pending_windows) {
+            self.aggregates[index]
+                .1
+                .write(hour, &aggregate_batch(&windows))?;
+        }
+        Ok(())
+    }
+
+    /// The raw dataset, then the aggregate ones.
+    fn datasets_mut(&mut self) -> impl Iterator<Item = &mut Dataset> {
+        std::iter::once(&mut self.raw).chain(self.aggregates.iter_mut().map(|(_, d)| d))
+    }
+}
+
+impl Sink for ParquetSink {
+    fn takes_ratings(&self) -> bool {
+        true
+    }
+
+    /// Buffers a valid rating for the raw dataset, read when the watermark was `watermark`.
+    fn rating(&mut self, rating: &Rating, watermark: Option<i64>) {
+        self.pending_raw
+            .entry(align_down(rating.timestamp, 3600))
+            .or_default()
+            .push(RawRow {
+                rating: *rating,
+                watermark,
+            });
+    }
+
+    /// Buffers a final window (emitted at `processing_time_millis`); updates are not kept.
+    fn window(&mut self, window: &WindowResult, processing_time_millis: i64) -> anyhow::Result<()> {
+        let index = self
+            .aggregates
+            .iter()
+            .position(|(name, _)| *name == window.window_type);
+        if let (Some(index), true) = (index, window.is_final) {
+            let hour = align_down(window.window_start, 3600);
+            self.pending_windows
+                .entry((index, hour))
+                .or_default()
+                .push((window.clone(), processing_time_millis));
+        }
+        Ok(())
+    }
+
+    /// Writes what was buffered, rolls files that are due, and closes the hours the watermark
+    /// has passed. Publishing immediately blocks (retrying) while the storage is unavailable.
+    fn end_batch(&mut self, watermark: Option<i64>) -> anyhow::Result<()> {
+        self.write_pending()?;
+        let mut finished = Vec::new();
+        for dataset in self.datasets_mut() {
+            finished.extend(dataset.roll_due()?);
+            if let Some(watermark) = watermark {
+                finished.extend(dataset.close_until(watermark)?);
+            }
+        }
+        self.release(finished)
+    }
+
+    /// Finishes every open file; with `final_flush` (end of a bounded input whose windows
+    /// were all emitted) every hour gets its `_SUCCESS` too.
+    fn finish(&mut self, final_flush: bool) -> anyhow::Result<()> {
+        self.write_pending()?;
+        let mut finished = Vec::new();
+        for dataset in self.datasets_mut() {
+            finished.extend(dataset.finish(final_flush)?);
+        }
+        self.release(finished)
+    }
+
+    /// Files finished from now on are named after `epoch` ([`Publishing::WithEpochs`]).
+    fn begin_epoch(&mut self, epoch: u64) {
+        self.name_files(epoch);
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    /// The files finished during the epoch, the rows its open files received, the state.
+    fn take_epoch(&mut self) -> anyhow::Result<Option<ParquetEpoch>> {
+        self.write_pending()?;
+        let mut deltas = Vec::new();
+        for (index, dataset) in self.datasets_mut().enumerate() {
+            for (hour, batches) in dataset.take_deltas() {
+                deltas.push(RowDelta {
+                    dataset: index,
+                    hour,
+                    parquet: encode(&batches)?,
+                });
+            }
+        }
+        self.held_bytes = 0;
+        Ok(Some(ParquetEpoch {
+            publications: std::mem::take(&mut self.held),
+            deltas,
+            state: self.state(),
+        }))
+    }
+
+    fn restore(&mut self, state: &ParquetState, rows: &RowsSince) -> anyhow::Result<bool> {
+        self.restore_datasets(state, rows).map(|()| true)
+    }
+
+    fn storage(&self) -> Option<&Arc<Storage>> {
+        Some(&self.storage)
+    }
+
+    /// Counters per dataset: raw first, then each window type.
+    fn datasets(&self) -> Vec<DatasetSummary> {
+        let base = self.storage.url().trim_end_matches('/');
+        std::iter::once(&self.raw)
+            .chain(self.aggregates.iter().map(|(_, d)| d))
+            .map(|d| {
+                let s = d.stats();
+                DatasetSummary {
+                    dataset: format!("{base}/{}", d.root()),
+                    rows: s.rows,
+                    files: s.files,
+                    bytes: s.bytes,
+                    hours_closed: s.hours_closed,
+                    rows_after_close: s.rows_after_close,
+                }
+            })
+            .collect()
+    }
+}
 
 /// The Parquet sink the settings ask for, if any, publishing files as `publishing` says; on
 /// `shared` when given (the storage opened for the same URL), else on its own.

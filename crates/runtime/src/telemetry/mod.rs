@@ -38,10 +38,7 @@ impl Reading {
     ) -> Reading {
         let engine = pipeline.engine();
         let stats = pipeline.stats();
-        let storage = pipeline
-            .parquet()
-            .map(|p| p.health().clone())
-            .unwrap_or_default();
+        let storage = pipeline.outputs().storage_health();
         Reading {
             records: stats.records,
             invalid_by_reason: stats.invalid_by_reason,

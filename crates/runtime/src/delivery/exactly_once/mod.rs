@@ -24,6 +24,7 @@
 
 pub mod recovery;
 pub mod transactions;
+mod work;
 
 #[cfg(test)]
 mod tests;
@@ -39,8 +40,9 @@ use ratings_connectors::kafka::TxnError;
 use ratings_connectors::parquet::ParquetState;
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::{now_millis, Pipeline};
+use crate::pipeline::now_millis;
 use transactions::{spawn_step, RunningStep, Transactions};
+pub use work::EpochWork;
 
 /// Finished Parquet files an epoch may hold in memory before it ends early (a replay of
 /// sparse history finishes many small files per second).
@@ -169,15 +171,19 @@ impl Coordinator {
     }
 
     /// Whether the open epoch should end by its size (time is the caller's): `max_records`
-    /// input records, or finished Parquet files (held in memory until the commit) above
-    /// [`MAX_HELD_BYTES`].
-    pub fn full(&self, max_records: u64, pipeline: &Pipeline) -> bool {
-        let held = pipeline.parquet().map_or(0, |p| p.held_bytes());
+    /// input records.
+    pub fn full(&self, max_records: u64) -> bool {
         let records = match &self.phase {
             Phase::Open { records, .. } => *records,
             Phase::Sealed(_) => 0,
         };
-        (max_records > 0 && records >= max_records) || held >= MAX_HELD_BYTES
+        max_records > 0 && records >= max_records
+    }
+
+    /// Whether the open epoch should end because it holds more finished files (in memory until
+    /// the commit) than [`MAX_HELD_BYTES`]; files finish at the end of a batch only.
+    pub fn holds_too_much(&self, work: &dyn EpochWork) -> bool {
+        work.held_bytes() >= MAX_HELD_BYTES
     }
 
     /// Why the epoch's transaction can no longer commit, when it has been open longer than the
@@ -205,7 +211,7 @@ impl Coordinator {
     /// call again, and read nothing meanwhile (it would land in the sealed epoch).
     pub fn commit(
         &mut self,
-        pipeline: &mut Pipeline,
+        work: &mut dyn EpochWork,
         positions: impl FnOnce() -> BTreeMap<i32, i64>,
         force: bool,
     ) -> anyhow::Result<Commit> {
@@ -213,7 +219,7 @@ impl Coordinator {
         let mut sealed = match std::mem::take(&mut self.phase) {
             Phase::Sealed(sealed) => sealed,
             Phase::Open { records, since } => {
-                match self.seal(pipeline, positions, records, since, force) {
+                match self.seal(work, positions, records, since, force) {
                     Ok(Some(sealed)) => Box::new(sealed),
                     Ok(None) => return Ok(Commit::Empty),
                     Err(error) => {
@@ -237,7 +243,7 @@ impl Coordinator {
             }
         }
         let (committed, kafka_done) = (self.epoch, Instant::now());
-        self.finalize(*sealed, pipeline)?;
+        self.finalize(*sealed, work)?;
         tracing::debug!(
             "epoch {committed} committed: sealed in {:?}, Kafka steps {:?}, finalized in {:?}",
             sealed_at - started,
@@ -250,17 +256,14 @@ impl Coordinator {
     /// Writes the epoch's staged files, rows, state and offsets; `None` for an empty epoch.
     fn seal(
         &mut self,
-        pipeline: &mut Pipeline,
+        work: &mut dyn EpochWork,
         positions: impl FnOnce() -> BTreeMap<i32, i64>,
         records: u64,
         since: Instant,
         force: bool,
     ) -> anyhow::Result<Option<Sealed>> {
-        pipeline.end_batch()?;
-        let files = match pipeline.parquet_mut() {
-            Some(sink) => Some(sink.take_epoch()?),
-            None => None,
-        };
+        work.end_batch()?;
+        let files = work.take_epoch()?;
         let nothing_finished = files.as_ref().is_none_or(|f| f.publications.is_empty());
         if records == 0 && nothing_finished && !force {
             return Ok(None);
@@ -269,7 +272,7 @@ impl Coordinator {
             epoch: self.epoch,
             topic: self.topic.clone(),
             next_offsets: positions(),
-            watermark: pipeline.engine().watermark(),
+            watermark: work.watermark(),
             publications: files
                 .iter()
                 .flat_map(|f| f.publications.iter().map(|p| p.path.clone()))
@@ -278,7 +281,7 @@ impl Coordinator {
             skipped_epochs: self.skipped.clone(),
         };
         let mut state = ProcessorState {
-            engine: pipeline.engine().snapshot(),
+            engine: work.snapshot(),
             parquet: None,
         };
         let (mut staged, mut rows) = (Vec::new(), None);
@@ -409,7 +412,7 @@ impl Coordinator {
 
     /// After the commit point: the staged files moved into place, old epochs pruned, the next
     /// epoch opened.
-    fn finalize(&mut self, sealed: Sealed, pipeline: &mut Pipeline) -> anyhow::Result<()> {
+    fn finalize(&mut self, sealed: Sealed, work: &mut dyn EpochWork) -> anyhow::Result<()> {
         self.store.move_into_place(&sealed.offsets)?;
         self.owed = Some(CommitRecord {
             epoch: self.epoch,
@@ -417,7 +420,7 @@ impl Coordinator {
         });
         self.prune(sealed.parquet.as_ref());
         self.epoch = sealed.next_epoch;
-        self.begin(pipeline)
+        self.begin(work)
     }
 
     /// Writes the last committed epoch's commit record, which the next epoch would have carried
@@ -431,10 +434,8 @@ impl Coordinator {
     }
 
     /// Opens the current epoch: a new transaction, Parquet files named after it.
-    fn begin(&mut self, pipeline: &mut Pipeline) -> anyhow::Result<()> {
-        if let Some(sink) = pipeline.parquet_mut() {
-            sink.begin_epoch(self.epoch);
-        }
+    fn begin(&mut self, work: &mut dyn EpochWork) -> anyhow::Result<()> {
+        work.begin_epoch(self.epoch);
         self.phase = Phase::default();
         self.kafka.begin().map_err(anyhow::Error::new)
     }

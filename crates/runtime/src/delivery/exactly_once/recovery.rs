@@ -17,8 +17,9 @@ use ratings_connectors::parquet::{ParquetState, RowDelta};
 use ratings_core::{Catalog, Engine, EngineConfig};
 
 use super::transactions::Transactions;
+use super::EpochWork;
 use super::{oldest_open_file_epoch, tagged_epoch, Coordinator, Phase, ProcessorState, Timeouts};
-use crate::pipeline::{now_millis, Pipeline};
+use crate::pipeline::now_millis;
 
 /// The checkpoint cannot be used as it is: restore it, or start over.
 #[derive(Debug, thiserror::Error)]
@@ -166,29 +167,29 @@ impl Recovered {
         }
     }
 
-    /// Brings the pipeline's Parquet outputs back to the checkpoint, then opens the first epoch.
-    pub fn resume(mut self, pipeline: &mut Pipeline) -> anyhow::Result<Coordinator> {
-        let saved = self.state.take().and_then(|s| s.parquet);
-        match (pipeline.parquet_mut(), saved) {
-            (Some(sink), Some(saved)) => {
-                let rows = std::mem::take(&mut self.rows);
-                sink.restore(&saved, |first_epoch| {
-                    Ok(rows
-                        .iter()
-                        .filter(|(epoch, _)| *epoch >= first_epoch)
-                        .flat_map(|(_, deltas)| deltas.iter().cloned())
-                        .collect())
-                })?;
-            }
-            (None, Some(_)) => {
+    /// The engine's state to restore (`None` for a new checkpoint).
+    pub fn snapshot(&self) -> Option<&[u8]> {
+        self.state.as_ref().map(|s| s.engine.as_slice())
+    }
+
+    /// Brings the outputs' files back to the checkpoint, then opens the first epoch.
+    pub fn resume(mut self, work: &mut dyn EpochWork) -> anyhow::Result<Coordinator> {
+        if let Some(saved) = self.state.take().and_then(|s| s.parquet) {
+            let rows = std::mem::take(&mut self.rows);
+            let since = |first_epoch| {
+                rows.iter()
+                    .filter(|(epoch, _)| *epoch >= first_epoch)
+                    .flat_map(|(_, deltas)| deltas.iter().cloned())
+                    .collect()
+            };
+            if !work.restore(&saved, &since)? {
                 return Err(RecoveryError::ParquetMissing {
                     location: self.coordinator.store.location(),
                 }
-                .into())
+                .into());
             }
-            _ => {}
         }
-        self.coordinator.begin(pipeline)?;
+        self.coordinator.begin(work)?;
         Ok(self.coordinator)
     }
 }

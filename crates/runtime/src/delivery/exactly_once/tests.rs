@@ -1,27 +1,24 @@
-//! The coordinator's branches, driven by a fake Kafka and an in-memory storage that fails on
+//! The coordinator's branches, driven by a fake Kafka, a fake of the work it commits
+//! ([`work::FakeWork`]: no engine, no Parquet writer) and an in-memory storage that fails on
 //! demand: no broker, no disk, each test a few milliseconds (the hanging-step ones wait a few
 //! step timeouts of 20 ms).
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ratings_connectors::checkpoint::CheckpointStore;
 use ratings_connectors::kafka::{Start, StartFrom, TxnError};
-use ratings_connectors::parquet::{ParquetSink, Publishing, RollPolicy, RAW_ROOT};
+use ratings_connectors::parquet::RAW_ROOT;
 use ratings_connectors::storage::{PermanentStorageError, Storage};
 use ratings_connectors::testing::{Fault, FaultyStore};
-use ratings_core::{DeadLetter, WindowResult};
 
 use super::recovery::{Recovered, RecoveryPlan};
 use super::transactions::Transactions;
-use super::{Commit, Coordinator, Fenced, RedoEpoch, Timeouts};
-use crate::config::EngineSettings;
-use crate::pipeline::Pipeline;
-use crate::sink::{Outputs, RecordSink, WindowSink};
-use crate::source::{Format, SourceRecord};
+use super::{Commit, Coordinator, EpochWork, Fenced, RedoEpoch, Timeouts};
+use work::{decode, FakeWork};
+
+mod work;
 
 /// 2023-11-14T22:13:20Z.
 const BASE: i64 = 1_700_000_000;
@@ -167,30 +164,6 @@ impl Transactions for FakeKafka {
     }
 }
 
-/// Windows written by the pipeline, as JSON.
-#[derive(Clone, Default)]
-struct Collected(Rc<RefCell<Vec<String>>>);
-
-impl WindowSink for Collected {
-    fn write_window(&mut self, window: &WindowResult, time: i64) -> std::io::Result<()> {
-        self.0.borrow_mut().push(window.to_json(time));
-        Ok(())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl RecordSink for Collected {
-    fn write_record(&mut self, record: &DeadLetter<'_>) -> std::io::Result<()> {
-        self.0.borrow_mut().push(record.to_json());
-        Ok(())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// One processor's world: the storage (checkpoint and Parquet) and the broker, which outlive
 /// the processor across a simulated crash.
 struct World {
@@ -203,7 +176,7 @@ struct World {
 /// A started processor.
 struct Processor {
     coordinator: Coordinator,
-    pipeline: Pipeline,
+    work: FakeWork,
     start: Start,
     restored: Option<u64>,
     /// Next offset of partition 0.
@@ -240,36 +213,16 @@ impl World {
         };
         let kafka: Arc<dyn Transactions> = Arc::clone(&self.kafka) as Arc<dyn Transactions>;
         let recovered = Recovered::recover(self.store(), kafka, &plan)?;
-        let config = EngineSettings::default().engine_config()?;
-        let catalog = Arc::new(ratings_generator::builtin_catalog());
-        let engine = recovered.engine(config.clone(), catalog)?;
-        let parquet = ParquetSink::new(
-            Arc::clone(&self.storage),
-            &config.windows,
-            "0",
-            Publishing::WithEpochs,
-            RollPolicy {
-                max_bytes: 128 << 20,
-                max_age: Duration::from_secs(3600),
-            },
-        );
-        let sink = Collected::default();
-        let outputs = Outputs {
-            windows: Box::new(sink.clone()),
-            dead_letters: Box::new(sink.clone()),
-            late: Box::new(sink),
-            parquet: Some(parquet),
-        };
-        let mut pipeline = Pipeline::new(engine, outputs, TOPIC.into(), limits());
+        let mut work = FakeWork::restored(recovered.snapshot());
         let (start, restored) = (recovered.start.clone(), recovered.restored_epoch);
         let next_offset = match &start {
             Start::Offsets(offsets) => offsets[&0],
             _ => 0,
         };
-        let coordinator = recovered.resume(&mut pipeline)?;
+        let coordinator = recovered.resume(&mut work)?;
         Ok(Processor {
             coordinator,
-            pipeline,
+            work,
             start,
             restored,
             next_offset,
@@ -291,18 +244,7 @@ impl Processor {
     /// Reads ratings at these event times (seconds after [`BASE`]) on partition 0.
     fn read(&mut self, seconds: &[i64]) {
         for second in seconds {
-            let payload = format!(
-                r#"{{"userId":1,"movieId":1,"rating":4.0,"timestamp":{}}}"#,
-                BASE + second
-            );
-            let record = SourceRecord {
-                payload: Some(payload.as_bytes()),
-                format: Format::Json,
-                partition: 0,
-                offset: self.next_offset,
-                timestamp: None,
-            };
-            self.pipeline.process(record).unwrap();
+            self.work.read(BASE + second);
             self.next_offset += 1;
             self.coordinator.note_record();
         }
@@ -317,7 +259,7 @@ impl Processor {
     fn commit(&mut self) -> anyhow::Result<Commit> {
         let next = self.next_offset;
         self.coordinator
-            .commit(&mut self.pipeline, || BTreeMap::from([(0, next)]), false)
+            .commit(&mut self.work, || BTreeMap::from([(0, next)]), false)
     }
 }
 
@@ -356,10 +298,7 @@ fn a_commit_makes_the_epoch_visible_and_a_restart_resumes_after_it() {
     let again = world.start().unwrap();
     assert_eq!(again.restored, Some(1));
     assert_eq!(again.start, Start::Offsets(BTreeMap::from([(0, 4)])));
-    assert_eq!(
-        again.pipeline.engine().watermark(),
-        Some(BASE + 3 * 3600 - 600)
-    );
+    assert_eq!(again.work.watermark(), Some(BASE + 3 * 3600 - 600));
 }
 
 #[test]
@@ -370,7 +309,7 @@ fn an_empty_epoch_stays_open_unless_forced() {
     assert_eq!(world.kafka.calls(), ["Begin"]);
     let forced = processor
         .coordinator
-        .commit(&mut processor.pipeline, BTreeMap::new, true)
+        .commit(&mut processor.work, BTreeMap::new, true)
         .unwrap();
     assert_eq!(forced, Commit::Done(1));
 }
@@ -769,11 +708,6 @@ fn a_fenced_predecessors_late_epoch_is_never_committed_nor_read_back() {
     );
 }
 
-/// The default limits on records.
-fn limits() -> crate::pipeline::RecordLimits {
-    crate::pipeline::RecordLimits::of(&crate::config::EngineSettings::default())
-}
-
 /// The ratings in the raw rows a restart would rebuild its open files from.
 fn unpublished_raw_rows(world: &World) -> usize {
     let outputs = super::recovery::committed_outputs(&world.store())
@@ -783,8 +717,7 @@ fn unpublished_raw_rows(world: &World) -> usize {
         .unpublished
         .iter()
         .filter(|d| d.dataset == 0)
-        .flat_map(|d| ratings_connectors::parquet::decode(&d.parquet).unwrap())
-        .map(|b| b.num_rows())
+        .map(|d| decode(&d.parquet).len())
         .sum()
 }
 
