@@ -22,7 +22,7 @@ fn main() -> anyhow::Result<()> {
         KafkaSource::connect(&settings, topic, &group, &Start::At(StartFrom::Earliest))?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     while !source.all_at_end() {
-        if let Some(record) = source.next()? {
+        if let Some(record) = source.next_record()? {
             out.write_all(record.payload.unwrap_or_default())?;
             out.write_all(b"\n")?;
         }

@@ -134,7 +134,7 @@ fn read_crossings(
     let mut passed = vec![false; source.partitions()];
     let mut records = Vec::new();
     while !source.all_at_end() && !passed.iter().all(|p| *p) {
-        let Some(record) = source.next()? else {
+        let Some(record) = source.next_record()? else {
             continue;
         };
         let rating =

@@ -341,7 +341,7 @@ pub fn read_topic(topic: &str) -> Vec<(i32, i64, Value)> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !source.all_at_end() {
         assert!(Instant::now() < deadline, "timed out reading {topic}");
-        if let Some(r) = source.next().unwrap() {
+        if let Some(r) = source.next_record().unwrap() {
             let value = serde_json::from_slice(r.payload.unwrap_or_default()).unwrap();
             records.push((r.partition, r.offset, value));
         }

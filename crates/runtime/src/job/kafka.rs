@@ -219,7 +219,7 @@ impl Running {
             if self.emit_commit_due() {
                 self.commit(false)?;
             }
-            let record = self.source.next()?;
+            let record = self.source.next_record()?;
             let idle = record.is_none();
             if let Some(record) = record {
                 let event_time = self.pipeline.process(record)?;

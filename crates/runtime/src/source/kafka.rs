@@ -199,7 +199,7 @@ impl<P: Partitions> KafkaSource<P> {
     /// One step: the next record of the partition whose turn it is, or `None` when that
     /// partition had nothing (or every partition is at its end and nothing arrived for a
     /// moment). The job reports the record's event time back with [`KafkaSource::event_time`].
-    pub fn next(&mut self) -> anyhow::Result<Option<SourceRecord<'_>>> {
+    pub fn next_record(&mut self) -> anyhow::Result<Option<SourceRecord<'_>>> {
         self.steps += 1;
         if self.steps % LOOK_AROUND == 1 {
             self.reader.serve_events()?;
@@ -212,7 +212,7 @@ impl<P: Partitions> KafkaSource<P> {
         Ok(found.then(|| self.current()).flatten())
     }
 
-    /// The event time of the record [`KafkaSource::next`] handed out last (`None` when it has
+    /// The event time of the record [`KafkaSource::next_record`] handed out last (`None` when it has
     /// none, e.g. malformed): its partition's place in the event-time alignment.
     pub fn event_time(&mut self, time: Option<i64>) {
         if let (Some(p), Some(time)) = (self.last, time) {

@@ -92,7 +92,7 @@ fn source(fake: FakePartitions) -> KafkaSource<FakePartitions> {
 fn steps(source: &mut KafkaSource<FakePartitions>, steps: usize) -> Vec<(i32, i64)> {
     let mut read = Vec::new();
     for _ in 0..steps {
-        let Some(record) = source.next().unwrap() else {
+        let Some(record) = source.next_record().unwrap() else {
             continue;
         };
         let time: i64 = std::str::from_utf8(record.payload.unwrap())
@@ -131,10 +131,10 @@ fn a_backlog_is_read_in_event_time_alignment_across_partitions() {
 #[test]
 fn a_record_without_event_time_keeps_its_partitions_place() {
     let mut source = source(FakePartitions::with(&[&[10, 50], &[20, 30]]));
-    let first = source.next().unwrap().map(|r| r.partition);
+    let first = source.next_record().unwrap().map(|r| r.partition);
     assert_eq!(first, Some(0));
     source.event_time(None); // malformed: p0 still counts as unread
-    let second = source.next().unwrap().map(|r| r.partition);
+    let second = source.next_record().unwrap().map(|r| r.partition);
     assert_eq!(second, Some(0), "p0 has no event time yet: it comes first");
 }
 
@@ -169,7 +169,7 @@ fn once_at_the_end_the_partition_furthest_behind_is_served_first() {
 fn waiting_for_nothing_counts_as_idle_time() {
     let mut source = source(FakePartitions::with(&[&[1]]));
     source.reader.queues[0].clear(); // the first fetch never answers
-    assert!(source.next().unwrap().is_none());
+    assert!(source.next_record().unwrap().is_none());
     assert_eq!(source.idle_time(), FIRST_FETCH_WAIT);
 }
 
@@ -182,13 +182,13 @@ fn unread_records_behind_an_end_make_the_partition_wait_its_turn_once() {
     source.reader.ends = Some(vec![(0, 1), (0, 3)]);
     source.steps = LOOK_AROUND * 10; // the next step looks around
     source.reader.reads.borrow_mut().clear();
-    assert!(source.next().unwrap().is_none()); // nothing came after all
+    assert!(source.next_record().unwrap().is_none()); // nothing came after all
     assert_eq!(source.reader.reads.borrow()[0], (1, UNREAD_WAIT));
     assert!(source.all_at_end(), "nothing came: at its end again");
     // not noticed twice for the same end offset
     source.steps = LOOK_AROUND * 20;
     source.reader.reads.borrow_mut().clear();
-    source.next().unwrap();
+    source.next_record().unwrap();
     assert!(source
         .reader
         .reads
