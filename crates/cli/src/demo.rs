@@ -4,7 +4,6 @@
 //! for `--duration` or until Ctrl-C.
 
 use std::io::{self, Write};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,11 +17,11 @@ use ratings_runtime::catalog;
 use ratings_runtime::pipeline::{now_millis, Pipeline, RecordLimits};
 use ratings_runtime::report::{banner, Summary};
 use ratings_runtime::sink::{Outputs, Sink};
-use ratings_runtime::source::{Format, SourceRecord};
+use ratings_runtime::source::generator::GeneratorSource;
+use ratings_runtime::source::Bounded;
 
 use crate::args::{DashboardAccessArgs, DemoArgs, DEMO_DASHBOARD};
 
-const TICKS_PER_SECOND: u32 = 10;
 /// How long the demo runs without a dashboard, unless told.
 const DEFAULT_DURATION: Duration = Duration::from_secs(30);
 /// Days of windows the demo's dashboard keeps (event time runs fast).
@@ -87,7 +86,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     );
     let first_close = (config.watermark_delay + config.windows[0].size) as f64 / args.speedup;
     eprintln!("windows print once the watermark passes their end: the first after about {first_close:.0}s");
-    let mut generator = match &profiles {
+    let generator = match &profiles {
         Some((profiles, _)) => {
             Generator::with_profiles(generator_config, &loaded.catalog, profiles)
         }
@@ -98,36 +97,14 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         rows: 0,
         board: dashboard.as_ref().map(|(board, _)| Arc::clone(board)),
     })]);
-    let engine = Engine::new(config.clone(), loaded.catalog);
-    let mut pipeline = Pipeline::new(
-        engine,
-        outputs,
-        "generator".into(),
-        RecordLimits::of(&settings),
-    );
     let stop = crate::shutdown::stop_flag()?;
+    let mut source = GeneratorSource::new(generator, args.rate, duration, stop);
+    let engine = Engine::new(config.clone(), loaded.catalog);
+    let limits = RecordLimits::of(&settings);
+    let mut pipeline = Pipeline::new(engine, outputs, source.name(), limits);
     let started = Instant::now();
-    let mut produced = 0u64;
-    let mut tick = 0u32;
-    while !stop.load(Ordering::Relaxed) && started.elapsed() < duration {
-        tick += 1;
-        let target = u64::from(args.rate) * u64::from(tick) / u64::from(TICKS_PER_SECOND);
-        for generated in generator.by_ref().take((target - produced) as usize) {
-            produced += 1;
-            let record = SourceRecord {
-                payload: Some(generated.payload.as_bytes()),
-                format: Format::Json,
-                partition: 0,
-                offset: produced as i64,
-                timestamp: None,
-            };
-            pipeline.process(record)?;
-        }
-        pipeline.end_batch()?;
-        let next = started + Duration::from_secs(1) * tick / TICKS_PER_SECOND;
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
-    }
-    pipeline.finish(false)?;
+    // each tick of the generator is a batch
+    ratings_runtime::job::file::drive(&mut pipeline, &mut source, usize::MAX, false)?;
     Summary::of(&pipeline, started.elapsed()).print();
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! The file job: a bounded input processed to its end, windows written as JSON lines, rejected
-//! and late records to their files (or only counted), Parquet published as it is finished.
+//! The bounded job: a source that ends ([`Bounded`]: a file, or the demo's generator) read to
+//! its end through the pipeline. The file mode writes windows as JSON lines, rejected and late
+//! records to their files (or only counts them), and publishes Parquet as it is finished.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +14,8 @@ use crate::report::Summary;
 use crate::sink::json_lines::{optional_file, JsonLines};
 use crate::sink::parquet::Publishing;
 use crate::sink::{Carries, Outputs, Sink};
-use crate::source::file::for_each_record;
+use crate::source::file::FileSource;
+use crate::source::{Bounded, Next};
 
 /// Processes the input file to the end and writes every output.
 pub fn run(
@@ -39,27 +41,47 @@ pub fn run(
         sinks.push(Box::new(parquet));
     }
     let outputs = Outputs::new(sinks);
+    let mut source = FileSource::open(&job.path, job.format)?;
     let engine = Engine::new(engine_config.clone(), Arc::clone(&loaded.catalog));
     let mut pipeline = Pipeline::new(
         engine,
         outputs,
-        job.path.display().to_string(),
+        source.name(),
         crate::pipeline::RecordLimits::of(&config.engine),
     );
     let started = Instant::now();
-    let batch_size = job.batch_size.max(1) as u64;
-    let mut in_batch = 0u64;
-    for_each_record(&job.path, job.format, |record| {
-        pipeline.process(record)?;
-        in_batch += 1;
-        if in_batch == batch_size {
-            in_batch = 0;
-            pipeline.end_batch()?;
-        }
-        Ok(())
-    })?;
-    pipeline.finish(job.final_flush)?;
+    drive(&mut pipeline, &mut source, job.batch_size, job.final_flush)?;
     Ok(Summary::of(&pipeline, started.elapsed()))
+}
+
+/// Reads `source` to its end through `pipeline`: a batch ends every `batch_size` records and
+/// at each pause of the source; at the end the still-open windows are emitted when
+/// `final_flush`.
+pub fn drive(
+    pipeline: &mut Pipeline,
+    source: &mut dyn Bounded,
+    batch_size: usize,
+    final_flush: bool,
+) -> anyhow::Result<()> {
+    let batch_size = batch_size.max(1);
+    let mut in_batch = 0;
+    loop {
+        match source.next_record()? {
+            Next::Record(record) => {
+                pipeline.process(record)?;
+                in_batch += 1;
+                if in_batch == batch_size {
+                    in_batch = 0;
+                    pipeline.end_batch()?;
+                }
+            }
+            Next::Pause => {
+                in_batch = 0;
+                pipeline.end_batch()?;
+            }
+            Next::End => return pipeline.finish(final_flush),
+        }
+    }
 }
 
 /// Banner lines of the file mode.

@@ -1,4 +1,4 @@
-//! The jobs: [`file`] runs a bounded input to its end; [`kafka`] runs the streaming processor
+//! The jobs: [`file`] runs a bounded input (a file, the demo's generator) to its end; [`kafka`] runs the streaming processor
 //! with its delivery guarantee, timers and telemetry ([`monitor`]); [`ha`] runs it only while
 //! this member holds the high-availability lease, standing by otherwise.
 

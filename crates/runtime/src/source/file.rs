@@ -3,45 +3,80 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::{Format, SourceRecord};
+use super::{Bounded, Format, Next, SourceRecord};
 
-/// Reads `path` line by line and calls `each` for every record (blank lines and a CSV header
-/// are skipped). Stops at the first error `each` returns.
-pub fn for_each_record(
-    path: &Path,
+/// A file read line by line; blank lines and a CSV header are skipped.
+pub struct FileSource {
+    path: PathBuf,
     format: Format,
-    mut each: impl FnMut(SourceRecord<'_>) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let file = File::open(path).with_context(|| format!("cannot open input {}", path.display()))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut line = Vec::with_capacity(256);
-    let mut number = 0i64;
-    loop {
-        line.clear();
-        let read = reader
-            .read_until(b'\n', &mut line)
-            .with_context(|| format!("cannot read {} after line {number}", path.display()))?;
-        if read == 0 {
-            return Ok(());
-        }
-        number += 1;
-        let payload = trim_line_end(&line);
-        if payload.is_empty()
-            || (format == Format::MovieLensCsv && number == 1 && payload.starts_with(b"userId"))
-        {
-            continue;
-        }
-        each(SourceRecord {
-            payload: Some(payload),
+    reader: BufReader<File>,
+    line: Vec<u8>,
+    number: i64,
+}
+
+impl FileSource {
+    /// Opens `path`, whose records are in `format`.
+    pub fn open(path: &Path, format: Format) -> anyhow::Result<FileSource> {
+        let file =
+            File::open(path).with_context(|| format!("cannot open input {}", path.display()))?;
+        Ok(FileSource {
+            path: path.to_path_buf(),
             format,
+            reader: BufReader::with_capacity(1 << 20, file),
+            line: Vec::with_capacity(256),
+            number: 0,
+        })
+    }
+
+    /// Reads the next line that holds a record; false at the end.
+    fn read_line(&mut self) -> anyhow::Result<bool> {
+        loop {
+            self.line.clear();
+            let read = self
+                .reader
+                .read_until(b'\n', &mut self.line)
+                .with_context(|| {
+                    format!(
+                        "cannot read {} after line {}",
+                        self.path.display(),
+                        self.number
+                    )
+                })?;
+            if read == 0 {
+                return Ok(false);
+            }
+            self.number += 1;
+            let payload = trim_line_end(&self.line);
+            let header = self.format == Format::MovieLensCsv
+                && self.number == 1
+                && payload.starts_with(b"userId");
+            if !payload.is_empty() && !header {
+                return Ok(true);
+            }
+        }
+    }
+}
+
+impl Bounded for FileSource {
+    fn next_record(&mut self) -> anyhow::Result<Next<'_>> {
+        if !self.read_line()? {
+            return Ok(Next::End);
+        }
+        Ok(Next::Record(SourceRecord {
+            payload: Some(trim_line_end(&self.line)),
+            format: self.format,
             partition: 0,
-            offset: number,
+            offset: self.number,
             timestamp: None,
-        })?;
+        }))
+    }
+
+    fn name(&self) -> String {
+        self.path.display().to_string()
     }
 }
 
@@ -68,5 +103,25 @@ mod tests {
         assert_eq!(trim_line_end(b"a,b\r\n"), b"a,b");
         assert_eq!(trim_line_end(b"\r\n"), b"");
         assert_eq!(trim_line_end(b"x"), b"x");
+    }
+
+    #[test]
+    fn yields_records_with_line_numbers_skipping_blank_lines_and_the_header() {
+        let path = std::env::temp_dir().join(format!("file-source-{}.csv", std::process::id()));
+        std::fs::write(
+            &path,
+            "userId,movieId,rating,timestamp\r\n1,2,3.5,10\n\n4,5,1.0,20",
+        )
+        .unwrap();
+        let mut source = FileSource::open(&path, Format::MovieLensCsv).unwrap();
+        let mut read = Vec::new();
+        while let Next::Record(record) = source.next_record().unwrap() {
+            read.push((record.offset, record.payload.unwrap().to_vec()));
+        }
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            read,
+            [(2, b"1,2,3.5,10".to_vec()), (4, b"4,5,1.0,20".to_vec())]
+        );
     }
 }

@@ -1,9 +1,11 @@
-//! Sources: where records come from. [`file`] reads a bounded JSON-lines or MovieLens CSV
-//! file; [`kafka`] reads every partition of the `ratings` topic in event-time alignment
-//! (through the client [`ratings_connectors::kafka::KafkaReader`]). Both hand the pipeline
-//! [`SourceRecord`]s.
+//! Sources: where records come from, one record per call. [`file`] reads a bounded JSON-lines
+//! or MovieLens CSV file; [`generator`] makes synthetic ratings at a wall-clock pace (the
+//! demo); both are [`Bounded`]. [`kafka`] reads every partition of the `ratings` topic in
+//! event-time alignment (through the client [`ratings_connectors::kafka::KafkaReader`]). All
+//! hand the pipeline [`SourceRecord`]s.
 
 pub mod file;
+pub mod generator;
 pub mod kafka;
 
 pub use crate::config::Format;
@@ -20,6 +22,25 @@ pub struct SourceRecord<'a> {
     pub offset: i64,
     /// The Kafka record's timestamp (epoch milliseconds), when it has one.
     pub timestamp: Option<i64>,
+}
+
+/// What one step of a bounded source found.
+#[derive(Debug, Clone, Copy)]
+pub enum Next<'a> {
+    /// A record.
+    Record(SourceRecord<'a>),
+    /// A pause in the input: the end of a batch.
+    Pause,
+    /// The end of the input.
+    End,
+}
+
+/// A source that ends: read to its end by the bounded job ([`crate::job::file`]).
+pub trait Bounded {
+    /// The next record, a pause, or the end.
+    fn next_record(&mut self) -> anyhow::Result<Next<'_>>;
+    /// The source's name in dead-letter records.
+    fn name(&self) -> String;
 }
 
 impl Format {
