@@ -10,7 +10,6 @@ mod demo;
 mod generate;
 mod hints;
 mod logging;
-mod replay;
 mod run_config;
 mod shutdown;
 
@@ -108,7 +107,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Demo(args) => demo::demo(args),
         Command::Generate(args) => generate::generate(args),
-        Command::Replay(args) => replay::replay(args),
+        Command::Replay(args) => generate::replay(args),
         Command::Checkpoint(CheckpointCommand::Inspect(args)) => inspect_checkpoint(args),
         Command::Dashboard(args) => dashboard::dashboard(args),
         Command::Verify(args) => verify(args),

@@ -18,6 +18,7 @@
 pub mod catalog;
 pub mod config;
 pub mod delivery;
+pub mod feed;
 pub mod job;
 pub mod pipeline;
 pub mod report;

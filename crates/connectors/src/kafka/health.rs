@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
 use rdkafka::client::{Client, ClientContext};
 use rdkafka::consumer::Consumer;
 use rdkafka::consumer::ConsumerContext;
@@ -148,10 +147,9 @@ pub fn first_contact<C: ClientContext>(
             );
         }
         if Instant::now() >= deadline {
-            let seen = health
-                .last_error()
-                .map_or(String::new(), |e| format!(" (last error: {e})"));
-            return Err(error).with_context(|| format!("{}{seen}", settings.unreachable(within)));
+            return Err(settings
+                .unreachable(within, health.last_error(), error)
+                .into());
         }
     }
 }

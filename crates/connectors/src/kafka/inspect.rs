@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::health::{consumer_first_contact, HealthContext};
@@ -38,7 +37,7 @@ impl Inspector {
         let metadata = self
             .consumer
             .fetch_metadata(None, TIMEOUT)
-            .with_context(|| self.settings.unreachable(TIMEOUT))?;
+            .map_err(|error| self.settings.unreachable(TIMEOUT, None, error))?;
         Ok(metadata
             .topics()
             .iter()

@@ -25,4 +25,4 @@ pub use producer::Producer;
 pub use producer::{ProducerFatal, TxnError};
 pub use rdkafka::consumer::ConsumerGroupMetadata;
 pub use reader::{KafkaReader, KafkaRecord, Read};
-pub use settings::{redacted, KafkaSettings};
+pub use settings::{redacted, KafkaSettings, KafkaUnavailable};

@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerGroupMetadata};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use super::health::{consumer_first_contact, HealthContext};
-use super::settings::KafkaSettings;
+use super::settings::{KafkaSettings, KafkaUnavailable};
 
 /// How long start-up waits for the broker before giving up with an error.
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,14 +59,16 @@ pub(super) fn partition_count(
     let health = &consumer.context().0;
     let metadata =
         consumer_first_contact(consumer, health, settings, Some(topic), CONNECT_TIMEOUT)?;
+    let missing = |missing| KafkaUnavailable::TopicMissing {
+        topic: topic.to_string(),
+        servers: settings.bootstrap_servers.clone(),
+        missing,
+    };
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
-        bail!("topic {topic} not found on {}", settings.bootstrap_servers);
+        return Err(missing("not found").into());
     };
     if found.error().is_some() || found.partitions().is_empty() {
-        bail!(
-            "topic {topic} does not exist on {}",
-            settings.bootstrap_servers
-        );
+        return Err(missing("does not exist").into());
     }
     Ok(found.partitions().len())
 }

@@ -37,14 +37,44 @@ pub fn redacted<'a>(key: &str, value: &'a str) -> &'a str {
     }
 }
 
+/// Kafka cannot be used as configured: the cases an operator fixes by a setting or a service.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaUnavailable {
+    /// The broker did not answer at start-up.
+    #[error("cannot reach Kafka at {servers} within {seconds} s{seen}")]
+    Unreachable {
+        servers: String,
+        seconds: u64,
+        /// ` (last error: …)`, when the client reported one.
+        seen: String,
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    /// The topic is not on the broker.
+    #[error("topic {topic} {missing} on {servers}")]
+    TopicMissing {
+        topic: String,
+        servers: String,
+        /// How the broker said so: "not found" (not in its metadata) or "does not exist".
+        missing: &'static str,
+    },
+}
+
 impl KafkaSettings {
-    /// The error context when the broker does not answer within `timeout` at start-up.
-    pub fn unreachable(&self, timeout: std::time::Duration) -> String {
-        format!(
-            "cannot reach Kafka at {} within {} s",
-            self.bootstrap_servers,
-            timeout.as_secs()
-        )
+    /// The error when the broker did not answer within `timeout` at start-up (`seen`: the
+    /// client's last error, if any).
+    pub fn unreachable(
+        &self,
+        timeout: std::time::Duration,
+        seen: Option<String>,
+        source: rdkafka::error::KafkaError,
+    ) -> KafkaUnavailable {
+        KafkaUnavailable::Unreachable {
+            servers: self.bootstrap_servers.clone(),
+            seconds: timeout.as_secs(),
+            seen: seen.map_or(String::new(), |e| format!(" (last error: {e})")),
+            source,
+        }
     }
 
     /// A client configuration with these settings over `defaults`.

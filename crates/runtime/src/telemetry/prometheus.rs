@@ -5,7 +5,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -303,6 +302,15 @@ fn add_by_reason(totals: &mut Vec<(String, u64)>, counts: &[(String, u64)]) {
     }
 }
 
+/// The Prometheus endpoint cannot listen on its address (taken, or not this machine's).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {address} for /metrics")]
+pub struct MetricsListen {
+    pub address: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
 /// Serves `GET /metrics` on `address` from a background thread, within the limits of
 /// [`ratings_httpd`], until the returned server is dropped. A scraper that asks for OpenMetrics
 /// (Prometheus does) gets it; any other client gets the Prometheus text format.
@@ -319,8 +327,13 @@ pub fn serve(metrics: Arc<Metrics>, address: &str) -> anyhow::Result<Server> {
         }
         _ => Response::text(404, "see /metrics\n"),
     };
-    ratings_httpd::serve("metrics-http", address, Limits::default(), answer)
-        .with_context(|| format!("cannot listen on {address} for /metrics"))
+    ratings_httpd::serve("metrics-http", address, Limits::default(), answer).map_err(|error| {
+        MetricsListen {
+            address: address.to_string(),
+            source: error.into(),
+        }
+        .into()
+    })
 }
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

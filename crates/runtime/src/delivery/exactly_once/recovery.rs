@@ -48,6 +48,12 @@ pub enum RecoveryError {
     },
     #[error("the checkpoint {location} has Parquet outputs but no Parquet storage is configured")]
     ParquetMissing { location: String },
+    #[error("cannot restore the engine from {location} (were the window settings changed?)")]
+    EngineRestore {
+        location: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// What recovery needs to know about the job.
@@ -158,11 +164,12 @@ impl Recovered {
     pub fn engine(&self, config: EngineConfig, catalog: Arc<Catalog>) -> anyhow::Result<Engine> {
         match &self.state {
             None => Ok(Engine::new(config, catalog)),
-            Some(state) => Engine::restore(config, catalog, &state.engine).with_context(|| {
-                format!(
-                    "cannot restore the engine from {} (were the window settings changed?)",
-                    self.coordinator.store.location()
-                )
+            Some(state) => Engine::restore(config, catalog, &state.engine).map_err(|error| {
+                RecoveryError::EngineRestore {
+                    location: self.coordinator.store.location(),
+                    source: error.into(),
+                }
+                .into()
             }),
         }
     }

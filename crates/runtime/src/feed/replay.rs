@@ -1,30 +1,41 @@
-//! `ratings-stream replay`: a MovieLens `ratings.csv` to the Kafka topic `ratings`, in timestamp
-//! order, paced by a speed-up of event time or a fixed rate, with a progress bar.
+//! A MovieLens `ratings.csv` to the Kafka topic `ratings`, in timestamp order, paced by a
+//! speed-up of event time or a fixed rate, with a progress bar (`ratings-stream replay`).
 
-use std::sync::atomic::Ordering;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use ratings_connectors::kafka::Producer;
+use ratings_connectors::kafka::{KafkaSettings, Producer};
 use ratings_core::rating::{parse_csv_fields, DEFAULT_MAX_RECORD_BYTES};
 use ratings_core::Rating;
 
-use crate::args::ReplayArgs;
+/// What to replay, how fast, and where to.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    /// MovieLens ratings.csv.
+    pub input: PathBuf,
+    /// Event time runs this many times faster than the clock.
+    pub speedup: Option<f64>,
+    /// Ratings per second instead (0 or none: as fast as possible).
+    pub rate: Option<f64>,
+    pub kafka: KafkaSettings,
+    pub topic: String,
+}
 
 /// Reads the file, sorts it by timestamp (stable) and sends every rating.
-pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
+pub fn replay(args: &Replay, stop: &AtomicBool) -> anyhow::Result<()> {
     let (ratings, skipped) = read_sorted(&args.input)?;
     if skipped > 0 {
         eprintln!("replay: skipped {skipped} rows that are not valid ratings");
     }
-    let producer = Producer::connect(&args.kafka.settings("ratings-stream-replay"))?;
-    let topic = &args.kafka.ratings_topic;
+    let producer = Producer::connect(&args.kafka)?;
+    let topic = &args.topic;
     let bar = ProgressBar::new(ratings.len() as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} ratings, {per_sec}, ETA {eta} {msg}")
             .expect("valid template"),
     );
-    let stop = crate::shutdown::stop_flag()?;
     let started = Instant::now();
     let first_time = ratings.first().map_or(0, |r| r.timestamp);
     for (i, r) in ratings.iter().enumerate() {
