@@ -28,100 +28,21 @@
 //! wakes up after its successor recovered from the same epoch) so never write over each
 //! other's files; the loser numbers its epoch with the next free number.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::storage::{Created, Storage};
+
+mod inspect;
+mod records;
+
+pub use records::{
+    CheckpointError, CheckpointMetadata, CommitRecord, EpochOffsets, Owner, Restored,
+};
 
 /// The format this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
 /// The default folder of the checkpoints, relative to the storage base.
 pub const DEFAULT_DIR: &str = "checkpoints/ratings_stream/processor";
-
-/// Where the input stood when an epoch ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EpochOffsets {
-    pub epoch: u64,
-    pub topic: String,
-    /// Next offset to read, per partition.
-    pub next_offsets: BTreeMap<i32, i64>,
-    /// Watermark (epoch seconds) at the end of the epoch.
-    pub watermark: Option<i64>,
-    /// Files the epoch makes visible (paths relative to the storage base); the n-th is staged
-    /// as `staging/<epoch>-<n>` until the epoch commits.
-    #[serde(default)]
-    pub publications: Vec<String>,
-    /// The processor incarnation that wrote the epoch (a random id per start or takeover; absent
-    /// in epochs of older versions). Only an epoch of the incarnation whose tag Kafka holds can
-    /// be committed: a fenced predecessor (a zombie) may still write files of its own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incarnation: Option<String>,
-    /// Epoch numbers left out at starts and takeovers (the one a fenced predecessor may still
-    /// write), as long as open Parquet files are rebuilt from rows of epochs around them: their
-    /// rows files, if any, are not this lineage's.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub skipped_epochs: Vec<u64>,
-}
-
-/// The checkpoint's identity, written once when it is created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckpointMetadata {
-    /// Random id; exactly-once runs tag the Kafka offsets they commit with it.
-    pub id: String,
-    pub created_at_millis: i64,
-}
-
-/// Who runs the job on this checkpoint: written by a processor each time it starts (or takes
-/// over, with high availability).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Owner {
-    /// The processor's incarnation (the id in its epochs and Kafka tags).
-    pub incarnation: String,
-    pub host: String,
-    pub pid: u32,
-    /// When it started, epoch milliseconds.
-    pub since_millis: i64,
-    /// The settings that decide the outputs, by name: processors sharing the checkpoint must
-    /// agree on them.
-    #[serde(default)]
-    pub job: BTreeMap<String, String>,
-}
-
-/// The commit record of an epoch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommitRecord {
-    pub epoch: u64,
-    /// Wall-clock time of the commit, epoch milliseconds.
-    pub committed_at_millis: i64,
-}
-
-/// What a restart resumes from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Restored {
-    pub offsets: EpochOffsets,
-    /// Engine snapshot bytes.
-    pub state: Vec<u8>,
-}
-
-/// Why the checkpoint cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckpointError {
-    #[error("checkpoint file {path} is damaged ({reason})")]
-    Damaged { path: String, reason: String },
-    #[error(
-        "checkpoint file {path} has format version {found}, newer than this build reads \
-         ({FORMAT_VERSION})"
-    )]
-    FutureVersion { path: String, found: u32 },
-    #[error("epoch {epoch} is committed but {path} cannot be read ({reason})")]
-    Missing {
-        epoch: u64,
-        path: String,
-        reason: String,
-    },
-}
 
 /// The kinds of checkpoint files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -594,42 +515,6 @@ impl CheckpointStore {
         }
         Ok(removed)
     }
-
-    /// A readable description: committed and pending epochs and the latest offsets.
-    pub fn inspect(&self) -> anyhow::Result<String> {
-        let committed = self.committed_epochs()?;
-        let mut text = format!("checkpoint {}\n", self.location());
-        if let Some(owner) = self.owner()? {
-            text += &format!(
-                "  owner: {} pid {} (incarnation {}), since {}\n",
-                owner.host,
-                owner.pid,
-                owner.incarnation,
-                ratings_core::time::rfc3339_seconds(owner.since_millis / 1000)
-            );
-        }
-        text += &format!("  committed epochs: {}\n", list(&committed));
-        text += &format!("  pending epochs:   {}\n", list(&self.pending_epochs()?));
-        match self.latest()? {
-            None => {
-                text += "  no committed epoch: a new processor starts from --starting-offsets\n"
-            }
-            Some(restored) => {
-                let o = &restored.offsets;
-                text += &format!(
-                    "  latest epoch {}: topic {}, watermark {}\n",
-                    o.epoch,
-                    o.topic,
-                    watermark(o.watermark)
-                );
-                for (partition, offset) in &o.next_offsets {
-                    text += &format!("    partition {partition}: next offset {offset}\n");
-                }
-                text += &format!("  engine state: {} bytes\n", restored.state.len());
-            }
-        }
-        Ok(text)
-    }
 }
 
 /// Whether a claim's file, as [`Storage::create`] found it, is `ours`.
@@ -638,22 +523,6 @@ fn claimed(found: Created, ours: &[u8]) -> bool {
         Created::New => true,
         Created::Existing(bytes) => bytes == ours,
     }
-}
-
-fn list(epochs: &[u64]) -> String {
-    if epochs.is_empty() {
-        "none".into()
-    } else {
-        epochs
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-fn watermark(value: Option<i64>) -> String {
-    value.map_or("none".into(), ratings_core::time::rfc3339_seconds)
 }
 
 enum Problem {
