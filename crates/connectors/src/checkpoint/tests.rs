@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::BTreeMap;
 
 fn store(name: &str) -> (CheckpointStore, std::path::PathBuf) {
     let dir =
