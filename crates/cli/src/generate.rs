@@ -15,7 +15,9 @@ use ratings_generator::{Generator, GeneratorConfig};
 use ratings_runtime::catalog;
 use ratings_runtime::pipeline::now_millis;
 
-use crate::args::GenerateArgs;
+use ratings_settings::Settings;
+
+use crate::flags::GenerateArgs;
 
 /// Where generated records go.
 enum Target {
@@ -69,7 +71,7 @@ fn user_key(payload: &str) -> &[u8] {
 }
 
 /// Writes the generated records.
-pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
+pub fn generate(args: &GenerateArgs, settings: &Settings) -> anyhow::Result<()> {
     anyhow::ensure!(args.rate >= 0.0, "--rate must not be negative");
     anyhow::ensure!(
         (0.0..=1.0).contains(&args.hostile_fraction),
@@ -79,7 +81,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         args.hostile_fraction == 0.0 || args.output.is_none(),
         "--hostile-fraction writes to Kafka only: hostile records may hold newlines"
     );
-    let movies = args.movies.as_ref().map(|p| p.display().to_string());
+    let movies = settings.engine.movies.clone();
     let loaded = catalog::load(movies.as_deref())?;
     let paced = args.rate > 0.0;
     let config = GeneratorConfig {
@@ -109,8 +111,13 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
             ),
         )),
         None => Target::Kafka {
-            producer: Producer::connect(&args.kafka.settings("ratings-stream-generate"))?,
-            topic: args.kafka.ratings_topic.clone(),
+            producer: Producer::connect(
+                &settings
+                    .kafka
+                    .connection
+                    .settings_as("ratings-stream-generate"),
+            )?,
+            topic: settings.kafka.ratings_topic.clone(),
         },
     };
     let stop = crate::shutdown::stop_flag()?;

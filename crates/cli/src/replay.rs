@@ -10,16 +10,23 @@ use ratings_connectors::kafka::Producer;
 use ratings_core::rating::{parse_csv_fields, DEFAULT_MAX_RECORD_BYTES};
 use ratings_core::Rating;
 
-use crate::args::ReplayArgs;
+use ratings_settings::Settings;
+
+use crate::flags::ReplayArgs;
 
 /// Reads the file, sorts it by timestamp (stable) and sends every rating.
-pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
+pub fn replay(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     let (ratings, skipped) = read_sorted(&args.input)?;
     if skipped > 0 {
         eprintln!("replay: skipped {skipped} rows that are not valid ratings");
     }
-    let producer = Producer::connect(&args.kafka.settings("ratings-stream-replay"))?;
-    let topic = &args.kafka.ratings_topic;
+    let producer = Producer::connect(
+        &settings
+            .kafka
+            .connection
+            .settings_as("ratings-stream-replay"),
+    )?;
+    let topic = &settings.kafka.ratings_topic;
     let bar = ProgressBar::new(ratings.len() as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} ratings, {per_sec}, ETA {eta} {msg}")
             .expect("valid template"),
