@@ -116,7 +116,7 @@ pub struct KafkaJob {
     #[serde(with = "start_from_text")]
     pub starting_offsets: StartFrom,
     /// Stop once every partition is read to its end.
-    #[serde(deserialize_with = "de::switch")]
+    #[serde(deserialize_with = "de::from_str")]
     pub exit_at_end: bool,
     /// With `exit_at_end`, emit the still-open windows at the end.
     #[serde(skip)]
@@ -263,7 +263,7 @@ pub struct Delivery {
     pub checkpoint_dir: String,
     /// Delete the checkpoint and start over from `starting_offsets` (a flag only: see
     /// [`crate::FLAG_ONLY`]).
-    #[serde(deserialize_with = "de::switch")]
+    #[serde(deserialize_with = "de::from_str")]
     pub reset_checkpoint: bool,
 }
 

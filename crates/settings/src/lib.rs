@@ -44,7 +44,7 @@ pub struct Settings {
     #[serde(flatten)]
     pub kafka: KafkaJob,
     /// High availability: run as a standby (`standby`), with this lease.
-    #[serde(deserialize_with = "text::de::switch")]
+    #[serde(deserialize_with = "text::de::from_str")]
     pub standby: bool,
     #[serde(flatten)]
     pub high_availability: HighAvailability,

@@ -118,7 +118,7 @@ pub struct FileSettings {
     #[serde(deserialize_with = "de::from_str")]
     pub batch_size: usize,
     /// At the end of the input (or of the topics, with `exit_at_end`), keep open windows.
-    #[serde(deserialize_with = "de::switch")]
+    #[serde(deserialize_with = "de::from_str")]
     pub no_final_flush: bool,
 }
 
@@ -193,7 +193,7 @@ pub struct TelemetrySettings {
     #[serde(with = "duration_text")]
     pub progress_interval: Duration,
     /// Progress as JSON objects (the fields of Spark's StreamingQueryProgress).
-    #[serde(deserialize_with = "de::switch")]
+    #[serde(deserialize_with = "de::from_str")]
     pub progress_json: bool,
     /// Address of the Prometheus `/metrics` endpoint (Kafka mode); `None` ("off"): off. Port 0
     /// picks a free port (the bound address is logged).
@@ -269,7 +269,7 @@ pub struct DashboardAccess {
     #[serde(rename = "dashboard_allowed_hosts", deserialize_with = "de::list")]
     pub allowed_hosts: Vec<String>,
     /// Serve without a token beyond this machine, on purpose.
-    #[serde(rename = "dashboard_open", deserialize_with = "de::switch")]
+    #[serde(rename = "dashboard_open", deserialize_with = "de::from_str")]
     pub open: bool,
 }
 

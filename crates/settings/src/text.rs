@@ -81,15 +81,6 @@ pub fn byte_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("{text}: too large"))
 }
 
-/// A yes/no value, in the forms clap accepts for a flag's environment variable.
-pub fn switch(text: &str) -> Result<bool, String> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "y" | "on" | "1" => Ok(true),
-        "false" | "no" | "n" | "off" | "0" | "" => Ok(false),
-        _ => Err("expected true or false".into()),
-    }
-}
-
 /// A starting position: `earliest`, `latest`, or a time (RFC 3339, or epoch milliseconds).
 pub fn start_from(text: &str) -> Result<StartFrom, String> {
     match text.trim() {
@@ -205,10 +196,6 @@ pub mod de {
     /// Text (a number is taken as its text, as in the environment).
     pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         parsed(d, |text| Ok(text.to_string()))
-    }
-
-    pub fn switch<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-        parsed(d, super::switch)
     }
 
     pub fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
