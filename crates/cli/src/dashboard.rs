@@ -92,11 +92,7 @@ pub fn alert_rules(json: Option<&str>) -> anyhow::Result<Vec<Rule>> {
 }
 
 /// Serves `board` on `listen` and tells the user where.
-pub fn start(
-    board: Arc<Board>,
-    listen: &str,
-    asked: &DashboardAccess,
-) -> anyhow::Result<Running> {
+pub fn start(board: Arc<Board>, listen: &str, asked: &DashboardAccess) -> anyhow::Result<Running> {
     let access = Access {
         token: token(asked)?,
         allowed_hosts: asked.allowed_hosts.clone(),

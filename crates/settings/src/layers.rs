@@ -8,10 +8,14 @@ use serde_json::{Map, Value};
 use crate::Settings;
 
 /// The settings `explicit` (flags and environment) and `file` give, over the defaults.
-pub fn settings(file: Map<String, Value>, explicit: Map<String, Value>) -> anyhow::Result<Settings> {
+pub fn settings(
+    file: Map<String, Value>,
+    explicit: Map<String, Value>,
+) -> anyhow::Result<Settings> {
     let mut merged = file;
     merged.extend(explicit);
-    serde_json::from_value(Value::Object(merged.clone())).map_err(|error| name_the_key(&merged, error))
+    serde_json::from_value(Value::Object(merged.clone()))
+        .map_err(|error| name_the_key(&merged, error))
 }
 
 /// The first key whose value the model refuses, with why (a value parser's reason names

@@ -22,9 +22,9 @@ pub use job::{
     KafkaJob,
 };
 pub use sections::{
-    DashboardAccess, DashboardSettings, DashboardWatch, EngineSettings, FileSettings,
-    InputFormat, LogFormat, ParquetSettings, TelemetrySettings,
-    DEFAULT_MAX_EVENT_TIME_AHEAD_SECONDS, DEFAULT_STATE_WARN_ROWS,
+    DashboardAccess, DashboardSettings, DashboardWatch, EngineSettings, FileSettings, InputFormat,
+    LogFormat, ParquetSettings, TelemetrySettings, DEFAULT_MAX_EVENT_TIME_AHEAD_SECONDS,
+    DEFAULT_STATE_WARN_ROWS,
 };
 
 /// Settings that only a flag sets (no environment variable, no key in the file):

@@ -80,7 +80,10 @@ fn an_input_file_is_the_file_mode() {
 #[test]
 fn a_refused_value_names_its_key() {
     let error = from(json!({"tumbling": "1.5s", "top_n": "2"})).unwrap_err();
-    assert!(error.to_string().contains("setting \"tumbling\""), "{error}");
+    assert!(
+        error.to_string().contains("setting \"tumbling\""),
+        "{error}"
+    );
 }
 
 #[test]
@@ -97,7 +100,13 @@ fn a_checkpoint_off_the_parquet_storage_is_refused() {
 #[test]
 fn the_keys_are_the_settings_names() {
     let keys = Settings::keys();
-    for key in ["tumbling", "kafka_properties", "delivery", "dashboard_token", "log_format"] {
+    for key in [
+        "tumbling",
+        "kafka_properties",
+        "delivery",
+        "dashboard_token",
+        "log_format",
+    ] {
         assert!(keys.contains(&key.to_string()), "{key} in {keys:?}");
     }
     assert!(!keys.contains(&"final_flush".to_string()));

@@ -185,7 +185,9 @@ pub mod de {
     where
         T::Err: Display,
     {
-        parsed(d, |text| text.trim().parse().map_err(|e: T::Err| e.to_string()))
+        parsed(d, |text| {
+            text.trim().parse().map_err(|e: T::Err| e.to_string())
+        })
     }
 
     /// Text, when given (a number is taken as its text, as in the environment).
@@ -237,9 +239,7 @@ pub mod de {
         let properties = Properties::deserialize(d)
             .map_err(|_| D::Error::custom("expected a table of properties"))?;
         match properties {
-            Properties::Table(table) => {
-                Ok(table.into_iter().map(|(k, v)| (k, v.text())).collect())
-            }
+            Properties::Table(table) => Ok(table.into_iter().map(|(k, v)| (k, v.text())).collect()),
             Properties::Items(items) => items
                 .iter()
                 .map(|item| key_value(item))

@@ -64,4 +64,3 @@ pub struct DashboardWatchArgs {
     #[arg(long, value_name = "JSON", env = "RATINGS_ALERT_RULES")]
     pub alert_rules: Option<String>,
 }
-

@@ -21,4 +21,3 @@ pub struct CheckpointArgs {
     #[arg(long, default_value = ratings_connectors::checkpoint::DEFAULT_DIR, env = "RATINGS_CHECKPOINT_DIR")]
     pub checkpoint_dir: String,
 }
-

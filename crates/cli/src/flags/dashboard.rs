@@ -43,4 +43,3 @@ pub struct DashboardArgs {
     #[serde(flatten)]
     pub kafka: KafkaArgs,
 }
-

@@ -47,4 +47,3 @@ pub struct DemoArgs {
     #[serde(flatten)]
     pub engine: EngineArgs,
 }
-

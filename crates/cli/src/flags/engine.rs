@@ -41,4 +41,3 @@ pub enum ModeArg {
     Append,
     Update,
 }
-

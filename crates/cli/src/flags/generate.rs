@@ -57,4 +57,3 @@ pub struct GenerateArgs {
     #[serde(flatten)]
     pub kafka: KafkaArgs,
 }
-

@@ -35,4 +35,3 @@ pub struct KafkaArgs {
     #[arg(long, default_value = "ratings", env = "RATINGS_RATINGS_TOPIC")]
     pub ratings_topic: String,
 }
-

@@ -124,7 +124,10 @@ fn explicit(
         })
         .collect();
     given.sort_by_key(|(source, ..)| *source);
-    Ok(given.into_iter().map(|(_, key, value)| (key, value)).collect())
+    Ok(given
+        .into_iter()
+        .map(|(_, key, value)| (key, value))
+        .collect())
 }
 
 /// The subcommand that was run, and its matches.
@@ -215,7 +218,6 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Dashboard(DashboardArgs),
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -24,4 +24,3 @@ pub struct ParquetArgs {
     #[arg(long, default_value = "0", env = "RATINGS_WRITER_ID")]
     pub writer_id: String,
 }
-

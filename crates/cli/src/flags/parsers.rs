@@ -62,4 +62,3 @@ where
         (self.0)(text).map_err(refuse)
     }
 }
-

@@ -23,4 +23,3 @@ pub struct ReplayArgs {
     #[serde(flatten)]
     pub kafka: KafkaArgs,
 }
-

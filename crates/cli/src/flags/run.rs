@@ -23,7 +23,6 @@ pub enum FormatArg {
     Csv,
 }
 
-
 #[derive(Debug, Args, Serialize)]
 pub struct RunArgs {
     /// Settings file (TOML); flags and environment variables override it. See README.
@@ -91,4 +90,3 @@ pub struct RunArgs {
     #[serde(flatten)]
     pub stream: StreamArgs,
 }
-

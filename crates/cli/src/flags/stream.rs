@@ -16,7 +16,6 @@ pub enum DeliveryArg {
     AtLeastOnce,
 }
 
-
 /// Options of the Kafka mode of `run`.
 #[derive(Debug, Args, Serialize)]
 pub struct StreamArgs {
@@ -119,4 +118,3 @@ pub struct StreamArgs {
     )]
     pub metrics_address: String,
 }
-

@@ -44,21 +44,34 @@ fn every_clap_default_is_the_models_default() {
 fn flags_win_over_the_environment_and_defaults_are_not_given() {
     let mut command = Cli::command();
     let matches = command
-        .try_get_matches_from_mut(["ratings-stream", "run", "--top-n", "3", "--kafka-property", "a=1"])
+        .try_get_matches_from_mut([
+            "ratings-stream",
+            "run",
+            "--top-n",
+            "3",
+            "--kafka-property",
+            "a=1",
+        ])
         .unwrap();
     let cli = Cli::from_arg_matches(&matches).unwrap();
     command.build();
     let given = explicit(&cli, &command, &matches).unwrap();
     assert_eq!(given.get("top_n"), Some(&Value::from(3)));
-    assert_eq!(given.get("kafka_properties"), Some(&serde_json::json!(["a=1"])));
+    assert_eq!(
+        given.get("kafka_properties"),
+        Some(&serde_json::json!(["a=1"]))
+    );
     assert!(!given.contains_key("tumbling"), "{given:?}");
 }
 
 #[test]
 fn a_required_option_the_file_gives_is_no_longer_required() {
     let file = Map::from_iter([("storage".to_string(), Value::from("/tmp/x"))]);
-    let parsed = relax(Cli::command(), &file)
-        .try_get_matches_from(["ratings-stream", "checkpoint", "inspect"]);
+    let parsed = relax(Cli::command(), &file).try_get_matches_from([
+        "ratings-stream",
+        "checkpoint",
+        "inspect",
+    ]);
     assert!(parsed.is_ok());
     let parsed = Cli::try_parse_from(["ratings-stream", "checkpoint", "inspect"]);
     assert!(parsed.is_err());
@@ -97,7 +110,10 @@ fn replay_refuses_a_speedup_that_is_not_positive() {
         Cli::try_parse_from(["ratings-stream", "replay", "--input", "r.csv", flag, value])
     };
     for bad in ["0", "-2", "NaN", "inf"] {
-        assert!(replay("--speedup", bad).is_err(), "--speedup {bad} accepted");
+        assert!(
+            replay("--speedup", bad).is_err(),
+            "--speedup {bad} accepted"
+        );
     }
     for bad in ["-1", "NaN"] {
         assert!(replay("--rate", bad).is_err(), "--rate {bad} accepted");

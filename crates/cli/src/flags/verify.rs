@@ -51,4 +51,3 @@ fn parse_hour(text: &str) -> Result<i64, String> {
         format!("{text:?} is not a time: use 2025-10-29T19:00:00Z, 2025-10-29T19 or 2025-10-29")
     })
 }
-
