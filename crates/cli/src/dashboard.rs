@@ -10,24 +10,28 @@ use ratings_dashboard::alerts::{rules, Rule};
 use ratings_dashboard::feed::TopicFeed;
 use ratings_dashboard::{serve, watch, Access, Board, BoardSettings, Running};
 
-use crate::args::{DashboardAccessArgs, DashboardArgs, DashboardWatchArgs};
+use ratings_settings::{DashboardAccess, DashboardWatch, Settings};
 
 /// How often the stand-alone dashboard looks at the stop flag.
 const STOP_POLL: Duration = Duration::from_millis(200);
 
 /// `ratings-stream dashboard`: serves until Ctrl-C.
-pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<()> {
+pub fn dashboard(settings: &Settings) -> anyhow::Result<()> {
     return_large_buffers();
+    let board = &settings.dashboard;
     let running = follow_topic(
         TopicFeed {
-            settings: args.kafka.settings("ratings-stream-dashboard"),
-            topic: args.metrics_topic.clone(),
-            history: args.history,
-            max_ahead: args.max_event_time_ahead.0,
+            settings: settings
+                .kafka
+                .connection
+                .settings_as("ratings-stream-dashboard"),
+            topic: settings.kafka.metrics_topic.clone(),
+            history: board.history,
+            max_ahead: settings.engine.max_event_time_ahead_seconds,
         },
-        &args.listen,
-        &args.access,
-        &args.watch,
+        &board.listen,
+        &board.access,
+        &board.watch,
         &[],
     )?;
     let stop = crate::shutdown::stop_flag()?;
@@ -57,8 +61,8 @@ fn return_large_buffers() {
 pub fn follow_topic(
     feed: TopicFeed,
     listen: &str,
-    access: &DashboardAccessArgs,
-    watch: &DashboardWatchArgs,
+    access: &DashboardAccess,
+    watch: &DashboardWatch,
     also_scrape: &[String],
 ) -> anyhow::Result<Running> {
     let mut endpoints = watch.scrape.clone();
@@ -88,11 +92,7 @@ pub fn alert_rules(json: Option<&str>) -> anyhow::Result<Vec<Rule>> {
 }
 
 /// Serves `board` on `listen` and tells the user where.
-pub fn start(
-    board: Arc<Board>,
-    listen: &str,
-    asked: &DashboardAccessArgs,
-) -> anyhow::Result<Running> {
+pub fn start(board: Arc<Board>, listen: &str, asked: &DashboardAccess) -> anyhow::Result<Running> {
     let access = Access {
         token: token(asked)?,
         allowed_hosts: asked.allowed_hosts.clone(),
@@ -121,9 +121,12 @@ pub fn start(
 }
 
 /// The token from the flag, the environment or the file.
-fn token(access: &DashboardAccessArgs) -> anyhow::Result<Option<String>> {
+fn token(access: &DashboardAccess) -> anyhow::Result<Option<String>> {
     let token = match (&access.token, &access.token_file) {
-        (Some(token), _) => Some(token.clone()),
+        (Some(_), Some(_)) => anyhow::bail!(
+            "the argument '--dashboard-token' cannot be used with '--dashboard-token-file'"
+        ),
+        (Some(token), None) => Some(token.clone()),
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the token file {}", path.display()))?;

@@ -20,7 +20,9 @@ use ratings_runtime::sink::{Outputs, Sink};
 use ratings_runtime::source::generator::GeneratorSource;
 use ratings_runtime::source::Bounded;
 
-use crate::args::{DashboardAccessArgs, DemoArgs, DEMO_DASHBOARD};
+use ratings_settings::{DashboardAccess, EngineSettings, Settings};
+
+use crate::flags::{DemoArgs, DEMO_DASHBOARD};
 
 /// How long the demo runs without a dashboard, unless told.
 const DEFAULT_DURATION: Duration = Duration::from_secs(30);
@@ -28,14 +30,15 @@ const DEFAULT_DURATION: Duration = Duration::from_secs(30);
 const DEMO_HISTORY: Duration = Duration::from_secs(7 * 86_400);
 
 /// Runs the demo.
-pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
+pub fn demo(args: &DemoArgs, all: &Settings) -> anyhow::Result<()> {
     anyhow::ensure!(args.rate > 0, "--rate must be positive");
     anyhow::ensure!(args.speedup > 0.0, "--speedup must be positive");
-    let settings = args.engine.settings(RecordLimits {
-        max_bytes: ratings_core::rating::DEFAULT_MAX_RECORD_BYTES,
+    let settings = EngineSettings {
+        max_record_bytes: ratings_core::rating::DEFAULT_MAX_RECORD_BYTES,
         // the demo's event time runs ahead of the clock on purpose
-        max_ahead_seconds: None,
-    });
+        max_event_time_ahead_seconds: None,
+        ..all.engine.clone()
+    };
     let config = settings.engine_config()?;
     let loaded = catalog::load(settings.movies.as_deref())?;
     let profiles = catalog::movie_profiles(&loaded)?;
@@ -47,7 +50,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         malformed_fraction: args.malformed_fraction,
         ..GeneratorConfig::default()
     };
-    let dashboard = serve_dashboard(&args.dashboard, &args.access)?;
+    let dashboard = serve_dashboard(&args.dashboard, &all.dashboard.access)?;
     let duration = match (&dashboard, args.duration) {
         (_, Some(duration)) => duration,
         (Some(_), None) => Duration::MAX,
@@ -122,7 +125,7 @@ fn duration_text(duration: Duration) -> String {
 /// free port.
 fn serve_dashboard(
     listen: &str,
-    access: &DashboardAccessArgs,
+    access: &DashboardAccess,
 ) -> anyhow::Result<Option<(Arc<Board>, Running)>> {
     if listen == "off" {
         return Ok(None);

@@ -1,13 +1,14 @@
-//! `ratings-stream generate` and `replay`: their flags as the runtime's feeders
+//! `ratings-stream generate` and `replay`: their flags and settings as the runtime's feeders
 //! ([`ratings_runtime::feed`]).
 
 use ratings_runtime::feed::generate::Generate;
 use ratings_runtime::feed::replay::Replay;
+use ratings_settings::Settings;
 
-use crate::args::{GenerateArgs, ReplayArgs};
+use crate::flags::{GenerateArgs, ReplayArgs};
 
 /// `ratings-stream generate`.
-pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
+pub fn generate(args: &GenerateArgs, settings: &Settings) -> anyhow::Result<()> {
     let job = Generate {
         rate: args.rate,
         count: args.count,
@@ -20,21 +21,21 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         malformed_fraction: args.malformed_fraction,
         hostile_fraction: args.hostile_fraction,
         distinct_unknown_movies: args.distinct_unknown_movies,
-        movies: args.movies.as_ref().map(|p| p.display().to_string()),
-        kafka: args.kafka.settings("ratings-stream-generate"),
-        topic: args.kafka.ratings_topic.clone(),
+        movies: settings.engine.movies.clone(),
+        kafka: settings.kafka.connection.settings_as("ratings-stream-generate"),
+        topic: settings.kafka.ratings_topic.clone(),
     };
     ratings_runtime::feed::generate::generate(&job, &*crate::shutdown::stop_flag()?)
 }
 
 /// `ratings-stream replay`.
-pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
+pub fn replay(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     let job = Replay {
         input: args.input.clone(),
         speedup: args.speedup,
         rate: args.rate,
-        kafka: args.kafka.settings("ratings-stream-replay"),
-        topic: args.kafka.ratings_topic.clone(),
+        kafka: settings.kafka.connection.settings_as("ratings-stream-replay"),
+        topic: settings.kafka.ratings_topic.clone(),
     };
     ratings_runtime::feed::replay::replay(&job, &*crate::shutdown::stop_flag()?)
 }

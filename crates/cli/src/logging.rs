@@ -4,7 +4,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::args::LogFormat;
+use ratings_settings::LogFormat;
 
 /// Installs the subscriber for the whole process.
 pub fn init(format: LogFormat) {

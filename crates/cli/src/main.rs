@@ -1,63 +1,68 @@
-//! `ratings-stream`: the binary, a thin shell over the runtime. It turns flags, environment
-//! variables and the settings file into a [`ratings_runtime::config::JobConfig`] and runs it;
-//! it also holds the tools around the job (demo, dashboard, verify, generate, replay, checkpoint inspect), the
-//! logging set-up and the remediation hints added to errors.
+//! `ratings-stream`: the binary, a thin shell over the runtime. It reads the settings (flags,
+//! environment variables and the settings file, layered into one
+//! [`ratings_settings::Settings`]) and runs the command; it also holds the tools around the job
+//! (demo, dashboard, verify, generate, replay, checkpoint inspect), the logging set-up and the
+//! remediation hints added to errors.
 
-mod args;
-mod config_file;
 mod dashboard;
 mod demo;
+mod flags;
 mod generate;
 mod hints;
 mod logging;
-mod run_config;
 mod shutdown;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use ratings_settings::Settings;
 
-use crate::args::{CheckpointArgs, CheckpointCommand, Cli, Command, RunArgs, VerifyArgs};
+use crate::flags::{CheckpointCommand, Command, VerifyArgs};
 
 /// `ratings-stream checkpoint inspect`.
-fn inspect_checkpoint(args: &CheckpointArgs) -> anyhow::Result<()> {
-    let storage = std::sync::Arc::new(ratings_connectors::storage::Storage::open(&args.storage)?);
-    let store = ratings_connectors::checkpoint::CheckpointStore::new(storage, &args.checkpoint_dir);
+fn inspect_checkpoint(settings: &Settings) -> anyhow::Result<()> {
+    let url = settings.parquet.storage.as_deref().unwrap_or_default();
+    let storage = std::sync::Arc::new(ratings_connectors::storage::Storage::open(url)?);
+    let store = ratings_connectors::checkpoint::CheckpointStore::new(
+        storage,
+        &settings.kafka.delivery.checkpoint_dir,
+    );
     print!("{}", store.inspect()?);
     Ok(())
 }
 
 /// `ratings-stream run`: the processor.
-fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let config = args.to_config();
-    if args.stream.reset_checkpoint && args.input.is_none() {
+fn run(settings: &Settings) -> anyhow::Result<()> {
+    let config = settings.job();
+    let kafka = &settings.kafka;
+    if kafka.delivery.reset_checkpoint && settings.file.input.is_none() {
         tracing::warn!(
             "WARNING: --reset-checkpoint: deleting the checkpoint {} (if any) and starting from \
              {:?}; outputs already written from the old checkpoint's input may be written again",
-            args.stream.checkpoint_dir,
-            args.stream.starting_offsets
+            kafka.delivery.checkpoint_dir,
+            kafka.starting_offsets
         );
     }
     let stop = shutdown::stop_flag()?;
-    let _dashboard = match &args.dashboard {
+    let board = &settings.dashboard;
+    let _dashboard = match &board.dashboard {
         None => None,
-        Some(_) if args.input.is_some() => {
+        Some(_) if settings.file.input.is_some() => {
             anyhow::bail!(
                 "--dashboard shows the metrics topic: it needs the Kafka mode (no --input)"
             )
         }
         Some(listen) => Some(dashboard::follow_topic(
             ratings_dashboard::feed::TopicFeed {
-                settings: args
-                    .kafka
-                    .settings(&format!("{}-dashboard", args.stream.client_id)),
-                topic: args.stream.metrics_topic.clone(),
-                history: args.dashboard_history,
-                max_ahead: args.max_event_time_ahead.0,
+                settings: kafka
+                    .connection
+                    .settings_as(&format!("{}-dashboard", kafka.connection.client_id)),
+                topic: kafka.metrics_topic.clone(),
+                history: board.history,
+                max_ahead: settings.engine.max_event_time_ahead_seconds,
             },
             listen,
-            &args.dashboard_access,
-            &args.dashboard_watch,
+            &board.access,
+            &board.watch,
             &own_metrics_endpoint(&config),
         )?),
     };
@@ -66,7 +71,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
 
 /// The processor's own `/metrics` URL, for its in-process dashboard (none when the endpoint is
 /// off or its port is picked at start).
-fn own_metrics_endpoint(config: &ratings_runtime::config::JobConfig) -> Vec<String> {
+fn own_metrics_endpoint(config: &ratings_settings::JobConfig) -> Vec<String> {
     match &config.telemetry.metrics_address {
         Some(address) if !address.ends_with(":0") => vec![format!("http://{address}/metrics")],
         _ => Vec::new(),
@@ -74,8 +79,8 @@ fn own_metrics_endpoint(config: &ratings_runtime::config::JobConfig) -> Vec<Stri
 }
 
 /// `ratings-stream verify`: prints the report; fails when a check failed.
-fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
-    let settings = ratings_verify::VerifySettings {
+fn verify(args: &VerifyArgs, settings: &Settings) -> anyhow::Result<()> {
+    let checks = ratings_verify::VerifySettings {
         observe: args.observe,
         recent: args.recent,
         dead_letter_warn: args.dead_letter_warn,
@@ -84,7 +89,7 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             to: args.to,
         }),
     };
-    let report = ratings_verify::verify(&args.run.to_config(), &settings);
+    let report = ratings_verify::verify(&settings.job(), &checks);
     match args.json {
         true => println!("{}", ratings_core::secrets::scrub(&report.json())),
         false => print!("{}", ratings_core::secrets::scrub(&report.text())),
@@ -94,23 +99,25 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    if let Err(error) = config_file::apply_from_args() {
-        eprintln!(
-            "error: {}",
-            ratings_core::secrets::scrub(&format!("{error:#}"))
-        );
-        return ExitCode::FAILURE;
-    }
-    let cli = Cli::parse();
-    logging::init(cli.log_format);
+    let (cli, settings) = match flags::parse() {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            eprintln!(
+                "error: {}",
+                ratings_core::secrets::scrub(&format!("{error:#}"))
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    logging::init(settings.log_format);
     let result = match &cli.command {
-        Command::Run(args) => run(args),
-        Command::Demo(args) => demo::demo(args),
-        Command::Generate(args) => generate::generate(args),
-        Command::Replay(args) => generate::replay(args),
-        Command::Checkpoint(CheckpointCommand::Inspect(args)) => inspect_checkpoint(args),
-        Command::Dashboard(args) => dashboard::dashboard(args),
-        Command::Verify(args) => verify(args),
+        Command::Run(_) => run(&settings),
+        Command::Demo(args) => demo::demo(args, &settings),
+        Command::Generate(args) => generate::generate(args, &settings),
+        Command::Replay(args) => generate::replay(args, &settings),
+        Command::Checkpoint(CheckpointCommand::Inspect(_)) => inspect_checkpoint(&settings),
+        Command::Dashboard(_) => dashboard::dashboard(&settings),
+        Command::Verify(args) => verify(args, &settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ratings_connectors::checkpoint::{CheckpointError, CheckpointStore};
-use ratings_runtime::config::{Guarantee, JobConfig, KafkaJob};
+use ratings_settings::{Guarantee, JobConfig, KafkaJob};
 
 use crate::report::Check;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ratings_connectors::kafka::{FollowFrom, Followed, Follower, Inspector, KafkaSettings};
 use ratings_core::EngineConfig;
-use ratings_runtime::config::KafkaJob;
+use ratings_settings::KafkaJob;
 
 use crate::report::Check;
 

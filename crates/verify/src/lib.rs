@@ -12,7 +12,7 @@ pub mod report;
 
 use std::time::Duration;
 
-use ratings_runtime::config::{Input, JobConfig};
+use ratings_settings::{Input, JobConfig};
 
 pub use report::{Check, Report, Status};
 

@@ -11,7 +11,7 @@ use ratings_connectors::parquet::{
     self, AGGREGATE_SCHEMA, RAW_ROOT, RAW_SCHEMA, SLIDING_ROOT, TUMBLING_ROOT,
 };
 use ratings_connectors::storage::Storage;
-use ratings_runtime::config::{Guarantee, JobConfig, KafkaJob};
+use ratings_settings::{Guarantee, JobConfig, KafkaJob};
 
 use crate::report::Check;
 

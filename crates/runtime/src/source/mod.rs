@@ -42,25 +42,3 @@ pub trait Bounded {
     /// The source's name in dead-letter records.
     fn name(&self) -> String;
 }
-
-impl Format {
-    /// `.csv` files are MovieLens CSV, anything else JSON lines.
-    pub fn for_path(path: &std::path::Path) -> Format {
-        if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-        {
-            Format::MovieLensCsv
-        } else {
-            Format::Json
-        }
-    }
-
-    /// Human name for banners.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Format::Json => "JSON lines",
-            Format::MovieLensCsv => "MovieLens CSV",
-        }
-    }
-}

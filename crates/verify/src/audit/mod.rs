@@ -25,8 +25,8 @@ use ratings_connectors::storage::Storage;
 use ratings_core::published::Window;
 use ratings_core::time::{align_down, rfc3339_seconds};
 use ratings_core::{Catalog, EngineConfig, Rating, WindowSpec};
-use ratings_runtime::config::{Guarantee, JobConfig, KafkaJob};
 use ratings_runtime::delivery::exactly_once::recovery::{committed_outputs, CommittedOutputs};
+use ratings_settings::{Guarantee, JobConfig, KafkaJob};
 
 use crate::report::Check;
 use read::RawRows;
