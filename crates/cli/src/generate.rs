@@ -22,10 +22,13 @@ pub fn generate(args: &GenerateArgs, settings: &Settings) -> anyhow::Result<()> 
         hostile_fraction: args.hostile_fraction,
         distinct_unknown_movies: args.distinct_unknown_movies,
         movies: settings.engine.movies.clone(),
-        kafka: settings.kafka.connection.settings_as("ratings-stream-generate"),
+        kafka: settings
+            .kafka
+            .connection
+            .settings_as("ratings-stream-generate"),
         topic: settings.kafka.ratings_topic.clone(),
     };
-    ratings_runtime::feed::generate::generate(&job, &*crate::shutdown::stop_flag()?)
+    ratings_runtime::feed::generate::generate(&job, &*ratings_runtime::job::stop_on_signals()?)
 }
 
 /// `ratings-stream replay`.
@@ -34,8 +37,11 @@ pub fn replay(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
         input: args.input.clone(),
         speedup: args.speedup,
         rate: args.rate,
-        kafka: settings.kafka.connection.settings_as("ratings-stream-replay"),
+        kafka: settings
+            .kafka
+            .connection
+            .settings_as("ratings-stream-replay"),
         topic: settings.kafka.ratings_topic.clone(),
     };
-    ratings_runtime::feed::replay::replay(&job, &*crate::shutdown::stop_flag()?)
+    ratings_runtime::feed::replay::replay(&job, &*ratings_runtime::job::stop_on_signals()?)
 }

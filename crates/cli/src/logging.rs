@@ -4,6 +4,7 @@
 
 use tracing_subscriber::EnvFilter;
 
+use ratings_core::secrets::Scrubbed;
 use ratings_settings::LogFormat;
 
 /// Installs the subscriber for the whole process.
@@ -17,24 +18,5 @@ pub fn init(format: LogFormat) {
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
-}
-
-/// A writer that masks secrets: each write is one whole log line.
-struct Scrubbed<W>(W);
-
-impl<W: std::io::Write> std::io::Write for Scrubbed<W> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => self
-                .0
-                .write_all(ratings_core::secrets::scrub(text).as_bytes())?,
-            Err(_) => self.0.write_all(bytes)?,
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
     }
 }

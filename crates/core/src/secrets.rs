@@ -78,6 +78,23 @@ fn jaas_password(text: &str) -> Option<&str> {
     Some(&rest[..rest.find('"')?])
 }
 
+/// A writer that masks secrets: each write is one whole log line.
+pub struct Scrubbed<W>(pub W);
+
+impl<W: std::io::Write> std::io::Write for Scrubbed<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.0.write_all(scrub(text).as_bytes())?,
+            Err(_) => self.0.write_all(bytes)?,
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ pub mod feed;
 pub mod history;
 pub mod scrape;
 pub mod server;
+pub mod start;
 pub mod watch;
 /// The published window records, read from JSON (shared with `verify`).
 pub use ratings_core::published as window;

@@ -50,6 +50,17 @@ fn describe_limits(settings: &config::EngineSettings) -> String {
 /// Runs the job `config` describes until its input ends or `stop` is set; logs the banner and
 /// the summary, writes the summary file when configured, and returns the summary.
 pub fn run(config: &JobConfig, stop: &AtomicBool) -> anyhow::Result<Summary> {
+    if let Input::Kafka(kafka) = &config.input {
+        if kafka.delivery.reset_checkpoint {
+            tracing::warn!(
+                "WARNING: --reset-checkpoint: deleting the checkpoint {} (if any) and starting \
+                 from {:?}; outputs already written from the old checkpoint's input may be \
+                 written again",
+                kafka.delivery.checkpoint_dir,
+                kafka.starting_offsets
+            );
+        }
+    }
     config.validate()?;
     let engine = config.engine.engine_config()?;
     let loaded = catalog::load(config.engine.movies.as_deref())?;

@@ -8,6 +8,7 @@
 //! value takes, for the model and for the flags alike.
 
 pub mod file;
+pub mod flags;
 mod job;
 pub mod layers;
 mod sections;

@@ -38,6 +38,18 @@ pub struct VerifySettings {
     pub audit: Option<audit::AuditRange>,
 }
 
+/// `ratings-stream verify`: runs the checks and prints the report (as JSON with `json`, secrets
+/// masked); an error when a check failed.
+pub fn print(config: &JobConfig, settings: &VerifySettings, json: bool) -> anyhow::Result<()> {
+    let report = verify(config, settings);
+    match json {
+        true => println!("{}", ratings_core::secrets::scrub(&report.json())),
+        false => print!("{}", ratings_core::secrets::scrub(&report.text())),
+    }
+    anyhow::ensure!(report.passed(), "verify: a check failed");
+    Ok(())
+}
+
 /// Runs every check `config` allows.
 pub fn verify(config: &JobConfig, settings: &VerifySettings) -> Report {
     let mut report = Report::default();

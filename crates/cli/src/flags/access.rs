@@ -7,7 +7,7 @@ use clap::Args;
 use ratings_settings::text;
 use serde::Serialize;
 
-use super::parsers::checked;
+use ratings_settings::flags::checked;
 
 /// Who may open the dashboard.
 #[derive(Debug, Args, Serialize)]

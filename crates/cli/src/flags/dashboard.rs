@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::access::{DashboardAccessArgs, DashboardWatchArgs};
 use super::kafka::KafkaArgs;
-use super::parsers::checked;
+use ratings_settings::flags::checked;
 
 #[derive(Debug, Args, Serialize)]
 pub struct DashboardArgs {

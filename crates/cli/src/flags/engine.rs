@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use ratings_settings::text;
 use serde::Serialize;
 
-use super::parsers::checked;
+use ratings_settings::flags::checked;
 
 /// Options shared by every command that runs the engine.
 #[derive(Debug, Args, Serialize)]

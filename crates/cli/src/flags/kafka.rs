@@ -4,7 +4,7 @@ use clap::Args;
 use ratings_settings::text;
 use serde::Serialize;
 
-use super::parsers::{checked, Quiet};
+use ratings_settings::flags::{checked, Quiet};
 
 /// Kafka connection settings.
 #[derive(Debug, Args, Serialize)]

@@ -1,8 +1,5 @@
-//! Command-line interface: each command's flags (a file each) and the shared groups, and how
-//! they become [`Settings`]. Every option with an environment variable (shown in `--help`) is a
-//! setting, under that variable's name without `RATINGS_` in lower case, and so also a key of
-//! the settings file; the other options are the command's own. `--reset-checkpoint` and
-//! `--kafka-property` are settings given by flags only.
+//! Command-line interface: each command's flags in a file of its own, and the shared groups;
+//! [`ratings_settings::flags`] turns them into [`Settings`].
 
 mod access;
 mod checkpoint;
@@ -12,19 +9,14 @@ mod engine;
 mod generate;
 mod kafka;
 mod parquet;
-mod parsers;
 mod replay;
 mod run;
 mod stream;
 mod verify;
 
-use std::path::PathBuf;
-
-use clap::parser::ValueSource;
-use clap::{Arg, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use ratings_settings::{layers, Settings};
+use clap::{Parser, Subcommand, ValueEnum};
+use ratings_settings::Settings;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 pub use checkpoint::CheckpointCommand;
 pub use dashboard::DashboardArgs;
@@ -34,114 +26,9 @@ pub use replay::ReplayArgs;
 pub use run::RunArgs;
 pub use verify::VerifyArgs;
 
-/// Settings whose flag has no environment variable, by the flag's id.
-const FLAG_ONLY: [&str; 2] = ["kafka_properties", "reset_checkpoint"];
-
-/// Parses the command line (clap reads the environment too) and the settings file, and layers
-/// them: flags, then environment, then file, then the model's defaults. Exits on a clap error
-/// or `--help`, as clap does.
+/// The command and its [`Settings`] (see [`ratings_settings::flags::parse`]).
 pub fn parse() -> anyhow::Result<(Cli, Settings)> {
-    let file = match config_path(std::env::args().collect()) {
-        Some(path) => ratings_settings::file::load(&path)?,
-        None => Map::new(),
-    };
-    let mut command = relax(Cli::command(), &file);
-    let matches = command.get_matches_mut();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    command.build();
-    let explicit = explicit(&cli, &command, &matches)?;
-    Ok((cli, layers::settings(file, explicit)?))
-}
-
-/// `--config PATH`, `--config=PATH`, or `$RATINGS_CONFIG`: read before the command line is
-/// parsed, since the file decides what a missing required option means.
-fn config_path(args: Vec<String>) -> Option<PathBuf> {
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        if arg == "--config" {
-            return args.next().map(PathBuf::from);
-        }
-        if let Some(path) = arg.strip_prefix("--config=") {
-            return Some(PathBuf::from(path));
-        }
-    }
-    std::env::var_os("RATINGS_CONFIG").map(PathBuf::from)
-}
-
-/// The settings key an option stands for.
-fn key(arg: &Arg) -> Option<String> {
-    match arg.get_env() {
-        Some(env) => env
-            .to_str()?
-            .strip_prefix("RATINGS_")
-            .map(str::to_ascii_lowercase),
-        None => FLAG_ONLY
-            .contains(&arg.get_id().as_str())
-            .then(|| arg.get_id().to_string()),
-    }
-}
-
-/// `command` with the options the file gives no longer required (`checkpoint inspect
-/// --storage`), as when the file was applied as environment variables.
-fn relax(mut command: clap::Command, file: &Map<String, Value>) -> clap::Command {
-    let given: Vec<_> = command
-        .get_arguments()
-        .filter(|arg| arg.is_required_set() && key(arg).is_some_and(|k| file.contains_key(&k)))
-        .map(|arg| arg.get_id().clone())
-        .collect();
-    for id in given {
-        command = command.mut_arg(id, |arg| arg.required(false));
-    }
-    let names: Vec<_> = command
-        .get_subcommands()
-        .map(|sub| sub.get_name().to_string())
-        .collect();
-    for name in names {
-        command = command.mut_subcommand(name, |sub| relax(sub, file));
-    }
-    command
-}
-
-/// The settings given on the command line or in the environment (not clap's defaults, which
-/// are the model's: see the tests), by key; a flag wins over an environment variable.
-fn explicit(
-    cli: &Cli,
-    command: &clap::Command,
-    matches: &ArgMatches,
-) -> anyhow::Result<Map<String, Value>> {
-    let Value::Object(values) = serde_json::to_value(cli)? else {
-        anyhow::bail!("the flags do not serialise as a map")
-    };
-    let (command, matches) = leaf(command, matches);
-    let mut given: Vec<_> = command
-        .get_arguments()
-        .filter_map(|arg| {
-            let id = arg.get_id().as_str();
-            let source = matches.value_source(id)?;
-            let value = values.get(id)?;
-            let key = key(arg)?;
-            (source != ValueSource::DefaultValue).then(|| (source, key, value.clone()))
-        })
-        .collect();
-    given.sort_by_key(|(source, ..)| *source);
-    Ok(given
-        .into_iter()
-        .map(|(_, key, value)| (key, value))
-        .collect())
-}
-
-/// The subcommand that was run, and its matches.
-fn leaf<'a>(
-    command: &'a clap::Command,
-    matches: &'a ArgMatches,
-) -> (&'a clap::Command, &'a ArgMatches) {
-    match matches.subcommand() {
-        Some((name, sub)) => match command.find_subcommand(name) {
-            Some(subcommand) => leaf(subcommand, sub),
-            None => (command, matches),
-        },
-        None => (command, matches),
-    }
+    ratings_settings::flags::parse::<Cli>()
 }
 
 /// Event-time windowed metrics over a stream of movie ratings (a Spark Structured Streaming

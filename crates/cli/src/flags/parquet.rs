@@ -4,7 +4,7 @@ use clap::Args;
 use ratings_settings::text;
 use serde::Serialize;
 
-use super::parsers::checked;
+use ratings_settings::flags::checked;
 
 /// Parquet outputs.
 #[derive(Debug, Args, Serialize)]

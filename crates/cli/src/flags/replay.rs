@@ -6,7 +6,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::kafka::KafkaArgs;
-use super::parsers::{not_negative, positive};
+use ratings_settings::flags::{not_negative, positive};
 
 #[derive(Debug, Args, Serialize)]
 pub struct ReplayArgs {

@@ -10,8 +10,8 @@ use super::access::{DashboardAccessArgs, DashboardWatchArgs};
 use super::engine::EngineArgs;
 use super::kafka::KafkaArgs;
 use super::parquet::ParquetArgs;
-use super::parsers::checked;
 use super::stream::StreamArgs;
+use ratings_settings::flags::checked;
 
 /// Input format of a bounded file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]

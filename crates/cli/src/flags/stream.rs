@@ -4,7 +4,7 @@ use clap::{Args, ValueEnum};
 use ratings_settings::text;
 use serde::Serialize;
 
-use super::parsers::checked;
+use ratings_settings::flags::checked;
 
 /// Output guarantee of the Kafka mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]

@@ -1,5 +1,12 @@
 use std::collections::BTreeSet;
 
+use std::path::PathBuf;
+
+use clap::{Arg, CommandFactory, FromArgMatches};
+use ratings_settings::flags::{config_path, explicit, key, relax};
+use ratings_settings::layers;
+use serde_json::{Map, Value};
+
 use super::*;
 
 /// Every option of every command that is a setting.

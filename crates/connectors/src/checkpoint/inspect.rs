@@ -1,7 +1,15 @@
 //! `ratings-stream checkpoint inspect`: a checkpoint described for an operator — owner,
 //! committed and pending epochs, the latest offsets and watermark.
 
+use std::sync::Arc;
+
 use super::CheckpointStore;
+use crate::storage::Storage;
+
+/// The checkpoint in `dir` of the storage at `url`, described (see [`CheckpointStore::inspect`]).
+pub fn inspect(url: &str, dir: &str) -> anyhow::Result<String> {
+    CheckpointStore::new(Arc::new(Storage::open(url)?), dir).inspect()
+}
 
 impl CheckpointStore {
     /// A readable description: committed and pending epochs and the latest offsets.

@@ -35,6 +35,7 @@ use crate::storage::{Created, Storage};
 mod inspect;
 mod records;
 
+pub use inspect::inspect;
 pub use records::{
     CheckpointError, CheckpointMetadata, CommitRecord, EpochOffsets, Owner, Restored,
 };

@@ -2,12 +2,14 @@
 //! with its delivery guarantee, timers and telemetry ([`monitor`]); [`ha`] runs it only while
 //! this member holds the high-availability lease, standing by otherwise.
 
+pub mod demo;
 pub mod file;
 pub mod ha;
 pub mod kafka;
 mod monitor;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// When a streaming job stops: the process is asked to (Ctrl-C, SIGTERM), or, with high
 /// availability, the lease was revoked or lost (then it stops writing at once: no final commit).
@@ -35,4 +37,13 @@ impl<'a> Stop<'a> {
     pub fn lease_lost(&self) -> bool {
         self.lease_lost.is_some_and(|l| l.load(Ordering::Relaxed))
     }
+}
+
+/// A flag set by Ctrl-C (SIGINT) or SIGTERM, which long-running commands check between
+/// records (one handler per process).
+pub fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || handler_flag.store(true, Ordering::Relaxed))?;
+    Ok(stop)
 }

@@ -5,6 +5,7 @@
 //! the file mode, Kafka [`topic`]s in the Kafka mode, the [`parquet`] datasets when a storage
 //! is configured.
 
+pub mod console;
 pub mod json_lines;
 pub mod parquet;
 pub mod topic;
