@@ -12,7 +12,7 @@ use std::io::BufRead;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ratings_runtime::telemetry::latency::percentile;
+use ratings_runtime::percentile;
 use rdkafka::Message;
 
 /// (window type, window start) → when it was first seen, epoch milliseconds.

@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
         .set("bootstrap.servers", bootstrap)
         .set("linger.ms", "20")
         .create()?;
-    let now = ratings_runtime::pipeline::now_millis();
+    let now = ratings_runtime::now_millis();
     let last_start = now / 1000 / 60 * 60 - 60;
     let mut rng = fastrand::Rng::with_seed(7);
     for minute in 0..minutes {

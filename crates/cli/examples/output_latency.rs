@@ -20,8 +20,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use ratings_connectors::kafka::{KafkaSettings, Start, StartFrom};
+use ratings_runtime::percentile;
 use ratings_runtime::source::kafka::KafkaSource;
-use ratings_runtime::telemetry::latency::percentile;
 use rdkafka::Message;
 
 /// How far before the measurement the input is read for finality instants: windows whose

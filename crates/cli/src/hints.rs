@@ -7,8 +7,8 @@ use std::error::Error;
 use ratings_connectors::checkpoint::CheckpointError;
 use ratings_connectors::kafka::KafkaUnavailable;
 use ratings_connectors::storage::PermanentStorageError;
-use ratings_runtime::delivery::exactly_once::recovery::RecoveryError;
-use ratings_runtime::telemetry::prometheus::MetricsListen;
+use ratings_runtime::MetricsListen;
+use ratings_runtime::RecoveryError;
 
 /// The hint for `error`, when there is one.
 pub fn for_error(error: &anyhow::Error) -> Option<&'static str> {

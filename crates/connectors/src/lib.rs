@@ -9,6 +9,8 @@
 //! - [`parquet`] — the raw and aggregate Parquet datasets written there.
 //! - [`checkpoint`] — the checkpoint store (offsets, engine state, commit records per epoch).
 
+#![warn(unreachable_pub)]
+
 pub mod checkpoint;
 pub mod kafka;
 pub mod parquet;

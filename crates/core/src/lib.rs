@@ -15,6 +15,8 @@
 //! 7. [`output`] — the emitted window metrics and their JSON form; dead-letter records.
 //! 8. [`snapshot`] — versioned, checksummed snapshot/restore of the complete engine state.
 
+#![warn(unreachable_pub)]
+
 pub mod aggregate;
 pub mod catalog;
 pub mod engine;

@@ -7,6 +7,8 @@
 //! [`watch`]er scrapes the processors' Prometheus endpoints ([`scrape`]) and evaluates the
 //! [`alerts`]; the [`server`] reads it all.
 
+#![warn(unreachable_pub)]
+
 pub mod alerts;
 pub mod board;
 pub mod feed;

@@ -8,6 +8,8 @@
 //! and chosen fractions of records are late (far behind the stream) or malformed. The same seed
 //! (and profiles) gives the same records.
 
+#![warn(unreachable_pub)]
+
 use ratings_core::Catalog;
 
 mod builtin;

@@ -20,6 +20,8 @@
 //! [`Response`] can also be a stream (Server-Sent Events) fed from any thread through a bounded
 //! channel.
 
+#![warn(unreachable_pub)]
+
 mod guarded;
 mod message;
 

@@ -11,32 +11,39 @@
 //! 5. [`delivery::exactly_once`] — the epoch's offsets, state and staged files are sealed in
 //!    the checkpoint, the transaction commits, the files are moved into place.
 //!
-//! Around them: [`config`] (the plain settings struct), [`job`] (the file and Kafka main
+//! Around them: [`job`] (the file and Kafka main
 //! loops), [`telemetry`] (progress, Prometheus), [`catalog`] (movies.csv) and [`report`]
 //! (banner, summary). [`run`] is the entry point.
 
+#![warn(unreachable_pub)]
+
 pub mod catalog;
-pub mod config;
-pub mod delivery;
+mod delivery;
 pub mod feed;
 pub mod job;
-pub mod pipeline;
-pub mod report;
+mod pipeline;
+mod report;
 pub mod sink;
 pub mod source;
-pub mod telemetry;
+mod telemetry;
+
+pub use delivery::exactly_once::recovery::{committed_outputs, CommittedOutputs, RecoveryError};
+pub use pipeline::now_millis;
+pub use report::Summary;
+pub use telemetry::latency::percentile;
+pub use telemetry::prometheus::MetricsListen;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::Context;
 
-use config::{Input, JobConfig};
-use report::{banner, Summary};
+use ratings_settings::{EngineSettings, Input, JobConfig};
+use report::banner;
 use telemetry::prometheus::{serve, Metrics};
 
 /// The banner's line on the limits records must respect.
-fn describe_limits(settings: &config::EngineSettings) -> String {
+fn describe_limits(settings: &EngineSettings) -> String {
     let ahead = match settings.max_event_time_ahead_seconds {
         Some(seconds) => format!(
             "event time at most {} ahead of the clock",

@@ -63,7 +63,7 @@ pub struct RecordLimits {
 
 impl RecordLimits {
     /// The limits of these settings.
-    pub fn of(settings: &crate::config::EngineSettings) -> RecordLimits {
+    pub fn of(settings: &ratings_settings::EngineSettings) -> RecordLimits {
         RecordLimits {
             max_bytes: settings.max_record_bytes,
             max_ahead_seconds: settings.max_event_time_ahead_seconds,

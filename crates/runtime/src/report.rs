@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::pipeline::PipelineStats;
 
 /// Logs the banner: the mode, then one `key  value` line per setting.
-pub fn banner(title: &str, config: &EngineConfig, settings: &[(&str, String)]) {
+pub(crate) fn banner(title: &str, config: &EngineConfig, settings: &[(&str, String)]) {
     let mut text = format!("ratings-stream {} — {title}", env!("CARGO_PKG_VERSION"));
     let windows: Vec<String> = config.windows.iter().map(|w| w.name()).collect();
     let engine = [

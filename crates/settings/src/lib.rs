@@ -7,6 +7,8 @@
 //! environment and the flags give, over the model's defaults. [`text`] parses every form a
 //! value takes, for the model and for the flags alike.
 
+#![warn(unreachable_pub)]
+
 pub mod file;
 pub mod flags;
 mod job;

@@ -4,6 +4,8 @@
 //! exactly-once checkpoint ([`checkpoint`]) and the Parquet datasets ([`parquet`]); with
 //! `--audit`, every window of the closed hours recomputed from the raw rows ([`audit`]).
 
+#![warn(unreachable_pub)]
+
 pub mod audit;
 pub mod checkpoint;
 pub mod kafka;

@@ -8,7 +8,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use super::settings::KafkaSettings;
 
 /// How long the broker has to answer (an unreachable one is an error after this).
-pub const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+pub(super) const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Creates each `(name, partitions)` topic with replication factor 1 unless it exists.
 pub fn ensure_topics(settings: &KafkaSettings, topics: &[(&str, i32)]) -> anyhow::Result<()> {

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 /// A flag raised by the queues' callbacks and taken by the waiting reader.
 #[derive(Default)]
-pub struct Arrivals {
+pub(super) struct Arrivals {
     arrived: Mutex<bool>,
     signal: Condvar,
 }
 
 impl Arrivals {
     /// Called by librdkafka when a queue became non-empty: wakes the reader.
-    pub fn note(&self) {
+    pub(super) fn note(&self) {
         *self.arrived.lock().expect("not poisoned") = true;
         self.signal.notify_all();
     }
@@ -23,7 +23,7 @@ impl Arrivals {
     /// was one. The reader looks at every queue between two calls, so an arrival on a queue it
     /// found empty is never missed (it raises the flag after that look), and one it found
     /// already costs one extra look at most.
-    pub fn wait(&self, timeout: Duration) -> bool {
+    pub(super) fn wait(&self, timeout: Duration) -> bool {
         let arrived = self.arrived.lock().expect("not poisoned");
         let (mut arrived, _) = self
             .signal

@@ -46,7 +46,7 @@ pub(super) struct Message<'a>(&'a rd::rd_kafka_message_t);
 impl BatchQueue {
     /// Opens partition `partition` of `topic`'s queue (the one
     /// [`BaseConsumer::split_partition_queue`] splits off the consumer's queue).
-    pub fn open(
+    pub(super) fn open(
         consumer: &Arc<BaseConsumer<HealthContext>>,
         topic: &CStr,
         partition: i32,
@@ -77,7 +77,7 @@ impl BatchQueue {
 
     /// The next message: a buffered one, else a new batch of what the queue holds, else the
     /// first message within `timeout`.
-    pub fn next(&mut self, timeout: Duration) -> Option<Message<'_>> {
+    pub(super) fn next(&mut self, timeout: Duration) -> Option<Message<'_>> {
         self.release_current();
         if self.next == self.buffer.len() {
             self.fill(timeout);
@@ -91,7 +91,7 @@ impl BatchQueue {
     }
 
     /// The message [`BatchQueue::next`] handed out last, until the next call.
-    pub fn current(&self) -> Option<Message<'_>> {
+    pub(super) fn current(&self) -> Option<Message<'_>> {
         // SAFETY: as in `next`: destroyed only by `release_current`, which needs `&mut self`.
         self.current
             .map(|message| Message(unsafe { message.as_ref() }))
@@ -151,7 +151,7 @@ impl Drop for BatchQueue {
 impl<'a> Message<'a> {
     /// The event's error when this is not a record (the partition's end is
     /// [`RDKafkaErrorCode::PartitionEOF`]).
-    pub fn error(&self) -> Option<KafkaError> {
+    pub(super) fn error(&self) -> Option<KafkaError> {
         if self.0.err == RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
             return None;
         }
@@ -164,7 +164,7 @@ impl<'a> Message<'a> {
     }
 
     /// The event's description from the broker or client, for an error.
-    pub fn error_text(&self) -> String {
+    pub(super) fn error_text(&self) -> String {
         // SAFETY: the message is valid; librdkafka returns a NUL-terminated string it owns.
         let text = unsafe { rd::rd_kafka_message_errstr(self.0) };
         if text.is_null() {
@@ -177,7 +177,7 @@ impl<'a> Message<'a> {
     }
 
     /// The record's value; `None` for a null value (a tombstone).
-    pub fn payload(&self) -> Option<&'a [u8]> {
+    pub(super) fn payload(&self) -> Option<&'a [u8]> {
         if self.0.payload.is_null() {
             return None;
         }
@@ -186,12 +186,12 @@ impl<'a> Message<'a> {
         Some(unsafe { std::slice::from_raw_parts(self.0.payload as *const u8, self.0.len) })
     }
 
-    pub fn offset(&self) -> i64 {
+    pub(super) fn offset(&self) -> i64 {
         self.0.offset
     }
 
     /// The record's timestamp (epoch milliseconds), when it has one.
-    pub fn timestamp(&self) -> Option<i64> {
+    pub(super) fn timestamp(&self) -> Option<i64> {
         let mut kind = rd::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
         // SAFETY: the message is valid; librdkafka only writes the type.
         let millis = unsafe { rd::rd_kafka_message_timestamp(self.0, &mut kind) };

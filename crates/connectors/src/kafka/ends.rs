@@ -31,14 +31,14 @@ struct Shared {
 }
 
 /// See the module documentation. The thread stops when this is dropped.
-pub struct PartitionEnds {
+pub(super) struct PartitionEnds {
     shared: Arc<Shared>,
 }
 
 impl PartitionEnds {
     /// Starts watching `partitions` partitions of `topic` through `consumer` (held weakly: the
     /// thread also stops once the consumer is gone).
-    pub fn watch(
+    pub(super) fn watch(
         consumer: Weak<BaseConsumer<HealthContext>>,
         topic: &str,
         partitions: usize,
@@ -54,7 +54,7 @@ impl PartitionEnds {
     }
 
     /// The ends of every partition, if the broker gave them recently.
-    pub fn recent(&self) -> Option<Ends> {
+    pub(super) fn recent(&self) -> Option<Ends> {
         let last = self.shared.last.lock().expect("not poisoned");
         let (asked, ends) = last.as_ref()?;
         (asked.elapsed() < STALE_AFTER).then(|| ends.clone())

@@ -34,7 +34,7 @@ pub struct Health {
 pub struct DeliveryObserver(pub Box<ObserveDelivery>);
 
 /// What a [`DeliveryObserver`] calls: topic, time from send to acknowledgement.
-pub type ObserveDelivery = dyn Fn(&str, Duration) + Send + Sync;
+pub(super) type ObserveDelivery = dyn Fn(&str, Duration) + Send + Sync;
 
 impl std::fmt::Debug for DeliveryObserver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -88,7 +88,7 @@ impl Health {
 
 /// The context installed in every client this crate creates.
 #[derive(Clone, Default)]
-pub struct HealthContext(pub Arc<Health>);
+pub(super) struct HealthContext(pub Arc<Health>);
 
 impl ClientContext for HealthContext {
     fn error(&self, error: KafkaError, reason: &str) {
@@ -124,7 +124,7 @@ fn is_misconfiguration(error: &KafkaError) -> bool {
 /// is an error within seconds, not a hang or a retry storm. `serve` hands the client's
 /// pending error events to its context (a consumer's poll; nothing for a producer, whose own
 /// thread polls).
-pub fn first_contact<C: ClientContext>(
+pub(super) fn first_contact<C: ClientContext>(
     client: &Client<C>,
     health: &Health,
     serve: &dyn Fn(),
@@ -156,7 +156,7 @@ pub fn first_contact<C: ClientContext>(
 
 /// [`first_contact`] of a consumer not yet given partitions, whose errors go to `health`: its
 /// poll between requests hands them to its context (and takes no record).
-pub fn consumer_first_contact<C: rdkafka::consumer::ConsumerContext>(
+pub(super) fn consumer_first_contact<C: rdkafka::consumer::ConsumerContext>(
     consumer: &rdkafka::consumer::BaseConsumer<C>,
     health: &Health,
     settings: &KafkaSettings,

@@ -354,7 +354,7 @@ impl OpenFile {
 }
 
 /// Snappy, bounded row groups.
-pub fn writer_properties() -> WriterProperties {
+pub(super) fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))

@@ -24,13 +24,13 @@ const WINDOW_PARAMETERS: [&str; 5] = ["type", "range", "from", "to", "token"];
 
 /// Why a request got no answer.
 #[derive(Debug)]
-pub enum Failure {
+pub(super) enum Failure {
     BadRequest(String),
     NotFound(String),
 }
 
 impl Failure {
-    pub fn response(self) -> Body {
+    pub(super) fn response(self) -> Body {
         match self {
             Failure::BadRequest(message) => error(400, &message),
             Failure::NotFound(path) => error(404, &format!("no such resource: {path}")),
@@ -40,7 +40,7 @@ impl Failure {
 
 /// The windows of one family ending in `(from, to]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Selection {
+pub(super) struct Selection {
     pub kind: Kind,
     pub from: i64,
     pub to: i64,
@@ -48,7 +48,7 @@ pub struct Selection {
 
 impl Selection {
     /// Reads the selection of a query; the range counts back from `head`.
-    pub fn of(query: &Query, head: i64) -> Result<Selection, Failure> {
+    pub(super) fn of(query: &Query, head: i64) -> Result<Selection, Failure> {
         let unknown = query.unknown(&WINDOW_PARAMETERS);
         if let Some(name) = unknown.first() {
             return Err(bad(format!(
@@ -133,12 +133,12 @@ fn select(board: &Board, query: &Query) -> Result<Windows, Failure> {
 }
 
 /// `GET /api/windows`.
-pub fn windows(board: &Board, query: &Query) -> Result<Body, Failure> {
+pub(super) fn windows(board: &Board, query: &Query) -> Result<Body, Failure> {
     Ok(json_response(200, &select(board, query)?))
 }
 
 /// `GET /api/windows.csv`: the same windows, one row each; top movies and genres as JSON text.
-pub fn windows_csv(board: &Board, query: &Query) -> Result<Body, Failure> {
+pub(super) fn windows_csv(board: &Board, query: &Query) -> Result<Body, Failure> {
     let selected = select(board, query)?;
     let name = format!(
         "attachment; filename=\"windows-{}-{}-{}.csv\"",
@@ -154,7 +154,7 @@ pub fn windows_csv(board: &Board, query: &Query) -> Result<Body, Failure> {
 }
 
 /// The CSV columns: the window's scalar fields, one per histogram bin, the lists as JSON.
-pub fn csv_header() -> Vec<String> {
+pub(super) fn csv_header() -> Vec<String> {
     let mut columns: Vec<String> = [
         "window_start",
         "window_end",
@@ -215,7 +215,7 @@ struct Status {
 }
 
 /// `GET /api/status`.
-pub fn status(board: &Board) -> Result<Body, Failure> {
+pub(super) fn status(board: &Board) -> Result<Body, Failure> {
     let state = board.state();
     let now = now_seconds();
     Ok(json_response(
@@ -243,7 +243,7 @@ struct AlertsView<'a> {
 }
 
 /// `GET /api/alerts`: every rule's alert, the silences, the transitions (newest first).
-pub fn alerts(board: &Board) -> Result<Body, Failure> {
+pub(super) fn alerts(board: &Board) -> Result<Body, Failure> {
     let state = board.state();
     let alerts = &state.alerts;
     Ok(json_response(
@@ -269,7 +269,7 @@ struct NewSilence {
 }
 
 /// `POST /api/silences` with `{"rule": …, "duration": "2h", "comment": …}`: 201 and the silence.
-pub fn add_silence(board: &Board, body: &str) -> Result<Body, Failure> {
+pub(super) fn add_silence(board: &Board, body: &str) -> Result<Body, Failure> {
     let asked: NewSilence = serde_json::from_str(body).map_err(|e| {
         bad(format!(
             "a silence is {{\"rule\": name (optional), \"duration\": \"2h\", \"comment\": text}}: {e}"
@@ -286,7 +286,7 @@ pub fn add_silence(board: &Board, body: &str) -> Result<Body, Failure> {
 }
 
 /// `DELETE /api/silences/ID`: ends a silence now.
-pub fn expire_silence(board: &Board, id: &str) -> Result<Body, Failure> {
+pub(super) fn expire_silence(board: &Board, id: &str) -> Result<Body, Failure> {
     let id: u64 = id
         .parse()
         .map_err(|_| bad(format!("silence id {id:?} is not a number")))?;

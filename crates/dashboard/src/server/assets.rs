@@ -23,7 +23,7 @@ const ASSETS: [(&str, &str, &str); 3] = [
 ];
 
 /// The asset at `path`, if there is one.
-pub fn find(path: &str) -> Option<Response> {
+pub(super) fn find(path: &str) -> Option<Response> {
     let path = if path == "/index.html" { "/" } else { path };
     let (_, content_type, content) = ASSETS.iter().find(|(p, _, _)| *p == path)?;
     Some(

@@ -10,10 +10,10 @@ use std::net::IpAddr;
 use ratings_httpd::{Method, Request};
 
 /// Why a request is refused: its status and message.
-pub type Refusal = (u16, String);
+pub(super) type Refusal = (u16, String);
 
 /// `None` when the request may go on.
-pub fn refuse(request: &Request, allowed_hosts: &[String]) -> Option<Refusal> {
+pub(super) fn refuse(request: &Request, allowed_hosts: &[String]) -> Option<Refusal> {
     if let Some(host) = request.header("host") {
         if !host_allowed(host, allowed_hosts) {
             return Some((

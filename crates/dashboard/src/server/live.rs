@@ -38,7 +38,7 @@ fn resume_point(request: &Request, query: &Query) -> Option<(String, u64)> {
 }
 
 /// Answers `GET /api/events`: a stream fed by a thread of its own.
-pub fn stream(board: Arc<Board>, request: &Request, query: &Query) -> Response {
+pub(super) fn stream(board: Arc<Board>, request: &Request, query: &Query) -> Response {
     if STREAMS.fetch_add(1, Ordering::SeqCst) >= MAX_STREAMS {
         STREAMS.fetch_sub(1, Ordering::SeqCst);
         return too_many();

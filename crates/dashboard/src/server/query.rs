@@ -2,10 +2,10 @@
 
 /// `name=value` pairs of a query string, percent-decoded, in order.
 #[derive(Debug, Clone, Default)]
-pub struct Query(Vec<(String, String)>);
+pub(super) struct Query(Vec<(String, String)>);
 
 impl Query {
-    pub fn parse(text: &str) -> Query {
+    pub(super) fn parse(text: &str) -> Query {
         Query(
             form_urlencoded::parse(text.as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -14,7 +14,7 @@ impl Query {
     }
 
     /// The first value of `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -22,7 +22,7 @@ impl Query {
     }
 
     /// The names given that are not in `known`.
-    pub fn unknown<'a>(&'a self, known: &[&str]) -> Vec<&'a str> {
+    pub(super) fn unknown<'a>(&'a self, known: &[&str]) -> Vec<&'a str> {
         self.0
             .iter()
             .map(|(k, _)| k.as_str())

@@ -10,21 +10,21 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The cookie's name.
-pub const COOKIE: &str = "ratings_session";
+pub(super) const COOKIE: &str = "ratings_session";
 /// How long a session lasts.
-pub const LIFETIME: Duration = Duration::from_secs(12 * 3600);
+pub(super) const LIFETIME: Duration = Duration::from_secs(12 * 3600);
 /// Sessions kept at once.
 const MAX_SESSIONS: usize = 256;
 
 /// See the module documentation.
 #[derive(Default)]
-pub struct Sessions {
+pub(super) struct Sessions {
     open: Mutex<VecDeque<(String, Instant)>>,
 }
 
 impl Sessions {
     /// A new session's id.
-    pub fn open(&self) -> String {
+    pub(super) fn open(&self) -> String {
         let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
@@ -37,7 +37,7 @@ impl Sessions {
     }
 
     /// Whether `id` is a session still open.
-    pub fn valid(&self, id: &str) -> bool {
+    pub(super) fn valid(&self, id: &str) -> bool {
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         open.iter().any(|(known, expires)| {
@@ -46,7 +46,7 @@ impl Sessions {
     }
 
     /// The `Set-Cookie` value of session `id`.
-    pub fn cookie(id: &str) -> String {
+    pub(super) fn cookie(id: &str) -> String {
         format!(
             "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
             LIFETIME.as_secs()
@@ -55,7 +55,7 @@ impl Sessions {
 }
 
 /// The session id in a `Cookie` header, if any.
-pub fn from_cookies(header: &str) -> Option<&str> {
+pub(super) fn from_cookies(header: &str) -> Option<&str> {
     header
         .split(';')
         .filter_map(|pair| pair.trim().split_once('='))

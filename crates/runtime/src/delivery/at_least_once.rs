@@ -16,7 +16,7 @@ const FLUSH_WAIT: Duration = Duration::from_secs(2);
 /// Makes everything processed so far durable in Kafka, then commits the input offsets. While
 /// the broker is unreachable the outputs stay queued (librdkafka retries them) and the commit
 /// is left for a later round; only a delivery that finally failed is an error.
-pub fn commit(
+pub(crate) fn commit(
     pipeline: &mut Pipeline,
     producer: &Producer,
     source: &KafkaSource,

@@ -2,8 +2,8 @@
 //! commits the consumer offsets; [`exactly_once`] cuts the work into epochs whose outputs,
 //! offsets and state commit together in a Kafka transaction.
 
-pub mod at_least_once;
-pub mod exactly_once;
+pub(crate) mod at_least_once;
+pub(crate) mod exactly_once;
 
 use ratings_connectors::kafka::Producer;
 
@@ -13,24 +13,24 @@ use crate::pipeline::Pipeline;
 use exactly_once::{Commit, Coordinator};
 
 /// How the work is committed.
-pub enum Delivery {
+pub(crate) enum Delivery {
     AtLeastOnce,
     ExactlyOnce(Box<Coordinator>),
 }
 
 impl Delivery {
     /// Whether an epoch is sealed and waits for Kafka: read nothing until it commits.
-    pub fn waiting(&self) -> bool {
+    pub(crate) fn waiting(&self) -> bool {
         matches!(self, Delivery::ExactlyOnce(c) if c.waiting())
     }
 
     /// Whether the work is cut into epochs (exactly-once).
-    pub fn in_epochs(&self) -> bool {
+    pub(crate) fn in_epochs(&self) -> bool {
         matches!(self, Delivery::ExactlyOnce(_))
     }
 
     /// Counts an input record; whether the work should be committed now by its size.
-    pub fn note_record(&mut self, max_records: u64) -> bool {
+    pub(crate) fn note_record(&mut self, max_records: u64) -> bool {
         match self {
             Delivery::AtLeastOnce => false,
             Delivery::ExactlyOnce(coordinator) => {
@@ -42,12 +42,12 @@ impl Delivery {
 
     /// After a batch end: whether the work should be committed now because of the finished
     /// files it holds.
-    pub fn holds_too_much(&self, pipeline: &Pipeline) -> bool {
+    pub(crate) fn holds_too_much(&self, pipeline: &Pipeline) -> bool {
         matches!(self, Delivery::ExactlyOnce(c) if c.holds_too_much(pipeline))
     }
 
     /// Exactly-once: why the open epoch's transaction is past its timeout, if it is.
-    pub fn overdue(&self) -> Option<String> {
+    pub(crate) fn overdue(&self) -> Option<String> {
         match self {
             Delivery::ExactlyOnce(coordinator) => coordinator.overdue(),
             Delivery::AtLeastOnce => None,
@@ -56,7 +56,7 @@ impl Delivery {
 
     /// Commits the work so far (exactly-once: ends the epoch, `force` even an empty one; if
     /// Kafka cannot commit it yet, it stays sealed and the next call tries again).
-    pub fn commit(
+    pub(crate) fn commit(
         &mut self,
         pipeline: &mut Pipeline,
         source: &KafkaSource,
@@ -76,7 +76,7 @@ impl Delivery {
 
     /// After the last commit of a clean stop: exactly-once writes the commit record the next
     /// epoch would have carried.
-    pub fn close(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn close(&mut self) -> anyhow::Result<()> {
         match self {
             Delivery::AtLeastOnce => Ok(()),
             Delivery::ExactlyOnce(coordinator) => coordinator.close(),

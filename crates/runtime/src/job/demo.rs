@@ -11,13 +11,13 @@ use ratings_core::Engine;
 use ratings_generator::{Generator, GeneratorConfig};
 
 use crate::catalog;
-use crate::config::EngineSettings;
 use crate::pipeline::{now_millis, Pipeline, RecordLimits};
 use crate::report::{banner, Summary};
 use crate::sink::console::ConsoleTable;
 use crate::sink::{Outputs, Sink};
 use crate::source::generator::GeneratorSource;
 use crate::source::Bounded;
+use ratings_settings::EngineSettings;
 
 /// How long the demo runs without a dashboard, unless told.
 const DEFAULT_DURATION: Duration = Duration::from_secs(30);

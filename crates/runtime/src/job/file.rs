@@ -8,7 +8,6 @@ use std::time::Instant;
 use ratings_core::{Engine, EngineConfig};
 
 use crate::catalog::LoadedCatalog;
-use crate::config::{FileJob, JobConfig};
 use crate::pipeline::Pipeline;
 use crate::report::Summary;
 use crate::sink::json_lines::{optional_file, JsonLines};
@@ -16,9 +15,10 @@ use crate::sink::parquet::Publishing;
 use crate::sink::{Carries, Outputs, Sink};
 use crate::source::file::FileSource;
 use crate::source::{Bounded, Next};
+use ratings_settings::{FileJob, JobConfig};
 
 /// Processes the input file to the end and writes every output.
-pub fn run(
+pub(crate) fn run(
     config: &JobConfig,
     engine_config: &EngineConfig,
     job: &FileJob,
@@ -57,7 +57,7 @@ pub fn run(
 /// Reads `source` to its end through `pipeline`: a batch ends every `batch_size` records and
 /// at each pause of the source; at the end the still-open windows are emitted when
 /// `final_flush`.
-pub fn drive(
+pub(crate) fn drive(
     pipeline: &mut Pipeline,
     source: &mut dyn Bounded,
     batch_size: usize,
@@ -85,7 +85,7 @@ pub fn drive(
 }
 
 /// Banner lines of the file mode.
-pub fn banner_lines(job: &FileJob) -> Vec<(&'static str, String)> {
+pub(crate) fn banner_lines(job: &FileJob) -> Vec<(&'static str, String)> {
     let describe = |p: &Option<std::path::PathBuf>| {
         p.as_ref()
             .map_or("counted only".into(), |p| p.display().to_string())

@@ -24,10 +24,10 @@ use ratings_core::EngineConfig;
 use super::kafka::Ended;
 use super::Stop;
 use crate::catalog::LoadedCatalog;
-use crate::config::{HighAvailability, JobConfig, KafkaJob};
 use crate::delivery::exactly_once::Fenced;
 use crate::report::Summary;
 use crate::telemetry::prometheus::Metrics;
+use ratings_settings::{HighAvailability, JobConfig, KafkaJob};
 
 /// How often a standby checks that it can still read the checkpoint.
 const WARM_CHECK: Duration = Duration::from_secs(2);
@@ -36,7 +36,7 @@ const LOOK: Duration = Duration::from_millis(20);
 
 /// Runs the job whenever this member holds the lease, until asked to stop (or the input ends,
 /// with `exit_at_end`); the summary of the last time it was active.
-pub fn run(
+pub(crate) fn run(
     config: &JobConfig,
     engine: &EngineConfig,
     job: &KafkaJob,

@@ -15,7 +15,6 @@ use ratings_core::{Engine, EngineConfig};
 use super::monitor::Monitor;
 use super::Stop;
 use crate::catalog::LoadedCatalog;
-use crate::config::{Guarantee, JobConfig, KafkaJob};
 use crate::delivery::exactly_once::recovery::{Recovered, RecoveryPlan};
 use crate::delivery::exactly_once::transactions::KafkaTransactions;
 use crate::delivery::exactly_once::{Commit, RedoEpoch, Timeouts};
@@ -27,6 +26,7 @@ use crate::sink::topic::TopicSink;
 use crate::sink::{Carries, Outputs, Sink};
 use crate::source::kafka::KafkaSource;
 use crate::telemetry::prometheus::Metrics;
+use ratings_settings::{Guarantee, JobConfig, KafkaJob};
 
 /// Records per batch before pending update-mode results are emitted.
 const BATCH: u64 = 10_000;
@@ -43,7 +43,7 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(1);
 const STUCK_STEP: Duration = Duration::from_secs(30);
 
 /// How a run of the Kafka job ended.
-pub enum Ended {
+pub(crate) enum Ended {
     /// Asked to stop, or the input ended (with `exit_at_end`): everything committed.
     Done(Summary),
     /// The lease was lost: it stopped at once, writing nothing more.
@@ -52,7 +52,7 @@ pub enum Ended {
 
 /// Runs the Kafka job until `stop` says so (or the input ends, with `exit_at_end`). When the
 /// lease is lost, it returns at once: nothing more is written.
-pub fn run(
+pub(crate) fn run(
     config: &JobConfig,
     engine_config: &EngineConfig,
     job: &KafkaJob,
@@ -351,7 +351,7 @@ fn checkpoint_store(config: &JobConfig, job: &KafkaJob) -> anyhow::Result<Checkp
 }
 
 /// The transactional id: configured, else the group id.
-pub fn transactional_id(job: &KafkaJob) -> &str {
+pub(crate) fn transactional_id(job: &KafkaJob) -> &str {
     job.delivery
         .transactional_id
         .as_deref()
@@ -387,7 +387,7 @@ fn pipeline(
 }
 
 /// Banner lines of the Kafka mode.
-pub fn banner_lines(
+pub(crate) fn banner_lines(
     config: &JobConfig,
     job: &KafkaJob,
     settings: &KafkaSettings,

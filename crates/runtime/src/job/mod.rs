@@ -3,9 +3,9 @@
 //! this member holds the high-availability lease, standing by otherwise.
 
 pub mod demo;
-pub mod file;
-pub mod ha;
-pub mod kafka;
+pub(crate) mod file;
+pub(crate) mod ha;
+pub(crate) mod kafka;
 mod monitor;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -10,17 +10,17 @@ use ratings_connectors::kafka::Producer;
 use crate::source::kafka::KafkaSource;
 use ratings_core::time::rfc3339_seconds;
 
-use crate::config::{JobConfig, KafkaJob};
 use crate::pipeline::{Pipeline, Unpublished};
 use crate::telemetry::progress::{Commits, Progress};
 use crate::telemetry::prometheus::Metrics;
 use crate::telemetry::Reading;
+use ratings_settings::{JobConfig, KafkaJob};
 
 /// How often the reading behind the Prometheus metrics is refreshed.
 const METRICS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Timers and previous readings of the main loop.
-pub struct Monitor {
+pub(super) struct Monitor {
     metrics: Arc<Metrics>,
     progress_interval: Duration,
     progress_json: bool,
@@ -46,7 +46,7 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    pub fn new(metrics: Arc<Metrics>, config: &JobConfig, job: &KafkaJob) -> Monitor {
+    pub(super) fn new(metrics: Arc<Metrics>, config: &JobConfig, job: &KafkaJob) -> Monitor {
         Monitor {
             metrics,
             progress_interval: config.telemetry.progress_interval,
@@ -70,7 +70,7 @@ impl Monitor {
     }
 
     /// Reads the errors of the job's Kafka clients from now on.
-    pub fn watch_kafka(&self, source: &KafkaSource, producer: &Producer) {
+    pub(super) fn watch_kafka(&self, source: &KafkaSource, producer: &Producer) {
         self.metrics.watch_kafka(vec![
             Arc::clone(source.health()),
             Arc::clone(producer.health()),
@@ -78,7 +78,7 @@ impl Monitor {
     }
 
     /// Whether the commit interval has passed since the end of the last commit.
-    pub fn commit_due(&self) -> bool {
+    pub(super) fn commit_due(&self) -> bool {
         self.last_commit.elapsed() >= self.commit_interval
     }
 
@@ -87,7 +87,7 @@ impl Monitor {
     /// slow storage, e.g. HDFS, such commits take at most half the time). Commits by the
     /// interval do not hold them back: a window that became final during one waits for its end
     /// only. Notes that one starts when it says so.
-    pub fn emit_commit_starts(&mut self) -> bool {
+    pub(super) fn emit_commit_starts(&mut self) -> bool {
         let spacing = self.emit_commit_floor.max(2 * self.last_emit_took);
         let due = !self.emit_commit_floor.is_zero() && self.last_emit_commit.elapsed() >= spacing;
         if due {
@@ -98,7 +98,7 @@ impl Monitor {
     }
 
     /// Notes an epoch committed and the output latency of the windows it published.
-    pub fn epoch_committed(&self, windows: Unpublished) {
+    pub(super) fn epoch_committed(&self, windows: Unpublished) {
         self.metrics.epoch_committed();
         let latency = self.metrics.latency();
         for became_final in windows.finals {
@@ -109,7 +109,7 @@ impl Monitor {
     /// Notes a commit attempt that took `duration` and whether it committed anything (an empty
     /// epoch, or one still waiting for Kafka, did not). The interval runs from the end of a
     /// commit: a slow storage gets longer epochs, not back-to-back commits of a few records.
-    pub fn committed(&mut self, duration: Duration, counted: bool) {
+    pub(super) fn committed(&mut self, duration: Duration, counted: bool) {
         self.last_commit = Instant::now();
         if std::mem::take(&mut self.emitting) {
             self.last_emit_took = duration;
@@ -121,7 +121,7 @@ impl Monitor {
     }
 
     /// Publishes the metrics and reports progress when their intervals have passed.
-    pub fn on_timers(
+    pub(super) fn on_timers(
         &mut self,
         pipeline: &Pipeline,
         source: &KafkaSource,
@@ -137,13 +137,18 @@ impl Monitor {
     }
 
     /// Brings the Prometheus metrics up to date (consumer lag included).
-    pub fn publish(&mut self, pipeline: &Pipeline, source: &KafkaSource, producer: &Producer) {
+    pub(super) fn publish(
+        &mut self,
+        pipeline: &Pipeline,
+        source: &KafkaSource,
+        producer: &Producer,
+    ) {
         self.metrics.publish(reading(pipeline, source, producer));
         self.last_metrics = Instant::now();
     }
 
     /// Logs a progress report for the interval since the previous one.
-    pub fn report(
+    pub(super) fn report(
         &mut self,
         pipeline: &Pipeline,
         source: &KafkaSource,

@@ -9,14 +9,14 @@ use ratings_core::WindowResult;
 use super::Sink;
 
 /// Prints windows as rows of a table on standard output (sliding ones only when asked).
-pub struct ConsoleTable {
+pub(crate) struct ConsoleTable {
     show_sliding: bool,
     rows: u64,
 }
 
 impl ConsoleTable {
     /// A table of tumbling windows, and of sliding ones with `show_sliding`.
-    pub fn new(show_sliding: bool) -> Box<ConsoleTable> {
+    pub(crate) fn new(show_sliding: bool) -> Box<ConsoleTable> {
         Box::new(ConsoleTable {
             show_sliding,
             rows: 0,

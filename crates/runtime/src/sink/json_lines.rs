@@ -12,14 +12,14 @@ use ratings_core::{DeadLetter, WindowResult};
 use super::{Carries, Sink};
 
 /// A JSON-lines file, or standard output for `-`, carrying one of the pipeline's streams.
-pub struct JsonLines {
+pub(crate) struct JsonLines {
     out: BufWriter<Box<dyn Write>>,
     carries: Carries,
 }
 
 impl JsonLines {
     /// Creates (truncates) `path`; `-` means standard output.
-    pub fn create(path: &Path, carries: Carries) -> anyhow::Result<Box<JsonLines>> {
+    pub(crate) fn create(path: &Path, carries: Carries) -> anyhow::Result<Box<JsonLines>> {
         let out: Box<dyn Write> = if path.as_os_str() == "-" {
             Box::new(io::stdout())
         } else {
@@ -80,7 +80,7 @@ impl Sink for JsonLines {
 }
 
 /// The sink of an optional file: a JSON-lines file, or none (the records are only counted).
-pub fn optional_file(
+pub(crate) fn optional_file(
     path: Option<&Path>,
     carries: Carries,
 ) -> anyhow::Result<Option<Box<dyn Sink>>> {

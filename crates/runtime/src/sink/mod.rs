@@ -5,10 +5,10 @@
 //! the file mode, Kafka [`topic`]s in the Kafka mode, the [`parquet`] datasets when a storage
 //! is configured.
 
-pub mod console;
-pub mod json_lines;
-pub mod parquet;
-pub mod topic;
+pub(crate) mod console;
+pub(crate) mod json_lines;
+pub(crate) mod parquet;
+pub(crate) mod topic;
 
 use std::sync::Arc;
 

@@ -21,11 +21,11 @@ use ratings_core::time::align_down;
 use ratings_core::{Rating, WindowResult, WindowSpec};
 
 use super::{DatasetSummary, ParquetEpoch, RowsSince, Sink};
-use crate::config::ParquetSettings;
+use ratings_settings::ParquetSettings;
 
 /// When finished files become visible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Publishing {
+pub(crate) enum Publishing {
     /// As soon as they are finished; names carry this run id.
     Immediate { run_id: u64 },
     /// When their epoch commits; names carry the epoch.
@@ -35,7 +35,7 @@ pub enum Publishing {
 impl Publishing {
     /// Immediate publication with the current time (epoch seconds) as run id, which tells runs
     /// apart in file names.
-    pub fn immediate_now() -> Publishing {
+    pub(crate) fn immediate_now() -> Publishing {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -46,7 +46,7 @@ impl Publishing {
 }
 
 /// The three Parquet datasets of one writer.
-pub struct ParquetSink {
+pub(crate) struct ParquetSink {
     storage: Arc<Storage>,
     writer_id: String,
     publishing: Publishing,
@@ -63,7 +63,7 @@ pub struct ParquetSink {
 impl ParquetSink {
     /// Datasets for these window types on `storage`; file names start with
     /// `part-<writer_id>-<run id or epoch>`.
-    pub fn new(
+    pub(crate) fn new(
         storage: Arc<Storage>,
         windows: &[WindowSpec],
         writer_id: &str,
@@ -295,7 +295,7 @@ impl Sink for ParquetSink {
 
 /// The Parquet sink the settings ask for, if any, publishing files as `publishing` says; on
 /// `shared` when given (the storage opened for the same URL), else on its own.
-pub fn open(
+pub(crate) fn open(
     settings: &ParquetSettings,
     windows: &[WindowSpec],
     publishing: Publishing,
@@ -322,7 +322,7 @@ pub fn open(
 }
 
 /// Banner line.
-pub fn describe(settings: &ParquetSettings) -> String {
+pub(crate) fn describe(settings: &ParquetSettings) -> String {
     match &settings.storage {
         Some(url) => format!(
             "{} (roll at {} MB or {})",

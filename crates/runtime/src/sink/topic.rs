@@ -11,7 +11,7 @@ use ratings_core::{DeadLetter, WindowResult};
 use super::{Carries, Sink};
 
 /// One Kafka topic, carrying one of the pipeline's record streams.
-pub struct TopicSink {
+pub(crate) struct TopicSink {
     producer: Arc<Producer>,
     topic: String,
     carries: Carries,
@@ -19,7 +19,7 @@ pub struct TopicSink {
 
 impl TopicSink {
     /// `topic`, written through `producer`, carrying `carries`.
-    pub fn new(producer: &Arc<Producer>, topic: &str, carries: Carries) -> Box<TopicSink> {
+    pub(crate) fn new(producer: &Arc<Producer>, topic: &str, carries: Carries) -> Box<TopicSink> {
         Box::new(TopicSink {
             producer: Arc::clone(producer),
             topic: topic.to_string(),

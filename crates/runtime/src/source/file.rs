@@ -10,7 +10,7 @@ use anyhow::Context;
 use super::{Bounded, Format, Next, SourceRecord};
 
 /// A file read line by line; blank lines and a CSV header are skipped.
-pub struct FileSource {
+pub(crate) struct FileSource {
     path: PathBuf,
     format: Format,
     reader: BufReader<File>,
@@ -20,7 +20,7 @@ pub struct FileSource {
 
 impl FileSource {
     /// Opens `path`, whose records are in `format`.
-    pub fn open(path: &Path, format: Format) -> anyhow::Result<FileSource> {
+    pub(crate) fn open(path: &Path, format: Format) -> anyhow::Result<FileSource> {
         let file =
             File::open(path).with_context(|| format!("cannot open input {}", path.display()))?;
         Ok(FileSource {

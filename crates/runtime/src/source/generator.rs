@@ -13,7 +13,7 @@ use super::{Bounded, Format, Next, SourceRecord};
 const TICKS_PER_SECOND: u32 = 10;
 
 /// See the module documentation.
-pub struct GeneratorSource {
+pub(crate) struct GeneratorSource {
     generator: Generator,
     /// Records per second.
     rate: u32,
@@ -31,7 +31,7 @@ pub struct GeneratorSource {
 
 impl GeneratorSource {
     /// `rate` records per second of `generator`, for `duration` or until `stop` is set.
-    pub fn new(
+    pub(crate) fn new(
         generator: Generator,
         rate: u32,
         duration: Duration,

@@ -4,11 +4,11 @@
 //! event-time alignment (through the client [`ratings_connectors::kafka::KafkaReader`]). All
 //! hand the pipeline [`SourceRecord`]s.
 
-pub mod file;
-pub mod generator;
+pub(crate) mod file;
+pub(crate) mod generator;
 pub mod kafka;
 
-pub use crate::config::Format;
+pub use ratings_settings::Format;
 
 /// One input record and where it came from.
 #[derive(Debug, Clone, Copy)]

@@ -19,7 +19,7 @@ const MAX_PER_INTERVAL: usize = 1 << 16;
 
 /// See the module documentation.
 #[derive(Debug)]
-pub struct OutputLatency {
+pub(crate) struct OutputLatency {
     histogram: Histogram,
     /// Latencies of the current progress interval, in milliseconds.
     interval: Mutex<Vec<f64>>,
@@ -37,7 +37,7 @@ impl Default for OutputLatency {
 /// The output latency over one progress interval.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LatencySummary {
+pub(crate) struct LatencySummary {
     /// Final windows published in the interval.
     pub windows: usize,
     pub p50_ms: Option<f64>,
@@ -47,12 +47,12 @@ pub struct LatencySummary {
 
 impl OutputLatency {
     /// The histogram, to register with Prometheus.
-    pub fn histogram(&self) -> Histogram {
+    pub(crate) fn histogram(&self) -> Histogram {
         self.histogram.clone()
     }
 
     /// Notes one window published `latency` after it became final.
-    pub fn observe(&self, latency: Duration) {
+    pub(crate) fn observe(&self, latency: Duration) {
         self.histogram.observe(latency.as_secs_f64());
         let mut interval = self.interval.lock().expect("latency samples");
         if interval.len() < MAX_PER_INTERVAL {
@@ -61,7 +61,7 @@ impl OutputLatency {
     }
 
     /// The percentiles since the last call, and a new interval.
-    pub fn take_interval(&self) -> LatencySummary {
+    pub(crate) fn take_interval(&self) -> LatencySummary {
         let mut samples = std::mem::take(&mut *self.interval.lock().expect("latency samples"));
         samples.sort_by(f64::total_cmp);
         LatencySummary {

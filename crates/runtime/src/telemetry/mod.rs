@@ -3,15 +3,15 @@
 //! are made from [`Reading`]s of the pipeline and the health of its clients, and from the
 //! output [`latency`] the delivery observes.
 
-pub mod latency;
-pub mod progress;
-pub mod prometheus;
+pub(crate) mod latency;
+pub(crate) mod progress;
+pub(crate) mod prometheus;
 
 use crate::pipeline::Pipeline;
 
 /// What is measured at one instant; progress reports are differences of two of these.
 #[derive(Debug, Clone, Default)]
-pub struct Reading {
+pub(crate) struct Reading {
     pub records: u64,
     pub invalid_by_reason: Vec<(String, u64)>,
     pub late: u64,
@@ -30,7 +30,7 @@ pub struct Reading {
 
 impl Reading {
     /// Reads the pipeline's counters; `lag` and Kafka health come from the caller.
-    pub fn of(
+    pub(crate) fn of(
         pipeline: &Pipeline,
         lag: Option<i64>,
         kafka_errors: u64,
@@ -56,7 +56,7 @@ impl Reading {
         }
     }
 
-    pub fn invalid(&self) -> u64 {
+    pub(crate) fn invalid(&self) -> u64 {
         self.invalid_by_reason.iter().map(|(_, n)| n).sum()
     }
 }

@@ -13,7 +13,7 @@ use crate::pipeline::now_millis;
 /// One progress report, named as in Spark's StreamingQueryProgress where a field exists there.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Progress {
+pub(crate) struct Progress {
     pub timestamp: String,
     pub num_input_rows: u64,
     pub input_rows_per_second: f64,
@@ -45,20 +45,20 @@ pub struct Progress {
 
 /// Commits made during a progress interval, and the output latency of the windows published.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Commits {
+pub(crate) struct Commits {
     pub count: u64,
     pub total: Duration,
     pub latency: LatencySummary,
 }
 
 #[derive(Debug, Serialize)]
-pub struct EventTime {
+pub(crate) struct EventTime {
     pub watermark: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StateOperator {
+pub(crate) struct StateOperator {
     /// Per-movie rows held in panes.
     pub num_rows_total: usize,
     pub num_open_windows: usize,
@@ -67,7 +67,7 @@ pub struct StateOperator {
 
 impl Progress {
     /// The report for the interval between `before` and `now`, `busy` of it spent working.
-    pub fn between(
+    pub(crate) fn between(
         before: &Reading,
         now: &Reading,
         elapsed: Duration,
@@ -107,7 +107,7 @@ impl Progress {
     }
 
     /// One human-readable line.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let state = &self.state_operators[0];
         let mut line = format!(
             "progress: {} rows ({:.0}/s in, {:.0}/s processed), watermark {}, {} open windows, state {} panes/{} rows, late {}, invalid {}, windows out {}, lag {}, commit interval {} ms ({} commits of {} ms)",

@@ -26,7 +26,7 @@ struct ReasonLabel {
 
 /// The processor's metrics: a registry with one collector over [`Shared`], and the output
 /// latency histogram.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     shared: Arc<Shared>,
     latency: Arc<OutputLatency>,
@@ -122,17 +122,17 @@ impl Metrics {
     }
 
     /// The output latency, observed by the delivery.
-    pub fn latency(&self) -> &Arc<OutputLatency> {
+    pub(crate) fn latency(&self) -> &Arc<OutputLatency> {
         &self.latency
     }
 
     /// Counts an epoch committed.
-    pub fn epoch_committed(&self) {
+    pub(crate) fn epoch_committed(&self) {
         self.epochs.inc();
     }
 
     /// Whether this processor runs the job (1) or stands by (0).
-    pub fn set_active(&self, active: bool) {
+    pub(crate) fn set_active(&self, active: bool) {
         self.active.set(i64::from(active));
         if !active {
             *self.active_since.lock().expect("active since") = None;
@@ -140,24 +140,24 @@ impl Metrics {
     }
 
     /// Counts a takeover of the lease, which happened now.
-    pub fn took_over(&self) {
+    pub(crate) fn took_over(&self) {
         self.takeovers.inc();
         *self.active_since.lock().expect("active since") = Some(crate::pipeline::now_millis());
     }
 
     /// When this processor took the lease it holds (Unix millis); `None` without high
     /// availability or while standing by.
-    pub fn active_since(&self) -> Option<i64> {
+    pub(crate) fn active_since(&self) -> Option<i64> {
         *self.active_since.lock().expect("active since")
     }
 
     /// Publishes the job's latest reading.
-    pub fn publish(&self, reading: Reading) {
+    pub(crate) fn publish(&self, reading: Reading) {
         self.state().reading = reading;
     }
 
     /// A new job (after a redo) starts counting from zero: keep what the last one counted.
-    pub fn new_job(&self) {
+    pub(crate) fn new_job(&self) {
         let mut state = self.state();
         let last = std::mem::take(&mut state.reading);
         let earlier = &mut state.earlier;
@@ -168,21 +168,21 @@ impl Metrics {
     }
 
     /// Reads the errors of these Kafka clients from now on.
-    pub fn watch_kafka(&self, clients: Vec<Arc<Health>>) {
+    pub(crate) fn watch_kafka(&self, clients: Vec<Arc<Health>>) {
         let mut state = self.state();
         state.earlier_kafka_errors = state.kafka_errors();
         state.kafka = clients;
     }
 
     /// Reads the retries of `storage` from now on.
-    pub fn watch_storage(&self, storage: Arc<Storage>) {
+    pub(crate) fn watch_storage(&self, storage: Arc<Storage>) {
         let mut state = self.state();
         state.earlier_storage_retries = state.storage_retries();
         state.storage = Some(storage);
     }
 
     /// The text exposition format.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
@@ -314,7 +314,7 @@ pub struct MetricsListen {
 /// Serves `GET /metrics` on `address` from a background thread, within the limits of
 /// [`ratings_httpd`], until the returned server is dropped. A scraper that asks for OpenMetrics
 /// (Prometheus does) gets it; any other client gets the Prometheus text format.
-pub fn serve(metrics: Arc<Metrics>, address: &str) -> anyhow::Result<Server> {
+pub(crate) fn serve(metrics: Arc<Metrics>, address: &str) -> anyhow::Result<Server> {
     let answer = move |request: Request| match (&request.method, request.path.as_str()) {
         (&Method::GET | &Method::HEAD, "/metrics") => {
             let text = metrics.encode();

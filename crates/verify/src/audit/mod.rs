@@ -25,7 +25,7 @@ use ratings_connectors::storage::Storage;
 use ratings_core::published::Window;
 use ratings_core::time::{align_down, rfc3339_seconds};
 use ratings_core::{Catalog, EngineConfig, Rating, WindowSpec};
-use ratings_runtime::delivery::exactly_once::recovery::{committed_outputs, CommittedOutputs};
+use ratings_runtime::{committed_outputs, CommittedOutputs};
 use ratings_settings::{Guarantee, JobConfig, KafkaJob};
 
 use crate::report::Check;

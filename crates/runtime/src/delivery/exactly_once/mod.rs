@@ -22,8 +22,8 @@
 //! tries again later; a transaction the broker aborted, or open longer than its timeout, is a
 //! [`RedoEpoch`]: the processor goes back to the last checkpoint.
 
-pub mod recovery;
-pub mod transactions;
+pub(crate) mod recovery;
+pub(crate) mod transactions;
 mod work;
 
 #[cfg(test)]
@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::pipeline::now_millis;
 use transactions::{spawn_step, RunningStep, Transactions};
-pub use work::EpochWork;
+pub(crate) use work::EpochWork;
 
 /// Finished Parquet files an epoch may hold in memory before it ends early (a replay of
 /// sparse history finishes many small files per second).
@@ -62,7 +62,7 @@ struct ProcessorState {
 /// back to the last checkpoint and do it again.
 #[derive(Debug, thiserror::Error)]
 #[error("epoch {epoch} could not commit: {reason}")]
-pub struct RedoEpoch {
+pub(crate) struct RedoEpoch {
     pub epoch: u64,
     pub reason: String,
 }
@@ -71,11 +71,11 @@ pub struct RedoEpoch {
 /// transactional id may have taken over.
 #[derive(Debug, thiserror::Error)]
 #[error("{0} (another processor with the same transactional id may have taken over)")]
-pub struct Fenced(pub String);
+pub(crate) struct Fenced(pub String);
 
 /// Timing of the coordinator.
 #[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
+pub(crate) struct Timeouts {
     /// The broker aborts a transaction open longer.
     pub transaction: Duration,
     /// How long one transaction step may block before the caller gets control back.
@@ -125,7 +125,7 @@ enum Step {
 
 /// What a [`Coordinator::commit`] call achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Commit {
+pub(crate) enum Commit {
     /// The epoch was empty and stays open.
     Empty,
     /// The epoch is sealed and waits for Kafka: call again (read nothing meanwhile).
@@ -135,7 +135,7 @@ pub enum Commit {
 }
 
 /// The open epoch and the checkpoint it will be committed to.
-pub struct Coordinator {
+pub(crate) struct Coordinator {
     store: CheckpointStore,
     kafka: Arc<dyn Transactions>,
     checkpoint_id: String,
@@ -154,17 +154,18 @@ pub struct Coordinator {
 
 impl Coordinator {
     /// The epoch being written.
-    pub fn epoch(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn epoch(&self) -> u64 {
         self.epoch
     }
 
     /// Whether the epoch is sealed and waits for Kafka (see [`Coordinator::commit`]).
-    pub fn waiting(&self) -> bool {
+    pub(crate) fn waiting(&self) -> bool {
         matches!(self.phase, Phase::Sealed(_))
     }
 
     /// Counts an input record of the open epoch.
-    pub fn note_record(&mut self) {
+    pub(crate) fn note_record(&mut self) {
         if let Phase::Open { records, .. } = &mut self.phase {
             *records += 1;
         }
@@ -172,7 +173,7 @@ impl Coordinator {
 
     /// Whether the open epoch should end by its size (time is the caller's): `max_records`
     /// input records.
-    pub fn full(&self, max_records: u64) -> bool {
+    pub(crate) fn full(&self, max_records: u64) -> bool {
         let records = match &self.phase {
             Phase::Open { records, .. } => *records,
             Phase::Sealed(_) => 0,
@@ -182,13 +183,13 @@ impl Coordinator {
 
     /// Whether the open epoch should end because it holds more finished files (in memory until
     /// the commit) than [`MAX_HELD_BYTES`]; files finish at the end of a batch only.
-    pub fn holds_too_much(&self, work: &dyn EpochWork) -> bool {
+    pub(crate) fn holds_too_much(&self, work: &dyn EpochWork) -> bool {
         work.held_bytes() >= MAX_HELD_BYTES
     }
 
     /// Why the epoch's transaction can no longer commit, when it has been open longer than the
     /// transaction timeout (the broker aborts it and fences the producer).
-    pub fn overdue(&self) -> Option<String> {
+    pub(crate) fn overdue(&self) -> Option<String> {
         let since = match &self.phase {
             Phase::Open { since, .. } => *since,
             Phase::Sealed(sealed) => sealed.since,
@@ -209,7 +210,7 @@ impl Coordinator {
     /// the input's next offsets. An epoch that read nothing and finished no file is left open,
     /// unless `force`. While Kafka cannot commit, the epoch stays sealed ([`Commit::Waiting`]):
     /// call again, and read nothing meanwhile (it would land in the sealed epoch).
-    pub fn commit(
+    pub(crate) fn commit(
         &mut self,
         work: &mut dyn EpochWork,
         positions: impl FnOnce() -> BTreeMap<i32, i64>,
@@ -425,7 +426,7 @@ impl Coordinator {
 
     /// Writes the last committed epoch's commit record, which the next epoch would have carried
     /// (on a clean stop, so the checkpoint shows it committed without asking Kafka).
-    pub fn close(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn close(&mut self) -> anyhow::Result<()> {
         if let Some(record) = &self.owed {
             self.store.commit(record)?;
             self.owed = None;

@@ -57,7 +57,7 @@ pub enum RecoveryError {
 }
 
 /// What recovery needs to know about the job.
-pub struct RecoveryPlan<'a> {
+pub(crate) struct RecoveryPlan<'a> {
     /// The input topic.
     pub topic: &'a str,
     /// The consumer group (named in messages).
@@ -65,13 +65,13 @@ pub struct RecoveryPlan<'a> {
     /// Where a processor without checkpoint starts.
     pub starting_offsets: StartFrom,
     /// The settings that decide the outputs, recorded with the owner (see
-    /// [`crate::config::JobConfig::identity`]).
+    /// [`ratings_settings::JobConfig::identity`]).
     pub identity: BTreeMap<String, String>,
     pub timeouts: Timeouts,
 }
 
 /// Where a (re)started processor stands.
-pub struct Recovered {
+pub(crate) struct Recovered {
     coordinator: Coordinator,
     /// Where reading resumes.
     pub start: Start,
@@ -84,7 +84,7 @@ pub struct Recovered {
 impl Recovered {
     /// Opens (or creates) the checkpoint, settles the epoch a crash left in flight, and loads
     /// the last committed state. The transactional id must already be registered.
-    pub fn recover(
+    pub(crate) fn recover(
         store: CheckpointStore,
         kafka: Arc<dyn Transactions>,
         plan: &RecoveryPlan<'_>,
@@ -161,10 +161,14 @@ impl Recovered {
     }
 
     /// The engine: restored from the checkpoint, or new.
-    pub fn engine(&self, config: EngineConfig, catalog: Arc<Catalog>) -> anyhow::Result<Engine> {
-        match &self.state {
+    pub(crate) fn engine(
+        &self,
+        config: EngineConfig,
+        catalog: Arc<Catalog>,
+    ) -> anyhow::Result<Engine> {
+        match self.snapshot() {
             None => Ok(Engine::new(config, catalog)),
-            Some(state) => Engine::restore(config, catalog, &state.engine).map_err(|error| {
+            Some(snapshot) => Engine::restore(config, catalog, snapshot).map_err(|error| {
                 RecoveryError::EngineRestore {
                     location: self.coordinator.store.location(),
                     source: error.into(),
@@ -175,12 +179,12 @@ impl Recovered {
     }
 
     /// The engine's state to restore (`None` for a new checkpoint).
-    pub fn snapshot(&self) -> Option<&[u8]> {
+    pub(crate) fn snapshot(&self) -> Option<&[u8]> {
         self.state.as_ref().map(|s| s.engine.as_slice())
     }
 
     /// Brings the outputs' files back to the checkpoint, then opens the first epoch.
-    pub fn resume(mut self, work: &mut dyn EpochWork) -> anyhow::Result<Coordinator> {
+    pub(crate) fn resume(mut self, work: &mut dyn EpochWork) -> anyhow::Result<Coordinator> {
         if let Some(saved) = self.state.take().and_then(|s| s.parquet) {
             let rows = std::mem::take(&mut self.rows);
             let since = |first_epoch| {

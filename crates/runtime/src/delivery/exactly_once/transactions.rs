@@ -16,7 +16,7 @@ use ratings_connectors::kafka::{
 };
 
 /// The transaction steps of an epoch, and what Kafka committed last.
-pub trait Transactions: Send + Sync + 'static {
+pub(crate) trait Transactions: Send + Sync + 'static {
     /// Opens a transaction: records sent from now on commit or abort together.
     fn begin(&self) -> Result<(), TxnError>;
     /// Adds the input positions to the open transaction, each tagged with `tag`.
@@ -37,10 +37,10 @@ pub trait Transactions: Send + Sync + 'static {
 }
 
 /// A step of the commit, run on a thread: its result arrives on the receiver.
-pub type RunningStep = Receiver<Result<(), TxnError>>;
+pub(crate) type RunningStep = Receiver<Result<(), TxnError>>;
 
 /// Runs `step` on a thread of its own.
-pub fn spawn_step(
+pub(crate) fn spawn_step(
     step: impl FnOnce() -> Result<(), TxnError> + Send + 'static,
 ) -> anyhow::Result<RunningStep> {
     let (done, result) = std::sync::mpsc::channel();
@@ -53,7 +53,7 @@ pub fn spawn_step(
 
 /// The real [`Transactions`]: a transactional producer whose transactions carry the input
 /// offsets of `topic` for `group`.
-pub struct KafkaTransactions {
+pub(crate) struct KafkaTransactions {
     producer: Arc<Producer>,
     settings: KafkaSettings,
     topic: String,
@@ -63,7 +63,7 @@ pub struct KafkaTransactions {
 
 impl KafkaTransactions {
     /// `producer` must already hold the transactional id.
-    pub fn new(
+    pub(crate) fn new(
         producer: Arc<Producer>,
         settings: &KafkaSettings,
         topic: &str,

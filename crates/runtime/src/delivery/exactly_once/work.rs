@@ -8,7 +8,7 @@ use crate::pipeline::Pipeline;
 use crate::sink::{ParquetEpoch, RowsSince};
 
 /// The work cut into epochs. See the module documentation.
-pub trait EpochWork {
+pub(crate) trait EpochWork {
     /// Writes what is buffered, as at the end of a batch.
     fn end_batch(&mut self) -> anyhow::Result<()>;
     /// Bytes of finished files held for the open epoch.
