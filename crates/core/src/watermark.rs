@@ -2,7 +2,7 @@
 //!
 //! It starts undefined (no event seen), which behaves as minus infinity: nothing is late and
 //! nothing is final. It advances after every record, which makes results a function of the input
-//! order alone (Spark advances it once per micro-batch instead; see the README).
+//! order alone (Spark advances it once per micro-batch instead; see docs/semantics.md).
 
 use serde::{Deserialize, Serialize};
 

@@ -60,7 +60,7 @@ pub struct DashboardWatchArgs {
     #[arg(long, default_value = "5s", value_parser = checked(text::duration), env = "RATINGS_DASHBOARD_SCRAPE_INTERVAL")]
     pub scrape_interval: String,
     /// Alert rules as a JSON array, each replacing the built-in rule of its name or adding one;
-    /// usually written as [[alerts.rules]] in the settings file (see README).
+    /// usually written as [[alerts.rules]] in the settings file (see docs/dashboard.md).
     #[arg(long, value_name = "JSON", env = "RATINGS_ALERT_RULES")]
     pub alert_rules: Option<String>,
 }

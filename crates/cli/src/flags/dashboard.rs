@@ -12,7 +12,7 @@ use ratings_settings::flags::checked;
 
 #[derive(Debug, Args, Serialize)]
 pub struct DashboardArgs {
-    /// Settings file (TOML): [dashboard], [kafka] and [[alerts.rules]]; see README.
+    /// Settings file (TOML): [dashboard], [kafka] and [[alerts.rules]]; see docs/dashboard.md.
     #[arg(long, env = "RATINGS_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address the dashboard listens on. Anything but a loopback address exposes it to the

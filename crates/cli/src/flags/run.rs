@@ -25,7 +25,7 @@ pub enum FormatArg {
 
 #[derive(Debug, Args, Serialize)]
 pub struct RunArgs {
-    /// Settings file (TOML); flags and environment variables override it. See README.
+    /// Settings file (TOML); flags and environment variables override it. See docs/kafka.md.
     #[arg(long, env = "RATINGS_CONFIG")]
     pub config: Option<PathBuf>,
     /// Bounded input file: JSON lines as in the Kafka topic, or MovieLens ratings.csv,
