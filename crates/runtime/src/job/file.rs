@@ -59,7 +59,7 @@ pub(crate) fn run(
 /// `final_flush`.
 pub(crate) fn drive(
     pipeline: &mut Pipeline,
-    source: &mut dyn Bounded,
+    source: &mut impl Bounded,
     batch_size: usize,
     final_flush: bool,
 ) -> anyhow::Result<()> {
