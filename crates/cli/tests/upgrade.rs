@@ -44,6 +44,8 @@ fn every_fixture_checkpoint_of_an_earlier_release_is_restored_and_carried_on_exa
 /// Restores `fixture` on a fresh topic, storage and group, runs this build to the end of the
 /// input, and compares with an uninterrupted run of this build.
 fn carry_on(fixture: &Path) {
+    let checkpoint = fixture.join("storage/checkpoints/ratings_stream/processor/metadata");
+    assert!(checkpoint.is_file(), "{} is missing", checkpoint.display());
     let group = fixture_group(fixture);
     let input = group["topic"].as_str().unwrap();
     fresh_topic(input);
