@@ -1,12 +1,11 @@
-//! `ratings-stream`: the binary, a thin shell over the runtime. It reads the settings (flags,
-//! environment variables and the settings file, layered into one
-//! [`ratings_settings::Settings`]) and runs the command; it also holds the tools around the job
-//! (demo, dashboard, verify, generate, replay, checkpoint inspect), the logging set-up and the
-//! remediation hints added to errors.
+//! `ratings-stream`: the binary, a thin shell. It reads the settings (flags, environment
+//! variables and the settings file, layered into one [`ratings_settings::Settings`]) and runs
+//! the command, whose work is the runtime's, the dashboard's or verify's; it adds the logging
+//! set-up and the remediation hints added to errors.
 
 mod demo;
+mod feed;
 mod flags;
-mod generate;
 mod hints;
 mod logging;
 
@@ -53,8 +52,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(_) => run(&settings),
         Command::Demo(args) => demo::demo(args, &settings),
-        Command::Generate(args) => generate::generate(args, &settings),
-        Command::Replay(args) => generate::replay(args, &settings),
+        Command::Generate(args) => feed::generate(args, &settings),
+        Command::Replay(args) => feed::replay(args, &settings),
         Command::Checkpoint(CheckpointCommand::Inspect(_)) => {
             let (storage, dir) = (
                 &settings.parquet.storage,

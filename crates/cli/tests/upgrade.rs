@@ -157,13 +157,14 @@ fn restore_kafka(fixture: &Path, input: &str, outputs: &Outputs) -> u64 {
     tag.split(':').nth(1).unwrap().parse().unwrap()
 }
 
-/// Sends `records[p]` to partition `p` of `topic`, at most `limit` of each, from `from[p]` on.
-fn produce_from(topic: &str, records: &[Vec<String>], from: &[usize], limit: usize) -> Vec<usize> {
+/// Sends the first `limit` (at most) of `records[p]` to partition `p` of `topic`, for every
+/// partition; how many of each were sent.
+fn produce(topic: &str, records: &[Vec<String>], limit: usize) -> Vec<usize> {
     let producer = Producer::connect(&kafka_settings()).unwrap();
     let mut sent = Vec::new();
     for (p, lines) in records.iter().enumerate() {
-        let end = lines.len().min(from[p].saturating_add(limit));
-        for line in &lines[from[p]..end] {
+        let end = lines.len().min(limit);
+        for line in &lines[..end] {
             producer
                 .send_to(topic, Some(p as i32), None, line.as_bytes())
                 .unwrap();
@@ -172,11 +173,6 @@ fn produce_from(topic: &str, records: &[Vec<String>], from: &[usize], limit: usi
     }
     producer.flush(Duration::from_secs(30)).unwrap();
     sent
-}
-
-/// Sends at most `limit` records of each partition's `records` to that partition of `topic`.
-fn produce(topic: &str, records: &[Vec<String>], limit: usize) -> Vec<usize> {
-    produce_from(topic, records, &vec![0; records.len()], limit)
 }
 
 fn lines(path: &Path) -> Vec<String> {
