@@ -7,11 +7,13 @@
 //! - [`storage`] — output storage through `object_store`: local folders, HDFS, S3; atomic
 //!   publication and retries.
 //! - [`parquet`] — the raw and aggregate Parquet datasets written there.
+//! - [`delta`] — the same datasets as Delta Lake tables (delta-rs): commits, compaction, vacuum.
 //! - [`checkpoint`] — the checkpoint store (offsets, engine state, commit records per epoch).
 
 #![warn(unreachable_pub)]
 
 pub mod checkpoint;
+pub mod delta;
 pub mod kafka;
 pub mod parquet;
 pub mod storage;

@@ -108,11 +108,23 @@ pub enum Created {
     Existing(Vec<u8>),
 }
 
+/// Where a storage's store starts.
+#[derive(Debug, Clone)]
+enum Origin {
+    /// A local folder: the store is prefixed with it.
+    Local(std::path::PathBuf),
+    /// A remote store whose root is this URL.
+    Remote(String),
+}
+
 /// Where output files go.
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
     /// Prefix of every path inside the store.
     base: ObjectPath,
+    /// The store's root as a URL without path (`hdfs://host:port`, `s3://bucket`), or the
+    /// local folder (absolute), for the Delta tables' log store.
+    origin: Origin,
     url: String,
     local: bool,
     runtime: tokio::runtime::Runtime,
@@ -126,7 +138,7 @@ impl Storage {
     /// Opens `url`: `file:///abs/dir`, a plain path, `hdfs://host:port/dir` or `s3://bucket/dir`.
     pub fn open(url: &str) -> anyhow::Result<Storage> {
         let runtime = storage_runtime()?;
-        let (store, base, local): (Arc<dyn ObjectStore>, String, bool) = if let Some(rest) =
+        let (store, base, origin): (Arc<dyn ObjectStore>, String, Origin) = if let Some(rest) =
             url.strip_prefix("hdfs://")
         {
             let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
@@ -136,7 +148,8 @@ impl Storage {
                 .with_url(format!("hdfs://{authority}"))
                 .build()
                 .with_context(|| format!("cannot connect to HDFS at {authority}"))?;
-            (Arc::new(store), path.to_string(), false)
+            let origin = Origin::Remote(format!("hdfs://{authority}"));
+            (Arc::new(store), path.to_string(), origin)
         } else if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
             // retried by [`Storage::retry`] only: one mechanism, every failure counted
@@ -151,7 +164,8 @@ impl Storage {
                 .with_context(|| {
                     format!("cannot configure S3 bucket {bucket} (AWS_* environment variables)")
                 })?;
-            (Arc::new(store), path.to_string(), false)
+            let origin = Origin::Remote(format!("s3://{bucket}"));
+            (Arc::new(store), path.to_string(), origin)
         } else {
             let dir = url.strip_prefix("file://").unwrap_or(url);
             if dir.is_empty() || url.contains("://") && !url.starts_with("file://") {
@@ -161,22 +175,25 @@ impl Storage {
                 .with_context(|| format!("cannot create the output folder {dir}"))?;
             let store = LocalFileSystem::new_with_prefix(dir)
                 .with_context(|| format!("cannot open folder {dir}"))?;
-            (Arc::new(store), String::new(), true)
+            let absolute = std::fs::canonicalize(dir)
+                .with_context(|| format!("cannot open folder {dir}"))?;
+            (Arc::new(store), String::new(), Origin::Local(absolute))
         };
-        Ok(Storage::assemble(store, &base, url, local, runtime))
+        Ok(Storage::assemble(store, &base, url, origin, runtime))
     }
 
     /// A storage over any object store, e.g. an in-memory one in tests.
     pub fn with_store(store: Arc<dyn ObjectStore>, url: &str) -> anyhow::Result<Storage> {
         let runtime = storage_runtime()?;
-        Ok(Storage::assemble(store, "", url, false, runtime))
+        let origin = Origin::Remote(url.trim_end_matches('/').to_string());
+        Ok(Storage::assemble(store, "", url, origin, runtime))
     }
 
     fn assemble(
         store: Arc<dyn ObjectStore>,
         base: &str,
         url: &str,
-        local: bool,
+        origin: Origin,
         runtime: tokio::runtime::Runtime,
     ) -> Storage {
         // the URL is for messages: never with a password
@@ -185,7 +202,8 @@ impl Storage {
             store,
             base: ObjectPath::from(base.trim_matches('/')),
             url: ratings_core::secrets::without_user_info(url).into_owned(),
-            local,
+            local: matches!(origin, Origin::Local(_)),
+            origin,
             runtime,
             health: Default::default(),
             patience: None,
@@ -265,6 +283,32 @@ impl Storage {
     fn note_unusable(&self, what: String) {
         self.count_failure(format!("storage {} {what}", self.url));
         tracing::warn!("storage {} {what}; retrying as it is used", self.url);
+    }
+
+    /// A store whose root is the storage's root, and the URL of the folder `relative` in it:
+    /// what a Delta table's log store is built from.
+    pub fn location_of(&self, relative: &str) -> anyhow::Result<(Arc<dyn ObjectStore>, url::Url)> {
+        let relative = relative.trim_matches('/');
+        let (store, url): (Arc<dyn ObjectStore>, String) = match &self.origin {
+            Origin::Local(dir) => {
+                let folder = dir.join(relative);
+                let url = url::Url::from_directory_path(&folder)
+                    .map_err(|()| anyhow::anyhow!("{} is not an absolute path", folder.display()))?;
+                return Ok((Arc::new(LocalFileSystem::new()), url));
+            }
+            Origin::Remote(root) => {
+                let path = format!("{}/{relative}", self.base.as_ref());
+                let url = format!("{root}/{}/", path.trim_matches('/'));
+                (Arc::clone(&self.store), url)
+            }
+        };
+        let url = url::Url::parse(&url).with_context(|| format!("{url} is not a valid URL"))?;
+        Ok((store, url))
+    }
+
+    /// Runs `operation` on the storage's runtime (the one its clients were started on).
+    pub fn block_on<T>(&self, operation: impl std::future::Future<Output = T>) -> T {
+        self.runtime.block_on(operation)
     }
 
     /// The URL this storage was opened with, without user-info (for messages).
@@ -455,6 +499,29 @@ impl Storage {
             names.sort();
             Ok(names)
         })
+    }
+
+    /// Runs `attempt` until it succeeds, like the storage's own operations (backoff with
+    /// jitter, every failure counted and reported): for operations of other clients on this
+    /// storage (a Delta commit). An error that `permanent` says retrying cannot fix is returned
+    /// at once.
+    pub fn retry_blocking<T>(
+        &self,
+        mut attempt: impl FnMut() -> anyhow::Result<T>,
+        permanent: impl Fn(&anyhow::Error) -> bool,
+    ) -> anyhow::Result<T> {
+        let mut pause = BACKOFF.0;
+        loop {
+            let error = match attempt() {
+                Ok(done) => return Ok(done),
+                Err(error) if permanent(&error) => return Err(error),
+                Err(error) => error.context(format!("storage {} failed", self.url)),
+            };
+            let pause_now = pause.mul_f64(0.75 + fastrand::f64() / 2.0);
+            self.note_retry(&error, pause_now);
+            std::thread::sleep(pause_now);
+            pause = (pause * 2).min(BACKOFF.1);
+        }
     }
 
     /// Runs `operation` until it succeeds, sleeping with exponential backoff and jitter between

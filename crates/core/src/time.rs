@@ -7,6 +7,13 @@ pub const MIN_TIMESTAMP: i64 = -62_135_596_800;
 /// Latest accepted event time: 9999-12-31T23:59:59Z (seconds since the epoch).
 pub const MAX_TIMESTAMP: i64 = 253_402_300_799;
 
+/// The wall clock, in milliseconds since the Unix epoch.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// Mathematical modulo: the result has the sign of `divisor` (so it works for negative times).
 pub fn floor_mod(value: i64, divisor: i64) -> i64 {
     value.rem_euclid(divisor)

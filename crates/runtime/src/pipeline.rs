@@ -281,9 +281,4 @@ fn parse(record: SourceRecord<'_>, max_record_bytes: usize) -> Result<Rating, Re
     }
 }
 
-/// Wall-clock time in epoch milliseconds.
-pub fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub use ratings_core::time::now_millis;

@@ -370,12 +370,7 @@ fn count_reasons(
     )
 }
 
-/// The wall clock, epoch milliseconds.
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub use ratings_core::time::now_millis;
 
 /// The smallest and largest values `value_of` finds among at most [`TAIL`] records per
 /// partition of `topic` read `from` there (all of them when it ends sooner).
