@@ -405,6 +405,7 @@ fn checkpoint_inspect_prints_the_store_and_names_damaged_files() {
         next_offsets: [(0, 12), (1, 9)].into(),
         watermark: Some(1_699_999_980),
         publications: Vec::new(),
+        sizes: Vec::new(),
         incarnation: None,
         skipped_epochs: Vec::new(),
     };

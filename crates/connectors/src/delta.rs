@@ -34,8 +34,9 @@ use crate::storage::{is_permanent, Storage};
 
 /// The partition columns, in order.
 pub const PARTITION_COLUMNS: [&str; 2] = ["date", "hour"];
-/// Commits between two checkpoints of the log (Spark's default).
-const CHECKPOINT_INTERVAL: &str = "10";
+/// Commits between two checkpoints of the log (delta-rs's default; a checkpoint holds every
+/// file of the table, and a replay of sparse history adds thousands).
+const CHECKPOINT_INTERVAL: &str = "100";
 
 /// A data file to add to a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +143,11 @@ impl Table {
         self.table = created.with_context(|| format!("cannot create the Delta table {}", self.root))?;
         tracing::info!("delta: created the table {}/{}", self.storage.url(), self.root);
         Ok(())
+    }
+
+    /// The storage the table is on.
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.storage
     }
 
     /// The table's folder, relative to the storage base.

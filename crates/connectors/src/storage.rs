@@ -442,6 +442,19 @@ impl Storage {
         })
     }
 
+    /// A file's size in bytes.
+    pub fn size(&self, relative: &str) -> anyhow::Result<u64> {
+        let path = self.path(relative);
+        self.wait(&format!("looking up {relative}"), async {
+            let meta = self
+                .store
+                .head(&path)
+                .await
+                .with_context(|| format!("cannot look up {relative} in {}", self.url))?;
+            Ok(meta.size)
+        })
+    }
+
     /// Deletes every file under `prefix`; returns how many.
     pub fn delete_all(&self, prefix: &str) -> anyhow::Result<usize> {
         let files = self.list(prefix)?;

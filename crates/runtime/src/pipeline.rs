@@ -4,7 +4,7 @@
 //! batch ends.
 
 use std::borrow::Cow;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use ratings_core::output::dead_letter_copy;
 use ratings_core::rating::{parse_csv_fields, parse_json};

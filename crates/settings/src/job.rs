@@ -9,7 +9,7 @@ use std::time::Duration;
 use ratings_connectors::kafka::{KafkaSettings, StartFrom};
 use serde::{Deserialize, Serialize};
 
-use crate::sections::{EngineSettings, ParquetSettings, TelemetrySettings};
+use crate::sections::{EngineSettings, ParquetSettings, TableFormat, TelemetrySettings};
 use crate::text::{de, duration_text, start_from_text};
 
 /// Everything one run of the processor needs.
@@ -347,6 +347,11 @@ impl JobConfig {
             ),
         ]
         .into_iter()
+        // only a Delta job names its format: members of older versions wrote Parquet
+        .chain(
+            (self.parquet.table_format == TableFormat::Delta)
+                .then(|| ("table format", "delta".to_string())),
+        )
         .map(|(name, value)| (name.to_string(), value))
         .collect()
     }

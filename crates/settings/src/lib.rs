@@ -26,7 +26,7 @@ pub use job::{
 };
 pub use sections::{
     DashboardAccess, DashboardSettings, DashboardWatch, EngineSettings, FileSettings, InputFormat,
-    LogFormat, ParquetSettings, TelemetrySettings, DEFAULT_MAX_EVENT_TIME_AHEAD_SECONDS,
+    LogFormat, ParquetSettings, TableFormat, TelemetrySettings, DEFAULT_MAX_EVENT_TIME_AHEAD_SECONDS,
     DEFAULT_STATE_WARN_ROWS,
 };
 

@@ -172,6 +172,27 @@ pub struct ParquetSettings {
     /// Writer id in file names (`part-<writer>-<run>-<n>.parquet`), unique per processor.
     #[serde(deserialize_with = "de::string")]
     pub writer_id: String,
+    /// Folders of files, or Delta Lake tables.
+    pub table_format: TableFormat,
+    /// Delta: once an hour is closed, its files smaller than this are rewritten into files of
+    /// up to this size (0, "off": never on their own).
+    #[serde(deserialize_with = "de::byte_size_or_off")]
+    pub compaction_target: usize,
+    /// Delta: after a compaction, files removed from the table longer ago than this are
+    /// deleted (zero, "off": never on their own).
+    #[serde(deserialize_with = "de::duration_or_off")]
+    pub vacuum_retention: Duration,
+}
+
+/// How the outputs' files are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableFormat {
+    /// Hive-partitioned folders; `_SUCCESS` marks a complete hour.
+    #[default]
+    Parquet,
+    /// Delta Lake tables: files are part of a table once a commit of its log adds them.
+    Delta,
 }
 
 impl Default for ParquetSettings {
@@ -181,6 +202,9 @@ impl Default for ParquetSettings {
             roll_size: 128 << 20,
             roll_interval: Duration::from_secs(300),
             writer_id: "0".into(),
+            table_format: TableFormat::Parquet,
+            compaction_target: 64 << 20,
+            vacuum_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

@@ -59,6 +59,14 @@ pub fn text_or_off(text: &str) -> Result<Option<String>, String> {
     or_off(text, |t| Ok(t.to_string()))
 }
 
+/// A byte size, or "off" (zero).
+pub fn byte_size_or_off(text: &str) -> Result<usize, String> {
+    match text.trim() {
+        "off" => Ok(0),
+        other => byte_size(other).map_err(|e| format!("{e} (or \"off\")")),
+    }
+}
+
 /// A byte size: a number with an optional KB/MB/GB suffix (powers of 1024).
 pub fn byte_size(text: &str) -> Result<usize, String> {
     let upper = text.trim().to_ascii_uppercase();
@@ -218,6 +226,10 @@ pub mod de {
 
     pub fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
         parsed(d, super::byte_size)
+    }
+
+    pub fn byte_size_or_off<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+        parsed(d, super::byte_size_or_off)
     }
 
     pub fn duration_or_off<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

@@ -37,7 +37,7 @@ mod records;
 
 pub use inspect::inspect;
 pub use records::{
-    CheckpointError, CheckpointMetadata, CommitRecord, EpochOffsets, Owner, Restored,
+    CheckpointError, CheckpointMetadata, FileSize, CommitRecord, EpochOffsets, Owner, Restored,
 };
 
 /// The format this build writes and the newest it reads.
@@ -237,17 +237,25 @@ impl CheckpointStore {
     /// Completes a committed epoch: moves its staged files into place (skipping those an
     /// earlier attempt moved), then writes its commit record.
     pub fn finalize(&self, offsets: &EpochOffsets, committed_at_millis: i64) -> anyhow::Result<()> {
-        self.move_into_place(offsets)?;
+        self.move_into_place(offsets, |_| true)?;
         self.commit(&CommitRecord {
             epoch: offsets.epoch,
             committed_at_millis,
         })
     }
 
-    /// Moves a committed epoch's staged files into place, skipping those an earlier attempt
-    /// moved; its commit record is the caller's (see [`EpochFiles::previous_commit`]).
-    pub fn move_into_place(&self, offsets: &EpochOffsets) -> anyhow::Result<()> {
+    /// Moves a committed epoch's staged files whose path `which` accepts into place, skipping
+    /// those an earlier attempt moved; its commit record is the caller's (see
+    /// [`EpochFiles::previous_commit`]).
+    pub fn move_into_place(
+        &self,
+        offsets: &EpochOffsets,
+        which: impl Fn(&str) -> bool,
+    ) -> anyhow::Result<()> {
         for (index, target) in offsets.publications.iter().enumerate() {
+            if !which(target) {
+                continue;
+            }
             let staged = self.staging_path(offsets.epoch, index);
             if !self.storage.rename(&staged, target)? {
                 anyhow::ensure!(

@@ -20,6 +20,10 @@ pub struct EpochOffsets {
     /// as `staging/<epoch>-<n>` until the epoch commits.
     #[serde(default)]
     pub publications: Vec<String>,
+    /// Size and rows of each publication, in the same order (absent in epochs of older
+    /// versions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sizes: Vec<FileSize>,
     /// The processor incarnation that wrote the epoch (a random id per start or takeover; absent
     /// in epochs of older versions). Only an epoch of the incarnation whose tag Kafka holds can
     /// be committed: a fenced predecessor (a zombie) may still write files of its own.
@@ -30,6 +34,23 @@ pub struct EpochOffsets {
     /// rows files, if any, are not this lineage's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_epochs: Vec<u64>,
+}
+
+/// A published file's size and rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSize {
+    pub bytes: u64,
+    pub rows: u64,
+}
+
+impl FileSize {
+    /// The size and rows of a file to publish.
+    pub fn of(file: &crate::parquet::Publication) -> FileSize {
+        FileSize {
+            bytes: file.bytes.len() as u64,
+            rows: file.rows,
+        }
+    }
 }
 
 /// The checkpoint's identity, written once when it is created.

@@ -19,6 +19,7 @@ fn offsets(epoch: u64) -> EpochOffsets {
         next_offsets: BTreeMap::from([(0, 10 * epoch as i64), (1, 7), (2, 0)]),
         watermark: Some(1_700_000_000 + epoch as i64),
         publications: Vec::new(),
+        sizes: Vec::new(),
         incarnation: None,
         skipped_epochs: Vec::new(),
     }

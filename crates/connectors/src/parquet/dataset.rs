@@ -50,6 +50,8 @@ pub struct DatasetStats {
 pub struct Publication {
     pub path: String,
     pub bytes: Vec<u8>,
+    /// Rows in the file (0 for a marker).
+    pub rows: u64,
 }
 
 /// What a checkpoint keeps of a dataset (open files' rows are kept as deltas, see
@@ -70,6 +72,8 @@ struct OpenFile {
     writer: Option<ArrowWriter<Vec<u8>>>,
     waiting: Vec<RecordBatch>,
     waiting_rows: usize,
+    /// Rows written so far.
+    rows: u64,
     schema: SchemaRef,
     opened: Instant,
     /// The epoch the file was opened in.
@@ -102,6 +106,16 @@ pub struct Dataset {
 pub fn partition_dir(hour: i64) -> String {
     let text = rfc3339_seconds(hour);
     format!("date={}/hour={}", &text[..10], &text[11..13])
+}
+
+/// The hour (epoch seconds) a path's `date=YYYY-MM-DD/hour=HH` folders name, if they do.
+pub fn hour_of_path(path: &str) -> Option<i64> {
+    let date = path.split('/').find_map(|part| part.strip_prefix("date="))?;
+    let hour = path.split('/').find_map(|part| part.strip_prefix("hour="))?;
+    let text = format!("{date}T{hour:0>2}:00:00Z");
+    chrono::DateTime::parse_from_rfc3339(&text)
+        .ok()
+        .map(|time| time.timestamp())
 }
 
 impl Dataset {
@@ -263,6 +277,7 @@ impl Dataset {
         out.push(Publication {
             path: format!("{}/{}/_SUCCESS", self.root, partition_dir(hour)),
             bytes: Vec::new(),
+            rows: 0,
         });
         self.unclosed.remove(&hour);
         self.closed.insert(hour);
@@ -275,7 +290,7 @@ impl Dataset {
             .open
             .remove(&hour)
             .expect("publish is called for open files only");
-        let bytes = file.finish()?;
+        let (bytes, rows) = file.finish()?;
         let sequence = self.sequence.entry(hour).or_insert(0);
         let path = format!(
             "{}/{}/{}-{:05}.parquet",
@@ -287,7 +302,7 @@ impl Dataset {
         *sequence += 1;
         self.stats.files += 1;
         self.stats.bytes += bytes.len() as u64;
-        Ok(Publication { path, bytes })
+        Ok(Publication { path, bytes, rows })
     }
 }
 
@@ -297,6 +312,7 @@ fn new_file(schema: &SchemaRef, epoch: u64) -> anyhow::Result<OpenFile> {
         writer: None,
         waiting: Vec::new(),
         waiting_rows: 0,
+        rows: 0,
         schema: schema.clone(),
         opened: Instant::now(),
         first_epoch: epoch,
@@ -307,6 +323,7 @@ fn new_file(schema: &SchemaRef, epoch: u64) -> anyhow::Result<OpenFile> {
 impl OpenFile {
     fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
         self.waiting_rows += batch.num_rows();
+        self.rows += batch.num_rows() as u64;
         self.waiting.push(batch.clone());
         if self.waiting_rows >= ROWS_BEFORE_WRITER {
             self.drain_waiting()?;
@@ -345,11 +362,11 @@ impl OpenFile {
                 .sum::<usize>()
     }
 
-    /// The complete Parquet file.
-    fn finish(mut self) -> anyhow::Result<Vec<u8>> {
+    /// The complete Parquet file, and its rows.
+    fn finish(mut self) -> anyhow::Result<(Vec<u8>, u64)> {
         self.drain_waiting()?;
         let writer = self.writer.take().expect("drain_waiting starts the writer");
-        Ok(writer.into_inner()?)
+        Ok((writer.into_inner()?, self.rows))
     }
 }
 
@@ -370,5 +387,15 @@ mod tests {
             "date=2025-10-29/hour=19"
         );
         assert_eq!(super::partition_dir(0), "date=1970-01-01/hour=00");
+    }
+
+    #[test]
+    fn a_path_names_the_hour_of_its_partition() {
+        let hour = 1_761_764_400;
+        let path = format!("streams/ratings/raw/{}/part-0.parquet", super::partition_dir(hour));
+        assert_eq!(super::hour_of_path(&path), Some(hour));
+        assert_eq!(super::hour_of_path("date=2025-10-29/hour=7/_SUCCESS"), Some(1_761_721_200));
+        assert_eq!(super::hour_of_path("streams/ratings/raw/_delta_log"), None);
+        assert_eq!(super::hour_of_path("date=2025-13-29/hour=07/x"), None);
     }
 }

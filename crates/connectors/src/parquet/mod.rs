@@ -19,7 +19,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use serde::{Deserialize, Serialize};
 
-pub use dataset::{partition_dir, Dataset, DatasetState, DatasetStats, Publication, RollPolicy};
+pub use dataset::{hour_of_path, partition_dir, Dataset, DatasetState, DatasetStats, Publication, RollPolicy};
 pub use schema::{
     aggregate_batch, aggregate_windows, conform, raw_batch, raw_rows, raw_rows_have_watermarks,
     RawRow, AGGREGATE_SCHEMA, RAW_SCHEMA,
@@ -60,6 +60,31 @@ pub fn encode(batches: &[RecordBatch]) -> anyhow::Result<Vec<u8>> {
         writer.write(batch)?;
     }
     Ok(writer.into_inner()?)
+}
+
+/// Several Parquet files of one schema as one (row groups rewritten, rows in file order), read
+/// one at a time: what compacting a table's small files writes. Its bytes and rows.
+pub fn merge(
+    files: impl IntoIterator<Item = anyhow::Result<Vec<u8>>>,
+) -> anyhow::Result<(Vec<u8>, u64)> {
+    let mut writer: Option<ArrowWriter<Vec<u8>>> = None;
+    let mut rows = 0;
+    for file in files {
+        for batch in decode(&file?)? {
+            let writer = match &mut writer {
+                Some(writer) => writer,
+                empty => empty.insert(ArrowWriter::try_new(
+                    Vec::new(),
+                    batch.schema(),
+                    Some(dataset::writer_properties()),
+                )?),
+            };
+            rows += batch.num_rows() as u64;
+            writer.write(&batch)?;
+        }
+    }
+    let writer = writer.ok_or_else(|| anyhow::anyhow!("no rows to merge"))?;
+    Ok((writer.into_inner()?, rows))
 }
 
 /// The batches of an in-memory Parquet file.

@@ -10,23 +10,24 @@ use std::time::{Duration, Instant};
 use ratings_connectors::checkpoint::CheckpointStore;
 use ratings_connectors::kafka::{DeliveryObserver, KafkaSettings, Producer, Start};
 use ratings_connectors::storage::Storage;
-use ratings_core::{Engine, EngineConfig};
+use ratings_core::{Engine, EngineConfig, WindowSpec};
 
 use super::monitor::Monitor;
 use super::Stop;
 use crate::catalog::LoadedCatalog;
 use crate::delivery::exactly_once::recovery::{Recovered, RecoveryPlan};
 use crate::delivery::exactly_once::transactions::KafkaTransactions;
-use crate::delivery::exactly_once::{Commit, RedoEpoch, Timeouts};
+use crate::delivery::exactly_once::{Commit, EpochTables, RedoEpoch, Timeouts};
 use crate::delivery::Delivery;
 use crate::pipeline::Pipeline;
 use crate::report::Summary;
+use crate::sink::delta::DeltaTables;
 use crate::sink::parquet::Publishing;
 use crate::sink::topic::TopicSink;
 use crate::sink::{Carries, Outputs, Sink};
 use crate::source::kafka::KafkaSource;
 use crate::telemetry::prometheus::Metrics;
-use ratings_settings::{Guarantee, JobConfig, KafkaJob};
+use ratings_settings::{Guarantee, JobConfig, KafkaJob, TableFormat};
 
 /// Records per batch before pending update-mode results are emitted.
 const BATCH: u64 = 10_000;
@@ -160,7 +161,8 @@ impl Running {
                 stuck: STUCK_STEP,
             },
         };
-        let recovered = Recovered::recover(store, Arc::new(kafka), &plan)?;
+        let tables = epoch_tables(config, job, &engine_config.windows, &storage)?;
+        let recovered = Recovered::recover(store, Arc::new(kafka), tables, &plan)?;
         let engine = recovered.engine(engine_config.clone(), Arc::clone(&loaded.catalog))?;
         let mut pipeline = pipeline(
             config,
@@ -356,6 +358,21 @@ pub(crate) fn transactional_id(job: &KafkaJob) -> &str {
         .transactional_id
         .as_deref()
         .unwrap_or(&job.group_id)
+}
+
+/// The Delta tables an exactly-once job commits its epochs to, if it writes Delta.
+fn epoch_tables(
+    config: &JobConfig,
+    job: &KafkaJob,
+    windows: &[WindowSpec],
+    storage: &Arc<Storage>,
+) -> anyhow::Result<Option<Box<dyn EpochTables>>> {
+    if config.parquet.table_format != TableFormat::Delta || config.parquet.storage.is_none() {
+        return Ok(None);
+    }
+    let app_id = Some(transactional_id(job));
+    let tables = DeltaTables::open(storage, &config.parquet, windows, app_id)?;
+    Ok(Some(Box::new(tables)))
 }
 
 /// The pipeline of a Kafka job: Kafka topics and Parquet as outputs.

@@ -3,9 +3,10 @@
 //! batches and of a bounded input, and — in exactly-once runs — the epochs' begin, seal and
 //! restore. [`Outputs`] fans each event out to the sinks of a job: [`json_lines`] files in
 //! the file mode, Kafka [`topic`]s in the Kafka mode, the [`parquet`] datasets when a storage
-//! is configured.
+//! is configured — as folders, or as [`delta`] tables.
 
 pub(crate) mod console;
+pub(crate) mod delta;
 pub(crate) mod json_lines;
 pub(crate) mod parquet;
 pub(crate) mod topic;

@@ -20,8 +20,11 @@ use ratings_connectors::storage::Storage;
 use ratings_core::time::align_down;
 use ratings_core::{Rating, WindowResult, WindowSpec};
 
+use super::delta::DeltaTables;
 use super::{DatasetSummary, ParquetEpoch, RowsSince, Sink};
-use ratings_settings::ParquetSettings;
+use arrow_schema::SchemaRef;
+use ratings_connectors::checkpoint::FileSize;
+use ratings_settings::{ParquetSettings, TableFormat};
 
 /// When finished files become visible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +61,25 @@ pub(crate) struct ParquetSink {
     /// Finished files waiting for their epoch to commit ([`Publishing::WithEpochs`]).
     held: Vec<Publication>,
     held_bytes: usize,
+    /// The Delta tables files published at once are added to (with epochs, the coordinator
+    /// adds them).
+    tables: Option<DeltaTables>,
+}
+
+/// Each dataset's folder and schema: raw first, then one per window type, in the engine's
+/// order.
+pub(crate) fn layout(windows: &[WindowSpec]) -> Vec<(&'static str, SchemaRef)> {
+    let aggregates = windows.iter().map(|spec| {
+        let root = if spec.is_tumbling() {
+            TUMBLING_ROOT
+        } else {
+            SLIDING_ROOT
+        };
+        (root, AGGREGATE_SCHEMA.clone())
+    });
+    std::iter::once((RAW_ROOT, RAW_SCHEMA.clone()))
+        .chain(aggregates)
+        .collect()
 }
 
 impl ParquetSink {
@@ -73,19 +95,9 @@ impl ParquetSink {
         let track = publishing == Publishing::WithEpochs;
         let aggregates = windows
             .iter()
-            .map(|spec| {
-                let root = if spec.is_tumbling() {
-                    TUMBLING_ROOT
-                } else {
-                    SLIDING_ROOT
-                };
-                let dataset = Dataset::new(
-                    root,
-                    AGGREGATE_SCHEMA.clone(),
-                    roll,
-                    spec.size - spec.slide,
-                    track,
-                );
+            .zip(layout(windows).into_iter().skip(1))
+            .map(|(spec, (root, schema))| {
+                let dataset = Dataset::new(root, schema, roll, spec.size - spec.slide, track);
                 (Arc::from(spec.name()), dataset)
             })
             .collect();
@@ -99,6 +111,7 @@ impl ParquetSink {
             pending_windows: BTreeMap::new(),
             held: Vec::new(),
             held_bytes: 0,
+            tables: None,
         };
         if let Publishing::Immediate { run_id } = publishing {
             sink.name_files(run_id);
@@ -144,12 +157,25 @@ impl ParquetSink {
         }
     }
 
-    /// Publishes finished files now, or holds them for their epoch.
+    /// Publishes finished files now, or holds them for their epoch. Published at once, data
+    /// files come first, then their commit to the tables (if any), then the `_SUCCESS` markers.
     fn release(&mut self, finished: Vec<Publication>) -> anyhow::Result<()> {
         match self.publishing {
             Publishing::Immediate { .. } => {
-                for file in finished {
+                let sizes: Vec<(String, FileSize)> = finished
+                    .iter()
+                    .map(|f| (f.path.clone(), FileSize::of(f)))
+                    .collect();
+                let (markers, data): (Vec<_>, Vec<_>) =
+                    finished.into_iter().partition(|f| f.path.ends_with("/_SUCCESS"));
+                for file in data {
                     self.storage.publish(&file.path, file.bytes)?;
+                }
+                if let Some(tables) = &mut self.tables {
+                    tables.append(&sizes)?;
+                }
+                for marker in markers {
+                    self.storage.publish(&marker.path, marker.bytes)?;
                 }
             }
             Publishing::WithEpochs => {
@@ -312,13 +338,17 @@ pub(crate) fn open(
         max_bytes: settings.roll_size,
         max_age: settings.roll_interval,
     };
-    Ok(Some(ParquetSink::new(
-        storage,
+    let mut sink = ParquetSink::new(
+        Arc::clone(&storage),
         windows,
         &settings.writer_id,
         publishing,
         roll,
-    )))
+    );
+    if settings.table_format == TableFormat::Delta && publishing != Publishing::WithEpochs {
+        sink.tables = Some(DeltaTables::open(&storage, settings, windows, None)?);
+    }
+    Ok(Some(sink))
 }
 
 /// Banner line.

@@ -35,14 +35,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use ratings_connectors::checkpoint::{CheckpointStore, CommitRecord, EpochFiles, EpochOffsets};
+use ratings_connectors::checkpoint::{
+    CheckpointStore, CommitRecord, EpochFiles, EpochOffsets, FileSize,
+};
 use ratings_connectors::kafka::TxnError;
 use ratings_connectors::parquet::ParquetState;
 use serde::{Deserialize, Serialize};
 
 use crate::pipeline::now_millis;
 use transactions::{spawn_step, RunningStep, Transactions};
-pub(crate) use work::EpochWork;
+pub(crate) use work::{EpochTables, EpochWork};
 
 /// Finished Parquet files an epoch may hold in memory before it ends early (a replay of
 /// sparse history finishes many small files per second).
@@ -150,6 +152,8 @@ pub(crate) struct Coordinator {
     phase: Phase,
     /// The commit record of the last committed epoch, until it is written.
     owed: Option<CommitRecord>,
+    /// The tables committed epochs' files are added to, if any.
+    tables: Option<Box<dyn EpochTables>>,
 }
 
 impl Coordinator {
@@ -277,6 +281,10 @@ impl Coordinator {
             publications: files
                 .iter()
                 .flat_map(|f| f.publications.iter().map(|p| p.path.clone()))
+                .collect(),
+            sizes: files
+                .iter()
+                .flat_map(|f| f.publications.iter().map(FileSize::of))
                 .collect(),
             incarnation: Some(self.incarnation.clone()),
             skipped_epochs: self.skipped.clone(),
@@ -414,7 +422,7 @@ impl Coordinator {
     /// After the commit point: the staged files moved into place, old epochs pruned, the next
     /// epoch opened.
     fn finalize(&mut self, sealed: Sealed, work: &mut dyn EpochWork) -> anyhow::Result<()> {
-        self.store.move_into_place(&sealed.offsets)?;
+        publish(&self.store, self.tables.as_deref_mut(), &sealed.offsets)?;
         self.owed = Some(CommitRecord {
             epoch: self.epoch,
             committed_at_millis: now_millis(),
@@ -449,6 +457,29 @@ impl Coordinator {
             tracing::warn!("checkpoint: pruning old epochs failed ({error:#}); trying again later");
         }
     }
+}
+
+/// Makes a committed epoch's files visible: moved into place from the checkpoint's staging
+/// folder — with tables, the data files first, then their commit to the tables, then the
+/// `_SUCCESS` markers (an hour is never marked complete before its files are in its table).
+/// Every step can be repeated after a crash: a file moved already is skipped, an epoch in a
+/// table already is not committed again.
+fn publish(
+    store: &CheckpointStore,
+    tables: Option<&mut (dyn EpochTables + 'static)>,
+    offsets: &EpochOffsets,
+) -> anyhow::Result<()> {
+    let Some(tables) = tables else {
+        return store.move_into_place(offsets, |_| true);
+    };
+    store.move_into_place(offsets, |path| !is_marker(path))?;
+    tables.commit_epoch(offsets)?;
+    store.move_into_place(offsets, is_marker)
+}
+
+/// Whether a published path is an hour's `_SUCCESS` marker.
+fn is_marker(path: &str) -> bool {
+    path.ends_with("/_SUCCESS")
 }
 
 /// The epoch the oldest open Parquet file started in.

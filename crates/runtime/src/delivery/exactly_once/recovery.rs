@@ -11,14 +11,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Context;
-use ratings_connectors::checkpoint::{CheckpointStore, EpochOffsets, Owner};
+use ratings_connectors::checkpoint::{CheckpointStore, CommitRecord, EpochOffsets, Owner};
 use ratings_connectors::kafka::{Start, StartFrom};
 use ratings_connectors::parquet::{ParquetState, RowDelta};
 use ratings_core::{Catalog, Engine, EngineConfig};
 
 use super::transactions::Transactions;
-use super::EpochWork;
 use super::{oldest_open_file_epoch, tagged_epoch, Coordinator, Phase, ProcessorState, Timeouts};
+use super::{publish, EpochTables, EpochWork};
 use crate::pipeline::now_millis;
 
 /// The checkpoint cannot be used as it is: restore it, or start over.
@@ -87,11 +87,12 @@ impl Recovered {
     pub(crate) fn recover(
         store: CheckpointStore,
         kafka: Arc<dyn Transactions>,
+        mut tables: Option<Box<dyn EpochTables>>,
         plan: &RecoveryPlan<'_>,
     ) -> anyhow::Result<Recovered> {
         let fresh = !store.exists()?;
         let id = store.open_or_create()?.id;
-        settle_pending(&store, &id, &*kafka, plan.group)?;
+        settle_pending(&store, &id, &*kafka, plan.group, tables.as_deref_mut())?;
         let mut skipped = Vec::new();
         let (start, restored_epoch, state, rows) = match store.latest()? {
             None => (Start::At(plan.starting_offsets), None, None, Vec::new()),
@@ -152,6 +153,7 @@ impl Recovered {
                 timeouts: plan.timeouts,
                 phase: Phase::default(),
                 owed: None,
+                tables,
             },
             start,
             restored_epoch,
@@ -289,6 +291,7 @@ fn settle_pending(
     id: &str,
     kafka: &dyn Transactions,
     group: &str,
+    mut tables: Option<&mut (dyn EpochTables + 'static)>,
 ) -> anyhow::Result<()> {
     let pending = store.pending_epochs()?;
     let committed = store.committed_epochs()?.last().copied();
@@ -321,7 +324,11 @@ fn settle_pending(
     for (epoch, offsets, done) in settled {
         if done {
             tracing::info!("checkpoint: epoch {epoch} was committed to Kafka before the stop; moving its files into place");
-            store.finalize(&offsets, now_millis())?;
+            publish(store, tables.as_deref_mut(), &offsets)?;
+            store.commit(&CommitRecord {
+                epoch,
+                committed_at_millis: now_millis(),
+            })?;
         } else {
             tracing::info!(
                 "checkpoint: epoch {epoch} did not commit before the stop; rolling it back"

@@ -212,7 +212,7 @@ impl World {
             timeouts: self.timeouts,
         };
         let kafka: Arc<dyn Transactions> = Arc::clone(&self.kafka) as Arc<dyn Transactions>;
-        let recovered = Recovered::recover(self.store(), kafka, &plan)?;
+        let recovered = Recovered::recover(self.store(), kafka, None, &plan)?;
         let mut work = FakeWork::restored(recovered.snapshot());
         let (start, restored) = (recovered.start.clone(), recovered.restored_epoch);
         let next_offset = match &start {

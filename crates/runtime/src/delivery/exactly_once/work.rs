@@ -1,7 +1,9 @@
 //! What the coordinator commits: [`EpochWork`], the work of one epoch as the coordinator sees
 //! it — the engine's state and the sinks' files — implemented by the [`Pipeline`], and by a
-//! fake in the coordinator's tests (no engine, no Parquet writer).
+//! fake in the coordinator's tests (no engine, no Parquet writer); [`EpochTables`], the tables
+//! a committed epoch's files are added to, implemented by the Delta stage.
 
+use ratings_connectors::checkpoint::EpochOffsets;
 use ratings_connectors::parquet::ParquetState;
 
 use crate::pipeline::Pipeline;
@@ -23,6 +25,13 @@ pub(crate) trait EpochWork {
     fn begin_epoch(&mut self, epoch: u64);
     /// The files' state back as checkpointed; whether an output keeps one.
     fn restore(&mut self, state: &ParquetState, rows: &RowsSince) -> anyhow::Result<bool>;
+}
+
+/// Tables (Delta Lake) that a committed epoch's files become part of, once they are in place.
+pub(crate) trait EpochTables {
+    /// Adds the epoch's data files (`offsets.publications`) to their tables, in one commit
+    /// per table, each marked with the epoch — unless the table has the epoch already.
+    fn commit_epoch(&mut self, offsets: &EpochOffsets) -> anyhow::Result<()>;
 }
 
 impl EpochWork for Pipeline {

@@ -91,6 +91,7 @@ impl EpochWork for FakeWork {
                     self.epoch
                 ),
                 bytes: encode(&file.rows),
+                rows: file.rows.len() as u64,
             });
         }
         Ok(())

@@ -1,0 +1,150 @@
+//! The Delta stage (`--table-format delta`): the Parquet sink's finished files become commits
+//! of Delta Lake tables, one table per dataset ([`ratings_connectors::delta`] is the client).
+//!
+//! - Exactly-once: after an epoch's Kafka transaction committed, the coordinator moves its data
+//!   files into place and calls [`DeltaTables`]' [`EpochTables::commit_epoch`]: one commit per
+//!   table with files in the epoch, carrying the application transaction (app id = the
+//!   transactional id, version = the epoch). Recovery calls it again for an epoch a crash
+//!   interrupted; a table that has the epoch already is left alone.
+//! - Bounded and at-least-once runs: the Parquet sink publishes files at once and
+//!   [`DeltaTables::append`]s them, one commit per table.
+//!
+//! An hour's `_SUCCESS` marker is published after the commit holding its last files; the
+//! hours closed that way are handed to the [`compaction`] thread, which rewrites their small
+//! files and vacuums.
+
+pub(crate) mod compaction;
+
+use std::sync::Arc;
+
+use ratings_connectors::checkpoint::{EpochOffsets, FileSize};
+use ratings_connectors::delta::{EpochCommit, NewFile, Table};
+use ratings_connectors::parquet::hour_of_path;
+use ratings_connectors::storage::Storage;
+use ratings_core::WindowSpec;
+use ratings_settings::ParquetSettings;
+
+use super::parquet::layout;
+use crate::delivery::exactly_once::EpochTables;
+use compaction::Compaction;
+
+/// The tables of a job's datasets.
+pub(crate) struct DeltaTables {
+    storage: Arc<Storage>,
+    /// One per dataset: raw first, then each window type.
+    tables: Vec<Table>,
+    /// The application id of epoch commits: the job's transactional id (exactly-once only).
+    app_id: Option<String>,
+    /// `None` when neither compaction nor vacuum runs on its own.
+    compaction: Option<Compaction>,
+}
+
+impl DeltaTables {
+    /// The tables of the datasets of these window types on `storage` (created if missing);
+    /// epochs are committed as application `app_id` (exactly-once runs).
+    pub(crate) fn open(
+        storage: &Arc<Storage>,
+        settings: &ParquetSettings,
+        windows: &[WindowSpec],
+        app_id: Option<&str>,
+    ) -> anyhow::Result<DeltaTables> {
+        let tables = layout(windows)
+            .into_iter()
+            .map(|(root, schema)| Table::open_or_create(storage, root, &schema))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let compaction = Compaction::start(settings, &tables);
+        Ok(DeltaTables {
+            storage: Arc::clone(storage),
+            tables,
+            app_id: app_id.map(str::to_string),
+            compaction,
+        })
+    }
+
+    /// Adds files published already (paths relative to the storage base) to their tables, one
+    /// commit per table; then hands the hours whose markers are among them to compaction.
+    pub(crate) fn append(&mut self, files: &[(String, FileSize)]) -> anyhow::Result<()> {
+        self.add(files, None)
+    }
+
+    fn add(&mut self, files: &[(String, FileSize)], epoch: Option<u64>) -> anyhow::Result<()> {
+        for (index, table) in self.tables.iter_mut().enumerate() {
+            let prefix = format!("{}/", table.root());
+            let mut new = Vec::new();
+            let mut closed = Vec::new();
+            for (path, size) in files {
+                let (Some(relative), Some(hour)) = (path.strip_prefix(&prefix), hour_of_path(path))
+                else {
+                    continue;
+                };
+                if relative.ends_with("_SUCCESS") {
+                    closed.push(hour);
+                } else {
+                    new.push(NewFile {
+                        path: relative.to_string(),
+                        hour,
+                        bytes: size.bytes,
+                        rows: Some(size.rows),
+                    });
+                }
+            }
+            if !new.is_empty() {
+                let epoch = match (epoch, &self.app_id) {
+                    (Some(epoch), Some(app_id)) => Some((app_id.as_str(), epoch)),
+                    (Some(_), None) => anyhow::bail!("epochs are committed with an application id"),
+                    (None, _) => None,
+                };
+                commit(table, epoch, &new)?;
+            }
+            if let Some(compaction) = &self.compaction {
+                closed.into_iter().for_each(|hour| compaction.closed(index, hour));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each published path with its size and rows: from the epoch's record, or looked up (an
+    /// epoch of an older version recorded no sizes; its files' rows stay unknown).
+    fn sizes(&self, offsets: &EpochOffsets) -> anyhow::Result<Vec<(String, FileSize)>> {
+        if offsets.sizes.len() == offsets.publications.len() {
+            let pairs = offsets.publications.iter().cloned().zip(offsets.sizes.iter().copied());
+            return Ok(pairs.collect());
+        }
+        offsets
+            .publications
+            .iter()
+            .map(|path| {
+                let bytes = self.storage.size(path)?;
+                Ok((path.clone(), FileSize { bytes, rows: 0 }))
+            })
+            .collect()
+    }
+}
+
+impl EpochTables for DeltaTables {
+    fn commit_epoch(&mut self, offsets: &EpochOffsets) -> anyhow::Result<()> {
+        let files = self.sizes(offsets)?;
+        self.add(&files, Some(offsets.epoch))
+    }
+}
+
+/// One commit of `files` to `table`: of an epoch of an application, or appended.
+fn commit(table: &mut Table, epoch: Option<(&str, u64)>, files: &[NewFile]) -> anyhow::Result<()> {
+    let Some((app_id, epoch)) = epoch else {
+        let version = table.append(files)?;
+        tracing::debug!("delta: {} files appended to {} (version {version})", files.len(), table.root());
+        return Ok(());
+    };
+    match table.commit_epoch(app_id, epoch, files)? {
+        EpochCommit::Made(version) => tracing::debug!(
+            "delta: epoch {epoch} committed to {} as version {version} ({} files)",
+            table.root(),
+            files.len()
+        ),
+        EpochCommit::AlreadyThere(last) => tracing::info!(
+            "delta: {} has epoch {last} of {app_id} already; epoch {epoch} is not committed again",
+            table.root()
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! Table upkeep: compaction of a closed hour's small files, then vacuum — on a thread of its
+//! own, with a storage client of its own, so that the job never waits for it.
+//!
+//! [`compact_hour`] rewrites the files of one hour smaller than the target size into files of
+//! up to that size (bins filled in path order) and replaces them in one commit with
+//! `dataChange=false`: readers see either the old files or the new ones, never both or
+//! neither. The old files stay for readers of older versions until [`Table::vacuum`] deletes
+//! them once they were removed longer ago than the retention. A compaction that fails (the
+//! storage down, another writer's compaction first) is logged and left: the next closed hour,
+//! or `ratings-stream table optimize`, does it.
+
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ratings_connectors::delta::{NewFile, Table, TableFile};
+use ratings_connectors::parquet::{merge, partition_dir};
+use ratings_connectors::storage::Storage;
+use ratings_settings::ParquetSettings;
+
+/// How often a table is vacuumed at most (each reads its whole log).
+const VACUUM_EVERY: Duration = Duration::from_secs(3600);
+
+/// What to keep the tables at.
+#[derive(Debug, Clone)]
+pub struct Upkeep {
+    /// Files smaller than this are merged into files up to this size (0: no compaction).
+    pub target_bytes: u64,
+    /// Removed files older than this are deleted (zero: no vacuum).
+    pub retention: Duration,
+    /// In the new files' names: `part-<writer>-compacted-<version>-<n>.parquet`.
+    pub writer_id: String,
+}
+
+impl Upkeep {
+    pub fn of(settings: &ParquetSettings) -> Upkeep {
+        Upkeep {
+            target_bytes: settings.compaction_target as u64,
+            retention: settings.vacuum_retention,
+            writer_id: settings.writer_id.clone(),
+        }
+    }
+}
+
+/// What one compaction did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compacted {
+    /// Files of the hour before and after.
+    pub files_before: usize,
+    pub files_after: usize,
+    /// The table's version with the new files.
+    pub version: u64,
+}
+
+/// The upkeep thread of a job's tables; dropping it lets the thread finish the hours handed
+/// to it and waits for it.
+pub(crate) struct Compaction {
+    sender: Option<Sender<(usize, i64)>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Compaction {
+    /// The thread for these tables, unless neither compaction nor vacuum is on.
+    pub(crate) fn start(settings: &ParquetSettings, tables: &[Table]) -> Option<Compaction> {
+        let upkeep = Upkeep::of(settings);
+        let url = settings.storage.clone()?;
+        if upkeep.target_bytes == 0 && upkeep.retention.is_zero() {
+            return None;
+        }
+        let roots: Vec<String> = tables.iter().map(|t| t.root().to_string()).collect();
+        let (sender, receiver) = channel::<(usize, i64)>();
+        let thread = std::thread::Builder::new()
+            .name("delta-upkeep".into())
+            .spawn(move || {
+                let mut tables = match open_tables(&url, &roots) {
+                    Ok(tables) => tables,
+                    Err(error) => {
+                        tracing::warn!("delta: no compaction in this run: {error:#}");
+                        return;
+                    }
+                };
+                let mut vacuumed = vec![None; tables.len()];
+                for (index, hour) in receiver {
+                    compact(&mut tables[index], hour, &upkeep);
+                    vacuum(&mut tables[index], &mut vacuumed[index], &upkeep);
+                }
+            })
+            .ok();
+        Some(Compaction {
+            sender: Some(sender),
+            thread,
+        })
+    }
+
+    /// Hour `hour` of table `index` is complete: compact it and vacuum.
+    pub(crate) fn closed(&self, index: usize, hour: i64) {
+        if let Some(sender) = &self.sender {
+            let _ = sender.send((index, hour));
+        }
+    }
+}
+
+impl Drop for Compaction {
+    fn drop(&mut self) {
+        self.sender = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The tables again, on a storage client of this thread's own.
+fn open_tables(url: &str, roots: &[String]) -> anyhow::Result<Vec<Table>> {
+    let storage = Arc::new(Storage::open(url)?);
+    roots
+        .iter()
+        .map(|root| {
+            Table::open(&storage, root)?.with_context(|| format!("the Delta table {root} is gone"))
+        })
+        .collect()
+}
+
+/// Compacts an hour, logging what it did or why it could not.
+fn compact(table: &mut Table, hour: i64, upkeep: &Upkeep) {
+    if upkeep.target_bytes > 0 {
+        match compact_hour(table, hour, upkeep) {
+            Ok(Some(done)) => tracing::info!(
+                "delta: {} {}: {} files compacted into {} (version {})",
+                table.root(),
+                partition_dir(hour),
+                done.files_before,
+                done.files_after,
+                done.version
+            ),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(
+                "delta: compacting {} {} failed ({error:#}); `ratings-stream table optimize` can \
+                 do it later",
+                table.root(),
+                partition_dir(hour)
+            ),
+        }
+    }
+}
+
+/// Vacuums the table if it was not vacuumed within the last [`VACUUM_EVERY`].
+fn vacuum(table: &mut Table, last: &mut Option<Instant>, upkeep: &Upkeep) {
+    let due = last.is_none_or(|at| at.elapsed() >= VACUUM_EVERY);
+    if !upkeep.retention.is_zero() && due {
+        *last = Some(Instant::now());
+        match table.vacuum(upkeep.retention, false) {
+            Ok(deleted) if !deleted.is_empty() => tracing::info!(
+                "delta: {}: {} removed files deleted (vacuum)",
+                table.root(),
+                deleted.len()
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!("delta: vacuum of {} failed ({error:#})", table.root()),
+        }
+    }
+}
+
+/// Rewrites the hour's files smaller than the target into files of up to the target size;
+/// `None` when there is nothing to merge (fewer than two small files).
+pub fn compact_hour(
+    table: &mut Table,
+    hour: i64,
+    upkeep: &Upkeep,
+) -> anyhow::Result<Option<Compacted>> {
+    table.refresh()?;
+    let partition = partition_dir(hour);
+    let files: Vec<TableFile> = table
+        .files()?
+        .into_iter()
+        .filter(|f| f.partition == partition)
+        .collect();
+    let small: Vec<&TableFile> = files.iter().filter(|f| f.bytes < upkeep.target_bytes).collect();
+    let bins: Vec<Vec<&TableFile>> = bins(&small, upkeep.target_bytes)
+        .into_iter()
+        .filter(|bin| bin.len() > 1)
+        .collect();
+    if bins.is_empty() {
+        return Ok(None);
+    }
+    let storage = Arc::clone(table.storage());
+    let version = table.version().unwrap_or(0) + 1;
+    let mut new = Vec::new();
+    for (n, bin) in bins.iter().enumerate() {
+        let path = format!(
+            "{partition}/part-{}-compacted-{version:010}-{n:05}.parquet",
+            upkeep.writer_id
+        );
+        let reads = bin
+            .iter()
+            .map(|f| storage.read(&format!("{}/{}", table.root(), f.path)));
+        let (bytes, rows) = merge(reads)?;
+        let size = bytes.len() as u64;
+        storage.publish(&format!("{}/{path}", table.root()), bytes)?;
+        new.push(NewFile {
+            path,
+            hour,
+            bytes: size,
+            rows: Some(rows),
+        });
+    }
+    let old: Vec<TableFile> = bins.iter().flatten().map(|f| (*f).clone()).collect();
+    let version = match table.replace(hour, &old, &new) {
+        Ok(version) => version,
+        Err(error) => {
+            // the new files were never part of the table: nothing refers to them
+            for file in &new {
+                let _ = storage.delete(&format!("{}/{}", table.root(), file.path));
+            }
+            return Err(error);
+        }
+    };
+    Ok(Some(Compacted {
+        files_before: files.len(),
+        files_after: files.len() - old.len() + new.len(),
+        version,
+    }))
+}
+
+/// Files in order, cut into bins of at most `target` bytes each (a file alone may be larger).
+fn bins<'a>(files: &[&'a TableFile], target: u64) -> Vec<Vec<&'a TableFile>> {
+    let mut bins: Vec<Vec<&TableFile>> = Vec::new();
+    let mut filled = u64::MAX;
+    for file in files {
+        if filled.saturating_add(file.bytes) > target {
+            bins.push(Vec::new());
+            filled = 0;
+        }
+        filled += file.bytes;
+        bins.last_mut().expect("a bin was opened").push(file);
+    }
+    bins
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(n: u64, bytes: u64) -> TableFile {
+        TableFile {
+            path: format!("f{n}"),
+            partition: String::new(),
+            bytes,
+            rows: None,
+        }
+    }
+
+    #[test]
+    fn files_are_packed_in_order_into_bins_of_the_target_size() {
+        let files = [file(0, 40), file(1, 50), file(2, 30), file(3, 100), file(4, 10)];
+        let refs: Vec<&TableFile> = files.iter().collect();
+        let paths = |bins: Vec<Vec<&TableFile>>| -> Vec<Vec<String>> {
+            bins.iter()
+                .map(|b| b.iter().map(|f| f.path.clone()).collect())
+                .collect()
+        };
+        assert_eq!(
+            paths(bins(&refs, 100)),
+            [vec!["f0", "f1"], vec!["f2"], vec!["f3"], vec!["f4"]]
+        );
+        assert_eq!(paths(bins(&refs, 1000)), [vec!["f0", "f1", "f2", "f3", "f4"]]);
+        assert!(bins(&[], 100).is_empty());
+    }
+}
