@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use ratings_settings::Settings;
 
-use crate::flags::{CheckpointCommand, Command, VerifyArgs};
+use crate::flags::{CheckpointCommand, Command, TableCommand, VerifyArgs};
 
 /// `ratings-stream run`: the processor.
 fn run(settings: &Settings) -> anyhow::Result<()> {
@@ -60,6 +60,13 @@ fn main() -> ExitCode {
                 &settings.kafka.delivery.checkpoint_dir,
             );
             ratings_connectors::checkpoint::inspect(storage.as_deref().unwrap_or_default(), dir)
+                .map(|text| print!("{text}"))
+        }
+        Command::Table(TableCommand::Optimize(_)) => {
+            ratings_runtime::job::table::optimize(&settings.parquet).map(|text| print!("{text}"))
+        }
+        Command::Table(TableCommand::Vacuum(args)) => {
+            ratings_runtime::job::table::vacuum(&settings.parquet, args.dry_run)
                 .map(|text| print!("{text}"))
         }
         Command::Dashboard(_) => ratings_runtime::job::stop_on_signals()

@@ -140,8 +140,13 @@ impl Table {
                 .with_save_mode(SaveMode::Ignore);
             t.storage.block_on(creating.into_future())
         });
-        self.table = created.with_context(|| format!("cannot create the Delta table {}", self.root))?;
-        tracing::info!("delta: created the table {}/{}", self.storage.url(), self.root);
+        self.table =
+            created.with_context(|| format!("cannot create the Delta table {}", self.root))?;
+        tracing::info!(
+            "delta: created the table {}/{}",
+            self.storage.url(),
+            self.root
+        );
         Ok(())
     }
 
@@ -211,7 +216,10 @@ impl Table {
                 Err(error) if concurrent_transaction(&error) => continue,
                 Err(error) => {
                     return Err(error).with_context(|| {
-                        format!("cannot commit epoch {epoch} to the Delta table {}", self.root)
+                        format!(
+                            "cannot commit epoch {epoch} to the Delta table {}",
+                            self.root
+                        )
                     })
                 }
             }
@@ -277,7 +285,12 @@ impl Table {
     /// Replaces `old` files (of one hour) by `new` ones holding the same rows, in one commit
     /// with `dataChange=false` (Delta's OPTIMIZE): readers see the old files up to this version
     /// and the new ones from it. The new files must be written already.
-    pub fn replace(&mut self, hour: i64, old: &[TableFile], new: &[NewFile]) -> anyhow::Result<u64> {
+    pub fn replace(
+        &mut self,
+        hour: i64,
+        old: &[TableFile],
+        new: &[NewFile],
+    ) -> anyhow::Result<u64> {
         let now = ratings_core::time::now_millis();
         let partition = partition_values(hour);
         let removes = old.iter().map(|file| {
@@ -296,8 +309,12 @@ impl Table {
             predicate: None,
             target_size: new.iter().map(|f| f.bytes as i64).max().unwrap_or(0),
         };
-        self.commit(removes.chain(adds).collect(), CommitProperties::default(), operation)
-            .with_context(|| format!("cannot commit the compaction of {}", self.root))
+        self.commit(
+            removes.chain(adds).collect(),
+            CommitProperties::default(),
+            operation,
+        )
+        .with_context(|| format!("cannot commit the compaction of {}", self.root))
     }
 
     /// Deletes the files removed from the table longer than `retention` ago (files the log
@@ -360,7 +377,14 @@ fn partition_values(hour: i64) -> HashMap<String, Option<String>> {
         ("date".to_string(), Some(text[..10].to_string())),
         (
             "hour".to_string(),
-            Some(if hour_of_day.is_empty() { "0" } else { hour_of_day }.to_string()),
+            Some(
+                if hour_of_day.is_empty() {
+                    "0"
+                } else {
+                    hour_of_day
+                }
+                .to_string(),
+            ),
         ),
     ])
 }
@@ -411,7 +435,12 @@ impl LogStoreFactory for DefaultLogStores {
         location: &url::Url,
         options: &StorageConfig,
     ) -> DeltaResult<Arc<dyn LogStore>> {
-        Ok(default_logstore(prefixed_store, root_store, location, options))
+        Ok(default_logstore(
+            prefixed_store,
+            root_store,
+            location,
+            options,
+        ))
     }
 }
 

@@ -175,8 +175,8 @@ impl Storage {
                 .with_context(|| format!("cannot create the output folder {dir}"))?;
             let store = LocalFileSystem::new_with_prefix(dir)
                 .with_context(|| format!("cannot open folder {dir}"))?;
-            let absolute = std::fs::canonicalize(dir)
-                .with_context(|| format!("cannot open folder {dir}"))?;
+            let absolute =
+                std::fs::canonicalize(dir).with_context(|| format!("cannot open folder {dir}"))?;
             (Arc::new(store), String::new(), Origin::Local(absolute))
         };
         Ok(Storage::assemble(store, &base, url, origin, runtime))
@@ -292,8 +292,9 @@ impl Storage {
         let (store, url): (Arc<dyn ObjectStore>, String) = match &self.origin {
             Origin::Local(dir) => {
                 let folder = dir.join(relative);
-                let url = url::Url::from_directory_path(&folder)
-                    .map_err(|()| anyhow::anyhow!("{} is not an absolute path", folder.display()))?;
+                let url = url::Url::from_directory_path(&folder).map_err(|()| {
+                    anyhow::anyhow!("{} is not an absolute path", folder.display())
+                })?;
                 return Ok((Arc::new(LocalFileSystem::new()), url));
             }
             Origin::Remote(root) => {

@@ -26,8 +26,8 @@ pub use job::{
 };
 pub use sections::{
     DashboardAccess, DashboardSettings, DashboardWatch, EngineSettings, FileSettings, InputFormat,
-    LogFormat, ParquetSettings, TableFormat, TelemetrySettings, DEFAULT_MAX_EVENT_TIME_AHEAD_SECONDS,
-    DEFAULT_STATE_WARN_ROWS,
+    LogFormat, ParquetSettings, TableFormat, TelemetrySettings,
+    DEFAULT_MAX_EVENT_TIME_AHEAD_SECONDS, DEFAULT_STATE_WARN_ROWS,
 };
 
 /// Settings that only a flag sets (no environment variable, no key in the file):

@@ -12,6 +12,7 @@ mod parquet;
 mod replay;
 mod run;
 mod stream;
+mod table;
 mod verify;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -24,6 +25,7 @@ pub use demo::{DemoArgs, DEMO_DASHBOARD};
 pub use generate::GenerateArgs;
 pub use replay::ReplayArgs;
 pub use run::RunArgs;
+pub use table::TableCommand;
 pub use verify::VerifyArgs;
 
 /// The command and its [`Settings`] (see [`ratings_settings::flags::parse`]).
@@ -87,6 +89,13 @@ pub enum Command {
     /// Look into a checkpoint folder: committed and pending epochs, offsets, watermark.
     #[command(subcommand)]
     Checkpoint(CheckpointCommand),
+    /// Upkeep of the Delta tables (--table-format delta): compaction and vacuum, on demand.
+    ///
+    /// Examples:
+    ///   ratings-stream table optimize --storage hdfs://namenode:8020/data
+    ///   ratings-stream table vacuum --storage hdfs://namenode:8020/data --vacuum-retention 2days --dry-run
+    #[command(subcommand, verbatim_doc_comment)]
+    Table(TableCommand),
     /// Check a running deployment with the same settings as `run`: the broker, the topics, the
     /// windows on `metrics`, the dead letters, the processor's group (lag, and whether it
     /// commits), the checkpoint and the Parquet datasets. One line per check (PASS / WARN /

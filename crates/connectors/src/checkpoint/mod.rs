@@ -37,7 +37,7 @@ mod records;
 
 pub use inspect::inspect;
 pub use records::{
-    CheckpointError, CheckpointMetadata, FileSize, CommitRecord, EpochOffsets, Owner, Restored,
+    CheckpointError, CheckpointMetadata, CommitRecord, EpochOffsets, FileSize, Owner, Restored,
 };
 
 /// The format this build writes and the newest it reads.

@@ -8,8 +8,7 @@ use crate::parquet::{encode, raw_batch, RawRow, RAW_SCHEMA};
 use ratings_core::Rating;
 
 fn storage(name: &str) -> Arc<Storage> {
-    let dir =
-        std::env::temp_dir().join(format!("ratings-delta-{}-{name}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("ratings-delta-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     Arc::new(Storage::open(dir.to_str().unwrap()).unwrap())
 }
@@ -53,11 +52,22 @@ fn a_table_is_created_once_with_the_columns_and_partitions() {
     let names: Vec<_> = schema.fields().map(|f| f.name().clone()).collect();
     assert_eq!(
         names,
-        ["userId", "movieId", "rating", "timestamp", "event_time", "watermark", "date", "hour"]
+        [
+            "userId",
+            "movieId",
+            "rating",
+            "timestamp",
+            "event_time",
+            "watermark",
+            "date",
+            "hour"
+        ]
     );
     let metadata = again.table.snapshot().unwrap().metadata().clone();
     assert_eq!(metadata.partition_columns(), &["date", "hour"]);
-    assert!(Table::open(&storage, "streams/ratings/agg/tumbling").unwrap().is_none());
+    assert!(Table::open(&storage, "streams/ratings/agg/tumbling")
+        .unwrap()
+        .is_none());
 }
 
 #[test]
@@ -66,12 +76,16 @@ fn an_epoch_is_committed_once_and_never_over_a_later_one() {
     let mut table = Table::open_or_create(&storage, ROOT, &RAW_SCHEMA).unwrap();
     let first = data_file(&storage, "part-0-0000000001-0", 3);
     assert_eq!(
-        table.commit_epoch("job", 1, std::slice::from_ref(&first)).unwrap(),
+        table
+            .commit_epoch("job", 1, std::slice::from_ref(&first))
+            .unwrap(),
         EpochCommit::Made(1)
     );
     // the same epoch again (a retry after a crash): nothing added
     assert_eq!(
-        table.commit_epoch("job", 1, std::slice::from_ref(&first)).unwrap(),
+        table
+            .commit_epoch("job", 1, std::slice::from_ref(&first))
+            .unwrap(),
         EpochCommit::AlreadyThere(1)
     );
     // a zombie with a stale view of the table, behind a successor that committed epoch 2
@@ -94,7 +108,9 @@ fn an_epoch_is_committed_once_and_never_over_a_later_one() {
     let files = table.files().unwrap();
     assert_eq!(files.len(), 2);
     assert_eq!(files.iter().map(|f| f.rows).sum::<Option<u64>>(), Some(5));
-    assert!(files.iter().all(|f| f.partition == "date=2023-11-14/hour=22"));
+    assert!(files
+        .iter()
+        .all(|f| f.partition == "date=2023-11-14/hour=22"));
 }
 
 #[test]
@@ -106,19 +122,30 @@ fn a_commit_losing_the_race_to_the_same_epoch_adds_nothing() {
     // both read the table before either commits: the loser sees the winner's txn in the
     // conflict check, reads again and finds the epoch there
     two.refresh().unwrap();
-    assert_eq!(one.commit_epoch("job", 1, std::slice::from_ref(&file)).unwrap(), EpochCommit::Made(1));
-    let stale_properties = CommitProperties::default()
-        .with_application_transaction(Transaction::new("job", 1));
+    assert_eq!(
+        one.commit_epoch("job", 1, std::slice::from_ref(&file))
+            .unwrap(),
+        EpochCommit::Made(1)
+    );
+    let stale_properties =
+        CommitProperties::default().with_application_transaction(Transaction::new("job", 1));
     let operation = DeltaOperation::StreamingUpdate {
         output_mode: OutputMode::Append,
         query_id: "job".into(),
         epoch_id: 1,
     };
     let error = two
-        .commit(vec![Action::Add(add(&file, true))], stale_properties, operation)
+        .commit(
+            vec![Action::Add(add(&file, true))],
+            stale_properties,
+            operation,
+        )
         .unwrap_err();
     assert!(concurrent_transaction(&error), "{error}");
-    assert_eq!(two.commit_epoch("job", 1, &[file]).unwrap(), EpochCommit::AlreadyThere(1));
+    assert_eq!(
+        two.commit_epoch("job", 1, &[file]).unwrap(),
+        EpochCommit::AlreadyThere(1)
+    );
     assert_eq!(two.files().unwrap().len(), 1);
 }
 
@@ -137,7 +164,9 @@ fn replaced_files_stay_until_vacuumed_after_the_retention() {
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].rows, Some(6));
     // removed files stay for readers of older versions until the retention has passed
-    let kept = table.vacuum(std::time::Duration::from_secs(3600), false).unwrap();
+    let kept = table
+        .vacuum(std::time::Duration::from_secs(3600), false)
+        .unwrap();
     assert!(kept.is_empty(), "{kept:?}");
     let listed = |storage: &Storage| storage.list(&format!("{ROOT}/date=2023-11-14")).unwrap();
     assert_eq!(listed(&storage).len(), 4);

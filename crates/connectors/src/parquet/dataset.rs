@@ -110,8 +110,12 @@ pub fn partition_dir(hour: i64) -> String {
 
 /// The hour (epoch seconds) a path's `date=YYYY-MM-DD/hour=HH` folders name, if they do.
 pub fn hour_of_path(path: &str) -> Option<i64> {
-    let date = path.split('/').find_map(|part| part.strip_prefix("date="))?;
-    let hour = path.split('/').find_map(|part| part.strip_prefix("hour="))?;
+    let date = path
+        .split('/')
+        .find_map(|part| part.strip_prefix("date="))?;
+    let hour = path
+        .split('/')
+        .find_map(|part| part.strip_prefix("hour="))?;
     let text = format!("{date}T{hour:0>2}:00:00Z");
     chrono::DateTime::parse_from_rfc3339(&text)
         .ok()
@@ -392,9 +396,15 @@ mod tests {
     #[test]
     fn a_path_names_the_hour_of_its_partition() {
         let hour = 1_761_764_400;
-        let path = format!("streams/ratings/raw/{}/part-0.parquet", super::partition_dir(hour));
+        let path = format!(
+            "streams/ratings/raw/{}/part-0.parquet",
+            super::partition_dir(hour)
+        );
         assert_eq!(super::hour_of_path(&path), Some(hour));
-        assert_eq!(super::hour_of_path("date=2025-10-29/hour=7/_SUCCESS"), Some(1_761_721_200));
+        assert_eq!(
+            super::hour_of_path("date=2025-10-29/hour=7/_SUCCESS"),
+            Some(1_761_721_200)
+        );
         assert_eq!(super::hour_of_path("streams/ratings/raw/_delta_log"), None);
         assert_eq!(super::hour_of_path("date=2025-13-29/hour=07/x"), None);
     }

@@ -19,7 +19,9 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use serde::{Deserialize, Serialize};
 
-pub use dataset::{hour_of_path, partition_dir, Dataset, DatasetState, DatasetStats, Publication, RollPolicy};
+pub use dataset::{
+    hour_of_path, partition_dir, Dataset, DatasetState, DatasetStats, Publication, RollPolicy,
+};
 pub use schema::{
     aggregate_batch, aggregate_windows, conform, raw_batch, raw_rows, raw_rows_have_watermarks,
     RawRow, AGGREGATE_SCHEMA, RAW_SCHEMA,

@@ -7,6 +7,7 @@ pub(crate) mod file;
 pub(crate) mod ha;
 pub(crate) mod kafka;
 mod monitor;
+pub mod table;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -97,7 +97,9 @@ impl DeltaTables {
                 commit(table, epoch, &new)?;
             }
             if let Some(compaction) = &self.compaction {
-                closed.into_iter().for_each(|hour| compaction.closed(index, hour));
+                closed
+                    .into_iter()
+                    .for_each(|hour| compaction.closed(index, hour));
             }
         }
         Ok(())
@@ -107,7 +109,11 @@ impl DeltaTables {
     /// epoch of an older version recorded no sizes; its files' rows stay unknown).
     fn sizes(&self, offsets: &EpochOffsets) -> anyhow::Result<Vec<(String, FileSize)>> {
         if offsets.sizes.len() == offsets.publications.len() {
-            let pairs = offsets.publications.iter().cloned().zip(offsets.sizes.iter().copied());
+            let pairs = offsets
+                .publications
+                .iter()
+                .cloned()
+                .zip(offsets.sizes.iter().copied());
             return Ok(pairs.collect());
         }
         offsets
@@ -132,7 +138,11 @@ impl EpochTables for DeltaTables {
 fn commit(table: &mut Table, epoch: Option<(&str, u64)>, files: &[NewFile]) -> anyhow::Result<()> {
     let Some((app_id, epoch)) = epoch else {
         let version = table.append(files)?;
-        tracing::debug!("delta: {} files appended to {} (version {version})", files.len(), table.root());
+        tracing::debug!(
+            "delta: {} files appended to {} (version {version})",
+            files.len(),
+            table.root()
+        );
         return Ok(());
     };
     match table.commit_epoch(app_id, epoch, files)? {

@@ -166,8 +166,9 @@ impl ParquetSink {
                     .iter()
                     .map(|f| (f.path.clone(), FileSize::of(f)))
                     .collect();
-                let (markers, data): (Vec<_>, Vec<_>) =
-                    finished.into_iter().partition(|f| f.path.ends_with("/_SUCCESS"));
+                let (markers, data): (Vec<_>, Vec<_>) = finished
+                    .into_iter()
+                    .partition(|f| f.path.ends_with("/_SUCCESS"));
                 for file in data {
                     self.storage.publish(&file.path, file.bytes)?;
                 }

@@ -9,6 +9,7 @@
 //! storage down, another writer's compaction first) is logged and left: the next closed hour,
 //! or `ratings-stream table optimize`, does it.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ratings_connectors::delta::{NewFile, Table, TableFile};
-use ratings_connectors::parquet::{merge, partition_dir};
+use ratings_connectors::parquet::{hour_of_path, merge, partition_dir};
 use ratings_connectors::storage::Storage;
 use ratings_settings::ParquetSettings;
 
@@ -25,7 +26,7 @@ const VACUUM_EVERY: Duration = Duration::from_secs(3600);
 
 /// What to keep the tables at.
 #[derive(Debug, Clone)]
-pub struct Upkeep {
+pub(crate) struct Upkeep {
     /// Files smaller than this are merged into files up to this size (0: no compaction).
     pub target_bytes: u64,
     /// Removed files older than this are deleted (zero: no vacuum).
@@ -35,7 +36,7 @@ pub struct Upkeep {
 }
 
 impl Upkeep {
-    pub fn of(settings: &ParquetSettings) -> Upkeep {
+    pub(crate) fn of(settings: &ParquetSettings) -> Upkeep {
         Upkeep {
             target_bytes: settings.compaction_target as u64,
             retention: settings.vacuum_retention,
@@ -46,7 +47,7 @@ impl Upkeep {
 
 /// What one compaction did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Compacted {
+pub(crate) struct Compacted {
     /// Files of the hour before and after.
     pub files_before: usize,
     pub files_after: usize,
@@ -82,9 +83,21 @@ impl Compaction {
                     }
                 };
                 let mut vacuumed = vec![None; tables.len()];
-                for (index, hour) in receiver {
-                    compact(&mut tables[index], hour, &upkeep);
-                    vacuum(&mut tables[index], &mut vacuumed[index], &upkeep);
+                // the hours closed meanwhile are done together: one read of each table's files
+                while let Ok(first) = receiver.recv() {
+                    let due: BTreeSet<(usize, i64)> =
+                        std::iter::once(first).chain(receiver.try_iter()).collect();
+                    for (index, table) in tables.iter_mut().enumerate() {
+                        let hours: Vec<i64> = due
+                            .iter()
+                            .filter(|(i, _)| *i == index)
+                            .map(|(_, h)| *h)
+                            .collect();
+                        if !hours.is_empty() {
+                            compact(table, &hours, &upkeep);
+                            vacuum(table, &mut vacuumed[index], &upkeep);
+                        }
+                    }
                 }
             })
             .ok();
@@ -122,26 +135,29 @@ fn open_tables(url: &str, roots: &[String]) -> anyhow::Result<Vec<Table>> {
         .collect()
 }
 
-/// Compacts an hour, logging what it did or why it could not.
-fn compact(table: &mut Table, hour: i64, upkeep: &Upkeep) {
-    if upkeep.target_bytes > 0 {
-        match compact_hour(table, hour, upkeep) {
-            Ok(Some(done)) => tracing::info!(
-                "delta: {} {}: {} files compacted into {} (version {})",
-                table.root(),
-                partition_dir(hour),
-                done.files_before,
-                done.files_after,
-                done.version
-            ),
-            Ok(None) => {}
-            Err(error) => tracing::warn!(
-                "delta: compacting {} {} failed ({error:#}); `ratings-stream table optimize` can \
-                 do it later",
-                table.root(),
-                partition_dir(hour)
-            ),
+/// Compacts hours, logging what it did or why it could not.
+fn compact(table: &mut Table, hours: &[i64], upkeep: &Upkeep) {
+    if upkeep.target_bytes == 0 {
+        return;
+    }
+    match compact_hours(table, hours, upkeep) {
+        Ok(done) => {
+            for (hour, done) in done {
+                tracing::info!(
+                    "delta: {} {}: {} files compacted into {} (version {})",
+                    table.root(),
+                    partition_dir(hour),
+                    done.files_before,
+                    done.files_after,
+                    done.version
+                );
+            }
         }
+        Err(error) => tracing::warn!(
+            "delta: compacting {} failed ({error:#}); `ratings-stream table optimize` can do it \
+             later",
+            table.root()
+        ),
     }
 }
 
@@ -162,21 +178,43 @@ fn vacuum(table: &mut Table, last: &mut Option<Instant>, upkeep: &Upkeep) {
     }
 }
 
-/// Rewrites the hour's files smaller than the target into files of up to the target size;
+/// Compacts each of `hours` with [`compact_hour`], on the
+/// table's latest version; what was done, per hour.
+pub(crate) fn compact_hours(
+    table: &mut Table,
+    hours: &[i64],
+    upkeep: &Upkeep,
+) -> anyhow::Result<Vec<(i64, Compacted)>> {
+    table.refresh()?;
+    let mut by_hour: BTreeMap<i64, Vec<TableFile>> = BTreeMap::new();
+    for file in table.files()? {
+        if let Some(hour) = hour_of_path(&file.partition) {
+            by_hour.entry(hour).or_default().push(file);
+        }
+    }
+    let mut done = Vec::new();
+    for hour in hours {
+        let files = by_hour.remove(hour).unwrap_or_default();
+        if let Some(compacted) = compact_hour(table, *hour, files, upkeep)? {
+            done.push((*hour, compacted));
+        }
+    }
+    Ok(done)
+}
+
+/// Rewrites an hour's `files` smaller than the target into files of up to the target size;
 /// `None` when there is nothing to merge (fewer than two small files).
-pub fn compact_hour(
+fn compact_hour(
     table: &mut Table,
     hour: i64,
+    files: Vec<TableFile>,
     upkeep: &Upkeep,
 ) -> anyhow::Result<Option<Compacted>> {
-    table.refresh()?;
     let partition = partition_dir(hour);
-    let files: Vec<TableFile> = table
-        .files()?
-        .into_iter()
-        .filter(|f| f.partition == partition)
+    let small: Vec<&TableFile> = files
+        .iter()
+        .filter(|f| f.bytes < upkeep.target_bytes)
         .collect();
-    let small: Vec<&TableFile> = files.iter().filter(|f| f.bytes < upkeep.target_bytes).collect();
     let bins: Vec<Vec<&TableFile>> = bins(&small, upkeep.target_bytes)
         .into_iter()
         .filter(|bin| bin.len() > 1)
@@ -253,7 +291,13 @@ mod tests {
 
     #[test]
     fn files_are_packed_in_order_into_bins_of_the_target_size() {
-        let files = [file(0, 40), file(1, 50), file(2, 30), file(3, 100), file(4, 10)];
+        let files = [
+            file(0, 40),
+            file(1, 50),
+            file(2, 30),
+            file(3, 100),
+            file(4, 10),
+        ];
         let refs: Vec<&TableFile> = files.iter().collect();
         let paths = |bins: Vec<Vec<&TableFile>>| -> Vec<Vec<String>> {
             bins.iter()
@@ -264,7 +308,10 @@ mod tests {
             paths(bins(&refs, 100)),
             [vec!["f0", "f1"], vec!["f2"], vec!["f3"], vec!["f4"]]
         );
-        assert_eq!(paths(bins(&refs, 1000)), [vec!["f0", "f1", "f2", "f3", "f4"]]);
+        assert_eq!(
+            paths(bins(&refs, 1000)),
+            [vec!["f0", "f1", "f2", "f3", "f4"]]
+        );
         assert!(bins(&[], 100).is_empty());
     }
 }

@@ -1,0 +1,77 @@
+"""Independent readers for the Delta tables of ratings-stream: delta-rs's Python package
+(`deltalake`) or Spark with delta-spark.
+
+Usage: read_delta.py deltalake|spark BASE EXPECTED_JSON
+
+EXPECTED_JSON maps each table folder (relative to BASE, a local folder or a URL) to what a
+reader must see: {"streams/ratings/raw": {"partitions": {"2025-10-29/19": 1200, ...},
+"versions": {"3": 500}}} — the rows per `date/hour` partition of the latest version, and the
+rows of earlier versions (time travel: versionAsOf). Exits non-zero, saying why, when a table
+cannot be read or a count differs; prints `ok <table>` for each table that matches.
+"""
+
+import json
+import sys
+
+
+def partition_key(date, hour):
+    return f"{date}/{int(hour):02d}"
+
+
+def read_deltalake(base, tables):
+    from deltalake import DeltaTable
+
+    for folder, expected in tables.items():
+        table = DeltaTable(f"{base}/{folder}")
+        data = table.to_pyarrow_table(columns=["date", "hour"])
+        counts = {}
+        for date, hour in zip(data.column("date").to_pylist(), data.column("hour").to_pylist()):
+            key = partition_key(date, hour)
+            counts[key] = counts.get(key, 0) + 1
+        check(folder, "deltalake", counts, expected["partitions"])
+        for version, rows in expected.get("versions", {}).items():
+            old = DeltaTable(f"{base}/{folder}", version=int(version))
+            check(folder, f"deltalake version {version}", old.to_pyarrow_table(columns=["hour"]).num_rows, rows)
+        print(f"ok {folder}")
+
+
+def read_spark(base, tables):
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .appName("ratings-stream delta interop")
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        for folder, expected in tables.items():
+            path = f"{base}/{folder}"
+            rows = spark.read.format("delta").load(path).groupBy("date", "hour").count().collect()
+            counts = {partition_key(r["date"], r["hour"]): r["count"] for r in rows}
+            check(folder, "spark", counts, expected["partitions"])
+            for version, count in expected.get("versions", {}).items():
+                old = spark.read.format("delta").option("versionAsOf", int(version)).load(path)
+                check(folder, f"spark versionAsOf {version}", old.count(), count)
+            print(f"ok {folder}")
+    finally:
+        spark.stop()
+
+
+def check(folder, reader, actual, expected):
+    if actual != expected:
+        print(f"{folder}: {reader} sees {actual}, expected {expected}", file=sys.stderr)
+        sys.exit(1)
+
+
+def main():
+    reader, base, expected = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    {"deltalake": read_deltalake, "spark": read_spark}[reader](base.rstrip("/"), expected)
+
+
+if __name__ == "__main__":
+    main()
