@@ -11,7 +11,11 @@ cannot be read or a count differs; prints `ok <table>` for each table that match
 """
 
 import json
+import os
 import sys
+
+# delta-spark built for the Spark of bench/spark/env.sh (4.1)
+DELTA_SPARK = "io.delta:delta-spark_2.13:4.1.0"
 
 
 def partition_key(date, hour):
@@ -45,6 +49,8 @@ def read_spark(base, tables):
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.jars.packages", os.environ.get("DELTA_SPARK_PACKAGES", DELTA_SPARK))
+        .config("spark.jars.ivy", os.environ["SPARK_IVY"])
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")

@@ -372,6 +372,116 @@ fn files_roll_by_size_and_independent_readers_agree() {
     assert_eq!(report.matches("ok streams/ratings/").count(), 3, "{report}");
 }
 
+/// With `--table-format delta` the same input gives Delta tables that hold exactly the rows of
+/// the plain Parquet run — for this crate's reader, for delta-rs's Python package and for Spark
+/// with delta-spark, at the latest version and at earlier ones (time travel) — and once the
+/// hours close, their small files are compacted (one commit per hour, the rows unchanged).
+#[test]
+fn delta_tables_hold_the_plain_runs_rows_for_every_reader() {
+    let dir = temp_dir("delta-interop");
+    let input = generated_input(&dir);
+    let (plain, delta) = (dir.join("plain"), dir.join("delta"));
+    let (plain_url, delta_url) = (plain.display().to_string(), delta.display().to_string());
+    let small = ["--roll-size", "64KB"];
+    binary(&storage_run(&input, &plain_url, &small));
+    binary(&storage_run(
+        &input,
+        &delta_url,
+        &[&small[..], &["--table-format", "delta"]].concat(),
+    ));
+    let (plain, delta) = (
+        Storage::open(&plain_url).unwrap(),
+        Storage::open(&delta_url).unwrap(),
+    );
+    let (raw, raw_partitions) = raw_rows(&delta);
+    assert_eq!(raw, raw_rows(&plain).0, "the raw table's rows");
+    let mut expected = serde_json::Map::new();
+    let mut tables = vec![("streams/ratings/raw".to_string(), raw_partitions)];
+    for root in [
+        "streams/ratings/agg/tumbling",
+        "streams/ratings/agg/sliding",
+    ] {
+        let (rows, partitions) = aggregate_rows(&delta, root);
+        assert_eq!(rows, aggregate_rows(&plain, root).0, "{root}'s rows");
+        tables.push((root.to_string(), partitions));
+    }
+    for (root, partitions) in tables {
+        let plain_files = parquet_files(&plain, &root).len();
+        let table_files = parquet_files(&delta, &root).len();
+        let history = common::delta::rows_by_version(&delta, &root);
+        let compactions = history.iter().filter(|(_, op, _)| op == "OPTIMIZE").count();
+        assert!(
+            table_files <= 2 * partitions.len(),
+            "{root}: {table_files} files in {} hours after compaction ({plain_files} before)",
+            partitions.len()
+        );
+        let total: usize = partitions.values().sum();
+        if plain_files > partitions.len() {
+            assert!(
+                compactions > 0,
+                "{root}: {plain_files} files, no compaction: {history:?}"
+            );
+        }
+        // a compaction changes no row count; after the last append the table has every row
+        for pair in history.windows(2).filter(|p| p[1].1 == "OPTIMIZE") {
+            assert_eq!(
+                pair[0].2, pair[1].2,
+                "{root}: a compaction changed the rows: {pair:?}"
+            );
+        }
+        let last_write = history.iter().rfind(|(_, op, _)| op == "WRITE").unwrap();
+        assert_eq!(last_write.2 as usize, total, "{root}: {history:?}");
+        // readers travel to the first append and to the version before the first compaction
+        let first = &history[1];
+        let before = history
+            .iter()
+            .take_while(|(_, op, _)| op != "OPTIMIZE")
+            .last()
+            .unwrap();
+        eprintln!("{root}: {plain_files} files plain, {table_files} in the table, {compactions} compactions, {} versions", history.len());
+        let versions = serde_json::json!({
+            first.0.to_string(): first.2,
+            before.0.to_string(): before.2,
+            last_write.0.to_string(): last_write.2,
+        });
+        let partitions = serde_json::to_value(&partitions).unwrap();
+        expected.insert(
+            root,
+            serde_json::json!({ "partitions": partitions, "versions": versions }),
+        );
+    }
+    let expected = Value::Object(expected).to_string();
+    read_with("deltalake", "RATINGS_PYTHON", &delta_url, &expected);
+    read_with("spark", "RATINGS_SPARK_PYTHON", &delta_url, &expected);
+}
+
+/// Runs `tests/interop/read_delta.py` with `reader` on the interpreter `$python_variable`
+/// names; it must see `expected` in every table.
+fn read_with(reader: &str, python_variable: &str, base: &str, expected: &str) {
+    let python = std::env::var(python_variable).unwrap_or_else(|_| {
+        panic!("{python_variable} is not set: run scripts/test.sh (it sets up the readers)")
+    });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/read_delta.py");
+    let ivy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/spark/ivy");
+    let check = Command::new(python)
+        .args([
+            script.as_os_str(),
+            reader.as_ref(),
+            base.as_ref(),
+            expected.as_ref(),
+        ])
+        .env("SPARK_IVY", ivy)
+        .output()
+        .unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(check.status.success(), "{reader} disagrees:\n{report}");
+    assert_eq!(report.matches("ok streams/ratings/").count(), 3, "{report}");
+}
+
 #[test]
 fn storage_faults_are_retried_until_the_storage_returns() {
     let dir = temp_dir("fault");

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod dashboard;
+pub mod delta;
 pub mod eos;
 pub mod process;
 
@@ -74,18 +75,21 @@ pub fn signal(signal: &str, pid: u32) {
     assert!(status.success(), "kill {signal} {pid}");
 }
 
-/// Every Parquet file under `root` of `storage` (hidden ones too), in name order, with its
-/// record batches, read through the storage client.
+/// Every Parquet file under `root` of `storage` (hidden ones too) in name order — of a Delta
+/// table, the files of its latest version — with its record batches, read through the storage
+/// client.
 pub fn parquet_files(
     storage: &ratings_connectors::storage::Storage,
     root: &str,
 ) -> Vec<(String, Vec<arrow_array::RecordBatch>)> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    storage
-        .list(root)
-        .unwrap_or_default()
+    // a Delta table's rows are those of the files its latest version lists
+    let files = delta::table_files(storage, root).unwrap_or_else(|| {
+        let listed = storage.list(root).unwrap_or_default().into_iter();
+        listed.filter(|f| f.ends_with(".parquet")).collect()
+    });
+    files
         .into_iter()
-        .filter(|f| f.ends_with(".parquet"))
         .map(|f| {
             let bytes = bytes::Bytes::from(storage.read(&f).unwrap());
             let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)

@@ -473,8 +473,21 @@ fn publish(
         return store.move_into_place(offsets, |_| true);
     };
     store.move_into_place(offsets, |path| !is_marker(path))?;
+    fault_point_before_table_commit();
     tables.commit_epoch(offsets)?;
     store.move_into_place(offsets, is_marker)
+}
+
+/// A test's fault point (`crates/cli/tests/delta.rs`): with `RATINGS_FAULT_BEFORE_TABLE_COMMIT`
+/// set, the process dies here, between an epoch's Kafka commit and its commit to the tables,
+/// as a crash would.
+fn fault_point_before_table_commit() {
+    if std::env::var_os("RATINGS_FAULT_BEFORE_TABLE_COMMIT").is_some() {
+        tracing::error!(
+            "RATINGS_FAULT_BEFORE_TABLE_COMMIT is set: aborting before the table commit"
+        );
+        std::process::abort();
+    }
 }
 
 /// Whether a published path is an hour's `_SUCCESS` marker.
