@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::binary;
+use common::delta::assert_exact_logs;
 use common::eos::{
-    assert_audit_finds_the_altered_row, assert_audit_passes, assert_same_outputs, env_or,
+    assert_audit_finds_the_altered_row, audit, assert_audit_passes, assert_same_outputs, env_or,
     input_topic, records_in, run_once, run_through_outage, start_generator, Outputs,
 };
 
@@ -38,6 +39,74 @@ fn sigkill_with_outputs_on_s3_changes_no_output() {
     let input = input_topic("eos-s3");
     let tested = Outputs::on(&input, "s3", &format!("{s3}/{input}"));
     kill_and_compare(&input, &tested, 4, 7);
+}
+
+/// The same with the outputs as Delta tables, compared with an uninterrupted run writing plain
+/// Parquet: every table holds its rows, and each table's log is exact — one commit per epoch,
+/// epochs strictly increasing, each adding only its own files, none twice, all present.
+#[test]
+fn sigkill_with_delta_tables_changes_no_output() {
+    let input = input_topic("eos-delta");
+    let tested = Outputs::new(&input, "delta").with(&["--table-format", "delta"]);
+    kill_and_compare(&input, &tested, 4, 11);
+    assert_exact_delta_logs(&tested, &input);
+}
+
+/// The same on HDFS and on S3, fewer kills.
+#[test]
+fn sigkill_with_delta_tables_on_hdfs_and_s3_changes_no_output() {
+    let hdfs = std::env::var("HDFS_URL").expect("HDFS_URL is not set: run scripts/test.sh");
+    let s3 = std::env::var("S3_URL").expect("S3_URL is not set: run scripts/test.sh");
+    for (name, base) in [("hdfs", hdfs), ("s3", s3)] {
+        let input = input_topic(&format!("eos-delta-{name}"));
+        let tested = Outputs::on(&input, name, &format!("{base}/{input}"))
+            .with(&["--table-format", "delta"]);
+        kill_and_compare(&input, &tested, 2, 5);
+        assert_exact_delta_logs(&tested, &input);
+    }
+}
+
+/// A crash between an epoch's Kafka commit and its commit to the Delta tables (at the fault
+/// point `RATINGS_FAULT_BEFORE_TABLE_COMMIT`): the restart finishes the epoch's table commits
+/// once, and every output equals an uninterrupted run's.
+#[test]
+fn a_crash_between_the_kafka_commit_and_the_table_commit_is_finished_on_restart() {
+    let input = input_topic("eos-delta-fault");
+    let tested = Outputs::new(&input, "delta").with(&["--table-format", "delta"]);
+    let mut generator = start_generator(&input, 12_000);
+    let log = tested.dir.join("processor.log");
+    let mut crashing = tested.spawn_with_env(&input, &log, ("RATINGS_FAULT_BEFORE_TABLE_COMMIT", "1"));
+    let status = crashing.wait();
+    assert!(!status.success(), "the processor passed the fault point");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("aborting before the table commit"), "{text}");
+    assert!(generator.wait().success(), "generate failed");
+    let last = tested.run_to_end(&input);
+    assert!(
+        last.contains("was committed to Kafka before the stop"),
+        "the restart did not finish the epoch: {last}"
+    );
+    let reference = Outputs::new(&input, "reference");
+    reference.run_to_end(&input);
+    assert_same_outputs(&tested, &reference);
+    assert_exact_delta_logs(&tested, &input);
+}
+
+/// Checks every table's log of an exactly-once run (see `common::delta::assert_exact_log`),
+/// and that `verify` finds each table agreeing with the checkpoint.
+fn assert_exact_delta_logs(outputs: &Outputs, input: &str) {
+    let epochs = assert_exact_logs(&outputs.storage, &outputs.topics.group);
+    let (_, report) = audit(outputs, input, &[]);
+    for (table, epochs) in epochs {
+        assert!(!epochs.is_empty(), "{table}: no epoch committed");
+        eprintln!("{table}: epochs {epochs:?} committed");
+        let last = epochs.last().unwrap();
+        let line = report.lines().find(|l| l.contains(&format!("delta {table} ")));
+        assert!(
+            line.is_some_and(|l| l.starts_with("PASS") && l.contains(&format!("epoch {last} of"))),
+            "{table}: {report}"
+        );
+    }
 }
 
 /// Kills the `tested` processor `kills` times at instants drawn from `seed` while the generator

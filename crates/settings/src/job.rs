@@ -170,6 +170,14 @@ impl Default for KafkaJob {
 }
 
 impl KafkaJob {
+    /// The transactional id: configured, else the group id.
+    pub fn transactional_id(&self) -> &str {
+        self.delivery
+            .transactional_id
+            .as_deref()
+            .unwrap_or(&self.group_id)
+    }
+
     /// The late-records topic: `late_topic`, else the dead-letter topic.
     pub fn late_topic(&self) -> &str {
         self.late_topic

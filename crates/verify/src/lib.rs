@@ -1,13 +1,14 @@
 //! `ratings-stream verify`: checks a running deployment end to end with the same settings as
 //! `run`, one line per check (PASS / WARN / FAIL, what was found, what to do) — the broker, the
 //! topics, the processor's consumer group and the windows on `metrics` ([`kafka`]), the
-//! exactly-once checkpoint ([`checkpoint`]) and the Parquet datasets ([`parquet`]); with
+//! exactly-once checkpoint ([`checkpoint`]) and the Parquet datasets ([`parquet`]) or Delta tables ([`delta`]); with
 //! `--audit`, every window of the closed hours recomputed from the raw rows ([`audit`]).
 
 #![warn(unreachable_pub)]
 
 pub mod audit;
 pub mod checkpoint;
+pub mod delta;
 pub mod kafka;
 pub mod parquet;
 pub mod report;

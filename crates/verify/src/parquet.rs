@@ -1,7 +1,8 @@
 //! The Parquet checks: each dataset's newest files are readable with the expected schema; every
 //! hour the checkpoint's watermark has closed carries `_SUCCESS`; every file a kept epoch
 //! published is there (a deleted file is found); no staged file is left behind by an epoch that
-//! is neither committed nor pending.
+//! is neither committed nor pending. A dataset written as a Delta table is read as its latest
+//! version has it, and checked as a table too ([`crate::delta`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -60,6 +61,9 @@ pub fn checks(config: &JobConfig, job: &KafkaJob, largest_window: i64) -> Vec<Ch
             dataset_check(&storage, root, schema, watermark.map(|w| w - lag))
         })
         .collect();
+    let roots = datasets.map(|(root, _, _)| root);
+    let epochs = store.as_ref().map(|s| (s, job.transactional_id()));
+    checks.extend(crate::delta::checks(&storage, &roots, epochs));
     if let Some(store) = &store {
         checks.push(publications_check(&storage, store));
     }
@@ -90,13 +94,13 @@ pub(crate) fn hour_start(folder: &str) -> Option<i64> {
 /// One dataset: readable newest files with the expected columns, and `_SUCCESS` in every hour
 /// the watermark (`closed_before`: minus the dataset's closing lag) has closed.
 fn dataset_check(
-    storage: &Storage,
+    storage: &Arc<Storage>,
     root: &str,
     schema: &arrow_schema::Schema,
     closed_before: Option<i64>,
 ) -> Check {
     let name = format!("parquet {root}");
-    let files = match storage.list(root) {
+    let files = match crate::delta::dataset_files(storage, root) {
         Ok(files) => files,
         Err(error) => {
             return Check::fail(

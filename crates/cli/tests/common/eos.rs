@@ -84,17 +84,31 @@ impl Outputs {
 
     /// Starts the processor in the background, its log appended to `log`.
     pub fn spawn(&self, input: &str, log: &std::path::Path, extra: &[&str]) -> Spawned {
+        spawn(&mut self.command(input, log, extra))
+    }
+
+    /// The same with an environment variable set.
+    pub fn spawn_with_env(
+        &self,
+        input: &str,
+        log: &std::path::Path,
+        (name, value): (&str, &str),
+    ) -> Spawned {
+        spawn(self.command(input, log, &[]).env(name, value))
+    }
+
+    fn command(&self, input: &str, log: &std::path::Path, extra: &[&str]) -> std::process::Command {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .unwrap();
-        spawn(
-            ratings_stream()
-                .args(self.args(input, extra))
-                .stdout(Stdio::null())
-                .stderr(log),
-        )
+        let mut command = ratings_stream();
+        command
+            .args(self.args(input, extra))
+            .stdout(Stdio::null())
+            .stderr(log);
+        command
     }
 }
 
@@ -446,7 +460,8 @@ pub fn assert_audit_passes(outputs: &Outputs, input: &str) {
 }
 
 /// Adds one to the `count` of the first row of the first tumbling aggregate file on
-/// `storage`; returns the row's window start (RFC 3339) and its count before.
+/// `storage` (of a Delta table: of its latest version); returns the row's window start
+/// (RFC 3339) and its count before.
 pub fn alter_an_aggregate_row(storage: &str) -> (String, i64) {
     use std::sync::Arc;
 
@@ -454,7 +469,8 @@ pub fn alter_an_aggregate_row(storage: &str) -> (String, i64) {
 
     let storage = Storage::open(storage).unwrap();
     let root = ratings_connectors::parquet::TUMBLING_ROOT;
-    let mut files = storage.list(root).unwrap();
+    let mut files = super::delta::table_files(&storage, root)
+        .unwrap_or_else(|| storage.list(root).unwrap());
     files.retain(|f| f.ends_with(".parquet"));
     files.sort();
     let file = files.first().expect("a tumbling aggregate file");

@@ -144,7 +144,7 @@ impl Running {
         // registering the transactional id fences an older processor and settles its transaction
         let producer = Arc::new(Producer::transactional(
             &settings,
-            transactional_id(job),
+            job.transactional_id(),
             job.delivery.transaction_timeout,
         )?);
         let storage = Arc::clone(store.storage());
@@ -352,13 +352,6 @@ fn checkpoint_store(config: &JobConfig, job: &KafkaJob) -> anyhow::Result<Checkp
     Ok(store)
 }
 
-/// The transactional id: configured, else the group id.
-pub(crate) fn transactional_id(job: &KafkaJob) -> &str {
-    job.delivery
-        .transactional_id
-        .as_deref()
-        .unwrap_or(&job.group_id)
-}
 
 /// The Delta tables an exactly-once job commits its epochs to, if it writes Delta.
 fn epoch_tables(
@@ -370,7 +363,7 @@ fn epoch_tables(
     if config.parquet.table_format != TableFormat::Delta || config.parquet.storage.is_none() {
         return Ok(None);
     }
-    let app_id = Some(transactional_id(job));
+    let app_id = Some(job.transactional_id());
     let tables = DeltaTables::open(storage, &config.parquet, windows, app_id)?;
     Ok(Some(Box::new(tables)))
 }
@@ -449,7 +442,7 @@ fn describe_delivery(config: &JobConfig, job: &KafkaJob) -> String {
             "exactly-once: checkpoint {} in {}, transactional id {}, transaction timeout {}{}",
             delivery.checkpoint_dir,
             config.checkpoint_url().unwrap_or_default(),
-            transactional_id(job),
+            job.transactional_id(),
             humantime::format_duration(delivery.transaction_timeout),
             if delivery.reset_checkpoint {
                 ", RESET requested"

@@ -3,6 +3,7 @@
 //! windows on the metrics topic (read_committed).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ratings_connectors::kafka::{FollowFrom, KafkaSettings};
@@ -14,9 +15,13 @@ use ratings_core::Rating;
 /// How long reading the metrics topic from its start may take.
 const METRICS_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Hour start (epoch seconds) → the Parquet files of its folder under `root`.
-pub fn hour_folders(storage: &Storage, root: &str) -> anyhow::Result<BTreeMap<i64, Vec<String>>> {
-    let files = storage.list(root)?;
+/// Hour start (epoch seconds) → the Parquet files of its folder under `root` (of a Delta
+/// table: those of its latest version).
+pub fn hour_folders(
+    storage: &Arc<Storage>,
+    root: &str,
+) -> anyhow::Result<BTreeMap<i64, Vec<String>>> {
+    let files = crate::delta::dataset_files(storage, root)?;
     Ok(crate::parquet::hours(&files, root)
         .into_iter()
         .filter_map(|(folder, names)| {
