@@ -18,7 +18,7 @@ mod common;
 use common::binary;
 use common::delta::assert_exact_logs;
 use common::eos::{
-    assert_audit_finds_the_altered_row, audit, assert_audit_passes, assert_same_outputs, env_or,
+    assert_audit_finds_the_altered_row, assert_audit_passes, assert_same_outputs, audit, env_or,
     input_topic, records_in, run_once, run_through_outage, start_generator, Outputs,
 };
 
@@ -75,7 +75,8 @@ fn a_crash_between_the_kafka_commit_and_the_table_commit_is_finished_on_restart(
     let tested = Outputs::new(&input, "delta").with(&["--table-format", "delta"]);
     let mut generator = start_generator(&input, 12_000);
     let log = tested.dir.join("processor.log");
-    let mut crashing = tested.spawn_with_env(&input, &log, ("RATINGS_FAULT_BEFORE_TABLE_COMMIT", "1"));
+    let mut crashing =
+        tested.spawn_with_env(&input, &log, ("RATINGS_FAULT_BEFORE_TABLE_COMMIT", "1"));
     let status = crashing.wait();
     assert!(!status.success(), "the processor passed the fault point");
     let text = std::fs::read_to_string(&log).unwrap();
@@ -101,7 +102,9 @@ fn assert_exact_delta_logs(outputs: &Outputs, input: &str) {
         assert!(!epochs.is_empty(), "{table}: no epoch committed");
         eprintln!("{table}: epochs {epochs:?} committed");
         let last = epochs.last().unwrap();
-        let line = report.lines().find(|l| l.contains(&format!("delta {table} ")));
+        let line = report
+            .lines()
+            .find(|l| l.contains(&format!("delta {table} ")));
         assert!(
             line.is_some_and(|l| l.starts_with("PASS") && l.contains(&format!("epoch {last} of"))),
             "{table}: {report}"

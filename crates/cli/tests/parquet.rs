@@ -455,6 +455,94 @@ fn delta_tables_hold_the_plain_runs_rows_for_every_reader() {
     read_with("spark", "RATINGS_SPARK_PYTHON", &delta_url, &expected);
 }
 
+/// `table optimize` compacts every hour of every table on demand (the processor's own
+/// compaction off), `table vacuum` then deletes the removed files — only with a retention they
+/// are older than, and lists them first with `--dry-run`; the tables' rows never change.
+#[test]
+fn table_optimize_and_vacuum_keep_the_rows_and_drop_the_small_files() {
+    let dir = temp_dir("delta-upkeep");
+    let input = generated_input(&dir);
+    let url = dir.join("delta").display().to_string();
+    let options = ["--roll-size", "64KB", "--table-format", "delta"];
+    let no_upkeep = ["--compaction-target", "off", "--vacuum-retention", "off"];
+    binary(&storage_run(
+        &input,
+        &url,
+        &[&options[..], &no_upkeep].concat(),
+    ));
+    let storage = Storage::open(&url).unwrap();
+    let (rows, partitions) = raw_rows(&storage);
+    let files_before = parquet_files(&storage, "streams/ratings/raw").len();
+    assert!(
+        files_before > partitions.len(),
+        "{files_before} files: several per hour"
+    );
+
+    let optimized = binary(&["table", "optimize", "--storage", &url]);
+    let report = String::from_utf8_lossy(&optimized.stdout).into_owned();
+    eprintln!("{report}");
+    assert!(
+        report.contains(&format!(
+            "streams/ratings/raw: {} hours compacted",
+            partitions.len()
+        )),
+        "{report}"
+    );
+    assert_eq!(
+        raw_rows(&storage),
+        (rows.clone(), partitions.clone()),
+        "rows after optimize"
+    );
+    let files_after = parquet_files(&storage, "streams/ratings/raw").len();
+    assert!(
+        files_after <= 2 * partitions.len(),
+        "{files_after} files after optimize"
+    );
+    let again = binary(&["table", "optimize", "--storage", &url]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("streams/ratings/raw: 0 hours compacted")
+    );
+
+    let on_disk = |s: &Storage| {
+        s.list("streams/ratings/raw")
+            .unwrap()
+            .iter()
+            .filter(|f| f.ends_with(".parquet") && !f.contains("_delta_log"))
+            .count()
+    };
+    let kept = binary(&["table", "vacuum", "--storage", &url]);
+    assert!(String::from_utf8_lossy(&kept.stdout)
+        .contains("streams/ratings/raw: 0 files removed more than 7days ago deleted"));
+    assert_eq!(on_disk(&storage), files_before + files_after);
+    let dry = binary(&[
+        "table",
+        "vacuum",
+        "--storage",
+        &url,
+        "--vacuum-retention",
+        "0s",
+        "--dry-run",
+    ]);
+    let listed = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(
+        listed.contains(&format!(
+            "streams/ratings/raw: {files_before} files removed more than 0s ago would be deleted"
+        )),
+        "{listed}"
+    );
+    assert_eq!(on_disk(&storage), files_before + files_after);
+    binary(&[
+        "table",
+        "vacuum",
+        "--storage",
+        &url,
+        "--vacuum-retention",
+        "0s",
+    ]);
+    assert_eq!(on_disk(&storage), files_after);
+    assert_eq!(raw_rows(&storage), (rows, partitions), "rows after vacuum");
+}
+
 /// Runs `tests/interop/read_delta.py` with `reader` on the interpreter `$python_variable`
 /// names; it must see `expected` in every table.
 fn read_with(reader: &str, python_variable: &str, base: &str, expected: &str) {

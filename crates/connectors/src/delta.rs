@@ -24,7 +24,7 @@ use deltalake_core::kernel::transaction::{
 };
 use deltalake_core::kernel::{Action, Add, DataType, Remove, StructField, StructType, Transaction};
 use deltalake_core::logstore::{default_logstore, logstore_factories, LogStore, LogStoreFactory};
-use deltalake_core::logstore::{ObjectStoreRef, StorageConfig};
+use deltalake_core::logstore::{DeltaIOStorageBackend, IORuntime, ObjectStoreRef, StorageConfig};
 use deltalake_core::operations::vacuum::VacuumMode;
 use deltalake_core::protocol::{DeltaOperation, OutputMode, SaveMode};
 use deltalake_core::{DeltaResult, DeltaTableBuilder, DeltaTableError, TableProperty};
@@ -106,9 +106,9 @@ impl Table {
 
     fn at(storage: &Arc<Storage>, root: &str) -> anyhow::Result<Table> {
         register_log_stores();
-        let (store, url) = storage.location_of(root)?;
-        let table = DeltaTableBuilder::from_url(url)?
-            .with_storage_backend(store, storage.location_of(root)?.1)
+        let (store, url) = table_store(storage, root)?;
+        let table = DeltaTableBuilder::from_url(url.clone())?
+            .with_storage_backend(store, url)
             .build()
             .with_context(|| format!("cannot open the Delta table {root} in {}", storage.url()))?;
         Ok(Table {
@@ -354,6 +354,19 @@ impl Table {
             |error| !transient(error),
         )
     }
+}
+
+/// The store a table's log and files are read through, and the table's URL. delta-rs reads on
+/// runtimes of its own (its kernel's executor) as well as on the caller's: every request goes
+/// to delta-rs's IO runtime, whose threads always run (an HDFS client's requests run there
+/// already, see [`crate::storage::hdfs_store`]).
+fn table_store(storage: &Storage, root: &str) -> anyhow::Result<(ObjectStoreRef, url::Url)> {
+    let (store, url) = storage.location_of(root)?;
+    if url.scheme() == "hdfs" {
+        return Ok((store, url));
+    }
+    let io = IORuntime::default();
+    Ok((Arc::new(DeltaIOStorageBackend::new(store, io)), url))
 }
 
 /// The `Add` action of a new file.

@@ -84,6 +84,20 @@ fn check_namenode_resolves(url: &str, authority: &str) -> anyhow::Result<()> {
     }
 }
 
+/// An HDFS client for the namenode at `url` whose connections live on one runtime for the whole
+/// process, whose threads always run: hdfs-native keeps DataNode connections in a cache shared
+/// by every client of the process, and a connection opened on a runtime nobody drives (another
+/// storage's, between two of its calls) would hang whoever reuses it.
+pub fn hdfs_store(url: &str) -> anyhow::Result<hdfs_native_object_store::HdfsObjectStore> {
+    let io = deltalake_core::logstore::IORuntime::default().get_handle();
+    let _inside = io.enter();
+    hdfs_native_object_store::HdfsObjectStoreBuilder::new()
+        .with_url(url)
+        .with_io_runtime(io.clone())
+        .build()
+        .with_context(|| format!("cannot connect to HDFS at {url}"))
+}
+
 /// The single-threaded runtime a storage runs its requests on.
 fn storage_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -143,11 +157,7 @@ impl Storage {
         {
             let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
             check_namenode_resolves(url, authority)?;
-            let _guard = runtime.enter();
-            let store = hdfs_native_object_store::HdfsObjectStoreBuilder::new()
-                .with_url(format!("hdfs://{authority}"))
-                .build()
-                .with_context(|| format!("cannot connect to HDFS at {authority}"))?;
+            let store = hdfs_store(&format!("hdfs://{authority}"))?;
             let origin = Origin::Remote(format!("hdfs://{authority}"));
             (Arc::new(store), path.to_string(), origin)
         } else if let Some(rest) = url.strip_prefix("s3://") {

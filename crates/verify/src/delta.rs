@@ -23,7 +23,10 @@ pub fn dataset_files(storage: &Arc<Storage>, root: &str) -> anyhow::Result<Vec<S
         return Ok(listed);
     };
     let markers = listed.into_iter().filter(|f| f.ends_with("/_SUCCESS"));
-    let files = table.files()?.into_iter().map(|f| format!("{root}/{}", f.path));
+    let files = table
+        .files()?
+        .into_iter()
+        .map(|f| format!("{root}/{}", f.path));
     Ok(files.chain(markers).collect())
 }
 
@@ -106,7 +109,9 @@ fn epoch_disagreement(
         return Ok(None);
     };
     if last.is_some_and(|epoch| epoch > newest) {
-        return Ok(Some(format!("the checkpoint's last committed epoch is {newest}")));
+        return Ok(Some(format!(
+            "the checkpoint's last committed epoch is {newest}"
+        )));
     }
     let prefix = format!("{root}/");
     for epoch in committed.iter().rev() {

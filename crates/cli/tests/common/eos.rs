@@ -469,8 +469,8 @@ pub fn alter_an_aggregate_row(storage: &str) -> (String, i64) {
 
     let storage = Storage::open(storage).unwrap();
     let root = ratings_connectors::parquet::TUMBLING_ROOT;
-    let mut files = super::delta::table_files(&storage, root)
-        .unwrap_or_else(|| storage.list(root).unwrap());
+    let mut files =
+        super::delta::table_files(&storage, root).unwrap_or_else(|| storage.list(root).unwrap());
     files.retain(|f| f.ends_with(".parquet"));
     files.sort();
     let file = files.first().expect("a tumbling aggregate file");

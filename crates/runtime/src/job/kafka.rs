@@ -352,7 +352,6 @@ fn checkpoint_store(config: &JobConfig, job: &KafkaJob) -> anyhow::Result<Checkp
     Ok(store)
 }
 
-
 /// The Delta tables an exactly-once job commits its epochs to, if it writes Delta.
 fn epoch_tables(
     config: &JobConfig,

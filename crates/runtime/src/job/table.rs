@@ -28,6 +28,7 @@ pub fn optimize(settings: &ParquetSettings) -> anyhow::Result<String> {
             .iter()
             .filter_map(|f| hour_of_path(&f.partition))
             .collect();
+        hours.sort_unstable();
         hours.dedup();
         let done = compact_hours(&mut table, &hours, &upkeep)?;
         for (hour, compacted) in &done {
