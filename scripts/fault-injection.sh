@@ -6,6 +6,8 @@
 # With HA=1, the high-availability version: three `run --standby` processors, the active one
 # SIGKILLed KILLS times (a fresh standby started each time) and once SIGSTOPped past the session
 # timeout; the same comparison and audit.
+# With TABLE_FORMAT=delta, every processor writes Delta tables, and each table's log is checked
+# commit by commit (one commit per epoch, epochs increasing, no file added twice, all present).
 # Usage: scripts/fault-injection.sh [KILLS] [SEED]      HA=1 scripts/fault-injection.sh [KILLS] [SEED]
 # Starts Kafka if it is not running (scripts/kafka.sh).
 set -euo pipefail
@@ -13,6 +15,9 @@ cd "$(dirname "$0")/.."
 scripts/kafka.sh status >/dev/null 2>&1 || scripts/kafka.sh start
 export KAFKA_BOOTSTRAP=$(scripts/kafka.sh bootstrap)
 kills=${1:-50}
+if [ -n "${TABLE_FORMAT:-}" ]; then
+  export RATINGS_TABLE_FORMAT=$TABLE_FORMAT
+fi
 seed=${2:-$(date +%s)}
 if [ "${HA:-0}" = 1 ]; then
   echo "fault injection, high availability: $kills kills of the active processor, seed $seed"

@@ -4,6 +4,7 @@
 //! SIGSTOP past the session timeout (a zombie), with outputs equal to an uninterrupted run's.
 
 mod common;
+use common::delta::{assert_exact_delta_logs, delta_from_env};
 
 use std::time::{Duration, Instant};
 
@@ -164,6 +165,10 @@ fn standbys_take_over_from_killed_and_paused_processors_and_outputs_stay_exact()
     let input = input_topic("ha");
     let tested = Outputs::new(&input, "ha").with(&["--standby"]);
     take_over_and_compare(&input, &tested, kills, seed);
+    // RATINGS_TABLE_FORMAT=delta (HA=1 TABLE_FORMAT=delta scripts/fault-injection.sh)
+    if delta_from_env() {
+        assert_exact_delta_logs(&tested, &input);
+    }
 }
 
 /// The same with the checkpoint and the Parquet outputs on the test HDFS, fewer kills.
@@ -173,6 +178,16 @@ fn standbys_with_the_checkpoint_on_hdfs_take_over_and_outputs_stay_exact() {
     let input = input_topic("ha-hdfs");
     let tested = Outputs::on(&input, "ha-hdfs", &format!("{hdfs}/{input}")).with(&["--standby"]);
     take_over_and_compare(&input, &tested, 3, 5);
+}
+
+/// The same writing Delta tables: a zombie (SIGSTOPped, then resumed after its successor took
+/// over) never commits to a table over its successor; each table's log is exact.
+#[test]
+fn standbys_writing_delta_tables_take_over_and_logs_stay_exact() {
+    let input = input_topic("ha-delta");
+    let tested = Outputs::new(&input, "ha-delta").with(&["--standby", "--table-format", "delta"]);
+    take_over_and_compare(&input, &tested, 2, 9);
+    assert_exact_delta_logs(&tested, &input);
 }
 
 /// Three `--standby` processors of `tested` while the generator writes: the active one is

@@ -8,6 +8,8 @@ use ratings_connectors::delta::Table;
 use ratings_connectors::storage::Storage;
 use serde_json::Value;
 
+use super::eos::{audit, Outputs};
+
 /// The tables of a job's datasets.
 pub const TABLES: [&str; 3] = [
     "streams/ratings/raw",
@@ -162,4 +164,29 @@ pub fn assert_exact_logs(url: &str, app_id: &str) -> BTreeMap<&'static str, Vec<
         .iter()
         .map(|root| (*root, assert_exact_log(url, root, app_id)))
         .collect()
+}
+
+/// Checks every table's log of an exactly-once run (see `common::delta::assert_exact_log`),
+/// and that `verify` finds each table agreeing with the checkpoint.
+pub fn assert_exact_delta_logs(outputs: &Outputs, input: &str) {
+    let epochs = assert_exact_logs(&outputs.storage, &outputs.topics.group);
+    let (_, report) = audit(outputs, input, &[]);
+    for (table, epochs) in epochs {
+        assert!(!epochs.is_empty(), "{table}: no epoch committed");
+        eprintln!("{table}: epochs {epochs:?} committed");
+        let last = epochs.last().unwrap();
+        let line = report
+            .lines()
+            .find(|l| l.contains(&format!("delta {table} ")));
+        assert!(
+            line.is_some_and(|l| l.starts_with("PASS") && l.contains(&format!("epoch {last} of"))),
+            "{table}: {report}"
+        );
+    }
+}
+
+/// Whether the processors of a test write Delta tables (`RATINGS_TABLE_FORMAT=delta`, which
+/// every process the test starts inherits).
+pub fn delta_from_env() -> bool {
+    std::env::var("RATINGS_TABLE_FORMAT").is_ok_and(|format| format == "delta")
 }
