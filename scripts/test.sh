@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check the project promises: formatting, lints, and the whole test suite, including
 # the integration tests against a real Apache Kafka broker and a real HDFS (each started here if
-# it is not running, and stopped again at the end) and the Parquet interop tests (pyarrow, DuckDB).
+# it is not running, and stopped again at the end), the Parquet interop tests (pyarrow, DuckDB)
+# and the Delta interop test (deltalake, Spark with delta-spark).
 # Usage: scripts/test.sh [--repeat N] [extra cargo test arguments]
 #   --repeat N  runs the test suite N times (fmt, clippy and the services once), going on after a
 #               failed round, and fails if any round failed: to catch tests that fail only now
@@ -48,9 +49,12 @@ export $(scripts/s3.sh env)
 # shellcheck disable=SC2046
 export $(scripts/kafka.sh sasl-env)
 
-echo "== Python readers for the Parquet interop tests (scripts/python-env.sh)"
+echo "== Python readers for the Parquet and Delta interop tests (scripts/python-env.sh)"
 RATINGS_PYTHON=$(scripts/python-env.sh)
 export RATINGS_PYTHON
+echo "== PySpark for the Delta interop test (bench/spark/env.sh; delta-spark from Maven Central on first use)"
+RATINGS_SPARK_PYTHON=$(bench/spark/env.sh)
+export RATINGS_SPARK_PYTHON
 
 echo "== promtool test rules (deploy/prometheus)"
 promtool check rules deploy/prometheus/ratings-stream-alerts.yml

@@ -96,7 +96,9 @@ fn an_epoch_is_committed_once_and_never_over_a_later_one() {
         EpochCommit::Made(2)
     );
     assert_eq!(
-        zombie.commit_epoch("job", 2, &[first.clone()]).unwrap(),
+        zombie
+            .commit_epoch("job", 2, std::slice::from_ref(&first))
+            .unwrap(),
         EpochCommit::AlreadyThere(2)
     );
     // another application's epochs are its own
