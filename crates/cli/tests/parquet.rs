@@ -354,21 +354,13 @@ fn files_roll_by_size_and_independent_readers_agree() {
         expected.insert(folder.clone(), as_json(aggregate_rows(&local, &folder).1));
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/read_datasets.py");
-    let check = Command::new(python)
-        .arg(script)
-        .arg(&out)
-        .arg(Value::Object(expected).to_string())
-        .output()
-        .unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
+    let (agree, report) = reader_report(
+        Command::new(python)
+            .arg(script)
+            .arg(&out)
+            .arg(Value::Object(expected).to_string()),
     );
-    assert!(
-        check.status.success(),
-        "independent readers disagree:\n{report}"
-    );
+    assert!(agree, "independent readers disagree:\n{report}");
     assert_eq!(report.matches("ok streams/ratings/").count(), 3, "{report}");
 }
 
@@ -510,20 +502,17 @@ fn table_optimize_and_vacuum_keep_the_rows_and_drop_the_small_files() {
             .filter(|f| f.ends_with(".parquet") && !f.contains("_delta_log"))
             .count()
     };
-    let kept = binary(&["table", "vacuum", "--storage", &url]);
-    assert!(String::from_utf8_lossy(&kept.stdout)
-        .contains("streams/ratings/raw: 0 files removed more than 7days ago deleted"));
+    let vacuum = |options: &[&str]| {
+        let args = [&["table", "vacuum", "--storage", &url][..], options].concat();
+        String::from_utf8_lossy(&binary(&args).stdout).into_owned()
+    };
+    let kept = vacuum(&[]);
+    assert!(
+        kept.contains("streams/ratings/raw: 0 files removed more than 7days ago deleted"),
+        "{kept}"
+    );
     assert_eq!(on_disk(&storage), files_before + files_after);
-    let dry = binary(&[
-        "table",
-        "vacuum",
-        "--storage",
-        &url,
-        "--vacuum-retention",
-        "0s",
-        "--dry-run",
-    ]);
-    let listed = String::from_utf8_lossy(&dry.stdout).into_owned();
+    let listed = vacuum(&["--vacuum-retention", "0s", "--dry-run"]);
     assert!(
         listed.contains(&format!(
             "streams/ratings/raw: {files_before} files removed more than 0s ago would be deleted"
@@ -531,14 +520,7 @@ fn table_optimize_and_vacuum_keep_the_rows_and_drop_the_small_files() {
         "{listed}"
     );
     assert_eq!(on_disk(&storage), files_before + files_after);
-    binary(&[
-        "table",
-        "vacuum",
-        "--storage",
-        &url,
-        "--vacuum-retention",
-        "0s",
-    ]);
+    vacuum(&["--vacuum-retention", "0s"]);
     assert_eq!(on_disk(&storage), files_after);
     assert_eq!(raw_rows(&storage), (rows, partitions), "rows after vacuum");
 }
@@ -551,23 +533,25 @@ fn read_with(reader: &str, python_variable: &str, base: &str, expected: &str) {
     });
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/read_delta.py");
     let ivy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/spark/ivy");
-    let check = Command::new(python)
-        .args([
-            script.as_os_str(),
-            reader.as_ref(),
-            base.as_ref(),
-            expected.as_ref(),
-        ])
-        .env("SPARK_IVY", ivy)
-        .output()
-        .unwrap();
+    let (agrees, report) = reader_report(
+        Command::new(python)
+            .args([script.as_os_str(), reader.as_ref(), base.as_ref()])
+            .arg(expected)
+            .env("SPARK_IVY", ivy),
+    );
+    assert!(agrees, "{reader} disagrees:\n{report}");
+    assert_eq!(report.matches("ok streams/ratings/").count(), 3, "{report}");
+}
+
+/// Runs an independent reader's script: whether it agreed, and what it printed.
+fn reader_report(command: &mut Command) -> (bool, String) {
+    let check = command.output().unwrap();
     let report = format!(
         "{}{}",
         String::from_utf8_lossy(&check.stdout),
         String::from_utf8_lossy(&check.stderr)
     );
-    assert!(check.status.success(), "{reader} disagrees:\n{report}");
-    assert_eq!(report.matches("ok streams/ratings/").count(), 3, "{report}");
+    (check.status.success(), report)
 }
 
 #[test]
