@@ -358,7 +358,9 @@ fn files_roll_by_size_and_independent_readers_agree() {
         Command::new(python)
             .arg(script)
             .arg(&out)
-            .arg(Value::Object(expected).to_string()),
+            .arg(Value::Object(expected).to_string())
+            .output()
+            .unwrap(),
     );
     assert!(agree, "independent readers disagree:\n{report}");
     assert_eq!(report.matches("ok streams/ratings/").count(), 3, "{report}");
@@ -470,7 +472,22 @@ fn table_optimize_and_vacuum_keep_the_rows_and_drop_the_small_files() {
         "{files_before} files: several per hour"
     );
 
+    // a reader of delta-rs's Python package reads the tables all the while
+    let expected = serde_json::json!({ "streams/ratings/raw": { "partitions": partitions } });
+    let stop = dir.join("stop-reading");
+    let reader = Command::new(python_of("RATINGS_PYTHON"))
+        .arg(interop_script("read_delta.py"))
+        .args(["deltalake-loop", &url, &expected.to_string()])
+        .arg(&stop)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let optimized = binary(&["table", "optimize", "--storage", &url]);
+    std::fs::write(&stop, "").unwrap();
+    let (read_well, reads) = reader_report(reader.wait_with_output().unwrap());
+    assert!(read_well, "a reader during the compaction: {reads}");
+    eprintln!("during the compaction: {reads}");
     let report = String::from_utf8_lossy(&optimized.stdout).into_owned();
     eprintln!("{report}");
     assert!(
@@ -528,24 +545,37 @@ fn table_optimize_and_vacuum_keep_the_rows_and_drop_the_small_files() {
 /// Runs `tests/interop/read_delta.py` with `reader` on the interpreter `$python_variable`
 /// names; it must see `expected` in every table.
 fn read_with(reader: &str, python_variable: &str, base: &str, expected: &str) {
-    let python = std::env::var(python_variable).unwrap_or_else(|_| {
-        panic!("{python_variable} is not set: run scripts/test.sh (it sets up the readers)")
-    });
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/read_delta.py");
+    let python = python_of(python_variable);
+    let script = interop_script("read_delta.py");
     let ivy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/spark/ivy");
     let (agrees, report) = reader_report(
         Command::new(python)
             .args([script.as_os_str(), reader.as_ref(), base.as_ref()])
             .arg(expected)
-            .env("SPARK_IVY", ivy),
+            .env("SPARK_IVY", ivy)
+            .output()
+            .unwrap(),
     );
     assert!(agrees, "{reader} disagrees:\n{report}");
     assert_eq!(report.matches("ok streams/ratings/").count(), 3, "{report}");
 }
 
-/// Runs an independent reader's script: whether it agreed, and what it printed.
-fn reader_report(command: &mut Command) -> (bool, String) {
-    let check = command.output().unwrap();
+/// The interpreter `$variable` names (set up by scripts/test.sh).
+fn python_of(variable: &str) -> String {
+    std::env::var(variable).unwrap_or_else(|_| {
+        panic!("{variable} is not set: run scripts/test.sh (it sets up the readers)")
+    })
+}
+
+/// A script of `tests/interop`.
+fn interop_script(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/interop")
+        .join(name)
+}
+
+/// What an independent reader's script did: whether it agreed, and what it printed.
+fn reader_report(check: std::process::Output) -> (bool, String) {
     let report = format!(
         "{}{}",
         String::from_utf8_lossy(&check.stdout),

@@ -329,29 +329,36 @@ fn the_parquet_outputs_are_checked_and_a_deleted_file_or_marker_is_found() {
 
 #[test]
 fn a_storage_that_does_not_answer_is_a_fail_line_not_a_hang() {
-    // a NameNode address where nothing listens: HDFS down
-    let port = common::browser::free_port();
-    let hdfs = format!("hdfs://127.0.0.1:{port}/data");
-    let started = Instant::now();
-    let out = output_of(&[
-        "verify",
-        "--bootstrap-servers",
-        &common::bootstrap(),
-        "--observe",
-        "1s",
-        "--storage",
-        &hdfs,
-    ]);
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success());
-    assert!(started.elapsed() < NO_HANG, "took {:?}", started.elapsed());
-    for check in ["checkpoint", "parquet"] {
-        let line = line(&report, check);
-        assert!(
-            line.starts_with("FAIL") && line.contains(&format!("storage {hdfs} did not answer")),
-            "{report}"
-        );
-        assert!(line.contains("reachable"), "{report}");
+    // a NameNode that accepts connections and never answers (hung), then one where nothing
+    // listens (down): each a FAIL line with its cause, within seconds
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hung = format!("hdfs://{}/data", silent.local_addr().unwrap());
+    let down = format!("hdfs://127.0.0.1:{}/data", common::browser::free_port());
+    for (hdfs, cause) in [
+        (&hung, format!("storage {hung} did not answer")),
+        (&down, "Connection refused".to_string()),
+    ] {
+        let started = Instant::now();
+        let out = output_of(&[
+            "verify",
+            "--bootstrap-servers",
+            &common::bootstrap(),
+            "--observe",
+            "1s",
+            "--storage",
+            hdfs,
+        ]);
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success());
+        assert!(started.elapsed() < NO_HANG, "took {:?}", started.elapsed());
+        for check in ["checkpoint", "parquet"] {
+            let line = line(&report, check);
+            assert!(
+                line.starts_with("FAIL") && line.contains(&cause),
+                "{report}"
+            );
+            assert!(line.contains("reachable"), "{report}");
+        }
     }
 }
 
