@@ -25,6 +25,24 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 
 /// First and largest pause between two attempts of a failed storage operation.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(30));
+/// The pauses between the attempts of one operation: doubling from [`BACKOFF`]'s first to its
+/// largest, each with ±25% jitter, so that writers retrying together spread out.
+struct Backoff(Duration);
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff(BACKOFF.0)
+    }
+}
+
+impl Backoff {
+    fn next_pause(&mut self) -> Duration {
+        let pause = self.0.mul_f64(0.75 + fastrand::f64() / 2.0);
+        self.0 = (self.0 * 2).min(BACKOFF.1);
+        pause
+    }
+}
+
 /// How long the start-up probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -534,17 +552,16 @@ impl Storage {
         mut attempt: impl FnMut() -> anyhow::Result<T>,
         permanent: impl Fn(&anyhow::Error) -> bool,
     ) -> anyhow::Result<T> {
-        let mut pause = BACKOFF.0;
+        let mut backoff = Backoff::default();
         loop {
             let error = match attempt() {
                 Ok(done) => return Ok(done),
                 Err(error) if permanent(&error) => return Err(error),
                 Err(error) => error.context(format!("storage {} failed", self.url)),
             };
-            let pause_now = pause.mul_f64(0.75 + fastrand::f64() / 2.0);
-            self.note_retry(&error, pause_now);
-            std::thread::sleep(pause_now);
-            pause = (pause * 2).min(BACKOFF.1);
+            let pause = backoff.next_pause();
+            self.note_retry(&error, pause);
+            std::thread::sleep(pause);
         }
     }
 
@@ -555,7 +572,7 @@ impl Storage {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, object_store::Error>>,
     {
-        let mut pause = BACKOFF.0;
+        let mut backoff = Backoff::default();
         loop {
             let error = match tokio::time::timeout(limit, operation()).await {
                 Ok(Ok(done)) => return Ok(done),
@@ -570,11 +587,9 @@ impl Storage {
                 Err(_) => anyhow::anyhow!("no answer within {limit:?}"),
             };
             let error = error.context(format!("storage {} failed", self.url));
-            // ±25% jitter, so that writers retrying together spread out
-            let pause_now = pause.mul_f64(0.75 + fastrand::f64() / 2.0);
-            self.note_retry(&error, pause_now);
-            tokio::time::sleep(pause_now).await;
-            pause = (pause * 2).min(BACKOFF.1);
+            let pause = backoff.next_pause();
+            self.note_retry(&error, pause);
+            tokio::time::sleep(pause).await;
         }
     }
 
