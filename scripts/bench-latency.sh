@@ -7,6 +7,10 @@
 # record was readable in `metrics` with read_committed.
 # STORAGE=URL (e.g. `STORAGE=$(scripts/hdfs.sh url)`) adds the Parquet outputs there, with the
 # checkpoint beside them; without it the checkpoint is on the local disk and there is no Parquet.
+# After the run it prints the epochs' commit phases (scripts/lib/commit_phases.py: sealing, the
+# Kafka steps, finalizing = the data files moved into place, the Delta commits with
+# `--table-format delta`, the markers) and, for Delta tables on a local folder, the files per hour
+# before and after compaction (scripts/lib/delta_files.py).
 # Usage: [STORAGE=URL] [SPEEDUP=N] scripts/bench-latency.sh [RATE] [SECONDS] [extra run flags, e.g. --commit-interval 100ms]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +29,8 @@ fi
   --bootstrap-servers "$bootstrap" --ratings-topic "latency-ratings-$run_id" \
   2> "$work/latency-generate.log" &
 generator=$!
-"$bin" run --bootstrap-servers "$bootstrap" --ratings-topic "latency-ratings-$run_id" \
+RUST_LOG=${RUST_LOG:-info,ratings_runtime::delivery=debug,deltalake_core=warn,buoyant_kernel=warn,buoyant_kernel_engine=warn} \
+  "$bin" run --bootstrap-servers "$bootstrap" --ratings-topic "latency-ratings-$run_id" \
   --metrics-topic "latency-metrics-$run_id" --dead-letter-topic "latency-dead-$run_id" \
   --group-id "latency-$run_id" "${outputs[@]}" \
   --starting-offsets latest --metrics-address off --progress-interval "${PROGRESS_INTERVAL:-30s}" "${@:3}" \
@@ -38,3 +43,7 @@ target/release/examples/output_latency "$bootstrap" "latency-ratings-$run_id" \
 kill -TERM $processor
 wait $processor || true
 grep -E 'progress: ' "$work/latency-run.log" | tail -1
+python3 scripts/lib/commit_phases.py "$work/latency-run.log"
+if [ -d "${STORAGE:-}/latency-$run_id/streams/ratings/raw/_delta_log" ]; then
+  python3 scripts/lib/delta_files.py "$STORAGE/latency-$run_id"
+fi

@@ -64,27 +64,36 @@ impl DeltaTables {
     /// Adds files published already (paths relative to the storage base) to their tables, one
     /// commit per table; then hands the hours whose markers are among them to compaction.
     pub(crate) fn append(&mut self, files: &[(String, FileSize)]) -> anyhow::Result<()> {
-        self.add(files, None)
+        let files: Vec<Published> = files
+            .iter()
+            .map(|(path, size)| Published {
+                path: path.clone(),
+                bytes: size.bytes,
+                rows: Some(size.rows),
+            })
+            .collect();
+        self.add(&files, None)
     }
 
-    fn add(&mut self, files: &[(String, FileSize)], epoch: Option<u64>) -> anyhow::Result<()> {
+    fn add(&mut self, files: &[Published], epoch: Option<u64>) -> anyhow::Result<()> {
         for (index, table) in self.tables.iter_mut().enumerate() {
             let prefix = format!("{}/", table.root());
             let mut new = Vec::new();
             let mut closed = Vec::new();
-            for (path, size) in files {
-                let (Some(relative), Some(hour)) = (path.strip_prefix(&prefix), hour_of_path(path))
+            for file in files {
+                let (Some(relative), Some(hour)) =
+                    (file.path.strip_prefix(&prefix), hour_of_path(&file.path))
                 else {
                     continue;
                 };
-                if relative.ends_with("_SUCCESS") {
+                if is_marker(relative) {
                     closed.push(hour);
                 } else {
                     new.push(NewFile {
                         path: relative.to_string(),
                         hour,
-                        bytes: size.bytes,
-                        rows: Some(size.rows),
+                        bytes: file.bytes,
+                        rows: file.rows,
                     });
                 }
             }
@@ -104,34 +113,56 @@ impl DeltaTables {
         }
         Ok(())
     }
-
-    /// Each published path with its size and rows: from the epoch's record, or looked up (an
-    /// epoch of an older version recorded no sizes; its files' rows stay unknown).
-    fn sizes(&self, offsets: &EpochOffsets) -> anyhow::Result<Vec<(String, FileSize)>> {
-        if offsets.sizes.len() == offsets.publications.len() {
-            let pairs = offsets
-                .publications
-                .iter()
-                .cloned()
-                .zip(offsets.sizes.iter().copied());
-            return Ok(pairs.collect());
-        }
-        offsets
-            .publications
-            .iter()
-            .map(|path| {
-                let bytes = self.storage.size(path)?;
-                Ok((path.clone(), FileSize { bytes, rows: 0 }))
-            })
-            .collect()
-    }
 }
 
 impl EpochTables for DeltaTables {
     fn commit_epoch(&mut self, offsets: &EpochOffsets) -> anyhow::Result<()> {
-        let files = self.sizes(offsets)?;
+        let files = published(&self.storage, offsets)?;
         self.add(&files, Some(offsets.epoch))
     }
+}
+
+/// A file an epoch published, to add to its table.
+#[derive(Debug, PartialEq, Eq)]
+struct Published {
+    /// Relative to the storage base.
+    path: String,
+    bytes: u64,
+    /// Unknown for an epoch an older version recorded.
+    rows: Option<u64>,
+}
+
+/// The files an epoch published, with their sizes and rows: from the epoch's record, or
+/// looked up in the storage for an epoch of an older version, which recorded no sizes (rows
+/// unknown then; the markers are not written yet when the tables commit, and need no size).
+fn published(storage: &Storage, offsets: &EpochOffsets) -> anyhow::Result<Vec<Published>> {
+    if offsets.sizes.len() == offsets.publications.len() {
+        let pairs = offsets.publications.iter().zip(&offsets.sizes);
+        return Ok(pairs
+            .map(|(path, size)| Published {
+                path: path.clone(),
+                bytes: size.bytes,
+                rows: Some(size.rows),
+            })
+            .collect());
+    }
+    let lookup = |path: &String| -> anyhow::Result<Published> {
+        let bytes = if is_marker(path) {
+            0
+        } else {
+            storage.size(path)?
+        };
+        Ok(Published {
+            path: path.clone(),
+            bytes,
+            rows: None,
+        })
+    };
+    offsets.publications.iter().map(lookup).collect()
+}
+
+fn is_marker(path: &str) -> bool {
+    path.ends_with("_SUCCESS")
 }
 
 /// One commit of `files` to `table`: of an epoch of an application, or appended.
@@ -158,3 +189,6 @@ fn commit(table: &mut Table, epoch: Option<(&str, u64)>, files: &[NewFile]) -> a
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
