@@ -75,44 +75,72 @@ impl DeltaTables {
         self.add(&files, None)
     }
 
+    /// Commits each table's share of `files`, the tables at once (on HDFS a commit waits
+    /// ~0.5 s for its log file to close); then hands the hours whose markers are among them to
+    /// compaction.
     fn add(&mut self, files: &[Published], epoch: Option<u64>) -> anyhow::Result<()> {
-        for (index, table) in self.tables.iter_mut().enumerate() {
-            let prefix = format!("{}/", table.root());
-            let mut new = Vec::new();
-            let mut closed = Vec::new();
-            for file in files {
-                let (Some(relative), Some(hour)) =
-                    (file.path.strip_prefix(&prefix), hour_of_path(&file.path))
-                else {
-                    continue;
-                };
-                if is_marker(relative) {
-                    closed.push(hour);
-                } else {
-                    new.push(NewFile {
-                        path: relative.to_string(),
-                        hour,
-                        bytes: file.bytes,
-                        rows: file.rows,
-                    });
-                }
-            }
-            if !new.is_empty() {
-                let epoch = match (epoch, &self.app_id) {
-                    (Some(epoch), Some(app_id)) => Some((app_id.as_str(), epoch)),
-                    (Some(_), None) => anyhow::bail!("epochs are committed with an application id"),
-                    (None, _) => None,
-                };
-                commit(table, epoch, &new)?;
-            }
-            if let Some(compaction) = &self.compaction {
-                closed
-                    .into_iter()
-                    .for_each(|hour| compaction.closed(index, hour));
+        let epoch = match (epoch, &self.app_id) {
+            (Some(epoch), Some(app_id)) => Some((app_id.as_str(), epoch)),
+            (Some(_), None) => anyhow::bail!("epochs are committed with an application id"),
+            (None, _) => None,
+        };
+        let shares: Vec<Share> = self.tables.iter().map(|t| share(t.root(), files)).collect();
+        std::thread::scope(|scope| {
+            let commits: Vec<_> = (self.tables.iter_mut().zip(&shares))
+                .filter(|(_, share)| !share.new.is_empty())
+                .map(|(table, share)| scope.spawn(move || commit(table, epoch, &share.new)))
+                .collect();
+            commits.into_iter().try_for_each(|commit| {
+                commit
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        })?;
+        if let Some(compaction) = &self.compaction {
+            for (index, share) in shares.iter().enumerate() {
+                share
+                    .closed
+                    .iter()
+                    .for_each(|hour| compaction.closed(index, *hour));
             }
         }
         Ok(())
     }
+}
+
+/// A table's part of the files published together.
+struct Share {
+    /// Data files to add.
+    new: Vec<NewFile>,
+    /// Hours whose markers are among the files.
+    closed: Vec<i64>,
+}
+
+/// The files of `files` in the table at `root` (paths relative to the storage base).
+fn share(root: &str, files: &[Published]) -> Share {
+    let prefix = format!("{root}/");
+    let mut share = Share {
+        new: Vec::new(),
+        closed: Vec::new(),
+    };
+    for file in files {
+        let (Some(relative), Some(hour)) =
+            (file.path.strip_prefix(&prefix), hour_of_path(&file.path))
+        else {
+            continue;
+        };
+        if is_marker(relative) {
+            share.closed.push(hour);
+        } else {
+            share.new.push(NewFile {
+                path: relative.to_string(),
+                hour,
+                bytes: file.bytes,
+                rows: file.rows,
+            });
+        }
+    }
+    share
 }
 
 impl EpochTables for DeltaTables {
