@@ -25,6 +25,14 @@ fn epoch(sizes: &str) -> EpochOffsets {
     .unwrap()
 }
 
+fn file(path: &str, bytes: u64, rows: Option<u64>) -> Published {
+    Published {
+        path: path.into(),
+        bytes,
+        rows,
+    }
+}
+
 #[test]
 fn an_epochs_recorded_sizes_and_rows_are_used_as_they_are() {
     let storage = storage("recorded");
@@ -32,18 +40,7 @@ fn an_epochs_recorded_sizes_and_rows_are_used_as_they_are() {
     let files = published(&storage, &offsets).unwrap();
     assert_eq!(
         files,
-        vec![
-            Published {
-                path: DATA.into(),
-                bytes: 99,
-                rows: Some(5)
-            },
-            Published {
-                path: MARKER.into(),
-                bytes: 0,
-                rows: Some(0)
-            }
-        ]
+        vec![file(DATA, 99, Some(5)), file(MARKER, 0, Some(0))]
     );
 }
 
@@ -56,17 +53,9 @@ fn an_older_versions_epoch_gets_its_files_sizes_from_the_storage_and_no_row_coun
     assert_eq!(
         files,
         vec![
-            Published {
-                path: DATA.into(),
-                bytes: 1234,
-                rows: None
-            },
+            file(DATA, 1234, None),
             // not written yet, and not looked up
-            Published {
-                path: MARKER.into(),
-                bytes: 0,
-                rows: None
-            }
+            file(MARKER, 0, None)
         ]
     );
 }
