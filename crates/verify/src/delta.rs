@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use ratings_connectors::checkpoint::CheckpointStore;
 use ratings_connectors::delta::Table;
+use ratings_connectors::parquet::is_marker;
 use ratings_connectors::storage::Storage;
 
 use crate::report::Check;
@@ -22,7 +23,7 @@ pub fn dataset_files(storage: &Arc<Storage>, root: &str) -> anyhow::Result<Vec<S
     let Some(table) = Table::open(storage, root)? else {
         return Ok(listed);
     };
-    let markers = listed.into_iter().filter(|f| f.ends_with("/_SUCCESS"));
+    let markers = listed.into_iter().filter(|f| is_marker(f));
     let files = table
         .files()?
         .into_iter()

@@ -134,7 +134,7 @@ fn dataset_check(
                 .is_some_and(|(h, w)| h + 3600 <= w);
             closed
                 && names.iter().any(|n| n.ends_with(".parquet"))
-                && !names.iter().any(|n| n == "_SUCCESS")
+                && !names.iter().any(|n| parquet::is_marker(n))
         })
         .map(|(folder, _)| folder)
         .collect();

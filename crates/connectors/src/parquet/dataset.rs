@@ -108,6 +108,14 @@ pub fn partition_dir(hour: i64) -> String {
     format!("date={}/hour={}", &text[..10], &text[11..13])
 }
 
+/// The file that closes an hour's folder: no more rows will come for it.
+const MARKER: &str = "_SUCCESS";
+
+/// Whether a path (or a file name) is an hour's `_SUCCESS` marker.
+pub fn is_marker(path: &str) -> bool {
+    path.rsplit('/').next() == Some(MARKER)
+}
+
 /// The hour (epoch seconds) a path's `date=YYYY-MM-DD/hour=HH` folders name, if they do.
 pub fn hour_of_path(path: &str) -> Option<i64> {
     let date = path
@@ -279,7 +287,7 @@ impl Dataset {
             out.push(self.publish(hour)?);
         }
         out.push(Publication {
-            path: format!("{}/{}/_SUCCESS", self.root, partition_dir(hour)),
+            path: format!("{}/{}/{MARKER}", self.root, partition_dir(hour)),
             bytes: Vec::new(),
             rows: 0,
         });
@@ -391,6 +399,18 @@ mod tests {
             "date=2025-10-29/hour=19"
         );
         assert_eq!(super::partition_dir(0), "date=1970-01-01/hour=00");
+    }
+
+    #[test]
+    fn a_marker_is_known_by_its_path_or_its_name() {
+        assert!(super::is_marker(
+            "streams/ratings/raw/date=2025-10-29/hour=7/_SUCCESS"
+        ));
+        assert!(super::is_marker("_SUCCESS"));
+        assert!(!super::is_marker(
+            "date=2025-10-29/hour=7/part-0-1-0.parquet"
+        ));
+        assert!(!super::is_marker("date=2025-10-29/hour=7/x_SUCCESS"));
     }
 
     #[test]

@@ -20,7 +20,8 @@ use parquet::arrow::ArrowWriter;
 use serde::{Deserialize, Serialize};
 
 pub use dataset::{
-    hour_of_path, partition_dir, Dataset, DatasetState, DatasetStats, Publication, RollPolicy,
+    hour_of_path, is_marker, partition_dir, Dataset, DatasetState, DatasetStats, Publication,
+    RollPolicy,
 };
 pub use schema::{
     aggregate_batch, aggregate_windows, conform, raw_batch, raw_rows, raw_rows_have_watermarks,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use ratings_connectors::checkpoint::{EpochOffsets, FileSize};
 use ratings_connectors::delta::{EpochCommit, NewFile, Table};
-use ratings_connectors::parquet::hour_of_path;
+use ratings_connectors::parquet::{hour_of_path, is_marker};
 use ratings_connectors::storage::Storage;
 use ratings_core::WindowSpec;
 use ratings_settings::ParquetSettings;
@@ -187,10 +187,6 @@ fn published(storage: &Storage, offsets: &EpochOffsets) -> anyhow::Result<Vec<Pu
         })
     };
     offsets.publications.iter().map(lookup).collect()
-}
-
-fn is_marker(path: &str) -> bool {
-    path.ends_with("_SUCCESS")
 }
 
 /// One commit of `files` to `table`: of an epoch of an application, or appended.

@@ -13,8 +13,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ratings_connectors::parquet::{
-    aggregate_batch, decode, encode, raw_batch, Dataset, ParquetState, Publication, RawRow,
-    RollPolicy, RowDelta, AGGREGATE_SCHEMA, RAW_ROOT, RAW_SCHEMA, SLIDING_ROOT, TUMBLING_ROOT,
+    aggregate_batch, decode, encode, is_marker, raw_batch, Dataset, ParquetState, Publication,
+    RawRow, RollPolicy, RowDelta, AGGREGATE_SCHEMA, RAW_ROOT, RAW_SCHEMA, SLIDING_ROOT,
+    TUMBLING_ROOT,
 };
 use ratings_connectors::storage::Storage;
 use ratings_core::time::align_down;
@@ -166,9 +167,8 @@ impl ParquetSink {
                     .iter()
                     .map(|f| (f.path.clone(), FileSize::of(f)))
                     .collect();
-                let (markers, data): (Vec<_>, Vec<_>) = finished
-                    .into_iter()
-                    .partition(|f| f.path.ends_with("/_SUCCESS"));
+                let (markers, data): (Vec<_>, Vec<_>) =
+                    finished.into_iter().partition(|f| is_marker(&f.path));
                 for file in data {
                     self.storage.publish(&file.path, file.bytes)?;
                 }

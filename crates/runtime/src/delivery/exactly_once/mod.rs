@@ -39,7 +39,7 @@ use ratings_connectors::checkpoint::{
     CheckpointStore, CommitRecord, EpochFiles, EpochOffsets, FileSize,
 };
 use ratings_connectors::kafka::TxnError;
-use ratings_connectors::parquet::ParquetState;
+use ratings_connectors::parquet::{is_marker, ParquetState};
 use serde::{Deserialize, Serialize};
 
 use crate::pipeline::now_millis;
@@ -478,7 +478,7 @@ fn publish(
     store.move_into_place(offsets, is_marker)
 }
 
-/// A test's fault point (`crates/cli/tests/delta.rs`): with `RATINGS_FAULT_BEFORE_TABLE_COMMIT`
+/// A test's fault point (`crates/cli/tests/exactly_once.rs`): with `RATINGS_FAULT_BEFORE_TABLE_COMMIT`
 /// set, the process dies here, between an epoch's Kafka commit and its commit to the tables,
 /// as a crash would.
 fn fault_point_before_table_commit() {
@@ -488,11 +488,6 @@ fn fault_point_before_table_commit() {
         );
         std::process::abort();
     }
-}
-
-/// Whether a published path is an hour's `_SUCCESS` marker.
-fn is_marker(path: &str) -> bool {
-    path.ends_with("/_SUCCESS")
 }
 
 /// The epoch the oldest open Parquet file started in.
