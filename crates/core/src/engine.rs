@@ -282,7 +282,22 @@ impl Engine {
     }
 
     fn add(&mut self, rating: &Rating, pane_start: i64) {
-        let t = rating.timestamp;
+        self.insert(rating, pane_start);
+        let counters = &mut self.state.counters;
+        counters.accepted += 1;
+        counters.unknown_movie += u64::from(!self.catalog.contains(rating.movie_id));
+        if self.config.mode == OutputMode::Update {
+            self.mark_dirty(rating.timestamp);
+        }
+    }
+
+    /// Adds a rating to its pane, registering the open windows of a new pane (a rebuild: see
+    /// [`crate::rebuild`]; the counters stay as they were restored).
+    pub(crate) fn add_to_pane(&mut self, rating: &Rating) {
+        self.insert(rating, align_down(rating.timestamp, self.pane_size));
+    }
+
+    fn insert(&mut self, rating: &Rating, pane_start: i64) {
         let state = &mut self.state;
         let pane = match state.panes.entry(pane_start) {
             Entry::Occupied(pane) => pane.into_mut(),
@@ -299,11 +314,6 @@ impl Engine {
         };
         pane.add(rating.movie_id, rating.rating);
         state.pane_capacity = state.pane_capacity.max(pane.movies.len());
-        state.counters.accepted += 1;
-        state.counters.unknown_movie += u64::from(!self.catalog.contains(rating.movie_id));
-        if self.config.mode == OutputMode::Update {
-            self.mark_dirty(t);
-        }
     }
 
     fn mark_dirty(&mut self, t: i64) {

@@ -14,6 +14,8 @@
 //! 6. [`engine`] — ties them together: accepts ratings, decides lateness, emits windows.
 //! 7. [`output`] — the emitted window metrics and their JSON form; dead-letter records.
 //! 8. [`snapshot`] — versioned, checksummed snapshot/restore of the complete engine state.
+//! 9. [`rebuild`] — the engine of changed window types, rebuilt from a restored one and the raw
+//!    ratings.
 
 #![warn(unreachable_pub)]
 
@@ -24,6 +26,7 @@ pub mod histogram;
 pub mod output;
 pub mod published;
 pub mod rating;
+pub mod rebuild;
 pub mod secrets;
 pub mod snapshot;
 pub mod time;
