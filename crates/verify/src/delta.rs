@@ -2,34 +2,16 @@
 //! every file that version lists is present, and — exactly-once — the last epoch the table
 //! holds agrees with the checkpoint: never beyond its last committed epoch, and not behind an
 //! epoch it kept that published files to the table. The datasets' files, for the other checks
-//! and the audit, are those of the tables' latest versions ([`dataset_files`]).
+//! and the audit, are those of the tables' latest versions
+//! ([`ratings_connectors::parquet::dataset_files`]).
 
 use std::sync::Arc;
 
 use ratings_connectors::checkpoint::CheckpointStore;
 use ratings_connectors::delta::Table;
-use ratings_connectors::parquet::is_marker;
 use ratings_connectors::storage::Storage;
 
 use crate::report::Check;
-
-/// The files of the dataset at `root`: of a Delta table, the data files of its latest version
-/// and the `_SUCCESS` markers in its folder; else every file in the folder.
-pub fn dataset_files(storage: &Arc<Storage>, root: &str) -> anyhow::Result<Vec<String>> {
-    let listed = storage.list(root)?;
-    if !listed.iter().any(|f| f.contains("/_delta_log/")) {
-        return Ok(listed);
-    }
-    let Some(table) = Table::open(storage, root)? else {
-        return Ok(listed);
-    };
-    let markers = listed.into_iter().filter(|f| is_marker(f));
-    let files = table
-        .files()?
-        .into_iter()
-        .map(|f| format!("{root}/{}", f.path));
-    Ok(files.chain(markers).collect())
-}
 
 /// One check per Delta table among `roots`; `app_id` is the transactional id of an
 /// exactly-once job whose checkpoint is `store`.

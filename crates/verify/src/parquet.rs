@@ -71,7 +71,7 @@ pub fn checks(config: &JobConfig, job: &KafkaJob, largest_window: i64) -> Vec<Ch
 }
 
 /// Hour folder → the names of its files.
-pub(crate) fn hours(files: &[String], root: &str) -> BTreeMap<String, Vec<String>> {
+fn hours(files: &[String], root: &str) -> BTreeMap<String, Vec<String>> {
     let mut hours: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for path in files {
         let relative = path.trim_start_matches(root).trim_start_matches('/');
@@ -86,7 +86,7 @@ pub(crate) fn hours(files: &[String], root: &str) -> BTreeMap<String, Vec<String
 }
 
 /// Start of the hour a `date=YYYY-MM-DD/hour=HH` folder stands for, epoch seconds.
-pub(crate) fn hour_start(folder: &str) -> Option<i64> {
+fn hour_start(folder: &str) -> Option<i64> {
     let (date, hour) = folder.strip_prefix("date=")?.split_once("/hour=")?;
     ratings_core::time::parse_rfc3339_seconds(&format!("{date}T{hour}:00:00Z"))
 }
@@ -100,7 +100,7 @@ fn dataset_check(
     closed_before: Option<i64>,
 ) -> Check {
     let name = format!("parquet {root}");
-    let files = match crate::delta::dataset_files(storage, root) {
+    let files = match ratings_connectors::parquet::dataset_files(storage, root) {
         Ok(files) => files,
         Err(error) => {
             return Check::fail(

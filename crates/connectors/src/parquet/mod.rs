@@ -12,6 +12,7 @@
 //! files published is the runtime's Parquet sink's business.
 
 mod dataset;
+mod read;
 mod schema;
 
 use arrow_array::RecordBatch;
@@ -23,6 +24,7 @@ pub use dataset::{
     hour_of_path, is_marker, partition_dir, Dataset, DatasetState, DatasetStats, Publication,
     RollPolicy,
 };
+pub use read::{dataset_files, hour_files, RawRows};
 pub use schema::{
     aggregate_batch, aggregate_windows, conform, raw_batch, raw_rows, raw_rows_have_watermarks,
     RawRow, AGGREGATE_SCHEMA, RAW_SCHEMA,

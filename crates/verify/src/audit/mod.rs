@@ -20,7 +20,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use ratings_connectors::checkpoint::CheckpointStore;
-use ratings_connectors::parquet::{DatasetState, RawRow, RAW_ROOT, SLIDING_ROOT, TUMBLING_ROOT};
+use ratings_connectors::parquet::{
+    hour_files, DatasetState, RawRow, RawRows, RAW_ROOT, SLIDING_ROOT, TUMBLING_ROOT,
+};
 use ratings_connectors::storage::Storage;
 use ratings_core::published::Window;
 use ratings_core::time::{align_down, rfc3339_seconds};
@@ -29,7 +31,6 @@ use ratings_runtime::{committed_outputs, CommittedOutputs};
 use ratings_settings::{Guarantee, JobConfig, KafkaJob};
 
 use crate::report::Check;
-use read::RawRows;
 use recompute::{Recomputed, Rules};
 
 const HOUR: i64 = 3600;
@@ -128,8 +129,7 @@ impl<'a> Audit<'a> {
         let catalog = ratings_runtime::catalog::load(config.engine.movies.as_deref())
             .map_err(|e| fail(format!("{e:#}"), "give the processor's --movies"))?
             .catalog;
-        let folders =
-            |root| read::hour_folders(&storage, root).map_err(|e| fail(format!("{e:#}"), reach));
+        let folders = |root| hour_files(&storage, root).map_err(|e| fail(format!("{e:#}"), reach));
         let raw_hours = folders(RAW_ROOT)?;
         let aggregate_hours = engine
             .windows
@@ -371,18 +371,6 @@ impl<'a> Audit<'a> {
             }
         }
         checks
-    }
-}
-
-impl RawRows {
-    /// Every row, those without a recorded watermark as if read before the first one (they
-    /// then count in every window containing them).
-    fn all(&self) -> Vec<RawRow> {
-        let unrecorded = self.unrecorded.iter().map(|rating| RawRow {
-            rating: *rating,
-            watermark: None,
-        });
-        self.rows.iter().copied().chain(unrecorded).collect()
     }
 }
 
