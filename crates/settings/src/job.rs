@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ratings_connectors::kafka::{KafkaSettings, StartFrom};
+use ratings_core::WindowSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::sections::{EngineSettings, ParquetSettings, TableFormat, TelemetrySettings};
@@ -336,14 +337,6 @@ impl JobConfig {
             ("metrics topic", job.metrics_topic.clone()),
             ("dead-letter topic", job.dead_letter_topic.clone()),
             ("late topic", job.late_topic().to_string()),
-            ("tumbling window", format!("{} s", engine.tumbling_seconds)),
-            (
-                "sliding window",
-                format!(
-                    "{} s every {} s",
-                    engine.sliding_size_seconds, engine.sliding_slide_seconds
-                ),
-            ),
             (
                 "watermark delay",
                 format!("{} s", engine.watermark_delay_seconds),
@@ -355,6 +348,7 @@ impl JobConfig {
             ),
         ]
         .into_iter()
+        .chain(window_identity(engine))
         // only a Delta job names its format: members of older versions wrote Parquet
         .chain(
             (self.parquet.table_format == TableFormat::Delta)
@@ -397,5 +391,31 @@ impl JobConfig {
             (Some(url), _) | (None, Some(url)) => Ok(url.clone()),
             (None, None) => Ok(".".to_string()),
         }
+    }
+}
+
+/// The window types as processors share them: a tumbling and a sliding window as members of
+/// older versions recorded them, any other list by name.
+fn window_identity(engine: &EngineSettings) -> Vec<(&'static str, String)> {
+    let specs = engine
+        .engine_config()
+        .map(|c| c.windows)
+        .unwrap_or_default();
+    match &specs[..] {
+        [tumbling, sliding] if tumbling.is_tumbling() && !sliding.is_tumbling() => vec![
+            ("tumbling window", format!("{} s", tumbling.size)),
+            (
+                "sliding window",
+                format!("{} s every {} s", sliding.size, sliding.slide),
+            ),
+        ],
+        specs => vec![(
+            "windows",
+            specs
+                .iter()
+                .map(WindowSpec::name)
+                .collect::<Vec<_>>()
+                .join(","),
+        )],
     }
 }

@@ -28,6 +28,13 @@ pub struct EngineSettings {
     /// Sliding window slide, seconds (60).
     #[serde(rename = "sliding_slide", deserialize_with = "de::seconds")]
     pub sliding_slide_seconds: i64,
+    /// The window types by their names, in output order, instead of `tumbling` and
+    /// `sliding_*`: `tumbling_1min,sliding_5min_1min,tumbling_15min` (`None`: those two).
+    #[serde(
+        deserialize_with = "de::windows",
+        serialize_with = "crate::text::window_names"
+    )]
+    pub windows: Option<Vec<WindowSpec>>,
     /// How far the watermark trails the largest event time seen, seconds (600).
     #[serde(rename = "watermark_delay", deserialize_with = "de::seconds")]
     pub watermark_delay_seconds: i64,
@@ -59,6 +66,7 @@ impl Default for EngineSettings {
             tumbling_seconds: 60,
             sliding_size_seconds: 300,
             sliding_slide_seconds: 60,
+            windows: None,
             watermark_delay_seconds: 600,
             top_n: 10,
             output_mode: OutputMode::Append,
@@ -72,6 +80,42 @@ impl Default for EngineSettings {
 impl EngineSettings {
     /// The engine configuration these settings describe (windows checked).
     pub fn engine_config(&self) -> anyhow::Result<EngineConfig> {
+        anyhow::ensure!(self.top_n > 0, "top_n must be at least 1");
+        Ok(EngineConfig {
+            windows: self.window_specs()?,
+            watermark_delay: self.watermark_delay_seconds,
+            top_n: self.top_n,
+            mode: self.output_mode,
+        })
+    }
+
+    /// The window types: `windows` when given (then `tumbling` and `sliding_*` must be left at
+    /// their defaults), else the tumbling and the sliding window.
+    fn window_specs(&self) -> anyhow::Result<Vec<WindowSpec>> {
+        let defaults = EngineSettings::default();
+        let pair = (
+            self.tumbling_seconds,
+            self.sliding_size_seconds,
+            self.sliding_slide_seconds,
+        );
+        let default_pair = (
+            defaults.tumbling_seconds,
+            defaults.sliding_size_seconds,
+            defaults.sliding_slide_seconds,
+        );
+        if let Some(windows) = &self.windows {
+            anyhow::ensure!(
+                pair == default_pair,
+                "give the windows either as `windows` ({}) or as `tumbling`, `sliding_size` and \
+                 `sliding_slide`, not both",
+                windows
+                    .iter()
+                    .map(WindowSpec::name)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            return Ok(windows.clone());
+        }
         let tumbling = WindowSpec::tumbling(self.tumbling_seconds)?;
         let sliding = WindowSpec::sliding(self.sliding_size_seconds, self.sliding_slide_seconds)?;
         anyhow::ensure!(
@@ -79,13 +123,7 @@ impl EngineSettings {
             "the sliding window ({}) equals the tumbling window; give it a slide smaller than its size",
             sliding.name()
         );
-        anyhow::ensure!(self.top_n > 0, "top_n must be at least 1");
-        Ok(EngineConfig {
-            windows: vec![tumbling, sliding],
-            watermark_delay: self.watermark_delay_seconds,
-            top_n: self.top_n,
-            mode: self.output_mode,
-        })
+        Ok(vec![tumbling, sliding])
     }
 }
 

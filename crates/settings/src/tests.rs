@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use ratings_core::WindowSpec;
 use serde_json::{json, Map, Value};
 
 use super::*;
@@ -110,4 +111,68 @@ fn the_keys_are_the_settings_names() {
         assert!(keys.contains(&key.to_string()), "{key} in {keys:?}");
     }
     assert!(!keys.contains(&"final_flush".to_string()));
+}
+
+#[test]
+fn windows_are_named_as_a_list_or_as_text() {
+    let names = |settings: Settings| -> Vec<String> {
+        let config = settings.job().engine.engine_config().unwrap();
+        config.windows.iter().map(WindowSpec::name).collect()
+    };
+    let listed =
+        from(json!({"windows": ["tumbling_1min", "sliding_10min_1min", "tumbling_15min"]}));
+    assert_eq!(
+        names(listed.unwrap()),
+        ["tumbling_1min", "sliding_10min_1min", "tumbling_15min"]
+    );
+    let text = from(json!({"windows": "tumbling_1min, sliding_5min_150s"})).unwrap();
+    assert_eq!(names(text), ["tumbling_1min", "sliding_5min_150s"]);
+    assert_eq!(
+        names(from(json!({"windows": "tumbling_30s"})).unwrap()),
+        ["tumbling_30s"]
+    );
+}
+
+#[test]
+fn a_bad_window_list_says_what_a_window_is() {
+    for (text, says) in [
+        (
+            "hopping_5min",
+            "a window is tumbling_<size> or sliding_<size>_<slide>",
+        ),
+        ("tumbling_1min,tumbling_60s", "tumbling_1min is named twice"),
+        ("sliding_1min_5min", "must not exceed its size"),
+        (" , ", "name at least one window"),
+    ] {
+        let error = format!("{:#}", from(json!({ "windows": text })).unwrap_err());
+        assert!(error.contains(says), "{text}: {error}");
+    }
+    let both = from(json!({"windows": "tumbling_15min", "tumbling": "2min"})).unwrap();
+    let error = both.job().engine.engine_config().unwrap_err().to_string();
+    assert!(
+        error.contains("either as `windows` (tumbling_15min)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn members_name_the_tumbling_and_sliding_pair_as_older_versions_did() {
+    let identity = |values| {
+        let config = from(values).unwrap().job();
+        let Input::Kafka(job) = &config.input else {
+            panic!("Kafka")
+        };
+        config.identity(job)
+    };
+    let pair = identity(json!({}));
+    assert_eq!(pair["tumbling window"], "60 s");
+    assert_eq!(pair["sliding window"], "300 s every 60 s");
+    let same = identity(json!({"windows": "tumbling_1min,sliding_5min_1min"}));
+    assert_eq!(same, pair);
+    let three = identity(json!({"windows": "tumbling_1min,sliding_5min_1min,tumbling_15min"}));
+    assert_eq!(
+        three["windows"],
+        "tumbling_1min,sliding_5min_1min,tumbling_15min"
+    );
+    assert!(!three.contains_key("tumbling window"));
 }

@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use ratings_connectors::kafka::StartFrom;
+use ratings_core::WindowSpec;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serializer};
 
@@ -24,6 +25,45 @@ pub fn seconds(text: &str) -> Result<i64, String> {
         return Err(format!("{text}: use whole seconds"));
     }
     i64::try_from(duration.as_secs()).map_err(|_| format!("{text}: too large"))
+}
+
+/// Window types by their output names, `,` between them: `tumbling_1min,sliding_5min_1min`.
+pub fn windows(text: &str) -> Result<Vec<WindowSpec>, String> {
+    let specs = text
+        .split(',')
+        .filter(|item| !item.trim().is_empty())
+        .map(window)
+        .collect::<Result<Vec<_>, _>>()?;
+    if specs.is_empty() {
+        return Err(format!(
+            "{text:?}: name at least one window, e.g. tumbling_1min"
+        ));
+    }
+    for (k, spec) in specs.iter().enumerate() {
+        if specs[..k].contains(spec) {
+            return Err(format!("{} is named twice", spec.name()));
+        }
+    }
+    Ok(specs)
+}
+
+/// One window type by its output name: `tumbling_<size>` or `sliding_<size>_<slide>`.
+pub fn window(text: &str) -> Result<WindowSpec, String> {
+    let text = text.trim();
+    let spec = if let Some(size) = text.strip_prefix("tumbling_") {
+        WindowSpec::tumbling(seconds(size)?)
+    } else if let Some((size, slide)) = text
+        .strip_prefix("sliding_")
+        .and_then(|sizes| sizes.split_once('_'))
+    {
+        WindowSpec::sliding(seconds(size)?, seconds(slide)?)
+    } else {
+        return Err(format!(
+            "{text}: a window is tumbling_<size> or sliding_<size>_<slide>, e.g. tumbling_15min, \
+             sliding_5min_1min"
+        ));
+    };
+    spec.map_err(|e| format!("{text}: {e}"))
 }
 
 /// A duration, or "off" (zero).
@@ -261,6 +301,12 @@ pub mod de {
         }
     }
 
+    /// Window types: a list of names, or text with `,` between them (see [`super::windows`]).
+    pub fn windows<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<WindowSpec>>, D::Error> {
+        let names = list(d)?.join(",");
+        super::windows(&names).map(Some).map_err(D::Error::custom)
+    }
+
     /// Alert rules: JSON text, or the rules themselves (`[[alerts.rules]]`), kept as JSON.
     pub fn json<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         Ok(Some(match serde_json::Value::deserialize(d)? {
@@ -280,6 +326,23 @@ pub mod duration_text {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         parsed(d, duration)
+    }
+}
+
+/// Window types as their names (`tumbling_1min,sliding_5min_1min`), written.
+pub fn window_names<S: Serializer>(
+    value: &Option<Vec<WindowSpec>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        None => s.serialize_none(),
+        Some(specs) => s.serialize_str(
+            &specs
+                .iter()
+                .map(WindowSpec::name)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
     }
 }
 

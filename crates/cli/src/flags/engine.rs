@@ -20,6 +20,11 @@ pub struct EngineArgs {
     /// Sliding window slide (how often a sliding window starts).
     #[arg(long, default_value = "1min", value_parser = checked(text::seconds), env = "RATINGS_SLIDING_SLIDE")]
     pub sliding_slide: String,
+    /// The window types by name, in output order, instead of --tumbling and --sliding-*: e.g.
+    /// tumbling_1min,sliding_5min_1min,tumbling_15min. Changing them on a running job's
+    /// checkpoint is refused for now.
+    #[arg(long, value_parser = checked(text::windows), env = "RATINGS_WINDOWS")]
+    pub windows: Option<String>,
     /// How far the watermark trails the largest event time seen.
     #[arg(long, default_value = "10min", value_parser = checked(text::seconds), env = "RATINGS_WATERMARK_DELAY")]
     pub watermark_delay: String,
