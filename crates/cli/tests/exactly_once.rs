@@ -178,7 +178,8 @@ fn a_damaged_checkpoint_is_refused_and_reset_checkpoint_starts_over() {
         }),
         ("truncated", good[..good.len() - 3].to_vec()),
         ("newer than this build reads", {
-            let text = String::from_utf8_lossy(&good).replacen("RSCKPT 1 ", "RSCKPT 9 ", 1);
+            let current = format!("RSCKPT {} ", ratings_connectors::checkpoint::FORMAT_VERSION);
+            let text = String::from_utf8_lossy(&good).replacen(&current, "RSCKPT 99 ", 1);
             text.into_bytes()
         }),
     ];

@@ -99,6 +99,14 @@ impl Engine {
     }
 }
 
+/// The window types a snapshot was taken with (for a restart that changes them).
+pub fn snapshot_windows(bytes: &[u8]) -> Result<Vec<WindowSpec>, SnapshotError> {
+    // the body's first field
+    postcard::take_from_bytes(checked_body(bytes)?)
+        .map(|(windows, _)| windows)
+        .map_err(|e| SnapshotError::Decode(e.to_string()))
+}
+
 /// Validates the header and checksum; returns the body.
 fn checked_body(bytes: &[u8]) -> Result<&[u8], SnapshotError> {
     if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {

@@ -82,8 +82,7 @@ pub fn verify(config: &JobConfig, settings: &VerifySettings) -> Report {
             report
                 .checks
                 .push(checkpoint::check(config, job, found.group.as_deref(), now));
-            let largest = engine.largest_size();
-            report.checks.extend(parquet::checks(config, job, largest));
+            report.checks.extend(parquet::checks(config, job, &engine));
             if let Some(range) = settings.audit {
                 report
                     .checks

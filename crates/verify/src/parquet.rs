@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ratings_connectors::checkpoint::CheckpointStore;
-use ratings_connectors::parquet::{
-    self, AGGREGATE_SCHEMA, RAW_ROOT, RAW_SCHEMA, SLIDING_ROOT, TUMBLING_ROOT,
-};
+use ratings_connectors::parquet::layout::folders;
+use ratings_connectors::parquet::{self, AGGREGATE_SCHEMA, RAW_ROOT, RAW_SCHEMA};
 use ratings_connectors::storage::Storage;
+use ratings_core::EngineConfig;
 use ratings_settings::{Guarantee, JobConfig, KafkaJob};
 
 use crate::report::Check;
@@ -20,7 +20,7 @@ use crate::report::Check;
 const NEWEST_READ: usize = 3;
 
 /// Runs the Parquet checks (none when no Parquet output is configured).
-pub fn checks(config: &JobConfig, job: &KafkaJob, largest_window: i64) -> Vec<Check> {
+pub fn checks(config: &JobConfig, job: &KafkaJob, engine: &EngineConfig) -> Vec<Check> {
     let Some(url) = &config.parquet.storage else {
         return vec![Check::pass(
             "parquet",
@@ -37,13 +37,21 @@ pub fn checks(config: &JobConfig, job: &KafkaJob, largest_window: i64) -> Vec<Ch
             )]
         }
     };
-    let datasets = [
-        (RAW_ROOT, &*RAW_SCHEMA, 0),
-        (TUMBLING_ROOT, &*AGGREGATE_SCHEMA, largest_window),
-        (SLIDING_ROOT, &*AGGREGATE_SCHEMA, largest_window),
-    ];
     let store = (job.delivery.guarantee == Guarantee::ExactlyOnce)
         .then(|| CheckpointStore::new(Arc::clone(&storage), &job.delivery.checkpoint_dir));
+    // the window types' folders as the checkpoint recorded them
+    let committed = store
+        .as_ref()
+        .and_then(|s| ratings_runtime::committed_outputs(s).ok().flatten());
+    let recorded = committed.and_then(|c| c.parquet).map(|p| p.aggregates);
+    let largest_window = engine.largest_size();
+    let datasets: Vec<(String, &_, i64)> = std::iter::once((RAW_ROOT.to_string(), &*RAW_SCHEMA, 0))
+        .chain(
+            folders(&engine.windows, recorded.as_deref())
+                .into_iter()
+                .map(|root| (root, &*AGGREGATE_SCHEMA, largest_window)),
+        )
+        .collect();
     let watermark = store
         .as_ref()
         .and_then(|s| s.latest().ok().flatten())
@@ -61,7 +69,7 @@ pub fn checks(config: &JobConfig, job: &KafkaJob, largest_window: i64) -> Vec<Ch
             dataset_check(&storage, root, schema, watermark.map(|w| w - lag))
         })
         .collect();
-    let roots = datasets.map(|(root, _, _)| root);
+    let roots: Vec<&str> = datasets.iter().map(|(root, _, _)| root.as_str()).collect();
     let epochs = store.as_ref().map(|s| (s, job.transactional_id()));
     checks.extend(crate::delta::checks(&storage, &roots, epochs));
     if let Some(store) = &store {

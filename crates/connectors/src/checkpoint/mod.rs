@@ -40,8 +40,9 @@ pub use records::{
     CheckpointError, CheckpointMetadata, CommitRecord, EpochOffsets, FileSize, Owner, Restored,
 };
 
-/// The format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format this build writes and the newest it reads. Version 2: the processor state
+/// records each window type's Parquet folder (version 1 had the tumbling/sliding pair's).
+pub const FORMAT_VERSION: u32 = 2;
 /// The default folder of the checkpoints, relative to the storage base.
 pub const DEFAULT_DIR: &str = "checkpoints/ratings_stream/processor";
 
@@ -430,6 +431,11 @@ impl CheckpointStore {
 
     /// Reads and checks one file; the body on success.
     fn read(&self, kind: Kind, epoch: u64) -> Result<Vec<u8>, CheckpointError> {
+        self.read_versioned(kind, epoch).map(|(_, body)| body)
+    }
+
+    /// Reads and checks one file; the format version it was written with, and its body.
+    fn read_versioned(&self, kind: Kind, epoch: u64) -> Result<(u32, Vec<u8>), CheckpointError> {
         let path = self.path(kind, epoch);
         let full = format!("{}/{path}", self.storage.url().trim_end_matches('/'));
         let bytes = self
@@ -479,8 +485,12 @@ impl CheckpointStore {
     fn restore(&self, epoch: u64) -> anyhow::Result<Restored> {
         self.read(Kind::Commit, epoch)?;
         let offsets = self.read_offsets(epoch)?;
-        let state = self.read(Kind::State, epoch)?;
-        Ok(Restored { offsets, state })
+        let (state_version, state) = self.read_versioned(Kind::State, epoch)?;
+        Ok(Restored {
+            offsets,
+            state,
+            state_version,
+        })
     }
 
     /// Deletes every epoch older than the newest `keep` committed ones, except the rows and
@@ -539,8 +549,8 @@ enum Problem {
     Damaged(String),
 }
 
-/// Checks the header line of a checkpoint file; returns its body.
-fn check_envelope(bytes: &[u8], kind: Kind) -> Result<Vec<u8>, Problem> {
+/// Checks the header line of a checkpoint file; returns its version and body.
+fn check_envelope(bytes: &[u8], kind: Kind) -> Result<(u32, Vec<u8>), Problem> {
     let damaged = |reason: &str| Problem::Damaged(reason.to_string());
     let newline = bytes
         .iter()
@@ -583,7 +593,7 @@ fn check_envelope(bytes: &[u8], kind: Kind) -> Result<Vec<u8>, Problem> {
     if crc32fast::hash(body) != expected_crc {
         return Err(damaged("checksum mismatch"));
     }
-    Ok(body.to_vec())
+    Ok((version, body.to_vec()))
 }
 
 #[cfg(test)]

@@ -89,8 +89,10 @@ pub struct CommitRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Restored {
     pub offsets: EpochOffsets,
-    /// Engine snapshot bytes.
+    /// The processor's state (the runtime decodes it).
     pub state: Vec<u8>,
+    /// The format version the state was written with ([`FORMAT_VERSION`] or earlier).
+    pub state_version: u32,
 }
 
 /// Why the checkpoint cannot be used.

@@ -92,13 +92,15 @@ fn files_from_a_newer_format_are_refused() {
     let (store, dir) = store("future");
     write_epoch(&store, 1, true);
     let path = dir.join("offsets/1");
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replacen("RSCKPT 1 ", "RSCKPT 7 ", 1);
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        &format!("RSCKPT {FORMAT_VERSION} "),
+        "RSCKPT 99 ",
+        1,
+    );
     std::fs::write(&path, text).unwrap();
     let error = store.latest().unwrap_err().to_string();
     assert!(
-        error.contains("offsets/1") && error.contains("format version 7"),
+        error.contains("offsets/1") && error.contains("format version 99"),
         "{error}"
     );
 }

@@ -4,7 +4,7 @@
 //! - `streams/ratings/raw/date=…/hour=…` — every valid rating (late ones included) with the
 //!   watermark it was read at, by event time;
 //! - `streams/ratings/agg/tumbling/…` and `streams/ratings/agg/sliding/…` — every final window,
-//!   by window start.
+//!   by window start ([`layout`]: other window types have folders named after them).
 //!
 //! [`Dataset`] writes one dataset's files (one open file per hour, rolled by size and age, an
 //! hour closed with `_SUCCESS`); the schemas hold the columns; [`RowDelta`] and
@@ -12,6 +12,7 @@
 //! files published is the runtime's Parquet sink's business.
 
 mod dataset;
+pub mod layout;
 mod read;
 mod schema;
 
@@ -34,12 +35,9 @@ pub use schema::{
 use crate::storage::Storage;
 pub use crate::storage::StorageHealth;
 
-/// Folder of the raw dataset under the storage base.
-pub const RAW_ROOT: &str = "streams/ratings/raw";
-/// Folder of the tumbling aggregates.
-pub const TUMBLING_ROOT: &str = "streams/ratings/agg/tumbling";
-/// Folder of the sliding aggregates.
-pub const SLIDING_ROOT: &str = "streams/ratings/agg/sliding";
+pub use layout::{
+    aggregate_roots, AggregateRoot, AGGREGATES_ROOT, RAW_ROOT, SLIDING_ROOT, TUMBLING_ROOT,
+};
 
 /// The rows one open file received during an epoch, as an in-memory Parquet file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +53,8 @@ pub struct RowDelta {
 pub struct ParquetState {
     /// Raw first, then each window type.
     pub datasets: Vec<DatasetState>,
+    /// Each window type's folder, in the order of `datasets[1..]`.
+    pub aggregates: Vec<AggregateRoot>,
 }
 
 /// Batches as one in-memory Parquet file.

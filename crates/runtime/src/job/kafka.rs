@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use ratings_connectors::checkpoint::CheckpointStore;
 use ratings_connectors::kafka::{DeliveryObserver, KafkaSettings, Producer, Start};
+use ratings_connectors::parquet::{RAW_ROOT, RAW_SCHEMA};
 use ratings_connectors::storage::Storage;
-use ratings_core::{Engine, EngineConfig, WindowSpec};
+use ratings_core::{Engine, EngineConfig};
 
 use super::monitor::Monitor;
 use super::Stop;
@@ -161,7 +162,7 @@ impl Running {
                 stuck: STUCK_STEP,
             },
         };
-        let tables = epoch_tables(config, job, &engine_config.windows, &storage)?;
+        let tables = epoch_tables(config, job, &storage)?;
         let recovered = Recovered::recover(store, Arc::new(kafka), tables, &plan)?;
         let engine = recovered.engine(engine_config.clone(), Arc::clone(&loaded.catalog))?;
         let mut pipeline = pipeline(
@@ -352,18 +353,20 @@ fn checkpoint_store(config: &JobConfig, job: &KafkaJob) -> anyhow::Result<Checkp
     Ok(store)
 }
 
-/// The Delta tables an exactly-once job commits its epochs to, if it writes Delta.
+/// The Delta tables an exactly-once job commits its epochs to, if it writes Delta: the raw
+/// one at once, the window types' when their first files come (their folders are recorded in
+/// the checkpoint).
 fn epoch_tables(
     config: &JobConfig,
     job: &KafkaJob,
-    windows: &[WindowSpec],
     storage: &Arc<Storage>,
 ) -> anyhow::Result<Option<Box<dyn EpochTables>>> {
     if config.parquet.table_format != TableFormat::Delta || config.parquet.storage.is_none() {
         return Ok(None);
     }
     let app_id = Some(job.transactional_id());
-    let tables = DeltaTables::open(storage, &config.parquet, windows, app_id)?;
+    let raw = [(RAW_ROOT.to_string(), RAW_SCHEMA.clone())];
+    let tables = DeltaTables::open(storage, &config.parquet, &raw, app_id)?;
     Ok(Some(Box::new(tables)))
 }
 

@@ -2,13 +2,12 @@
 //! vacuum — which the processor otherwise does on its own once an hour closes (see
 //! [`crate::sink::delta::compaction`]). Each prints what it did, one line per table.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use anyhow::Context;
 use ratings_connectors::delta::Table;
-use ratings_connectors::parquet::{
-    hour_of_path, partition_dir, RAW_ROOT, SLIDING_ROOT, TUMBLING_ROOT,
-};
+use ratings_connectors::parquet::{hour_of_path, partition_dir, AGGREGATES_ROOT, RAW_ROOT};
 use ratings_connectors::storage::Storage;
 use ratings_settings::ParquetSettings;
 
@@ -84,8 +83,14 @@ fn tables(settings: &ParquetSettings) -> anyhow::Result<Vec<Table>> {
         .as_deref()
         .context("--storage is required")?;
     let storage = Arc::new(Storage::open_for_writing(url)?);
+    // the window types' folders are those with a Delta log under the aggregates' folder
+    let logs = storage.list(AGGREGATES_ROOT)?;
+    let aggregates: BTreeSet<&str> = logs
+        .iter()
+        .filter_map(|path| path.split_once("/_delta_log/").map(|(root, _)| root))
+        .collect();
     let mut tables = Vec::new();
-    for root in [RAW_ROOT, TUMBLING_ROOT, SLIDING_ROOT] {
+    for root in std::iter::once(RAW_ROOT).chain(aggregates) {
         tables.extend(Table::open(&storage, root)?);
     }
     anyhow::ensure!(

@@ -17,21 +17,22 @@ pub(crate) mod compaction;
 
 use std::sync::Arc;
 
+use arrow_schema::SchemaRef;
 use ratings_connectors::checkpoint::{EpochOffsets, FileSize};
 use ratings_connectors::delta::{EpochCommit, NewFile, Table};
-use ratings_connectors::parquet::{hour_of_path, is_marker};
+use ratings_connectors::parquet::{
+    hour_of_path, is_marker, AGGREGATE_SCHEMA, RAW_ROOT, RAW_SCHEMA,
+};
 use ratings_connectors::storage::Storage;
-use ratings_core::WindowSpec;
 use ratings_settings::ParquetSettings;
 
-use super::parquet::layout;
 use crate::delivery::exactly_once::EpochTables;
 use compaction::Compaction;
 
 /// The tables of a job's datasets.
 pub(crate) struct DeltaTables {
     storage: Arc<Storage>,
-    /// One per dataset: raw first, then each window type.
+    /// One per dataset with files (or created at the start).
     tables: Vec<Table>,
     /// The application id of epoch commits: the job's transactional id (exactly-once only).
     app_id: Option<String>,
@@ -40,19 +41,21 @@ pub(crate) struct DeltaTables {
 }
 
 impl DeltaTables {
-    /// The tables of the datasets of these window types on `storage` (created if missing);
-    /// epochs are committed as application `app_id` (exactly-once runs).
+    /// The tables of the datasets on `storage`: those of `create` at once (created if
+    /// missing), any other when files first come for it (the folders of an exactly-once job's
+    /// window types are known once its checkpoint is read). Epochs are committed as
+    /// application `app_id` (exactly-once runs).
     pub(crate) fn open(
         storage: &Arc<Storage>,
         settings: &ParquetSettings,
-        windows: &[WindowSpec],
+        create: &[(String, SchemaRef)],
         app_id: Option<&str>,
     ) -> anyhow::Result<DeltaTables> {
-        let tables = layout(windows)
-            .into_iter()
-            .map(|(root, schema)| Table::open_or_create(storage, root, &schema))
+        let tables = create
+            .iter()
+            .map(|(root, schema)| Table::open_or_create(storage, root, schema))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let compaction = Compaction::start(settings, &tables);
+        let compaction = Compaction::start(settings);
         Ok(DeltaTables {
             storage: Arc::clone(storage),
             tables,
@@ -79,6 +82,7 @@ impl DeltaTables {
     /// ~0.5 s for its log file to close); then hands the hours whose markers are among them to
     /// compaction.
     fn add(&mut self, files: &[Published], epoch: Option<u64>) -> anyhow::Result<()> {
+        self.open_missing(files)?;
         let epoch = match (epoch, &self.app_id) {
             (Some(epoch), Some(app_id)) => Some((app_id.as_str(), epoch)),
             (Some(_), None) => anyhow::bail!("epochs are committed with an application id"),
@@ -97,11 +101,29 @@ impl DeltaTables {
             })
         })?;
         if let Some(compaction) = &self.compaction {
-            for (index, share) in shares.iter().enumerate() {
-                share
-                    .closed
-                    .iter()
-                    .for_each(|hour| compaction.closed(index, *hour));
+            for (table, share) in self.tables.iter().zip(&shares) {
+                for hour in &share.closed {
+                    compaction.closed(table.root(), *hour);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens (or creates) the tables of the folders among `files` that have none open yet.
+    fn open_missing(&mut self, files: &[Published]) -> anyhow::Result<()> {
+        for file in files {
+            let Some((root, _)) = file.path.split_once("/date=") else {
+                continue;
+            };
+            if self.tables.iter().all(|t| t.root() != root) {
+                let schema = if root == RAW_ROOT {
+                    &RAW_SCHEMA
+                } else {
+                    &AGGREGATE_SCHEMA
+                };
+                let table = Table::open_or_create(&self.storage, root, schema)?;
+                self.tables.push(table);
             }
         }
         Ok(())

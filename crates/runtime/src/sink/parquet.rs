@@ -12,10 +12,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use ratings_connectors::parquet::layout::folders;
 use ratings_connectors::parquet::{
-    aggregate_batch, decode, encode, is_marker, raw_batch, Dataset, ParquetState, Publication,
-    RawRow, RollPolicy, RowDelta, AGGREGATE_SCHEMA, RAW_ROOT, RAW_SCHEMA, SLIDING_ROOT,
-    TUMBLING_ROOT,
+    aggregate_batch, aggregate_roots, decode, encode, is_marker, raw_batch, AggregateRoot, Dataset,
+    ParquetState, Publication, RawRow, RollPolicy, RowDelta, AGGREGATE_SCHEMA, RAW_ROOT,
+    RAW_SCHEMA,
 };
 use ratings_connectors::storage::Storage;
 use ratings_core::time::align_down;
@@ -54,9 +55,13 @@ pub(crate) struct ParquetSink {
     storage: Arc<Storage>,
     writer_id: String,
     publishing: Publishing,
+    roll: RollPolicy,
     raw: Dataset,
     /// One dataset per window type, in the engine's order.
-    aggregates: Vec<(Arc<str>, Dataset)>,
+    aggregates: Vec<Aggregate>,
+    /// The datasets of window types a change of windows removed, restored from the
+    /// checkpoint: their files are finished and their hours closed with the first epoch.
+    retired: Vec<Dataset>,
     pending_raw: BTreeMap<i64, Vec<RawRow>>,
     pending_windows: BTreeMap<(usize, i64), Vec<(WindowResult, i64)>>,
     /// Finished files waiting for their epoch to commit ([`Publishing::WithEpochs`]).
@@ -67,18 +72,21 @@ pub(crate) struct ParquetSink {
     tables: Option<DeltaTables>,
 }
 
-/// Each dataset's folder and schema: raw first, then one per window type, in the engine's
-/// order.
-pub(crate) fn layout(windows: &[WindowSpec]) -> Vec<(&'static str, SchemaRef)> {
-    let aggregates = windows.iter().map(|spec| {
-        let root = if spec.is_tumbling() {
-            TUMBLING_ROOT
-        } else {
-            SLIDING_ROOT
-        };
-        (root, AGGREGATE_SCHEMA.clone())
-    });
-    std::iter::once((RAW_ROOT, RAW_SCHEMA.clone()))
+/// A window type's dataset.
+struct Aggregate {
+    /// [`WindowSpec::name`], as windows carry it.
+    name: Arc<str>,
+    spec: WindowSpec,
+    dataset: Dataset,
+}
+
+/// Each dataset's folder and schema for a job starting with these window types: raw first,
+/// then one per window type, in the engine's order.
+pub(crate) fn layout(windows: &[WindowSpec]) -> Vec<(String, SchemaRef)> {
+    let aggregates = aggregate_roots(windows)
+        .into_iter()
+        .map(|a| (a.root, AGGREGATE_SCHEMA.clone()));
+    std::iter::once((RAW_ROOT.to_string(), RAW_SCHEMA.clone()))
         .chain(aggregates)
         .collect()
 }
@@ -94,50 +102,81 @@ impl ParquetSink {
         roll: RollPolicy,
     ) -> ParquetSink {
         let track = publishing == Publishing::WithEpochs;
-        let aggregates = windows
-            .iter()
-            .zip(layout(windows).into_iter().skip(1))
-            .map(|(spec, (root, schema))| {
-                let dataset = Dataset::new(root, schema, roll, spec.size - spec.slide, track);
-                (Arc::from(spec.name()), dataset)
-            })
-            .collect();
         let mut sink = ParquetSink {
             raw: Dataset::new(RAW_ROOT, RAW_SCHEMA.clone(), roll, 0, track),
             storage,
             writer_id: writer_id.to_string(),
             publishing,
-            aggregates,
+            roll,
+            aggregates: Vec::new(),
+            retired: Vec::new(),
             pending_raw: BTreeMap::new(),
             pending_windows: BTreeMap::new(),
             held: Vec::new(),
             held_bytes: 0,
             tables: None,
         };
+        sink.aggregates = windows
+            .iter()
+            .zip(aggregate_roots(windows))
+            .map(|(spec, root)| sink.aggregate(*spec, &root.root))
+            .collect();
         if let Publishing::Immediate { run_id } = publishing {
             sink.name_files(run_id);
         }
         sink
     }
 
+    /// The dataset of window type `spec` in folder `root`.
+    fn aggregate(&self, spec: WindowSpec, root: &str) -> Aggregate {
+        let track = self.publishing == Publishing::WithEpochs;
+        let lag = spec.size - spec.slide;
+        Aggregate {
+            name: Arc::from(spec.name()),
+            spec,
+            dataset: Dataset::new(root, AGGREGATE_SCHEMA.clone(), self.roll, lag, track),
+        }
+    }
+
     /// Back to a checkpointed state: counters, closed hours, and the open files rebuilt from
-    /// the deltas of the epochs since each was opened.
+    /// the deltas of the epochs since each was opened. A window type the checkpoint has keeps
+    /// its folder; one it lacks (added by a change of windows) gets a folder of its own; one
+    /// it has that is no longer configured is retired.
     fn restore_datasets(&mut self, state: &ParquetState, rows: &RowsSince) -> anyhow::Result<()> {
         anyhow::ensure!(
-            state.datasets.len() == 1 + self.aggregates.len(),
-            "the checkpoint has {} Parquet datasets, this configuration {}",
+            state.datasets.len() == 1 + state.aggregates.len(),
+            "the checkpoint's Parquet state is inconsistent: {} datasets for {} window types",
             state.datasets.len(),
-            1 + self.aggregates.len()
+            state.aggregates.len()
         );
-        for (index, (dataset, saved)) in self.datasets_mut().zip(&state.datasets).enumerate() {
-            dataset.restore(saved, |hour, first_epoch| {
+        let restore = |dataset: &mut Dataset, index: usize| {
+            dataset.restore(&state.datasets[index], |hour, first_epoch| {
                 rows(first_epoch)
                     .iter()
                     .filter(|d| d.dataset == index && d.hour == hour)
                     .map(|d| decode(&d.parquet))
                     .collect::<anyhow::Result<Vec<_>>>()
                     .map(|nested| nested.into_iter().flatten().collect())
-            })?;
+            })
+        };
+        restore(&mut self.raw, 0)?;
+        let specs: Vec<WindowSpec> = self.aggregates.iter().map(|a| a.spec).collect();
+        let roots = folders(&specs, Some(&state.aggregates));
+        for (index, (spec, root)) in specs.into_iter().zip(roots).enumerate() {
+            self.aggregates[index] = self.aggregate(spec, &root);
+            let saved = state.aggregates.iter().position(|a| a.root == root);
+            if let Some(at) = saved {
+                restore(&mut self.aggregates[index].dataset, 1 + at)?;
+            }
+        }
+        for (at, removed) in state.aggregates.iter().enumerate() {
+            if self.aggregates.iter().all(|a| *a.name != removed.window) {
+                // all its hours close with the first epoch
+                let schema = AGGREGATE_SCHEMA.clone();
+                let mut dataset = Dataset::new(&removed.root, schema, self.roll, 0, true);
+                restore(&mut dataset, 1 + at)?;
+                self.retired.push(dataset);
+            }
         }
         Ok(())
     }
@@ -145,8 +184,16 @@ impl ParquetSink {
     fn state(&self) -> ParquetState {
         ParquetState {
             datasets: std::iter::once(&self.raw)
-                .chain(self.aggregates.iter().map(|(_, d)| d))
+                .chain(self.aggregates.iter().map(|a| &a.dataset))
                 .map(|d| d.state())
+                .collect(),
+            aggregates: self
+                .aggregates
+                .iter()
+                .map(|a| AggregateRoot {
+                    window: a.name.to_string(),
+                    root: a.dataset.root().to_string(),
+                })
                 .collect(),
         }
     }
@@ -193,15 +240,18 @@ impl ParquetSink {
         }
         for ((index, hour), windows) in std::mem::take(&mut self.pending_windows) {
             self.aggregates[index]
-                .1
+                .dataset
                 .write(hour, &aggregate_batch(&windows))?;
         }
         Ok(())
     }
 
-    /// The raw dataset, then the aggregate ones.
+    /// The raw dataset, then the aggregate ones, then the retired ones.
     fn datasets_mut(&mut self) -> impl Iterator<Item = &mut Dataset> {
-        std::iter::once(&mut self.raw).chain(self.aggregates.iter_mut().map(|(_, d)| d))
+        let aggregates = self.aggregates.iter_mut().map(|a| &mut a.dataset);
+        std::iter::once(&mut self.raw)
+            .chain(aggregates)
+            .chain(self.retired.iter_mut())
     }
 }
 
@@ -226,7 +276,7 @@ impl Sink for ParquetSink {
         let index = self
             .aggregates
             .iter()
-            .position(|(name, _)| *name == window.window_type);
+            .position(|a| a.name == window.window_type);
         if let (Some(index), true) = (index, window.is_final) {
             let hour = align_down(window.window_start, 3600);
             self.pending_windows
@@ -274,6 +324,10 @@ impl Sink for ParquetSink {
     /// The files finished during the epoch, the rows its open files received, the state.
     fn take_epoch(&mut self) -> anyhow::Result<Option<ParquetEpoch>> {
         self.write_pending()?;
+        for mut retired in std::mem::take(&mut self.retired) {
+            let finished = retired.finish(true)?;
+            self.release(finished)?;
+        }
         let mut deltas = Vec::new();
         for (index, dataset) in self.datasets_mut().enumerate() {
             for (hour, batches) in dataset.take_deltas() {
@@ -304,7 +358,7 @@ impl Sink for ParquetSink {
     fn datasets(&self) -> Vec<DatasetSummary> {
         let base = self.storage.url().trim_end_matches('/');
         std::iter::once(&self.raw)
-            .chain(self.aggregates.iter().map(|(_, d)| d))
+            .chain(self.aggregates.iter().map(|a| &a.dataset))
             .map(|d| {
                 let s = d.stats();
                 DatasetSummary {
@@ -347,7 +401,8 @@ pub(crate) fn open(
         roll,
     );
     if settings.table_format == TableFormat::Delta && publishing != Publishing::WithEpochs {
-        sink.tables = Some(DeltaTables::open(&storage, settings, windows, None)?);
+        let create = layout(windows);
+        sink.tables = Some(DeltaTables::open(&storage, settings, &create, None)?);
     }
     Ok(Some(sink))
 }

@@ -20,9 +20,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use ratings_connectors::checkpoint::CheckpointStore;
-use ratings_connectors::parquet::{
-    hour_files, DatasetState, RawRow, RawRows, RAW_ROOT, SLIDING_ROOT, TUMBLING_ROOT,
-};
+use ratings_connectors::parquet::{hour_files, layout, DatasetState, RawRow, RawRows, RAW_ROOT};
 use ratings_connectors::storage::Storage;
 use ratings_core::published::Window;
 use ratings_core::time::{align_down, rfc3339_seconds};
@@ -84,15 +82,6 @@ fn fail(found: impl Into<String>, action: &str) -> Check {
     Check::fail("audit", found, action)
 }
 
-/// The folder of a window type's aggregates.
-fn aggregate_root(spec: &WindowSpec) -> &'static str {
-    if spec.is_tumbling() {
-        TUMBLING_ROOT
-    } else {
-        SLIDING_ROOT
-    }
-}
-
 impl<'a> Audit<'a> {
     fn prepare(
         config: &JobConfig,
@@ -131,10 +120,10 @@ impl<'a> Audit<'a> {
             .catalog;
         let folders = |root| hour_files(&storage, root).map_err(|e| fail(format!("{e:#}"), reach));
         let raw_hours = folders(RAW_ROOT)?;
-        let aggregate_hours = engine
-            .windows
+        let recorded = committed.parquet.as_ref().map(|p| p.aggregates.as_slice());
+        let aggregate_hours = layout::folders(&engine.windows, recorded)
             .iter()
-            .map(|spec| folders(aggregate_root(spec)))
+            .map(|root| folders(root))
             .collect::<Result<_, _>>()?;
         Ok(Audit {
             job,
@@ -155,9 +144,13 @@ impl<'a> Audit<'a> {
         }
     }
 
-    /// The Parquet state of window type `k`'s dataset at the committed epoch.
+    /// The Parquet state of window type `k`'s dataset at the committed epoch (`None` for a
+    /// type the epoch did not have).
     fn dataset(&self, k: usize) -> Option<&DatasetState> {
-        self.committed.parquet.as_ref()?.datasets.get(k + 1)
+        let parquet = self.committed.parquet.as_ref()?;
+        let name = self.engine.windows[k].name();
+        let at = parquet.aggregates.iter().position(|a| a.window == name)?;
+        parquet.datasets.get(at + 1)
     }
 
     /// Hours of window type `k` whose windows are all final at the committed epoch and that

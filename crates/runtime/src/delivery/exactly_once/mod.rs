@@ -23,6 +23,7 @@
 //! [`RedoEpoch`]: the processor goes back to the last checkpoint.
 
 pub(crate) mod recovery;
+mod state;
 pub(crate) mod transactions;
 mod work;
 
@@ -40,9 +41,9 @@ use ratings_connectors::checkpoint::{
 };
 use ratings_connectors::kafka::TxnError;
 use ratings_connectors::parquet::{is_marker, ParquetState};
-use serde::{Deserialize, Serialize};
 
 use crate::pipeline::now_millis;
+use state::ProcessorState;
 use transactions::{spawn_step, RunningStep, Transactions};
 pub(crate) use work::{EpochTables, EpochWork};
 
@@ -51,14 +52,6 @@ pub(crate) use work::{EpochTables, EpochWork};
 const MAX_HELD_BYTES: usize = 32 << 20;
 /// Committed epochs kept in the checkpoint (older ones are pruned).
 const KEEP_EPOCHS: usize = 3;
-
-/// What `state/<epoch>` holds.
-#[derive(Debug, Serialize, Deserialize)]
-struct ProcessorState {
-    /// [`ratings_core::Engine::snapshot`] bytes.
-    engine: Vec<u8>,
-    parquet: Option<ParquetState>,
-}
 
 /// The epoch could not commit (the broker aborted its transaction): the processor must go
 /// back to the last checkpoint and do it again.

@@ -106,13 +106,11 @@ impl Recovered {
                     }
                     .into());
                 }
-                let state: ProcessorState =
-                    postcard::from_bytes(&restored.state).map_err(|error| {
-                        RecoveryError::Undecodable {
-                            epoch: offsets.epoch,
-                            location: store.location(),
-                            reason: error.to_string(),
-                        }
+                let state = ProcessorState::decode(restored.state_version, &restored.state)
+                    .map_err(|error| RecoveryError::Undecodable {
+                        epoch: offsets.epoch,
+                        location: store.location(),
+                        reason: format!("{error:#}"),
                     })?;
                 skipped = offsets.skipped_epochs.clone();
                 let rows = load_rows(&store, state.parquet.as_ref(), &offsets)?;
@@ -227,11 +225,13 @@ pub fn committed_outputs(store: &CheckpointStore) -> anyhow::Result<Option<Commi
         return Ok(None);
     };
     let epoch = restored.offsets.epoch;
-    let state: ProcessorState =
-        postcard::from_bytes(&restored.state).map_err(|error| RecoveryError::Undecodable {
-            epoch,
-            location: store.location(),
-            reason: error.to_string(),
+    let state =
+        ProcessorState::decode(restored.state_version, &restored.state).map_err(|error| {
+            RecoveryError::Undecodable {
+                epoch,
+                location: store.location(),
+                reason: format!("{error:#}"),
+            }
         })?;
     let parquet = state.parquet;
     let unpublished = load_rows(store, parquet.as_ref(), &restored.offsets)?

@@ -58,45 +58,47 @@ pub(crate) struct Compacted {
 /// The upkeep thread of a job's tables; dropping it lets the thread finish the hours handed
 /// to it and waits for it.
 pub(crate) struct Compaction {
-    sender: Option<Sender<(usize, i64)>>,
+    /// A table's folder and a closed hour of it.
+    sender: Option<Sender<(String, i64)>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Compaction {
-    /// The thread for these tables, unless neither compaction nor vacuum is on.
-    pub(crate) fn start(settings: &ParquetSettings, tables: &[Table]) -> Option<Compaction> {
+    /// The thread for the job's tables, unless neither compaction nor vacuum is on.
+    pub(crate) fn start(settings: &ParquetSettings) -> Option<Compaction> {
         let upkeep = Upkeep::of(settings);
         let url = settings.storage.clone()?;
         if upkeep.target_bytes == 0 && upkeep.retention.is_zero() {
             return None;
         }
-        let roots: Vec<String> = tables.iter().map(|t| t.root().to_string()).collect();
-        let (sender, receiver) = channel::<(usize, i64)>();
+        let (sender, receiver) = channel::<(String, i64)>();
         let thread = std::thread::Builder::new()
             .name("delta-upkeep".into())
             .spawn(move || {
-                let mut tables = match open_tables(&url, &roots) {
-                    Ok(tables) => tables,
+                let storage = match Storage::open(&url) {
+                    Ok(storage) => Arc::new(storage),
                     Err(error) => {
                         tracing::warn!("delta: no compaction in this run: {error:#}");
                         return;
                     }
                 };
-                let mut vacuumed = vec![None; tables.len()];
+                // each table with when it was vacuumed last, opened when it first has an hour
+                let mut tables: BTreeMap<String, (Table, Option<Instant>)> = BTreeMap::new();
                 // the hours closed meanwhile are done together: one read of each table's files
                 while let Ok(first) = receiver.recv() {
-                    let due: BTreeSet<(usize, i64)> =
-                        std::iter::once(first).chain(receiver.try_iter()).collect();
-                    for (index, table) in tables.iter_mut().enumerate() {
-                        let hours: Vec<i64> = due
-                            .iter()
-                            .filter(|(i, _)| *i == index)
-                            .map(|(_, h)| *h)
-                            .collect();
-                        if !hours.is_empty() {
-                            compact(table, &hours, &upkeep);
-                            vacuum(table, &mut vacuumed[index], &upkeep);
-                        }
+                    let due: BTreeMap<String, BTreeSet<i64>> = std::iter::once(first)
+                        .chain(receiver.try_iter())
+                        .fold(BTreeMap::new(), |mut due, (root, hour)| {
+                            due.entry(root).or_default().insert(hour);
+                            due
+                        });
+                    for (root, hours) in due {
+                        let Some((table, vacuumed)) = table_of(&mut tables, &storage, root) else {
+                            continue;
+                        };
+                        let hours: Vec<i64> = hours.into_iter().collect();
+                        compact(table, &hours, &upkeep);
+                        vacuum(table, vacuumed, &upkeep);
                     }
                 }
             })
@@ -107,10 +109,10 @@ impl Compaction {
         })
     }
 
-    /// Hour `hour` of table `index` is complete: compact it and vacuum.
-    pub(crate) fn closed(&self, index: usize, hour: i64) {
+    /// Hour `hour` of the table at `root` is complete: compact it and vacuum.
+    pub(crate) fn closed(&self, root: &str, hour: i64) {
         if let Some(sender) = &self.sender {
-            let _ = sender.send((index, hour));
+            let _ = sender.send((root.to_string(), hour));
         }
     }
 }
@@ -124,15 +126,27 @@ impl Drop for Compaction {
     }
 }
 
-/// The tables again, on a storage client of this thread's own.
-fn open_tables(url: &str, roots: &[String]) -> anyhow::Result<Vec<Table>> {
-    let storage = Arc::new(Storage::open(url)?);
-    roots
-        .iter()
-        .map(|root| {
-            Table::open(&storage, root)?.with_context(|| format!("the Delta table {root} is gone"))
-        })
-        .collect()
+/// The table at `root` (opened on this thread's storage client the first time), or `None`
+/// (logged) when it cannot be opened.
+fn table_of<'t>(
+    tables: &'t mut BTreeMap<String, (Table, Option<Instant>)>,
+    storage: &Arc<Storage>,
+    root: String,
+) -> Option<&'t mut (Table, Option<Instant>)> {
+    if !tables.contains_key(&root) {
+        let opened = Table::open(storage, &root)
+            .and_then(|t| t.with_context(|| format!("the Delta table {root} is gone")));
+        match opened {
+            Ok(table) => {
+                tables.insert(root.clone(), (table, None));
+            }
+            Err(error) => {
+                tracing::warn!("delta: {root} is not compacted: {error:#}");
+                return None;
+            }
+        }
+    }
+    tables.get_mut(&root)
 }
 
 /// Compacts hours, logging what it did or why it could not.

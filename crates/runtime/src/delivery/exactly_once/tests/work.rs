@@ -122,6 +122,7 @@ impl EpochWork for FakeWork {
             deltas,
             state: ParquetState {
                 datasets: vec![state],
+                aggregates: Vec::new(),
             },
         }))
     }
