@@ -33,8 +33,11 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<&'static str> {
             RecoveryError::ParquetMissing { .. } => {
                 "pass the --storage URL this checkpoint was written with"
             }
+            RecoveryError::WindowsChanged { .. } => {
+                "write the raw ratings (--storage) and their open windows are rebuilt from them on the next change; or --reset-windows: keep the offsets and start the windows empty; or change the window settings back"
+            }
             RecoveryError::EngineRestore { .. } => {
-                "change the window settings back, or --reset-checkpoint"
+                "restore the checkpoint file, or --reset-checkpoint"
             }
             _ => "restore the newer checkpoint, or --reset-checkpoint",
         });

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::Settings;
 
 /// Settings whose flag has no environment variable, by the flag's id.
-const WITHOUT_ENV: [&str; 2] = ["kafka_properties", "reset_checkpoint"];
+const WITHOUT_ENV: [&str; 3] = ["kafka_properties", "reset_checkpoint", "reset_windows"];
 
 /// Parses the command line (clap reads the environment too) and the settings file, and layers
 /// them: flags, then environment, then file, then the model's defaults. Exits on a clap error

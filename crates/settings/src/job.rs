@@ -274,6 +274,10 @@ pub struct Delivery {
     /// [`crate::FLAG_ONLY`]).
     #[serde(deserialize_with = "de::from_str")]
     pub reset_checkpoint: bool,
+    /// Window types changed while no raw output keeps the ratings to rebuild them from: keep
+    /// the checkpoint's offsets and start the windows empty (a flag only).
+    #[serde(deserialize_with = "de::from_str")]
+    pub reset_windows: bool,
 }
 
 impl Default for Delivery {
@@ -288,6 +292,7 @@ impl Default for Delivery {
             checkpoint_storage: None,
             checkpoint_dir: ratings_connectors::checkpoint::DEFAULT_DIR.into(),
             reset_checkpoint: false,
+            reset_windows: false,
         }
     }
 }

@@ -31,8 +31,9 @@ pub use sections::{
 };
 
 /// Settings that only a flag sets (no environment variable, no key in the file):
-/// `--reset-checkpoint`, so that a reset is never left behind in a deployment's settings.
-pub const FLAG_ONLY: [&str; 1] = ["reset_checkpoint"];
+/// `--reset-checkpoint` and `--reset-windows`, so that a reset is never left behind in a
+/// deployment's settings.
+pub const FLAG_ONLY: [&str; 2] = ["reset_checkpoint", "reset_windows"];
 
 /// Every setting of every command, by key (sections are flattened: the keys are one namespace).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

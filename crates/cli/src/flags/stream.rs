@@ -60,6 +60,11 @@ pub struct StreamArgs {
     /// settings key), so that a reset is never left behind in a deployment's settings.
     #[arg(long)]
     pub reset_checkpoint: bool,
+    /// The window settings changed and no --storage keeps the raw ratings to rebuild the
+    /// open windows from: keep the checkpoint's offsets (nothing is read or published again)
+    /// and start the windows empty; the log says which minutes they miss. A flag only.
+    #[arg(long)]
+    pub reset_windows: bool,
     /// Transactional id of the output producer; one per processor. A processor started with
     /// the same id fences this one (default: the group id).
     #[arg(long, env = "RATINGS_TRANSACTIONAL_ID")]

@@ -96,6 +96,7 @@ fn every_run_option_has_an_environment_variable() {
             ![
                 "config",
                 "reset_checkpoint",
+                "reset_windows",
                 "help",
                 "version",
                 "log_format",

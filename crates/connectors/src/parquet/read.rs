@@ -77,9 +77,11 @@ impl RawRows {
     }
 
     /// The raw rows (dataset 0) among a checkpoint's unpublished `deltas`.
-    pub fn unpublished(deltas: &[RowDelta]) -> anyhow::Result<RawRows> {
+    pub fn unpublished<'a>(
+        deltas: impl IntoIterator<Item = &'a RowDelta>,
+    ) -> anyhow::Result<RawRows> {
         let mut rows = RawRows::default();
-        for delta in deltas.iter().filter(|d| d.dataset == 0) {
+        for delta in deltas.into_iter().filter(|d| d.dataset == 0) {
             rows.add_file(&delta.parquet, "a row delta of the checkpoint")?;
         }
         Ok(rows)

@@ -16,6 +16,7 @@ use ratings_core::{Engine, EngineConfig};
 use super::monitor::Monitor;
 use super::Stop;
 use crate::catalog::LoadedCatalog;
+use crate::delivery::exactly_once::rebuild::WindowsChange;
 use crate::delivery::exactly_once::recovery::{Recovered, RecoveryPlan};
 use crate::delivery::exactly_once::transactions::KafkaTransactions;
 use crate::delivery::exactly_once::{Commit, EpochTables, RedoEpoch, Timeouts};
@@ -164,7 +165,12 @@ impl Running {
         };
         let tables = epoch_tables(config, job, &storage)?;
         let recovered = Recovered::recover(store, Arc::new(kafka), tables, &plan)?;
-        let engine = recovered.engine(engine_config.clone(), Arc::clone(&loaded.catalog))?;
+        let change = WindowsChange {
+            raw: config.parquet.storage.is_some().then_some(&storage),
+            reset: job.delivery.reset_windows,
+        };
+        let engine =
+            recovered.engine(engine_config.clone(), Arc::clone(&loaded.catalog), change)?;
         let mut pipeline = pipeline(
             config,
             job,

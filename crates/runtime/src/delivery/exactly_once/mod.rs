@@ -22,6 +22,7 @@
 //! tries again later; a transaction the broker aborted, or open longer than its timeout, is a
 //! [`RedoEpoch`]: the processor goes back to the last checkpoint.
 
+pub(crate) mod rebuild;
 pub(crate) mod recovery;
 mod state;
 pub(crate) mod transactions;

@@ -14,8 +14,10 @@ use anyhow::Context;
 use ratings_connectors::checkpoint::{CheckpointStore, CommitRecord, EpochOffsets, Owner};
 use ratings_connectors::kafka::{Start, StartFrom};
 use ratings_connectors::parquet::{ParquetState, RowDelta};
+use ratings_core::snapshot::SnapshotError;
 use ratings_core::{Catalog, Engine, EngineConfig};
 
+use super::rebuild::{rebuild, WindowsChange};
 use super::transactions::Transactions;
 use super::{oldest_open_file_epoch, tagged_epoch, Coordinator, Phase, ProcessorState, Timeouts};
 use super::{publish, EpochTables, EpochWork};
@@ -48,7 +50,15 @@ pub enum RecoveryError {
     },
     #[error("the checkpoint {location} has Parquet outputs but no Parquet storage is configured")]
     ParquetMissing { location: String },
-    #[error("cannot restore the engine from {location} (were the window settings changed?)")]
+    #[error(
+        "the window types changed since the checkpoint {location} ({difference}), and no raw \
+         output (--storage) keeps the ratings their open windows would be rebuilt from"
+    )]
+    WindowsChanged {
+        location: String,
+        difference: String,
+    },
+    #[error("cannot restore the engine from {location}")]
     EngineRestore {
         location: String,
         #[source]
@@ -160,21 +170,35 @@ impl Recovered {
         })
     }
 
-    /// The engine: restored from the checkpoint, or new.
+    /// The engine: restored from the checkpoint, rebuilt for window types other than the
+    /// checkpoint's as `change` allows (see [`super::rebuild`]), or new.
     pub(crate) fn engine(
         &self,
         config: EngineConfig,
         catalog: Arc<Catalog>,
+        change: WindowsChange<'_>,
     ) -> anyhow::Result<Engine> {
-        match self.snapshot() {
-            None => Ok(Engine::new(config, catalog)),
-            Some(snapshot) => Engine::restore(config, catalog, snapshot).map_err(|error| {
-                RecoveryError::EngineRestore {
-                    location: self.coordinator.store.location(),
-                    source: error.into(),
-                }
-                .into()
-            }),
+        let Some(snapshot) = self.snapshot() else {
+            return Ok(Engine::new(config, catalog));
+        };
+        let location = self.coordinator.store.location();
+        let failed = |error: SnapshotError| RecoveryError::EngineRestore {
+            location: location.clone(),
+            source: error.into(),
+        };
+        match Engine::restore(config.clone(), Arc::clone(&catalog), snapshot) {
+            Err(SnapshotError::WindowsChanged { snapshot: old, .. }) => {
+                let old = EngineConfig {
+                    windows: old,
+                    ..config.clone()
+                };
+                let restored =
+                    Engine::restore(old, Arc::clone(&catalog), snapshot).map_err(failed)?;
+                let parquet = self.state.as_ref().and_then(|s| s.parquet.as_ref());
+                let unpublished: Vec<&RowDelta> = open_file_rows(parquet, &self.rows).collect();
+                rebuild(&restored, config, catalog, change, &unpublished, &location)
+            }
+            restored => Ok(restored.map_err(failed)?),
         }
     }
 
@@ -234,12 +258,28 @@ pub fn committed_outputs(store: &CheckpointStore) -> anyhow::Result<Option<Commi
             }
         })?;
     let parquet = state.parquet;
-    let unpublished = load_rows(store, parquet.as_ref(), &restored.offsets)?
-        .into_iter()
-        .flat_map(|(epoch, deltas)| deltas.into_iter().map(move |d| (epoch, d)))
-        .filter(|(epoch, delta)| {
-            // a delta belongs to the open file of its hour when it is not older than the file
-            let open = parquet.as_ref().and_then(|p| p.datasets.get(delta.dataset));
+    let rows = load_rows(store, parquet.as_ref(), &restored.offsets)?;
+    let unpublished = open_file_rows(parquet.as_ref(), &rows).cloned().collect();
+    Ok(Some(CommittedOutputs {
+        epoch,
+        watermark: restored.offsets.watermark,
+        parquet,
+        unpublished,
+    }))
+}
+
+/// The rows of the files open at the checkpoint among the `rows` of its epochs (a delta belongs
+/// to the open file of its hour when it is not older than the file).
+fn open_file_rows<'a>(
+    parquet: Option<&'a ParquetState>,
+    rows: &'a [(u64, Vec<RowDelta>)],
+) -> impl Iterator<Item = &'a RowDelta> {
+    let deltas = rows
+        .iter()
+        .flat_map(|(epoch, deltas)| deltas.iter().map(move |d| (*epoch, d)));
+    deltas
+        .filter(move |(epoch, delta)| {
+            let open = parquet.and_then(|p| p.datasets.get(delta.dataset));
             open.is_some_and(|d| {
                 d.open
                     .iter()
@@ -247,13 +287,6 @@ pub fn committed_outputs(store: &CheckpointStore) -> anyhow::Result<Option<Commi
             })
         })
         .map(|(_, delta)| delta)
-        .collect();
-    Ok(Some(CommittedOutputs {
-        epoch,
-        watermark: restored.offsets.watermark,
-        parquet,
-        unpublished,
-    }))
 }
 
 /// The rows of every epoch an open Parquet file needs, up to the restored epoch `last` (the

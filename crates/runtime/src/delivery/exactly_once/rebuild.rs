@@ -1,0 +1,151 @@
+//! A restart with other window types than the checkpoint's: the open windows of the new types
+//! are rebuilt from the raw dataset — every valid rating with the watermark it was read under —
+//! by [`ratings_core::rebuild::Rebuilder`], which applies the live engine's rules. Without raw
+//! output the change is refused, naming the difference, unless `--reset-windows` starts the
+//! windows empty. Nothing is committed until the first epoch after the restart: a crash during
+//! the rebuild restarts from the same checkpoint.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ratings_connectors::parquet::{hour_files, RawRow, RawRows, RowDelta, RAW_ROOT};
+use ratings_connectors::storage::Storage;
+use ratings_core::rebuild::{RebuildReport, Rebuilder};
+use ratings_core::time::{align_down, rfc3339_seconds};
+use ratings_core::{Catalog, Engine, EngineConfig, WindowSpec};
+
+use super::recovery::RecoveryError;
+
+/// What a restart may do when the window types differ from the checkpoint's.
+#[derive(Clone, Copy)]
+pub(crate) struct WindowsChange<'a> {
+    /// The storage of the job's raw dataset (`None`: no Parquet output).
+    pub raw: Option<&'a Arc<Storage>>,
+    /// `--reset-windows`: without raw output, start the windows empty.
+    pub reset: bool,
+}
+
+/// The engine for `config` from `restored` (the checkpoint's engine, of other window types)
+/// and the raw ratings: those published in the raw dataset and `unpublished` (the checkpoint's
+/// rows of raw files still open).
+pub(super) fn rebuild(
+    restored: &Engine,
+    config: EngineConfig,
+    catalog: Arc<Catalog>,
+    change: WindowsChange<'_>,
+    unpublished: &[&RowDelta],
+    location: &str,
+) -> anyhow::Result<Engine> {
+    let started = Instant::now();
+    let difference = difference(&restored.config().windows, &config.windows);
+    let mut rebuilder = Rebuilder::new(config, catalog, restored);
+    let since = rebuilder.since();
+    let Some(storage) = change.raw else {
+        if !change.reset {
+            return Err(RecoveryError::WindowsChanged {
+                location: location.to_string(),
+                difference,
+            }
+            .into());
+        }
+        let (engine, _) = rebuilder.finish();
+        tracing::warn!(
+            "windows changed since the checkpoint ({difference}); --reset-windows: the windows \
+             start empty, without the ratings read before the restart{}",
+            missing_minutes(since, restored)
+        );
+        return Ok(engine);
+    };
+    add_published(&mut rebuilder, storage, since)?;
+    for row in RawRows::unpublished(unpublished.iter().copied())?.all() {
+        add(&mut rebuilder, &row)?;
+    }
+    let (engine, report) = rebuilder.finish();
+    tracing::info!(
+        "windows changed since the checkpoint ({difference}): {} in {} ms",
+        describe(&report, &engine),
+        started.elapsed().as_millis()
+    );
+    Ok(engine)
+}
+
+/// Adds the rows of the raw dataset's hours from the one holding `since` on, a file at a time.
+fn add_published(
+    rebuilder: &mut Rebuilder,
+    storage: &Arc<Storage>,
+    since: Option<i64>,
+) -> anyhow::Result<()> {
+    let first_hour = since.map_or(i64::MIN, |since| align_down(since, 3600));
+    for (_, paths) in hour_files(storage, RAW_ROOT)?.range(first_hour..) {
+        for path in paths {
+            for row in RawRows::read(storage, std::slice::from_ref(path))?.all() {
+                add(rebuilder, &row)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn add(rebuilder: &mut Rebuilder, row: &RawRow) -> anyhow::Result<()> {
+    Ok(rebuilder.add(&row.rating, row.watermark)?)
+}
+
+/// The window types added and removed, by name.
+fn difference(old: &[WindowSpec], new: &[WindowSpec]) -> String {
+    let names = |specs: Vec<&WindowSpec>| {
+        specs
+            .iter()
+            .map(|s| s.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let added = names(new.iter().filter(|w| !old.contains(w)).collect());
+    let removed = names(old.iter().filter(|w| !new.contains(w)).collect());
+    match (added.is_empty(), removed.is_empty()) {
+        (false, false) => format!("added {added}; removed {removed}"),
+        (false, true) => format!("added {added}"),
+        (true, false) => format!("removed {removed}"),
+        (true, true) => "the same types in another order".to_string(),
+    }
+}
+
+/// What a rebuild did, for the log.
+fn describe(report: &RebuildReport, engine: &Engine) -> String {
+    let open: Vec<String> = (engine.config().windows.iter().zip(&report.open_windows))
+        .map(|(spec, open)| format!("{} {open}", spec.name()))
+        .collect();
+    let removed: Vec<String> = (report.removed.iter())
+        .map(|(spec, open)| format!("{} ({open} open windows dropped)", spec.name()))
+        .collect();
+    format!(
+        "open windows rebuilt from {} raw ratings ({} read from {} on){}{}",
+        report.rows_used,
+        report.rows_read,
+        report.since.map_or("the first".into(), rfc3339_seconds),
+        if open.is_empty() {
+            String::new()
+        } else {
+            format!("; open windows: {}", open.join(", "))
+        },
+        if removed.is_empty() {
+            String::new()
+        } else {
+            format!("; removed: {}", removed.join(", "))
+        },
+    )
+}
+
+/// The event times whose ratings the windows of a reset lack.
+fn missing_minutes(since: Option<i64>, restored: &Engine) -> String {
+    let latest = restored
+        .watermark()
+        .map(|w| w + restored.config().watermark_delay);
+    match (since, latest) {
+        (Some(since), Some(latest)) => format!(
+            ": windows closing after the restart miss the ratings of {} to {}",
+            rfc3339_seconds(since),
+            rfc3339_seconds(latest)
+        ),
+        _ => " (no window was open)".to_string(),
+    }
+}
