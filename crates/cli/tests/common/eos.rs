@@ -172,7 +172,7 @@ pub fn records(topic: &str) -> Vec<String> {
 
 /// Every row of the Parquet files under `root` of the storage at `url` (hidden and `_`
 /// folders skipped), rendered by `render`, sorted.
-fn parquet_rows(
+pub fn parquet_rows(
     url: &str,
     root: &str,
     render: &dyn Fn(&arrow_array::RecordBatch, usize) -> String,
@@ -210,7 +210,7 @@ fn markers(url: &str, root: &str) -> Vec<String> {
 /// A raw row without its `watermark`: that depends on how the partitions' records interleave,
 /// which differs between runs (the windows and late records compared here do not, for this
 /// input); the audit checks it against each run's own windows.
-fn raw_row(batch: &arrow_array::RecordBatch, i: usize) -> String {
+pub fn raw_row(batch: &arrow_array::RecordBatch, i: usize) -> String {
     format!(
         "{} {} {} {}",
         batch.column(0).as_primitive::<Int32Type>().value(i),

@@ -66,7 +66,18 @@ pub(super) fn rebuild(
         describe(&report, &engine),
         started.elapsed().as_millis()
     );
+    fault_point_after_rebuild();
     Ok(engine)
+}
+
+/// A test's fault point (`crates/cli/tests/windows_change.rs`): with
+/// `RATINGS_FAULT_AFTER_REBUILD` set, the process dies once the engine is rebuilt, before any
+/// epoch commits it, as a crash would.
+fn fault_point_after_rebuild() {
+    if std::env::var_os("RATINGS_FAULT_AFTER_REBUILD").is_some() {
+        tracing::error!("RATINGS_FAULT_AFTER_REBUILD is set: aborting after the rebuild");
+        std::process::abort();
+    }
 }
 
 /// Adds the rows of the raw dataset's hours from the one holding `since` on, a file at a time.

@@ -1,0 +1,358 @@
+//! Changing the windows of a running exactly-once job (real Kafka, outputs read with
+//! read_committed): a processor runs over the first half of a disorderly input with late
+//! ratings and stops with windows open; it restarts over the second half with other window
+//! types. Its outputs are compared with an oracle, an uninterrupted run with the new window
+//! types over the whole input: every window of a new type that closes after the restart equals
+//! the oracle's, no window of a new type that closed before is emitted, a kept type's windows
+//! equal the oracle's exactly, a removed type emits nothing more — in the `metrics` topic and in
+//! each type's Parquet folder.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int64Type, TimestampMicrosecondType};
+use ratings_connectors::checkpoint::{CheckpointStore, DEFAULT_DIR};
+use ratings_connectors::storage::Storage;
+use ratings_core::time::{parse_rfc3339_seconds, rfc3339_seconds};
+use serde_json::Value;
+
+use common::eos::{input_topic, parquet_rows, raw_row, records_in, run_once, Outputs, B};
+use common::{ratings_stream, read_topic, wait_for_text};
+
+/// Records of each half of the input, and their event time per second of it.
+const HALF: u64 = 16_000;
+const PER_SECOND: u64 = 8;
+const PAIR: &str = "tumbling_1min,sliding_5min_1min";
+
+#[test]
+fn adding_a_15_minute_tumbling_window_rebuilds_it_from_the_raw_ratings() {
+    let folders = [
+        ("tumbling_1min", "agg/tumbling"),
+        ("sliding_5min_1min", "agg/sliding"),
+        ("tumbling_15min", "agg/tumbling_15min"),
+    ];
+    change(
+        "add-15min",
+        "tumbling_1min,sliding_5min_1min,tumbling_15min",
+        &folders,
+    );
+}
+
+#[test]
+fn changing_the_sliding_window_to_10_minutes_or_to_a_slide_of_150_seconds() {
+    let folders = [
+        ("tumbling_1min", "agg/tumbling"),
+        ("sliding_10min_1min", "agg/sliding_10min_1min"),
+    ];
+    change(
+        "sliding-10min",
+        "tumbling_1min,sliding_10min_1min",
+        &folders,
+    );
+    let folders = [
+        ("tumbling_1min", "agg/tumbling"),
+        ("sliding_5min_150s", "agg/sliding_5min_150s"),
+    ];
+    change("sliding-150s", "tumbling_1min,sliding_5min_150s", &folders);
+}
+
+#[test]
+fn removing_the_sliding_window_stops_it_and_keeps_the_tumbling_one() {
+    change(
+        "remove-sliding",
+        "tumbling_1min",
+        &[("tumbling_1min", "agg/tumbling")],
+    );
+}
+
+/// Runs the first half with the pair, the second with `after`, and compares with the oracle;
+/// `folders` is where each type of `after` writes (under `streams/ratings/`).
+fn change(test: &str, after: &str, folders: &[(&str, &str)]) -> Outputs {
+    let input = input_topic(&format!("windows-{test}"));
+    generate(&input, 0);
+    let tested = Outputs::new(&input, "tested");
+    first_half(&tested, &input);
+    let watermark = checkpoint_watermark(&tested);
+    let before = windows(&tested);
+    generate(&input, 1);
+    let log = run(&tested, &input, &["--windows", after]);
+    assert!(
+        log.contains("windows changed since the checkpoint") && log.contains("rebuilt from"),
+        "no rebuild logged:\n{log}"
+    );
+    let oracle = Outputs::new(&input, "oracle");
+    run(&oracle, &input, &["--windows", after]);
+    assert_changed(&tested, &oracle, &before, watermark, after);
+    assert_parquet(&tested, folders);
+    assert_eq!(
+        raw_rows(&tested),
+        raw_rows(&oracle),
+        "the raw ratings differ from the oracle's"
+    );
+    tested
+}
+
+/// The first half of the input with the pair, stopped at its end with windows still open.
+fn first_half(tested: &Outputs, input: &str) {
+    run(tested, input, &["--windows", PAIR, "--no-final-flush"]);
+}
+
+/// Compares the windows: see the module documentation.
+fn assert_changed(
+    tested: &Outputs,
+    oracle: &Outputs,
+    before: &[Value],
+    watermark: i64,
+    after: &str,
+) {
+    let (got, want) = (windows(tested), windows(oracle));
+    let restart = rfc3339_seconds(watermark);
+    let types: Vec<&str> = after.split(',').collect();
+    let old: Vec<&str> = PAIR.split(',').collect();
+    let mut all = types.clone();
+    all.extend(old.iter().filter(|t| !types.contains(t)));
+    for window_type in &all {
+        let of = |windows: &[Value]| -> Vec<String> {
+            let mut out: Vec<String> = windows
+                .iter()
+                .filter(|w| w["window_type"] == *window_type)
+                .map(comparable)
+                .collect();
+            out.sort();
+            out
+        };
+        let (tested_windows, oracle_windows) = (of(&got), of(&want));
+        let kept = types.contains(window_type) && old.contains(window_type);
+        let expected: Vec<String> = if kept {
+            oracle_windows
+        } else if types.contains(window_type) {
+            // added: those closing after the restart
+            let mut closing_after: Vec<String> = want
+                .iter()
+                .filter(|w| w["window_type"] == *window_type)
+                .filter(|w| w["window_end"].as_str().unwrap() > restart.as_str())
+                .map(comparable)
+                .collect();
+            closing_after.sort();
+            closing_after
+        } else {
+            // removed: those of the first run only
+            of(before)
+        };
+        assert!(
+            !expected.is_empty(),
+            "{window_type}: nothing to compare with"
+        );
+        let first_difference = tested_windows
+            .iter()
+            .zip(&expected)
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| format!("{} != {}", brief(a), brief(b)));
+        assert!(
+            tested_windows == expected,
+            "{window_type}: {} windows, the oracle {} (watermark at the restart {restart}); \
+             first difference: {first_difference:?}",
+            tested_windows.len(),
+            expected.len(),
+        );
+        eprintln!(
+            "{window_type}: {} windows equal the oracle's",
+            expected.len()
+        );
+    }
+}
+
+/// Each type's Parquet rows (start, type, count) equal its windows in the `metrics` topic.
+fn assert_parquet(tested: &Outputs, folders: &[(&str, &str)]) {
+    let emitted = windows(tested);
+    for (window_type, folder) in folders {
+        let mut from_topic: Vec<String> = emitted
+            .iter()
+            .filter(|w| w["window_type"] == *window_type)
+            .map(|w| {
+                let start = parse_rfc3339_seconds(w["window_start"].as_str().unwrap()).unwrap();
+                format!("{start} {window_type} {}", w["count"])
+            })
+            .collect();
+        from_topic.sort();
+        let root = format!("streams/ratings/{folder}");
+        let in_folder = parquet_rows(&tested.storage, &root, &|batch, i| {
+            let start = batch.column(0).as_primitive::<TimestampMicrosecondType>();
+            format!(
+                "{} {} {}",
+                start.value(i) / 1_000_000,
+                batch.column(2).as_string::<i32>().value(i),
+                batch.column(3).as_primitive::<Int64Type>().value(i)
+            )
+        });
+        assert!(!in_folder.is_empty(), "{root} has no rows");
+        assert_eq!(in_folder, from_topic, "{root} differs from the topic");
+    }
+}
+
+#[test]
+fn a_crash_during_the_rebuild_commits_nothing_and_the_restart_gives_the_same_outputs() {
+    let after = "tumbling_1min,sliding_5min_1min,tumbling_15min";
+    let input = input_topic("windows-crash");
+    generate(&input, 0);
+    let tested = Outputs::new(&input, "tested");
+    first_half(&tested, &input);
+    let (watermark, before) = (checkpoint_watermark(&tested), windows(&tested));
+    generate(&input, 1);
+    let committed = committed_epochs(&tested);
+    // a crash once the engine is rebuilt, before any epoch
+    let args = tested.args(&input, &["--windows", after, "--exit-at-end"]);
+    let out = ratings_stream()
+        .args(&args)
+        .env("RATINGS_FAULT_AFTER_REBUILD", "1")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "the fault point did not abort:\n{log}"
+    );
+    assert!(log.contains("aborting after the rebuild"), "{log}");
+    assert_eq!(committed_epochs(&tested), committed, "an epoch committed");
+    // a SIGKILL as soon as the rebuild is done
+    let path = tested.dir.join("killed.log");
+    let mut processor = tested.spawn(&input, &path, &["--windows", after]);
+    wait_for_text(
+        &path,
+        "windows changed since the checkpoint",
+        Duration::from_secs(120),
+    );
+    processor.kill();
+    run(&tested, &input, &["--windows", after]);
+    let oracle = Outputs::new(&input, "oracle");
+    run(&oracle, &input, &["--windows", after]);
+    assert_changed(&tested, &oracle, &before, watermark, after);
+}
+
+#[test]
+fn without_storage_a_change_is_refused_and_reset_windows_reads_and_publishes_nothing_again() {
+    let input = input_topic("windows-no-storage");
+    generate(&input, 0);
+    let tested = Outputs::new(&input, "tested");
+    let summary = tested.dir.join("summary.json").display().to_string();
+    // the job without Parquet output; its checkpoint in the tested folder
+    let run_without_storage = |extra: &[&str]| {
+        let mut args = tested.args(&input, extra);
+        let at = args.iter().position(|a| a == "--storage").unwrap();
+        args.drain(at..at + 2);
+        args.extend(["--checkpoint-storage", &tested.storage].map(String::from));
+        args.extend(["--exit-at-end", "--summary-file", &summary].map(String::from));
+        let out = ratings_stream().args(&args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, log) = run_without_storage(&["--windows", PAIR, "--no-final-flush"]);
+    assert!(ok, "{log}");
+    let before = windows(&tested);
+    assert!(!before.is_empty());
+    let after = "tumbling_1min,tumbling_15min";
+    let (ok, log) = run_without_storage(&["--windows", after]);
+    assert!(!ok, "the change was not refused:\n{log}");
+    assert!(
+        log.contains("added tumbling_15min; removed sliding_5min_1min")
+            && log.contains("--reset-windows"),
+        "the refusal does not name the difference and the ways on:\n{log}"
+    );
+    assert_eq!(
+        windows(&tested),
+        before,
+        "the refused run published windows"
+    );
+    // --reset-windows, and no new input: nothing is read again, no window published again
+    let (ok, log) = run_without_storage(&["--windows", after, "--reset-windows"]);
+    assert!(ok, "--reset-windows failed:\n{log}");
+    assert!(
+        log.contains("--reset-windows: the windows start empty")
+            && log.contains("miss the ratings of"),
+        "the reset does not say which minutes are missing:\n{log}"
+    );
+    assert_eq!(records_in(&tested), 0, "records were read again");
+    assert_eq!(windows(&tested), before, "windows were published again");
+}
+
+/// `generate` of half `half` (0 or 1) of the input: event time from `B` (second half after
+/// the first), 2% late (20–25 minutes behind) and 1% malformed, disorderly.
+fn generate(topic: &str, half: u64) {
+    let start = B + (half * HALF / PER_SECOND) as i64;
+    let flags = [
+        ("--rate", "0".to_string()),
+        ("--events-per-second", PER_SECOND.to_string()),
+        ("--count", HALF.to_string()),
+        ("--seed", (28 + half).to_string()),
+        ("--start-time", start.to_string()),
+        ("--late-fraction", "0.02".into()),
+        ("--malformed-fraction", "0.01".into()),
+        ("--bootstrap-servers", common::bootstrap()),
+        ("--ratings-topic", topic.to_string()),
+    ];
+    let args: Vec<String> = std::iter::once("generate".to_string())
+        .chain(flags.into_iter().flat_map(|(f, v)| [f.to_string(), v]))
+        .collect();
+    let out = ratings_stream().args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `outputs`' processor over `input` to its end; its log.
+fn run(outputs: &Outputs, input: &str, extra: &[&str]) -> String {
+    let out = run_once(outputs, input, extra);
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{extra:?} failed:\n{log}");
+    log
+}
+
+/// Every window of the `metrics` topic, read committed, in order.
+fn windows(outputs: &Outputs) -> Vec<Value> {
+    read_topic(&outputs.topics.metrics)
+        .into_iter()
+        .map(|(_, _, w)| w)
+        .collect()
+}
+
+/// A window's start, end and count (for messages).
+fn brief(window: &str) -> String {
+    let w: Value = serde_json::from_str(window).unwrap();
+    format!(
+        "{} – {}: {}",
+        w["window_start"], w["window_end"], w["count"]
+    )
+}
+
+fn comparable(window: &Value) -> String {
+    let mut window = window.clone();
+    window.as_object_mut().unwrap().remove("processing_time");
+    window.to_string()
+}
+
+fn store(outputs: &Outputs) -> CheckpointStore {
+    let storage = Arc::new(Storage::open(&outputs.storage).unwrap());
+    CheckpointStore::new(storage, DEFAULT_DIR)
+}
+
+/// The watermark of the checkpoint's latest epoch.
+fn checkpoint_watermark(outputs: &Outputs) -> i64 {
+    let latest = store(outputs).latest().unwrap().expect("a committed epoch");
+    latest.offsets.watermark.expect("a watermark")
+}
+
+fn committed_epochs(outputs: &Outputs) -> Vec<u64> {
+    store(outputs).committed_epochs().unwrap()
+}
+
+/// The raw rows of a job, sorted.
+fn raw_rows(outputs: &Outputs) -> Vec<String> {
+    parquet_rows(&outputs.storage, "streams/ratings/raw", &raw_row)
+}
