@@ -84,7 +84,14 @@ mod tests {
         };
         assert!(for_error(&reported(restore))
             .unwrap()
-            .contains("window settings"));
+            .contains("--reset-checkpoint"));
+        let windows = RecoveryError::WindowsChanged {
+            location: "checkpoint".into(),
+            difference: "added tumbling_15min".into(),
+        };
+        assert!(for_error(&reported(windows))
+            .unwrap()
+            .contains("--reset-windows"));
         let other = RecoveryError::OtherTopic {
             location: "c".into(),
             found: "a".into(),

@@ -340,3 +340,45 @@ fn a_standby_that_cannot_use_the_checkpoint_says_so_and_never_takes_the_lease() 
         other.log()
     );
 }
+
+#[test]
+fn the_windows_of_a_job_with_standbys_change_as_the_docs_say() {
+    let input = input_topic("ha-windows");
+    let outputs = Outputs::new(&input, "ha");
+    let mut generator = start_generator(&input, 30_000);
+    let mut old = Member::with(&outputs, &input, 0, &["--standby"]);
+    wait_for_log(&old, "first epoch committed", Duration::from_secs(60));
+    old.child.kill();
+    // one with the new windows, without --standby: it rebuilds and records its settings
+    let windows = "tumbling_1min,sliding_5min_1min,tumbling_15min";
+    let mut first = Member::with(&outputs, &input, 1, &["--windows", windows]);
+    wait_for_log(&first, "first epoch committed", Duration::from_secs(60));
+    assert!(
+        first
+            .log()
+            .contains("windows changed since the checkpoint (added tumbling_15min)"),
+        "{}",
+        first.log()
+    );
+    first.child.kill();
+    // then the standbys with the new windows: one takes over without a rebuild; one left with
+    // the old windows refuses, naming the difference
+    let standby = Member::with(&outputs, &input, 2, &["--standby", "--windows", windows]);
+    let stale = Member::with(&outputs, &input, 3, &["--standby"]);
+    wait_for_log(&standby, "first epoch committed", Duration::from_secs(60));
+    let log = standby.log();
+    assert!(
+        log.contains("resuming after epoch") && !log.contains("windows changed"),
+        "{log}"
+    );
+    wait_for_log(&stale, "configured differently", Duration::from_secs(30));
+    assert!(
+        stale
+            .log()
+            .contains(&format!("windows {windows} there, unset here")),
+        "{}",
+        stale.log()
+    );
+    assert!(!stale.log().contains("high availability: active"));
+    assert!(generator.wait().success());
+}

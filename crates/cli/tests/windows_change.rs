@@ -9,6 +9,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use ratings_connectors::storage::Storage;
 use ratings_core::time::{parse_rfc3339_seconds, rfc3339_seconds};
 use serde_json::Value;
 
-use common::eos::{input_topic, parquet_rows, raw_row, records_in, run_once, Outputs, B};
+use common::eos::{input_topic, parquet_rows, raw_row, records, records_in, run_once, Outputs, B};
 use common::{ratings_stream, read_topic, wait_for_text};
 
 /// Records of each half of the input, and their event time per second of it.
@@ -355,4 +356,126 @@ fn committed_epochs(outputs: &Outputs) -> Vec<u64> {
 /// The raw rows of a job, sorted.
 fn raw_rows(outputs: &Outputs) -> Vec<String> {
     parquet_rows(&outputs.storage, "streams/ratings/raw", &raw_row)
+}
+
+#[test]
+fn settings_that_do_not_touch_the_state_change_at_a_restart_with_the_state_kept() {
+    let input = input_topic("windows-neutral");
+    generate(&input, 0);
+    let tested = Outputs::new(&input, "tested");
+    first_half(&tested, &input);
+    let (watermark, before) = (checkpoint_watermark(&tested), windows(&tested));
+    generate(&input, 1);
+    // other side topics, commit cadence, file rolling and top-N
+    let moved = common::OutputTopics::create(&format!("{input}-moved"));
+    let mut args = tested.args(&input, &["--exit-at-end"]);
+    for (flag, value) in [
+        ("--dead-letter-topic", moved.dead.as_str()),
+        ("--late-topic", moved.late.as_str()),
+        ("--commit-interval", "500ms"),
+        ("--roll-interval", "5s"),
+    ] {
+        let at = args.iter().position(|a| a == flag).unwrap();
+        args[at + 1] = value.to_string();
+    }
+    let changed = [
+        "--top-n",
+        "3",
+        "--commit-records",
+        "1000",
+        "--roll-size",
+        "1MB",
+    ];
+    args.extend(changed.map(String::from));
+    let out = ratings_stream().args(&args).output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("resuming after epoch") && !log.contains("windows changed"),
+        "{log}"
+    );
+    // the windows open at the restart were kept: those closing after it equal an
+    // uninterrupted run's with the new top-N
+    let oracle = Outputs::new(&input, "oracle");
+    run(&oracle, &input, &["--top-n", "3"]);
+    let restart = rfc3339_seconds(watermark);
+    let after: Vec<String> = windows(&tested)[before.len()..]
+        .iter()
+        .map(comparable)
+        .collect();
+    let mut closing_after: Vec<String> = windows(&oracle)
+        .iter()
+        .filter(|w| w["window_end"].as_str().unwrap() > restart.as_str())
+        .map(comparable)
+        .collect();
+    let mut after_sorted = after.clone();
+    after_sorted.sort();
+    closing_after.sort();
+    assert!(!after.is_empty());
+    assert!(
+        after_sorted == closing_after,
+        "windows after the restart differ"
+    );
+    // the side outputs went on in the new topics: together they equal the oracle's
+    for (old, new, oracle_topic) in [
+        (&tested.topics.dead, &moved.dead, &oracle.topics.dead),
+        (&tested.topics.late, &moved.late, &oracle.topics.late),
+    ] {
+        let mut both = records(old);
+        let moved_records = records(new);
+        assert!(!moved_records.is_empty(), "nothing in {new}");
+        both.extend(moved_records);
+        both.sort();
+        assert_eq!(both, records(oracle_topic));
+    }
+}
+
+#[test]
+fn a_longer_watermark_delay_and_update_mode_at_a_restart_keep_the_open_windows() {
+    let input = input_topic("windows-delay");
+    generate(&input, 0);
+    let tested = Outputs::new(&input, "tested");
+    first_half(&tested, &input);
+    let (watermark, before) = (checkpoint_watermark(&tested), windows(&tested));
+    generate(&input, 1);
+    let log = run(
+        &tested,
+        &input,
+        &["--watermark-delay", "12min", "--output-mode", "update"],
+    );
+    assert!(
+        log.contains("resuming after epoch") && !log.contains("windows changed"),
+        "{log}"
+    );
+    // a longer delay only adds ratings to a window: each final window closing after the
+    // restart holds at least what an uninterrupted run with the old delay put in it (a window
+    // open at the restart and lost would hold less)
+    let oracle = Outputs::new(&input, "oracle");
+    run(&oracle, &input, &[]);
+    let restart = rfc3339_seconds(watermark);
+    let key = |w: &Value| format!("{} {}", w["window_type"], w["window_start"]);
+    let tested_final: BTreeMap<String, u64> = windows(&tested)[before.len()..]
+        .iter()
+        .filter(|w| w["final"] == true)
+        .map(|w| (key(w), w["count"].as_u64().unwrap()))
+        .collect();
+    let oracle_after: Vec<(String, u64)> = windows(&oracle)
+        .iter()
+        .filter(|w| w["window_end"].as_str().unwrap() > restart.as_str())
+        .map(|w| (key(w), w["count"].as_u64().unwrap()))
+        .collect();
+    assert!(!oracle_after.is_empty());
+    for (window, count) in oracle_after {
+        let got = tested_final.get(&window).copied();
+        assert!(
+            got.is_some_and(|got| got >= count),
+            "{window}: {got:?} after the restart, {count} uninterrupted"
+        );
+    }
+    assert!(
+        windows(&tested)[before.len()..]
+            .iter()
+            .any(|w| w["final"] == false),
+        "update mode emitted no update"
+    );
 }
