@@ -27,6 +27,7 @@ pub mod sink;
 pub mod source;
 mod telemetry;
 
+pub use delivery::exactly_once::rebuild::add_raw_dataset;
 pub use delivery::exactly_once::recovery::{committed_outputs, CommittedOutputs, RecoveryError};
 pub use pipeline::now_millis;
 pub use report::Summary;

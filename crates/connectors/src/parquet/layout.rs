@@ -26,6 +26,10 @@ pub struct AggregateRoot {
     /// [`WindowSpec::name`].
     pub window: String,
     pub root: String,
+    /// The checkpoint's watermark at the restart that added the type to a running job: its
+    /// windows ending at or before it were never emitted (`None`: the job had it from its
+    /// start).
+    pub added_at: Option<i64>,
 }
 
 /// The folders of a job that starts with these window types, in their order.
@@ -41,6 +45,7 @@ pub fn aggregate_roots(windows: &[WindowSpec]) -> Vec<AggregateRoot> {
                 (true, false) => SLIDING_ROOT.to_string(),
                 (false, _) => root_of_added(spec),
             },
+            added_at: None,
         })
         .collect()
 }

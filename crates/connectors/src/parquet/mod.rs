@@ -19,7 +19,9 @@ mod schema;
 use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
+use parquet::file::statistics::Statistics;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 pub use dataset::{
     hour_of_path, is_marker, partition_dir, Dataset, DatasetState, DatasetStats, Publication,
@@ -96,5 +98,24 @@ pub fn merge(
 pub fn decode(parquet: &[u8]) -> anyhow::Result<Vec<RecordBatch>> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(parquet))?
         .build()?;
+    Ok(reader.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The batches of a Parquet file's row groups whose int64 `column` may hold `min` or more, by
+/// the row groups' statistics: those that end before `min` are not decoded (a row group without
+/// statistics, or a file without the column, is read whole).
+pub fn decode_from(parquet: Vec<u8>, column: &str, min: i64) -> anyhow::Result<Vec<RecordBatch>> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(parquet))?;
+    let metadata = Arc::clone(builder.metadata());
+    let columns = builder.parquet_schema().columns();
+    let Some(index) = columns.iter().position(|c| c.name() == column) else {
+        return Ok(builder.build()?.collect::<Result<Vec<_>, _>>()?);
+    };
+    let may_hold = |group: &usize| match metadata.row_group(*group).column(index).statistics() {
+        Some(Statistics::Int64(values)) => values.max_opt().is_none_or(|max| *max >= min),
+        _ => true,
+    };
+    let groups = (0..metadata.num_row_groups()).filter(may_hold).collect();
+    let reader = builder.with_row_groups(groups).build()?;
     Ok(reader.collect::<Result<Vec<_>, _>>()?)
 }

@@ -5,7 +5,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{decode, hour_of_path, raw_rows, raw_rows_have_watermarks, RawRow, RowDelta};
+use arrow_array::RecordBatch;
+
+use super::{
+    decode, decode_from, hour_of_path, raw_rows, raw_rows_have_watermarks, RawRow, RowDelta,
+};
 use crate::delta::Table;
 use crate::storage::Storage;
 use ratings_core::Rating;
@@ -56,6 +60,10 @@ impl RawRows {
     fn add_file(&mut self, bytes: &[u8], name: &str) -> anyhow::Result<()> {
         let batches =
             decode(bytes).map_err(|e| anyhow::anyhow!("{name} is not readable: {e:#}"))?;
+        self.add_batches(batches, name)
+    }
+
+    fn add_batches(&mut self, batches: Vec<RecordBatch>, name: &str) -> anyhow::Result<()> {
         for batch in batches {
             let rows = raw_rows(&batch).map_err(|e| anyhow::anyhow!("{name}: {e:#}"))?;
             if raw_rows_have_watermarks(&batch) {
@@ -73,6 +81,16 @@ impl RawRows {
         for path in paths {
             rows.add_file(&storage.read(path)?, path)?;
         }
+        Ok(rows)
+    }
+
+    /// The rows of the raw file at `path` from event time `since` on, and some before: only
+    /// the row groups that end before `since` are left out (see [`decode_from`]).
+    pub fn read_since(storage: &Storage, path: &str, since: i64) -> anyhow::Result<RawRows> {
+        let batches = decode_from(storage.read(path)?, "timestamp", since)
+            .map_err(|e| anyhow::anyhow!("{path} is not readable: {e:#}"))?;
+        let mut rows = RawRows::default();
+        rows.add_batches(batches, path)?;
         Ok(rows)
     }
 
@@ -100,5 +118,56 @@ impl RawRows {
             watermark: None,
         });
         self.rows.iter().copied().chain(unrecorded).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    use ratings_core::Rating;
+
+    use super::super::{decode_from, raw_batch, raw_rows, RawRow};
+
+    /// A raw file of ratings at `times`, in row groups of `group` rows.
+    fn file(times: &[i64], group: usize) -> Vec<u8> {
+        let rows: Vec<RawRow> = times
+            .iter()
+            .map(|t| RawRow {
+                rating: Rating {
+                    user_id: 1,
+                    movie_id: 2,
+                    rating: 4.0,
+                    timestamp: *t,
+                },
+                watermark: None,
+            })
+            .collect();
+        let batch = raw_batch(&rows);
+        let properties = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(group))
+            .build();
+        let mut writer =
+            ArrowWriter::try_new(Vec::new(), batch.schema(), Some(properties)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.into_inner().unwrap()
+    }
+
+    fn times(bytes: Vec<u8>, since: i64) -> Vec<i64> {
+        let batches = decode_from(bytes, "timestamp", since).unwrap();
+        let rows = batches.iter().flat_map(|b| raw_rows(b).unwrap());
+        rows.map(|r| r.rating.timestamp).collect()
+    }
+
+    #[test]
+    fn row_groups_that_end_before_the_first_needed_time_are_not_decoded() {
+        let all: Vec<i64> = (0..100).collect();
+        // row groups of 10: from 45 on, the groups 40..49 and later are read
+        assert_eq!(times(file(&all, 10), 45), (40..100).collect::<Vec<_>>());
+        assert_eq!(times(file(&all, 10), 0), all);
+        assert!(times(file(&all, 10), 100).is_empty());
+        // out of order: a group holding a later time is read whole
+        let mixed = [5, 90, 1, 2, 3, 4];
+        assert_eq!(times(file(&mixed, 2), 50), [5, 90]);
     }
 }

@@ -67,8 +67,14 @@ pub trait Sink {
     fn take_epoch(&mut self) -> anyhow::Result<Option<ParquetEpoch>> {
         Ok(None)
     }
-    /// Exactly-once: back to a checkpointed state; whether this sink keeps one.
-    fn restore(&mut self, _state: &ParquetState, _rows: &RowsSince) -> anyhow::Result<bool> {
+    /// Exactly-once: back to a checkpointed state, taken at `watermark`; whether this sink
+    /// keeps one.
+    fn restore(
+        &mut self,
+        _state: &ParquetState,
+        _rows: &RowsSince,
+        _watermark: Option<i64>,
+    ) -> anyhow::Result<bool> {
         Ok(false)
     }
     /// The storage it writes to, if any.
@@ -172,10 +178,15 @@ impl Outputs {
         Ok(taken)
     }
 
-    /// Restores the sink that keeps a state; whether one did.
-    pub fn restore(&mut self, state: &ParquetState, rows: &RowsSince) -> anyhow::Result<bool> {
+    /// Restores the sink that keeps a state (taken at `watermark`); whether one did.
+    pub fn restore(
+        &mut self,
+        state: &ParquetState,
+        rows: &RowsSince,
+        watermark: Option<i64>,
+    ) -> anyhow::Result<bool> {
         for sink in &mut self.sinks {
-            if sink.restore(state, rows)? {
+            if sink.restore(state, rows, watermark)? {
                 return Ok(true);
             }
         }

@@ -78,6 +78,8 @@ struct Aggregate {
     name: Arc<str>,
     spec: WindowSpec,
     dataset: Dataset,
+    /// See [`AggregateRoot::added_at`].
+    added_at: Option<i64>,
 }
 
 /// Each dataset's folder and schema for a job starting with these window types: raw first,
@@ -135,14 +137,21 @@ impl ParquetSink {
             name: Arc::from(spec.name()),
             spec,
             dataset: Dataset::new(root, AGGREGATE_SCHEMA.clone(), self.roll, lag, track),
+            added_at: None,
         }
     }
 
-    /// Back to a checkpointed state: counters, closed hours, and the open files rebuilt from
-    /// the deltas of the epochs since each was opened. A window type the checkpoint has keeps
-    /// its folder; one it lacks (added by a change of windows) gets a folder of its own; one
-    /// it has that is no longer configured is retired.
-    fn restore_datasets(&mut self, state: &ParquetState, rows: &RowsSince) -> anyhow::Result<()> {
+    /// Back to a checkpointed state (taken at `watermark`): counters, closed hours, and the
+    /// open files rebuilt from the deltas of the epochs since each was opened. A window type the
+    /// checkpoint has keeps its folder; one it lacks (added by a change of windows) gets a
+    /// folder of its own and is recorded as added at `watermark`; one it has that is no longer
+    /// configured is retired.
+    fn restore_datasets(
+        &mut self,
+        state: &ParquetState,
+        rows: &RowsSince,
+        watermark: Option<i64>,
+    ) -> anyhow::Result<()> {
         anyhow::ensure!(
             state.datasets.len() == 1 + state.aggregates.len(),
             "the checkpoint's Parquet state is inconsistent: {} datasets for {} window types",
@@ -165,8 +174,13 @@ impl ParquetSink {
         for (index, (spec, root)) in specs.into_iter().zip(roots).enumerate() {
             self.aggregates[index] = self.aggregate(spec, &root);
             let saved = state.aggregates.iter().position(|a| a.root == root);
-            if let Some(at) = saved {
-                restore(&mut self.aggregates[index].dataset, 1 + at)?;
+            let aggregate = &mut self.aggregates[index];
+            match saved {
+                Some(at) => {
+                    restore(&mut aggregate.dataset, 1 + at)?;
+                    aggregate.added_at = state.aggregates[at].added_at;
+                }
+                None => aggregate.added_at = watermark,
             }
         }
         for (at, removed) in state.aggregates.iter().enumerate() {
@@ -193,6 +207,7 @@ impl ParquetSink {
                 .map(|a| AggregateRoot {
                     window: a.name.to_string(),
                     root: a.dataset.root().to_string(),
+                    added_at: a.added_at,
                 })
                 .collect(),
         }
@@ -346,8 +361,13 @@ impl Sink for ParquetSink {
         }))
     }
 
-    fn restore(&mut self, state: &ParquetState, rows: &RowsSince) -> anyhow::Result<bool> {
-        self.restore_datasets(state, rows).map(|()| true)
+    fn restore(
+        &mut self,
+        state: &ParquetState,
+        rows: &RowsSince,
+        watermark: Option<i64>,
+    ) -> anyhow::Result<bool> {
+        self.restore_datasets(state, rows, watermark).map(|()| true)
     }
 
     fn storage(&self) -> Option<&Arc<Storage>> {

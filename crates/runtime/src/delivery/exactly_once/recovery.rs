@@ -87,6 +87,8 @@ pub(crate) struct Recovered {
     pub start: Start,
     /// The committed epoch restored, if any.
     pub restored_epoch: Option<u64>,
+    /// The watermark it ended at.
+    watermark: Option<i64>,
     state: Option<ProcessorState>,
     rows: Vec<(u64, Vec<RowDelta>)>,
 }
@@ -104,6 +106,7 @@ impl Recovered {
         let id = store.open_or_create()?.id;
         settle_pending(&store, &id, &*kafka, plan.group, tables.as_deref_mut())?;
         let mut skipped = Vec::new();
+        let mut watermark = None;
         let (start, restored_epoch, state, rows) = match store.latest()? {
             None => (Start::At(plan.starting_offsets), None, None, Vec::new()),
             Some(restored) => {
@@ -123,6 +126,7 @@ impl Recovered {
                         reason: format!("{error:#}"),
                     })?;
                 skipped = offsets.skipped_epochs.clone();
+                watermark = offsets.watermark;
                 let rows = load_rows(&store, state.parquet.as_ref(), &offsets)?;
                 (
                     Start::Offsets(offsets.next_offsets),
@@ -165,6 +169,7 @@ impl Recovered {
             },
             start,
             restored_epoch,
+            watermark,
             state,
             rows,
         })
@@ -217,7 +222,7 @@ impl Recovered {
                     .flat_map(|(_, deltas)| deltas.iter().cloned())
                     .collect()
             };
-            if !work.restore(&saved, &since)? {
+            if !work.restore(&saved, &since, self.watermark)? {
                 return Err(RecoveryError::ParquetMissing {
                     location: self.coordinator.store.location(),
                 }

@@ -23,8 +23,13 @@ pub(crate) trait EpochWork {
     fn snapshot(&self) -> Vec<u8>;
     /// `epoch` opens: files finished from now on belong to it.
     fn begin_epoch(&mut self, epoch: u64);
-    /// The files' state back as checkpointed; whether an output keeps one.
-    fn restore(&mut self, state: &ParquetState, rows: &RowsSince) -> anyhow::Result<bool>;
+    /// The files' state back as checkpointed (at `watermark`); whether an output keeps one.
+    fn restore(
+        &mut self,
+        state: &ParquetState,
+        rows: &RowsSince,
+        watermark: Option<i64>,
+    ) -> anyhow::Result<bool>;
 }
 
 /// Tables (Delta Lake) that a committed epoch's files become part of, once they are in place.
@@ -53,7 +58,12 @@ impl EpochWork for Pipeline {
     fn begin_epoch(&mut self, epoch: u64) {
         self.outputs_mut().begin_epoch(epoch)
     }
-    fn restore(&mut self, state: &ParquetState, rows: &RowsSince) -> anyhow::Result<bool> {
-        self.outputs_mut().restore(state, rows)
+    fn restore(
+        &mut self,
+        state: &ParquetState,
+        rows: &RowsSince,
+        watermark: Option<i64>,
+    ) -> anyhow::Result<bool> {
+        self.outputs_mut().restore(state, rows, watermark)
     }
 }

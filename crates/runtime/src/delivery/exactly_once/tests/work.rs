@@ -139,7 +139,12 @@ impl EpochWork for FakeWork {
         self.epoch = epoch;
     }
 
-    fn restore(&mut self, state: &ParquetState, rows: &RowsSince) -> anyhow::Result<bool> {
+    fn restore(
+        &mut self,
+        state: &ParquetState,
+        rows: &RowsSince,
+        _watermark: Option<i64>,
+    ) -> anyhow::Result<bool> {
         let saved = &state.datasets[0];
         self.closed = saved.closed.iter().copied().collect();
         for (hour, first_epoch) in &saved.open {
