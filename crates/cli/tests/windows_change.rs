@@ -42,7 +42,30 @@ fn adding_a_15_minute_tumbling_window_rebuilds_it_from_the_raw_ratings() {
         "add-15min",
         "tumbling_1min,sliding_5min_1min,tumbling_15min",
         &folders,
+        &[],
     );
+}
+
+#[test]
+fn with_delta_tables_an_added_type_gets_a_table_of_its_own() {
+    let folders = [
+        ("tumbling_1min", "agg/tumbling"),
+        ("sliding_10min_1min", "agg/sliding_10min_1min"),
+    ];
+    let tested = change(
+        "delta",
+        "tumbling_1min,sliding_10min_1min",
+        &folders,
+        &["--table-format", "delta"],
+    );
+    // the removed type's table got its last files; the added type's was created for it
+    for folder in ["agg/sliding", "agg/sliding_10min_1min"] {
+        let log = format!("{}/streams/ratings/{folder}/_delta_log", tested.storage);
+        assert!(
+            std::path::Path::new(&log).is_dir(),
+            "{folder} is no Delta table"
+        );
+    }
 }
 
 #[test]
@@ -55,12 +78,18 @@ fn changing_the_sliding_window_to_10_minutes_or_to_a_slide_of_150_seconds() {
         "sliding-10min",
         "tumbling_1min,sliding_10min_1min",
         &folders,
+        &[],
     );
     let folders = [
         ("tumbling_1min", "agg/tumbling"),
         ("sliding_5min_150s", "agg/sliding_5min_150s"),
     ];
-    change("sliding-150s", "tumbling_1min,sliding_5min_150s", &folders);
+    change(
+        "sliding-150s",
+        "tumbling_1min,sliding_5min_150s",
+        &folders,
+        &[],
+    );
 }
 
 #[test]
@@ -69,15 +98,17 @@ fn removing_the_sliding_window_stops_it_and_keeps_the_tumbling_one() {
         "remove-sliding",
         "tumbling_1min",
         &[("tumbling_1min", "agg/tumbling")],
+        &[],
     );
 }
 
-/// Runs the first half with the pair, the second with `after`, and compares with the oracle;
-/// `folders` is where each type of `after` writes (under `streams/ratings/`).
-fn change(test: &str, after: &str, folders: &[(&str, &str)]) -> Outputs {
+/// Runs the first half with the pair, the second with `after`, and compares with the oracle
+/// (both with `options`); `folders` is where each type of `after` writes (under
+/// `streams/ratings/`).
+fn change(test: &str, after: &str, folders: &[(&str, &str)], options: &[&'static str]) -> Outputs {
     let input = input_topic(&format!("windows-{test}"));
     generate(&input, 0);
-    let tested = Outputs::new(&input, "tested");
+    let tested = Outputs::new(&input, "tested").with(options);
     first_half(&tested, &input);
     let watermark = checkpoint_watermark(&tested);
     let before = windows(&tested);
@@ -88,10 +119,21 @@ fn change(test: &str, after: &str, folders: &[(&str, &str)]) -> Outputs {
             && log.contains("open windows rebuilt"),
         "no rebuild logged:\n{log}"
     );
-    let oracle = Outputs::new(&input, "oracle");
+    let oracle = Outputs::new(&input, "oracle").with(options);
     run(&oracle, &input, &["--windows", after]);
     assert_changed(&tested, &oracle, &before, watermark, after);
     assert_parquet(&tested, folders);
+    // a removed type's open files were published with the first epoch, its hours closed
+    let pair = [
+        ("tumbling_1min", "agg/tumbling"),
+        ("sliding_5min_1min", "agg/sliding"),
+    ];
+    for (window_type, folder) in pair {
+        if !after.split(',').any(|t| t == window_type) {
+            assert_parquet(&tested, &[(window_type, folder)]);
+            assert_hours_closed(&tested, folder);
+        }
+    }
     assert_eq!(
         raw_rows(&tested),
         raw_rows(&oracle),
@@ -279,6 +321,18 @@ fn without_storage_a_change_is_refused_and_reset_windows_reads_and_publishes_not
         before,
         "the refused run published windows"
     );
+    // a raw output configured only now holds none of the ratings read before: refused too
+    let args = tested.args(&input, &["--windows", after, "--exit-at-end"]);
+    let out = ratings_stream().args(&args).output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "rebuilt from a raw dataset without the ratings:\n{log}"
+    );
+    assert!(
+        log.contains("added tumbling_15min; removed sliding_5min_1min"),
+        "{log}"
+    );
     // --reset-windows, and no new input: nothing is read again, no window published again
     let (ok, log) = run_without_storage(&["--windows", after, "--reset-windows"]);
     assert!(ok, "--reset-windows failed:\n{log}");
@@ -331,6 +385,24 @@ fn windows(outputs: &Outputs) -> Vec<Value> {
         .into_iter()
         .map(|(_, _, w)| w)
         .collect()
+}
+
+/// Every hour folder of `folder` (under `streams/ratings/`) has its `_SUCCESS`.
+fn assert_hours_closed(outputs: &Outputs, folder: &str) {
+    let storage = Storage::open(&outputs.storage).unwrap();
+    let files = storage.list(&format!("streams/ratings/{folder}")).unwrap();
+    let hours: std::collections::BTreeSet<&str> = files
+        .iter()
+        .filter(|f| f.ends_with(".parquet") && !f.contains("/_delta_log/"))
+        .filter_map(|f| f.rsplit_once('/').map(|(hour, _)| hour))
+        .collect();
+    assert!(!hours.is_empty(), "{folder} has no files");
+    for hour in hours {
+        assert!(
+            files.contains(&format!("{hour}/_SUCCESS")),
+            "{hour} has no _SUCCESS"
+        );
+    }
 }
 
 /// The windows `outputs` emitted after the first run, which emitted `before` (the topic's

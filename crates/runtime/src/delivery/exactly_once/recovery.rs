@@ -201,6 +201,12 @@ impl Recovered {
                     Engine::restore(old, Arc::clone(&catalog), snapshot).map_err(failed)?;
                 let parquet = self.state.as_ref().and_then(|s| s.parquet.as_ref());
                 let unpublished: Vec<&RowDelta> = open_file_rows(parquet, &self.rows).collect();
+                // the raw dataset holds the ratings read before the restart only if the job
+                // that wrote the checkpoint wrote it
+                let change = WindowsChange {
+                    raw: change.raw.filter(|_| parquet.is_some()),
+                    ..change
+                };
                 rebuild(&restored, config, catalog, change, &unpublished, &location)
             }
             restored => Ok(restored.map_err(failed)?),
