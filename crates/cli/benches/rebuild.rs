@@ -11,7 +11,8 @@
 //!
 //! Usage: `cargo bench -p ratings-stream --bench rebuild -- [RATE,…]` (default 1000,100000).
 //! Prints one line per rate: `rate=… state_minutes=… rows_in_dataset=… rows_read=… rows_used=…
-//! seconds=… rows_read_per_second=… open_windows=…`.
+//! seconds=… rows_read_per_second=… open_windows=… peak_rss_mb=…` (the peak resident memory
+//! during the rebuild, on Linux).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,22 +55,36 @@ fn bench(rate: u64, catalog: &Arc<Catalog>) -> String {
         size: 900,
         slide: 900,
     });
+    // the peak resident set from here on (Linux: writing 5 resets it to the current one)
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let started = Instant::now();
     let mut rebuilder = Rebuilder::new(config, Arc::clone(catalog), &restored);
     let since = rebuilder.since();
     ratings_runtime::add_raw_dataset(&mut rebuilder, &storage, since).unwrap();
     let (engine, report) = rebuilder.finish();
     let seconds = started.elapsed().as_secs_f64();
+    let peak_mb = peak_resident_kb() / 1024;
     let _ = std::fs::remove_dir_all(&dir);
     let state_minutes = (HOUR + MINUTES * 60 - since.unwrap()) / 60;
     format!(
         "rate={rate} state_minutes={state_minutes} rows_in_dataset={written} rows_read={} \
-         rows_used={} seconds={seconds:.3} rows_read_per_second={:.0} open_windows={}",
+         rows_used={} seconds={seconds:.3} rows_read_per_second={:.0} open_windows={} \
+         peak_rss_mb={peak_mb}",
         report.rows_read,
         report.rows_used,
         report.rows_read as f64 / seconds,
         engine.open_windows()
     )
+}
+
+/// `VmHWM` of this process (0 where there is none).
+fn peak_resident_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Writes `rate` ratings a second for the hour's first [`MINUTES`], one file a minute, each

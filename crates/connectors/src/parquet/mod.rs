@@ -17,7 +17,7 @@ mod read;
 mod schema;
 
 use arrow_array::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ArrowWriter;
 use parquet::file::statistics::Statistics;
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,7 @@ pub use dataset::{
     hour_of_path, is_marker, partition_dir, Dataset, DatasetState, DatasetStats, Publication,
     RollPolicy,
 };
-pub use read::{dataset_files, hour_files, RawRows};
+pub use read::{dataset_files, each_raw_batch_since, hour_files, RawRows};
 pub use schema::{
     aggregate_batch, aggregate_windows, conform, raw_batch, raw_rows, raw_rows_have_watermarks,
     RawRow, AGGREGATE_SCHEMA, RAW_SCHEMA,
@@ -101,21 +101,24 @@ pub fn decode(parquet: &[u8]) -> anyhow::Result<Vec<RecordBatch>> {
     Ok(reader.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// The batches of a Parquet file's row groups whose int64 `column` may hold `min` or more, by
-/// the row groups' statistics: those that end before `min` are not decoded (a row group without
-/// statistics, or a file without the column, is read whole).
-pub fn decode_from(parquet: Vec<u8>, column: &str, min: i64) -> anyhow::Result<Vec<RecordBatch>> {
+/// A reader of the record batches of a Parquet file's row groups whose int64 `column` may hold
+/// `min` or more, by the row groups' statistics: those that end before `min` are not decoded (a
+/// row group without statistics, or a file without the column, is read whole).
+pub fn batches_from(
+    parquet: Vec<u8>,
+    column: &str,
+    min: i64,
+) -> anyhow::Result<ParquetRecordBatchReader> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(parquet))?;
     let metadata = Arc::clone(builder.metadata());
     let columns = builder.parquet_schema().columns();
     let Some(index) = columns.iter().position(|c| c.name() == column) else {
-        return Ok(builder.build()?.collect::<Result<Vec<_>, _>>()?);
+        return Ok(builder.build()?);
     };
     let may_hold = |group: &usize| match metadata.row_group(*group).column(index).statistics() {
         Some(Statistics::Int64(values)) => values.max_opt().is_none_or(|max| *max >= min),
         _ => true,
     };
     let groups = (0..metadata.num_row_groups()).filter(may_hold).collect();
-    let reader = builder.with_row_groups(groups).build()?;
-    Ok(reader.collect::<Result<Vec<_>, _>>()?)
+    Ok(builder.with_row_groups(groups).build()?)
 }

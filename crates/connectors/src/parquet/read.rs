@@ -5,10 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
-
 use super::{
-    decode, decode_from, hour_of_path, raw_rows, raw_rows_have_watermarks, RawRow, RowDelta,
+    batches_from, decode, hour_of_path, raw_rows, raw_rows_have_watermarks, RawRow, RowDelta,
 };
 use crate::delta::Table;
 use crate::storage::Storage;
@@ -47,6 +45,25 @@ pub fn hour_files(
     Ok(hours)
 }
 
+/// Calls `each` with the rows of the raw file at `path` from event time `since` on, and some
+/// before (only the row groups that end before `since` are left out: see [`batches_from`]), a
+/// record batch at a time; a row of a file without the `watermark` column has none.
+pub fn each_raw_batch_since(
+    storage: &Storage,
+    path: &str,
+    since: i64,
+    mut each: impl FnMut(Vec<RawRow>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let unreadable = |e: &dyn std::fmt::Display| anyhow::anyhow!("{path} is not readable: {e:#}");
+    let batches =
+        batches_from(storage.read(path)?, "timestamp", since).map_err(|e| unreadable(&e))?;
+    for batch in batches {
+        let batch = batch.map_err(|e| unreadable(&e))?;
+        each(raw_rows(&batch).map_err(|e| unreadable(&e))?)?;
+    }
+    Ok(())
+}
+
 /// Raw rows: those with the watermark they were read at, and those of files written before
 /// the raw dataset recorded it.
 #[derive(Debug, Default)]
@@ -60,10 +77,6 @@ impl RawRows {
     fn add_file(&mut self, bytes: &[u8], name: &str) -> anyhow::Result<()> {
         let batches =
             decode(bytes).map_err(|e| anyhow::anyhow!("{name} is not readable: {e:#}"))?;
-        self.add_batches(batches, name)
-    }
-
-    fn add_batches(&mut self, batches: Vec<RecordBatch>, name: &str) -> anyhow::Result<()> {
         for batch in batches {
             let rows = raw_rows(&batch).map_err(|e| anyhow::anyhow!("{name}: {e:#}"))?;
             if raw_rows_have_watermarks(&batch) {
@@ -81,16 +94,6 @@ impl RawRows {
         for path in paths {
             rows.add_file(&storage.read(path)?, path)?;
         }
-        Ok(rows)
-    }
-
-    /// The rows of the raw file at `path` from event time `since` on, and some before: only
-    /// the row groups that end before `since` are left out (see [`decode_from`]).
-    pub fn read_since(storage: &Storage, path: &str, since: i64) -> anyhow::Result<RawRows> {
-        let batches = decode_from(storage.read(path)?, "timestamp", since)
-            .map_err(|e| anyhow::anyhow!("{path} is not readable: {e:#}"))?;
-        let mut rows = RawRows::default();
-        rows.add_batches(batches, path)?;
         Ok(rows)
     }
 
@@ -127,7 +130,7 @@ mod tests {
     use parquet::file::properties::WriterProperties;
     use ratings_core::Rating;
 
-    use super::super::{decode_from, raw_batch, raw_rows, RawRow};
+    use super::super::{batches_from, raw_batch, raw_rows, RawRow};
 
     /// A raw file of ratings at `times`, in row groups of `group` rows.
     fn file(times: &[i64], group: usize) -> Vec<u8> {
@@ -154,8 +157,8 @@ mod tests {
     }
 
     fn times(bytes: Vec<u8>, since: i64) -> Vec<i64> {
-        let batches = decode_from(bytes, "timestamp", since).unwrap();
-        let rows = batches.iter().flat_map(|b| raw_rows(b).unwrap());
+        let batches = batches_from(bytes, "timestamp", since).unwrap();
+        let rows = batches.flat_map(|b| raw_rows(&b.unwrap()).unwrap());
         rows.map(|r| r.rating.timestamp).collect()
     }
 

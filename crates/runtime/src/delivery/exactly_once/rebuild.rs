@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use ratings_connectors::parquet::{hour_files, RawRow, RawRows, RowDelta, RAW_ROOT};
+use ratings_connectors::parquet::{
+    each_raw_batch_since, hour_files, RawRow, RawRows, RowDelta, RAW_ROOT,
+};
 use ratings_connectors::storage::Storage;
 use ratings_core::rebuild::{RebuildReport, Rebuilder};
 use ratings_core::time::{align_down, rfc3339_seconds};
@@ -81,9 +83,9 @@ fn fault_point_after_rebuild() {
     }
 }
 
-/// Adds the rows of the raw dataset (published files) from event time `since` on, a file at a
-/// time: the files of the hours from the one holding `since`, without their row groups that
-/// end before it. (`benches/rebuild.rs` measures it.)
+/// Adds the rows of the raw dataset (published files) from event time `since` on, a record
+/// batch at a time: the files of the hours from the one holding `since`, without their row
+/// groups that end before it. (`benches/rebuild.rs` measures it.)
 pub fn add_raw_dataset(
     rebuilder: &mut Rebuilder,
     storage: &Arc<Storage>,
@@ -93,9 +95,9 @@ pub fn add_raw_dataset(
     let since = since.unwrap_or(i64::MIN);
     for (_, paths) in hour_files(storage, RAW_ROOT)?.range(first_hour..) {
         for path in paths {
-            for row in RawRows::read_since(storage, path, since)?.all() {
-                add(rebuilder, &row)?;
-            }
+            each_raw_batch_since(storage, path, since, |rows| {
+                rows.iter().try_for_each(|row| add(rebuilder, row))
+            })?;
         }
     }
     Ok(())
