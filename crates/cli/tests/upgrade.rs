@@ -11,16 +11,19 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ratings_connectors::checkpoint::CheckpointStore;
 use ratings_connectors::kafka::{
     committed_metadata, group_metadata, Inspector, KafkaSettings, Producer,
 };
+use ratings_connectors::storage::Storage;
 use serde_json::Value;
 
 use common::eos::{assert_same_outputs, input_topic, Outputs, B};
 use common::process::spawn;
-use common::{kafka_settings, read_topic, temp_dir};
+use common::{comparable, kafka_settings, read_topic, temp_dir};
 
 /// Input partitions of every fixture.
 const PARTITIONS: usize = 3;
@@ -28,44 +31,118 @@ const PARTITIONS: usize = 3;
 const COMMITTED: [&str; 3] = ["metrics", "dead", "late"];
 
 #[test]
-fn every_fixture_checkpoint_of_an_earlier_release_is_restored_and_carried_on_exactly_once() {
+fn every_fixture_checkpoint_of_an_earlier_release_is_restored_and_carried_on_exactly_once_and_with_a_window_type_added(
+) {
     let fixtures = fixtures();
     assert!(
         !fixtures.is_empty(),
         "no fixture under {}",
         fixtures_dir().display()
     );
+    // one test: the fixture's input topic (its checkpoint names it) is made afresh by each run
     for fixture in fixtures {
         eprintln!("fixture {}", fixture.display());
         carry_on(&fixture);
+        eprintln!("fixture {}, a window type added", fixture.display());
+        add_a_window_type(&fixture);
     }
 }
 
 /// Restores `fixture` on a fresh topic, storage and group, runs this build to the end of the
 /// input, and compares with an uninterrupted run of this build.
 fn carry_on(fixture: &Path) {
-    let checkpoint = fixture.join("storage/checkpoints/ratings_stream/processor/metadata");
-    assert!(checkpoint.is_file(), "{} is missing", checkpoint.display());
-    let group = fixture_group(fixture);
-    let input = group["topic"].as_str().unwrap();
-    fresh_topic(input);
-    let input = &input.to_string();
-    let records: Vec<Vec<String>> = (0..PARTITIONS)
-        .map(|p| lines(&fixture.join(format!("input-{p}.jsonl"))))
-        .collect();
-    produce(input, &records, usize::MAX);
-    let reference = Outputs::new(input, "reference");
+    let input = &fixture_input(fixture);
+    let reference = fresh_outputs(input, "reference");
     reference.run_to_end(input);
 
-    let upgraded = Outputs::new(input, "upgraded");
-    copy_tree(&fixture.join("storage"), Path::new(&upgraded.storage));
-    let epoch = restore_kafka(fixture, input, &upgraded);
-    let log = upgraded.run_to_end(input);
+    let upgraded = fresh_outputs(input, "upgraded");
+    let (epoch, log) = upgrade(fixture, input, &upgraded);
     assert!(
         log.contains(&format!("resuming after epoch {epoch}")),
         "not resumed from the fixture's epoch {epoch}: {log}"
     );
     assert_same_outputs(&upgraded, &reference);
+}
+
+/// Restores `fixture` as [`carry_on`] does, with a 15-minute tumbling window added: the kept
+/// types' windows equal an uninterrupted run's of the fixture's windows; the added type's equal
+/// an uninterrupted run's of the new windows for every window closing after the restart.
+fn add_a_window_type(fixture: &Path) {
+    const WINDOWS: [&str; 2] = [
+        "--windows",
+        "tumbling_1min,sliding_5min_1min,tumbling_15min",
+    ];
+    let input = &fixture_input(fixture);
+    let reference = fresh_outputs(input, "reference");
+    reference.run_to_end(input);
+    let added = fresh_outputs(input, "reference-added").with(&WINDOWS);
+    added.run_to_end(input);
+
+    let upgraded = fresh_outputs(input, "upgraded").with(&WINDOWS);
+    let (epoch, log) = upgrade(fixture, input, &upgraded);
+    assert!(
+        log.contains("windows changed since the checkpoint (added tumbling_15min)"),
+        "no rebuild: {log}"
+    );
+    let store = CheckpointStore::new(
+        Arc::new(Storage::open(&upgraded.storage).unwrap()),
+        ratings_connectors::checkpoint::DEFAULT_DIR,
+    );
+    let restart = store.read_offsets(epoch).unwrap().watermark.unwrap();
+    let restart = ratings_core::time::rfc3339_seconds(restart);
+    let of = |outputs: &Outputs, window_type: &str, after: &str| {
+        comparable(
+            read_topic(&outputs.topics.metrics)
+                .into_iter()
+                .map(|(_, _, w)| w)
+                .filter(|w| w["window_type"] == window_type)
+                .filter(|w| w["window_end"].as_str().unwrap() > after),
+        )
+    };
+    for kept in ["tumbling_1min", "sliding_5min_1min"] {
+        let want = of(&reference, kept, "");
+        assert!(!want.is_empty());
+        assert!(of(&upgraded, kept, "") == want, "{kept} windows differ");
+    }
+    let want = of(&added, "tumbling_15min", &restart);
+    assert!(
+        !want.is_empty(),
+        "no 15-minute window closes after {restart}"
+    );
+    assert!(
+        of(&upgraded, "tumbling_15min", "") == want,
+        "tumbling_15min windows differ from those closing after {restart}"
+    );
+}
+
+/// Outputs of their own: the fixture's input topic is always the same, the names of the
+/// outputs' topics and group (made from it) must not be.
+fn fresh_outputs(input: &str, name: &str) -> Outputs {
+    Outputs::new(input, &common::unique_name(name))
+}
+
+/// The fixture's input topic, created afresh with the fixture's records.
+fn fixture_input(fixture: &Path) -> String {
+    let checkpoint = fixture.join("storage/checkpoints/ratings_stream/processor/metadata");
+    assert!(checkpoint.is_file(), "{} is missing", checkpoint.display());
+    let input = fixture_group(fixture)["topic"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fresh_topic(&input);
+    let records: Vec<Vec<String>> = (0..PARTITIONS)
+        .map(|p| lines(&fixture.join(format!("input-{p}.jsonl"))))
+        .collect();
+    produce(&input, &records, usize::MAX);
+    input
+}
+
+/// Runs this build on `outputs` from the fixture's checkpoint, as the earlier release left it
+/// (storage and Kafka), to the end of `input`: the epoch of the fixture's tag, and the log.
+fn upgrade(fixture: &Path, input: &str, outputs: &Outputs) -> (u64, String) {
+    copy_tree(&fixture.join("storage"), Path::new(&outputs.storage));
+    let epoch = restore_kafka(fixture, input, outputs);
+    (epoch, outputs.run_to_end(input))
 }
 
 /// The fixture's `group.json`: the input topic (its checkpoint names it), the group's offsets
