@@ -106,13 +106,12 @@ fn removing_the_sliding_window_stops_it_and_keeps_the_tumbling_one() {
 /// (both with `options`); `folders` is where each type of `after` writes (under
 /// `streams/ratings/`).
 fn change(test: &str, after: &str, folders: &[(&str, &str)], options: &[&'static str]) -> Outputs {
-    let input = input_topic(&format!("windows-{test}"));
-    generate(&input, 0);
-    let tested = Outputs::new(&input, "tested").with(options);
-    first_half(&tested, &input);
-    let watermark = checkpoint_watermark(&tested);
-    let before = windows(&tested);
-    generate(&input, 1);
+    let Stopped {
+        input,
+        tested,
+        watermark,
+        before,
+    } = Stopped::mid_stream(test, options);
     let log = run(&tested, &input, &["--windows", after]);
     assert!(
         log.contains("windows changed since the checkpoint")
@@ -151,6 +150,34 @@ fn change(test: &str, after: &str, folders: &[(&str, &str)], options: &[&'static
 /// The first half of the input with the pair, stopped at its end with windows still open.
 fn first_half(tested: &Outputs, input: &str) {
     run(tested, input, &["--windows", PAIR, "--no-final-flush"]);
+}
+
+/// A processor (with `options`) stopped after the first half of its input, with windows open;
+/// the second half is in the topic.
+struct Stopped {
+    input: String,
+    tested: Outputs,
+    /// Its checkpoint's watermark.
+    watermark: i64,
+    /// The windows it emitted.
+    before: Vec<Value>,
+}
+
+impl Stopped {
+    fn mid_stream(test: &str, options: &[&'static str]) -> Stopped {
+        let input = input_topic(&format!("windows-{test}"));
+        generate(&input, 0);
+        let tested = Outputs::new(&input, "tested").with(options);
+        first_half(&tested, &input);
+        let (watermark, before) = (checkpoint_watermark(&tested), windows(&tested));
+        generate(&input, 1);
+        Stopped {
+            input,
+            tested,
+            watermark,
+            before,
+        }
+    }
 }
 
 /// Compares the windows: see the module documentation.
@@ -249,12 +276,12 @@ fn assert_parquet(tested: &Outputs, folders: &[(&str, &str)]) {
 #[test]
 fn a_crash_during_the_rebuild_commits_nothing_and_the_restart_gives_the_same_outputs() {
     let after = "tumbling_1min,sliding_5min_1min,tumbling_15min";
-    let input = input_topic("windows-crash");
-    generate(&input, 0);
-    let tested = Outputs::new(&input, "tested");
-    first_half(&tested, &input);
-    let (watermark, before) = (checkpoint_watermark(&tested), windows(&tested));
-    generate(&input, 1);
+    let Stopped {
+        input,
+        tested,
+        watermark,
+        before,
+    } = Stopped::mid_stream("crash", &[]);
     let committed = committed_epochs(&tested);
     // a crash once the engine is rebuilt, before any epoch
     let args = tested.args(&input, &["--windows", after, "--exit-at-end"]);
@@ -451,12 +478,12 @@ fn raw_rows(outputs: &Outputs) -> Vec<String> {
 
 #[test]
 fn settings_that_do_not_touch_the_state_change_at_a_restart_with_the_state_kept() {
-    let input = input_topic("windows-neutral");
-    generate(&input, 0);
-    let tested = Outputs::new(&input, "tested");
-    first_half(&tested, &input);
-    let (watermark, before) = (checkpoint_watermark(&tested), windows(&tested));
-    generate(&input, 1);
+    let Stopped {
+        input,
+        tested,
+        watermark,
+        before,
+    } = Stopped::mid_stream("neutral", &[]);
     // other side topics, commit cadence, file rolling and top-N
     let moved = common::OutputTopics::create(&format!("{input}-moved"));
     let mut args = tested.args(&input, &["--exit-at-end"]);
@@ -523,12 +550,12 @@ fn settings_that_do_not_touch_the_state_change_at_a_restart_with_the_state_kept(
 
 #[test]
 fn a_longer_watermark_delay_and_update_mode_at_a_restart_keep_the_open_windows() {
-    let input = input_topic("windows-delay");
-    generate(&input, 0);
-    let tested = Outputs::new(&input, "tested");
-    first_half(&tested, &input);
-    let (watermark, before) = (checkpoint_watermark(&tested), windows(&tested));
-    generate(&input, 1);
+    let Stopped {
+        input,
+        tested,
+        watermark,
+        before,
+    } = Stopped::mid_stream("delay", &[]);
     let log = run(
         &tested,
         &input,
