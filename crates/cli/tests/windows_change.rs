@@ -484,7 +484,7 @@ fn settings_that_do_not_touch_the_state_change_at_a_restart_with_the_state_kept(
         watermark,
         before,
     } = Stopped::mid_stream("neutral", &[]);
-    // other side topics, commit cadence, file rolling and top-N
+    // other side topics, commit cadence, file rolling, table format and upkeep, top-N
     let moved = common::OutputTopics::create(&format!("{input}-moved"));
     let mut args = tested.args(&input, &["--exit-at-end"]);
     for (flag, value) in [
@@ -503,6 +503,12 @@ fn settings_that_do_not_touch_the_state_change_at_a_restart_with_the_state_kept(
         "1000",
         "--roll-size",
         "1MB",
+        "--table-format",
+        "delta",
+        "--compaction-target",
+        "1MB",
+        "--vacuum-retention",
+        "1h",
     ];
     args.extend(changed.map(String::from));
     let out = ratings_stream().args(&args).output().unwrap();
@@ -546,6 +552,9 @@ fn settings_that_do_not_touch_the_state_change_at_a_restart_with_the_state_kept(
         both.sort();
         assert_eq!(both, records(oracle_topic));
     }
+    // the files since the restart were committed to Delta tables
+    let log = format!("{}/streams/ratings/raw/_delta_log", tested.storage);
+    assert!(std::path::Path::new(&log).is_dir(), "no Delta table");
 }
 
 #[test]

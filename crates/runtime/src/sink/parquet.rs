@@ -173,7 +173,10 @@ impl ParquetSink {
         let roots = folders(&specs, Some(&state.aggregates));
         for (index, (spec, root)) in specs.into_iter().zip(roots).enumerate() {
             self.aggregates[index] = self.aggregate(spec, &root);
-            let saved = state.aggregates.iter().position(|a| a.root == root);
+            let saved = state
+                .aggregates
+                .iter()
+                .position(|a| *a.window == *spec.name());
             let aggregate = &mut self.aggregates[index];
             match saved {
                 Some(at) => {
