@@ -21,8 +21,8 @@ pub struct EngineArgs {
     #[arg(long, default_value = "1min", value_parser = checked(text::seconds), env = "RATINGS_SLIDING_SLIDE")]
     pub sliding_slide: String,
     /// The window types by name, in output order, instead of --tumbling and --sliding-*: e.g.
-    /// tumbling_1min,sliding_5min_1min,tumbling_15min. Changing them on a running job's
-    /// checkpoint is refused for now.
+    /// tumbling_1min,sliding_5min_1min,tumbling_15min. Changed on a running job, the open
+    /// windows of new types are rebuilt from the raw dataset (--storage; docs/windows.md).
     #[arg(long, value_parser = checked(text::windows), env = "RATINGS_WINDOWS")]
     pub windows: Option<String>,
     /// How far the watermark trails the largest event time seen.
