@@ -82,7 +82,10 @@ pub(crate) struct RecoveryPlan<'a> {
 
 /// Where a (re)started processor stands.
 pub(crate) struct Recovered {
+    /// Its epoch the first number it may claim (see [`Recovered::claim`]).
     coordinator: Coordinator,
+    /// The job's settings, recorded with the owner once the restart goes on.
+    identity: BTreeMap<String, String>,
     /// Where reading resumes.
     pub start: Start,
     /// The committed epoch restored, if any.
@@ -142,31 +145,21 @@ impl Recovered {
         if !fresh {
             skipped.push(restored + 1);
         }
-        let incarnation = super::new_incarnation();
-        let (epoch, passed) =
-            store.claim_first_free(restored + 1 + u64::from(!fresh), &incarnation)?;
-        skipped.extend(passed);
-        store.write_owner(&Owner {
-            incarnation: incarnation.clone(),
-            host: host_name(),
-            pid: std::process::id(),
-            since_millis: now_millis(),
-            job: plan.identity.clone(),
-        })?;
         Ok(Recovered {
             coordinator: Coordinator {
                 store,
                 kafka,
                 checkpoint_id: id,
                 topic: plan.topic.to_string(),
-                epoch,
-                incarnation,
+                epoch: restored + 1 + u64::from(!fresh),
+                incarnation: super::new_incarnation(),
                 skipped,
                 timeouts: plan.timeouts,
                 phase: Phase::default(),
                 owed: None,
                 tables,
             },
+            identity: plan.identity.clone(),
             start,
             restored_epoch,
             watermark,
@@ -235,8 +228,28 @@ impl Recovered {
                 .into());
             }
         }
+        self.claim()?;
         self.coordinator.begin(work)?;
         Ok(self.coordinator)
+    }
+
+    /// Claims the first epoch number no other incarnation holds and records this processor as
+    /// the checkpoint's owner: only once the restart is sure to go on, so that one refused
+    /// (changed windows, missing storage) leaves the checkpoint as it found it.
+    fn claim(&mut self) -> anyhow::Result<()> {
+        let coordinator = &mut self.coordinator;
+        let (epoch, passed) = coordinator
+            .store
+            .claim_first_free(coordinator.epoch, &coordinator.incarnation)?;
+        coordinator.epoch = epoch;
+        coordinator.skipped.extend(passed);
+        coordinator.store.write_owner(&Owner {
+            incarnation: coordinator.incarnation.clone(),
+            host: host_name(),
+            pid: std::process::id(),
+            since_millis: now_millis(),
+            job: std::mem::take(&mut self.identity),
+        })
     }
 }
 

@@ -302,6 +302,37 @@ fn a_commit_makes_the_epoch_visible_and_a_restart_resumes_after_it() {
 }
 
 #[test]
+fn a_restart_refused_after_recovery_takes_no_epoch_number_and_records_no_owner() {
+    let world = World::new();
+    let mut processor = world.start().unwrap();
+    processor.read(&[0]);
+    assert_eq!(processor.commit().unwrap(), Commit::Done(1));
+    let owner = world.store().owner().unwrap().expect("the first processor");
+    drop(processor);
+    // a restart that recovers, then stops before resuming (e.g. refused window settings)
+    let plan = RecoveryPlan {
+        topic: TOPIC,
+        group: "group",
+        starting_offsets: StartFrom::Earliest,
+        identity: BTreeMap::from([("input topic".into(), "other settings".into())]),
+        timeouts: world.timeouts,
+    };
+    let kafka: Arc<dyn Transactions> = Arc::clone(&world.kafka) as Arc<dyn Transactions>;
+    drop(Recovered::recover(world.store(), kafka, None, &plan).unwrap());
+    assert_eq!(
+        world.store().owner().unwrap().unwrap().incarnation,
+        owner.incarnation
+    );
+    let again = world.start().unwrap();
+    assert_eq!(again.restored, Some(1));
+    assert_eq!(
+        again.coordinator.epoch(),
+        3,
+        "epoch 2 left out (a fenced predecessor's), 3 free"
+    );
+}
+
+#[test]
 fn an_empty_epoch_stays_open_unless_forced() {
     let world = World::new();
     let mut processor = world.start().unwrap();
