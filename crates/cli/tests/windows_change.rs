@@ -360,6 +360,10 @@ fn without_storage_a_change_is_refused_and_reset_windows_reads_and_publishes_not
         log.contains("added tumbling_15min; removed sliding_5min_1min"),
         "{log}"
     );
+    // the refused runs left the checkpoint as they found it: its owner still runs the pair
+    // (a standby with the old settings may join), and no epoch number is taken
+    let owner = store(&tested).owner().unwrap().expect("an owner");
+    assert_eq!(owner.job["sliding window"], "300 s every 60 s");
     // --reset-windows, and no new input: nothing is read again, no window published again
     let (ok, log) = run_without_storage(&["--windows", after, "--reset-windows"]);
     assert!(ok, "--reset-windows failed:\n{log}");
@@ -367,6 +371,10 @@ fn without_storage_a_change_is_refused_and_reset_windows_reads_and_publishes_not
         log.contains("--reset-windows: the windows start empty")
             && log.contains("miss the ratings of"),
         "the reset does not say which minutes are missing:\n{log}"
+    );
+    assert!(
+        !log.contains("is claimed by another processor"),
+        "a refused run took an epoch number:\n{log}"
     );
     assert_eq!(records_in(&tested), 0, "records were read again");
     assert_eq!(windows(&tested), before, "windows were published again");
@@ -518,6 +526,10 @@ fn settings_that_do_not_touch_the_state_change_at_a_restart_with_the_state_kept(
         log.contains("resuming after epoch") && !log.contains("windows changed"),
         "{log}"
     );
+    // the summary counts this run's ratings only, not the restored checkpoint's too
+    let (valid, aggregated, late) = valid_aggregated_late(&log);
+    assert!(valid > 0, "{log}");
+    assert_eq!(aggregated + late, valid, "{log}");
     // the windows open at the restart were kept: those closing after it equal an
     // uninterrupted run's with the new top-N
     let oracle = Outputs::new(&input, "oracle");
@@ -555,6 +567,19 @@ fn settings_that_do_not_touch_the_state_change_at_a_restart_with_the_state_kept(
     // the files since the restart were committed to Delta tables
     let log = format!("{}/streams/ratings/raw/_delta_log", tested.storage);
     assert!(std::path::Path::new(&log).is_dir(), "no Delta table");
+}
+
+/// The summary line's `valid V (aggregated A, late L)` of a run's log.
+fn valid_aggregated_late(log: &str) -> (u64, u64, u64) {
+    let line = log
+        .lines()
+        .find_map(|line| line.split_once("  valid ").map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("no summary in:\n{log}"));
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    (numbers[0], numbers[1], numbers[2])
 }
 
 #[test]

@@ -95,6 +95,26 @@ pub struct EngineCounters {
     pub updates_emitted: u64,
 }
 
+impl EngineCounters {
+    /// What was counted after `start` (an earlier reading of these counters, e.g. the ones a
+    /// restart restored): a run's own counts.
+    pub fn since(&self, start: &EngineCounters) -> EngineCounters {
+        EngineCounters {
+            accepted: self.accepted.saturating_sub(start.accepted),
+            late: self.late.saturating_sub(start.late),
+            late_by_window: self
+                .late_by_window
+                .iter()
+                .enumerate()
+                .map(|(i, n)| n.saturating_sub(start.late_by_window.get(i).copied().unwrap_or(0)))
+                .collect(),
+            unknown_movie: self.unknown_movie.saturating_sub(start.unknown_movie),
+            windows_emitted: self.windows_emitted.saturating_sub(start.windows_emitted),
+            updates_emitted: self.updates_emitted.saturating_sub(start.updates_emitted),
+        }
+    }
+}
+
 /// Whether a pushed rating was aggregated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushOutcome {

@@ -9,7 +9,7 @@ use std::time::Instant;
 use ratings_core::output::dead_letter_copy;
 use ratings_core::rating::{parse_csv_fields, parse_json};
 use ratings_core::{
-    DeadLetter, Engine, PushOutcome, Rating, RejectReason, Rejection, WindowResult,
+    DeadLetter, Engine, EngineCounters, PushOutcome, Rating, RejectReason, Rejection, WindowResult,
 };
 use serde::Serialize;
 
@@ -38,6 +38,8 @@ pub struct Pipeline {
     clock: i64,
     records: u64,
     invalid_by_reason: [u64; RejectReason::ALL.len()],
+    /// The engine's counters when this run started (restored from a checkpoint, or zero).
+    counters_at_start: EngineCounters,
     emitted: Vec<WindowResult>,
     /// Window results written since the delivery last published the outputs.
     unpublished: Unpublished,
@@ -82,6 +84,7 @@ impl Pipeline {
         limits: RecordLimits,
     ) -> Pipeline {
         Pipeline {
+            counters_at_start: engine.counters().clone(),
             engine,
             outputs,
             source_name,
@@ -180,6 +183,12 @@ impl Pipeline {
     /// The window results written so far, now published by the delivery.
     pub fn take_unpublished(&mut self) -> Unpublished {
         std::mem::take(&mut self.unpublished)
+    }
+
+    /// The engine's counts of this run (a restored checkpoint's counts left out), as the
+    /// pipeline's own counters are.
+    pub fn engine_counters(&self) -> EngineCounters {
+        self.engine.counters().since(&self.counters_at_start)
     }
 
     /// Pipeline counters so far.

@@ -52,7 +52,7 @@ impl Summary {
         let engine = pipeline.engine();
         Summary::new(
             pipeline.stats(),
-            engine.counters(),
+            &pipeline.engine_counters(),
             engine.config(),
             engine.open_windows(),
             elapsed,

@@ -38,12 +38,13 @@ impl Reading {
     ) -> Reading {
         let engine = pipeline.engine();
         let stats = pipeline.stats();
+        let counters = pipeline.engine_counters();
         let storage = pipeline.outputs().storage_health();
         Reading {
             records: stats.records,
             invalid_by_reason: stats.invalid_by_reason,
-            late: engine.counters().late,
-            windows_out: engine.counters().windows_emitted + engine.counters().updates_emitted,
+            late: counters.late,
+            windows_out: counters.windows_emitted + counters.updates_emitted,
             watermark: engine.watermark(),
             open_windows: engine.open_windows(),
             panes: engine.pane_count(),
