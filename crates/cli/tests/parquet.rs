@@ -540,6 +540,21 @@ fn table_optimize_and_vacuum_keep_the_rows_and_drop_the_small_files() {
     vacuum(&["--vacuum-retention", "0s"]);
     assert_eq!(on_disk(&storage), files_after);
     assert_eq!(raw_rows(&storage), (rows, partitions), "rows after vacuum");
+
+    // a mistyped folder: refused, and left uncreated
+    let typo = format!("{url}-typo");
+    for command in ["optimize", "vacuum"] {
+        let out = common::ratings_stream()
+            .args(["table", command, "--storage", &typo])
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && log.contains(&format!("no folder {typo}")),
+            "{log}"
+        );
+        assert!(!Path::new(&typo).exists(), "table {command} created {typo}");
+    }
 }
 
 /// Runs `tests/interop/read_delta.py` with `reader` on the interpreter `$python_variable`

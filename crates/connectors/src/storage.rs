@@ -116,6 +116,13 @@ pub fn hdfs_store(url: &str) -> anyhow::Result<hdfs_native_object_store::HdfsObj
         .with_context(|| format!("cannot connect to HDFS at {url}"))
 }
 
+/// The folder of a local storage URL (`file:///dir` or a plain path); `None` for another
+/// scheme.
+fn local_dir(url: &str) -> Option<&str> {
+    let dir = url.strip_prefix("file://").unwrap_or(url);
+    (!dir.is_empty() && (!url.contains("://") || url.starts_with("file://"))).then_some(dir)
+}
+
 /// The single-threaded runtime a storage runs its requests on.
 fn storage_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -195,10 +202,9 @@ impl Storage {
             let origin = Origin::Remote(format!("s3://{bucket}"));
             (Arc::new(store), path.to_string(), origin)
         } else {
-            let dir = url.strip_prefix("file://").unwrap_or(url);
-            if dir.is_empty() || url.contains("://") && !url.starts_with("file://") {
+            let Some(dir) = local_dir(url) else {
                 bail!("unsupported storage URL {url:?}: use file:///dir, hdfs://host:port/dir or s3://bucket/dir");
-            }
+            };
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the output folder {dir}"))?;
             let store = LocalFileSystem::new_with_prefix(dir)
@@ -208,6 +214,15 @@ impl Storage {
             (Arc::new(store), String::new(), Origin::Local(absolute))
         };
         Ok(Storage::assemble(store, &base, url, origin, runtime))
+    }
+
+    /// Opens `url` to read what is there: as [`Storage::open`], but a local folder that does
+    /// not exist is an error rather than created (a mistyped path leaves nothing behind).
+    pub fn open_existing(url: &str) -> anyhow::Result<Storage> {
+        if let Some(dir) = local_dir(url) {
+            anyhow::ensure!(std::path::Path::new(dir).is_dir(), "no folder {dir}");
+        }
+        Storage::open(url)
     }
 
     /// A storage over any object store, e.g. an in-memory one in tests.
@@ -277,7 +292,9 @@ impl Storage {
         Ok(storage)
     }
 
-    fn probe(&self) -> anyhow::Result<()> {
+    /// Writes a small file and deletes it again (see [`Storage::open_for_writing`]): for a
+    /// storage opened to read first, then written to.
+    pub fn probe(&self) -> anyhow::Result<()> {
         let path = self.path(&format!("_probe-{:016x}", fastrand::u64(..)));
         let attempt = async {
             self.store

@@ -39,7 +39,7 @@ pub fn load(explicit: Option<&str>) -> anyhow::Result<LoadedCatalog> {
         .then(|| text.rsplit_once('/'))
         .flatten()
     {
-        Some((folder, name)) => Catalog::from_csv(&Storage::open(folder)?.read(name)?[..]),
+        Some((folder, name)) => Catalog::from_csv(&Storage::open_existing(folder)?.read(name)?[..]),
         None => Catalog::from_csv(
             File::open(&path)
                 .with_context(|| format!("cannot open movies file {}", path.display()))?,

@@ -8,7 +8,7 @@ use crate::storage::Storage;
 
 /// The checkpoint in `dir` of the storage at `url`, described (see [`CheckpointStore::inspect`]).
 pub fn inspect(url: &str, dir: &str) -> anyhow::Result<String> {
-    CheckpointStore::new(Arc::new(Storage::open(url)?), dir).inspect()
+    CheckpointStore::new(Arc::new(Storage::open_existing(url)?), dir).inspect()
 }
 
 impl CheckpointStore {

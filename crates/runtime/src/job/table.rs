@@ -82,7 +82,8 @@ fn tables(settings: &ParquetSettings) -> anyhow::Result<Vec<Table>> {
         .storage
         .as_deref()
         .context("--storage is required")?;
-    let storage = Arc::new(Storage::open_for_writing(url)?);
+    // opened to read first: a mistyped URL leaves no folder behind
+    let storage = Arc::new(Storage::open_existing(url)?);
     // the window types' folders are those with a Delta log under the aggregates' folder
     let logs = storage.list(AGGREGATES_ROOT)?;
     let aggregates: BTreeSet<&str> = logs
@@ -98,5 +99,6 @@ fn tables(settings: &ParquetSettings) -> anyhow::Result<Vec<Table>> {
         "{} has no Delta table (run with --table-format delta writes them)",
         storage.url()
     );
+    storage.probe()?;
     Ok(tables)
 }
