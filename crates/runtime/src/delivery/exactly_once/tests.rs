@@ -202,17 +202,22 @@ impl World {
         CheckpointStore::new(Arc::clone(&self.storage), "checkpoint")
     }
 
-    /// Starts a processor as the job does: recover, restore the engine, resume.
-    fn start(&self) -> anyhow::Result<Processor> {
+    /// Recovers as a processor with these settings (`identity`) does on start.
+    fn recover(&self, identity: &str) -> anyhow::Result<Recovered> {
         let plan = RecoveryPlan {
             topic: TOPIC,
             group: "group",
             starting_offsets: StartFrom::Earliest,
-            identity: BTreeMap::from([("input topic".into(), TOPIC.into())]),
+            identity: BTreeMap::from([("input topic".into(), identity.into())]),
             timeouts: self.timeouts,
         };
         let kafka: Arc<dyn Transactions> = Arc::clone(&self.kafka) as Arc<dyn Transactions>;
-        let recovered = Recovered::recover(self.store(), kafka, None, &plan)?;
+        Recovered::recover(self.store(), kafka, None, &plan)
+    }
+
+    /// Starts a processor as the job does: recover, restore the engine, resume.
+    fn start(&self) -> anyhow::Result<Processor> {
+        let recovered = self.recover(TOPIC)?;
         let mut work = FakeWork::restored(recovered.snapshot());
         let (start, restored) = (recovered.start.clone(), recovered.restored_epoch);
         let next_offset = match &start {
@@ -310,15 +315,7 @@ fn a_restart_refused_after_recovery_takes_no_epoch_number_and_records_no_owner()
     let owner = world.store().owner().unwrap().expect("the first processor");
     drop(processor);
     // a restart that recovers, then stops before resuming (e.g. refused window settings)
-    let plan = RecoveryPlan {
-        topic: TOPIC,
-        group: "group",
-        starting_offsets: StartFrom::Earliest,
-        identity: BTreeMap::from([("input topic".into(), "other settings".into())]),
-        timeouts: world.timeouts,
-    };
-    let kafka: Arc<dyn Transactions> = Arc::clone(&world.kafka) as Arc<dyn Transactions>;
-    drop(Recovered::recover(world.store(), kafka, None, &plan).unwrap());
+    drop(world.recover("other settings").unwrap());
     assert_eq!(
         world.store().owner().unwrap().unwrap().incarnation,
         owner.incarnation
