@@ -88,6 +88,7 @@ mod tests {
         let windows = RecoveryError::WindowsChanged {
             location: "checkpoint".into(),
             difference: "added tumbling_15min".into(),
+            lacking: "no raw output".into(),
         };
         assert!(for_error(&reported(windows))
             .unwrap()

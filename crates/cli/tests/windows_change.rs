@@ -312,6 +312,9 @@ fn a_crash_during_the_rebuild_commits_nothing_and_the_restart_gives_the_same_out
     assert_changed(&tested, &oracle, &before, watermark, after);
 }
 
+/// Without raw output a change is refused, and `--reset-windows` reads and publishes nothing
+/// again; a raw output configured later is used once the open windows no longer reach back
+/// before it began.
 #[test]
 fn without_storage_a_change_is_refused_and_reset_windows_reads_and_publishes_nothing_again() {
     let input = input_topic("windows-no-storage");
@@ -349,13 +352,7 @@ fn without_storage_a_change_is_refused_and_reset_windows_reads_and_publishes_not
         "the refused run published windows"
     );
     // a raw output configured only now holds none of the ratings read before: refused too
-    let args = tested.args(&input, &["--windows", after, "--exit-at-end"]);
-    let out = ratings_stream().args(&args).output().unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "rebuilt from a raw dataset without the ratings:\n{log}"
-    );
+    let log = refused(&tested, &input, after);
     assert!(
         log.contains("added tumbling_15min; removed sliding_5min_1min"),
         "{log}"
@@ -378,17 +375,51 @@ fn without_storage_a_change_is_refused_and_reset_windows_reads_and_publishes_not
     );
     assert_eq!(records_in(&tested), 0, "records were read again");
     assert_eq!(windows(&tested), before, "windows were published again");
+
+    // the raw output begins now, 5 minutes of event time on: the checkpoint records where
+    let short = generate_part(&input, 30, B + 2000, 2400);
+    let at_start = checkpoint_watermark(&tested);
+    run(&tested, &input, &["--windows", after]);
+    let metadata = store(&tested).open_or_create().unwrap();
+    assert_eq!(metadata.raw_from_watermark, Some(at_start));
+    // a change before the open windows are past it: refused, saying when it can be made
+    let log = refused(&tested, &input, PAIR);
+    let ready = rfc3339_seconds(at_start + 600 + 300);
+    assert!(
+        log.contains("the raw dataset lacks ratings their open windows hold")
+            && log.contains(&format!("once the watermark passes {ready}")),
+        "{log}"
+    );
+    // once the watermark passed it, the change is rebuilt from the raw dataset
+    generate_part(&input, 31, short, HALF);
+    run(&tested, &input, &["--windows", after]);
+    assert!(checkpoint_watermark(&tested) > at_start + 900);
+    let log = run(&tested, &input, &["--windows", PAIR]);
+    assert!(
+        log.contains("open windows rebuilt from the raw dataset"),
+        "{log}"
+    );
 }
 
 /// `generate` of half `half` (0 or 1) of the input: event time from `B` (second half after
 /// the first), 2% late (20–25 minutes behind) and 1% malformed, disorderly.
 fn generate(topic: &str, half: u64) {
-    let start = B + (half * HALF / PER_SECOND) as i64;
+    generate_part(
+        topic,
+        28 + half,
+        B + (half * HALF / PER_SECOND) as i64,
+        HALF,
+    );
+}
+
+/// `count` ratings from event time `start` on, as [`generate`] writes them; the event time
+/// after them.
+fn generate_part(topic: &str, seed: u64, start: i64, count: u64) -> i64 {
     let flags = [
         ("--rate", "0".to_string()),
         ("--events-per-second", PER_SECOND.to_string()),
-        ("--count", HALF.to_string()),
-        ("--seed", (28 + half).to_string()),
+        ("--count", count.to_string()),
+        ("--seed", seed.to_string()),
         ("--start-time", start.to_string()),
         ("--late-fraction", "0.02".into()),
         ("--malformed-fraction", "0.01".into()),
@@ -404,6 +435,17 @@ fn generate(topic: &str, half: u64) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    start + (count / PER_SECOND) as i64
+}
+
+/// Runs `outputs`' processor over `input` with window types `windows`, which it must refuse;
+/// its log.
+fn refused(outputs: &Outputs, input: &str, windows: &str) -> String {
+    let args = outputs.args(input, &["--windows", windows, "--exit-at-end"]);
+    let out = ratings_stream().args(&args).output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{windows} was not refused:\n{log}");
+    log
 }
 
 /// Runs `outputs`' processor over `input` to its end; its log.

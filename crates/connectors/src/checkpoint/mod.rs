@@ -158,6 +158,7 @@ impl CheckpointStore {
             let metadata = CheckpointMetadata {
                 id: format!("{:016x}", fastrand::u64(..)),
                 created_at_millis: now.as_millis() as i64,
+                raw_from_watermark: None,
             };
             let body = serde_json::to_vec_pretty(&metadata)?;
             // of two processors creating the checkpoint at once, one writes the id and the
@@ -168,6 +169,14 @@ impl CheckpointStore {
             }
         }
         self.read_json(Kind::Metadata, 0, "not valid metadata JSON")
+    }
+
+    /// Records that the raw dataset begins at `watermark` (see
+    /// [`CheckpointMetadata::raw_from_watermark`]).
+    pub fn record_raw_start(&self, watermark: i64) -> anyhow::Result<()> {
+        let mut metadata = self.open_or_create()?;
+        metadata.raw_from_watermark = Some(watermark);
+        self.write(Kind::Metadata, 0, &serde_json::to_vec_pretty(&metadata)?)
     }
 
     /// Claims epoch number `epoch` for `incarnation`: `true` when it is this incarnation's

@@ -53,12 +53,18 @@ impl FileSize {
     }
 }
 
-/// The checkpoint's identity, written once when it is created.
+/// The checkpoint's identity, written when it is created (and once more if the raw output
+/// begins on a running job).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointMetadata {
     /// Random id; exactly-once runs tag the Kafka offsets they commit with it.
     pub id: String,
     pub created_at_millis: i64,
+    /// The watermark at which the raw dataset began, when the job first ran without raw
+    /// output: the ratings read before are not in it (`None`: it holds all of them, or the
+    /// job has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_from_watermark: Option<i64>,
 }
 
 /// Who runs the job on this checkpoint: written by a processor each time it starts (or takes

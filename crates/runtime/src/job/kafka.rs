@@ -157,6 +157,7 @@ impl Running {
             group,
             starting_offsets: job.starting_offsets,
             identity: config.identity(job),
+            raw_output: config.parquet.storage.is_some(),
             timeouts: Timeouts {
                 transaction: job.delivery.transaction_timeout,
                 step: STEP_TIMEOUT,
@@ -167,6 +168,7 @@ impl Running {
         let recovered = Recovered::recover(store, Arc::new(kafka), tables, &plan)?;
         let change = WindowsChange {
             raw: config.parquet.storage.is_some().then_some(&storage),
+            raw_from: None, // the checkpoint's, once read
             reset: job.delivery.reset_windows,
         };
         let engine =

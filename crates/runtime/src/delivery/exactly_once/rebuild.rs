@@ -23,6 +23,8 @@ use super::recovery::RecoveryError;
 pub(crate) struct WindowsChange<'a> {
     /// The storage of the job's raw dataset (`None`: no Parquet output).
     pub raw: Option<&'a Arc<Storage>>,
+    /// The watermark the raw dataset began at, if the job ran without it first.
+    pub raw_from: Option<i64>,
     /// `--reset-windows`: without raw output, start the windows empty.
     pub reset: bool,
 }
@@ -40,13 +42,37 @@ pub(super) fn rebuild(
 ) -> anyhow::Result<Engine> {
     let started = Instant::now();
     let difference = difference(&restored.config().windows, &config.windows);
+    let ready = change.raw_from.map(|from| {
+        // ratings read before the raw dataset began have event times up to `from` + delay:
+        // windows opening after it hold none of them
+        from + restored.config().watermark_delay + config.largest_size()
+    });
     let mut rebuilder = Rebuilder::new(config, catalog, restored);
     let since = rebuilder.since();
-    let Some(storage) = change.raw else {
+    let lacking = match (change.raw, change.raw_from, since) {
+        (None, ..) => Some(
+            "no raw output (--storage) keeps the ratings their open windows would be rebuilt \
+             from"
+                .to_string(),
+        ),
+        (Some(_), Some(from), Some(since)) if since <= from + restored.config().watermark_delay => {
+            Some(format!(
+                "the raw dataset lacks ratings their open windows hold: it began at watermark {} \
+                 (the job ran without --storage before), and they reach back to {}; change the \
+                 windows once the watermark passes {}",
+                rfc3339_seconds(from),
+                rfc3339_seconds(since),
+                ready.map_or_else(String::new, rfc3339_seconds)
+            ))
+        }
+        _ => None,
+    };
+    let (Some(storage), None) = (change.raw, lacking.as_ref()) else {
         if !change.reset {
             return Err(RecoveryError::WindowsChanged {
                 location: location.to_string(),
                 difference,
+                lacking: lacking.unwrap_or_default(),
             }
             .into());
         }

@@ -51,12 +51,13 @@ pub enum RecoveryError {
     #[error("the checkpoint {location} has Parquet outputs but no Parquet storage is configured")]
     ParquetMissing { location: String },
     #[error(
-        "the window types changed since the checkpoint {location} ({difference}), and no raw \
-         output (--storage) keeps the ratings their open windows would be rebuilt from"
+        "the window types changed since the checkpoint {location} ({difference}), and {lacking}"
     )]
     WindowsChanged {
         location: String,
         difference: String,
+        /// Why the raw dataset cannot rebuild the open windows.
+        lacking: String,
     },
     #[error("cannot restore the engine from {location}")]
     EngineRestore {
@@ -77,6 +78,8 @@ pub(crate) struct RecoveryPlan<'a> {
     /// The settings that decide the outputs, recorded with the owner (see
     /// [`ratings_settings::JobConfig::identity`]).
     pub identity: BTreeMap<String, String>,
+    /// Whether the job writes the raw dataset (`--storage`).
+    pub raw_output: bool,
     pub timeouts: Timeouts,
 }
 
@@ -86,6 +89,12 @@ pub(crate) struct Recovered {
     coordinator: Coordinator,
     /// The job's settings, recorded with the owner once the restart goes on.
     identity: BTreeMap<String, String>,
+    /// The watermark the raw dataset began at, when the job first ran without it (see
+    /// [`ratings_connectors::checkpoint::CheckpointMetadata::raw_from_watermark`]).
+    raw_from: Option<i64>,
+    /// Whether this start begins the raw dataset of a checkpoint written without it (recorded
+    /// once the restart goes on).
+    raw_begins: bool,
     /// Where reading resumes.
     pub start: Start,
     /// The committed epoch restored, if any.
@@ -106,7 +115,8 @@ impl Recovered {
         plan: &RecoveryPlan<'_>,
     ) -> anyhow::Result<Recovered> {
         let fresh = !store.exists()?;
-        let id = store.open_or_create()?.id;
+        let metadata = store.open_or_create()?;
+        let id = metadata.id;
         settle_pending(&store, &id, &*kafka, plan.group, tables.as_deref_mut())?;
         let mut skipped = Vec::new();
         let mut watermark = None;
@@ -160,6 +170,10 @@ impl Recovered {
                 tables,
             },
             identity: plan.identity.clone(),
+            raw_from: metadata.raw_from_watermark,
+            raw_begins: plan.raw_output
+                && watermark.is_some()
+                && state.as_ref().is_some_and(|s| s.parquet.is_none()),
             start,
             restored_epoch,
             watermark,
@@ -195,9 +209,13 @@ impl Recovered {
                 let parquet = self.state.as_ref().and_then(|s| s.parquet.as_ref());
                 let unpublished: Vec<&RowDelta> = open_file_rows(parquet, &self.rows).collect();
                 // the raw dataset holds the ratings read before the restart only if the job
-                // that wrote the checkpoint wrote it
+                // that wrote the checkpoint wrote it: else it begins now
                 let change = WindowsChange {
-                    raw: change.raw.filter(|_| parquet.is_some()),
+                    raw_from: if parquet.is_some() {
+                        self.raw_from
+                    } else {
+                        self.watermark
+                    },
                     ..change
                 };
                 rebuild(&restored, config, catalog, change, &unpublished, &location)
@@ -243,6 +261,9 @@ impl Recovered {
             .claim_first_free(coordinator.epoch, &coordinator.incarnation)?;
         coordinator.epoch = epoch;
         coordinator.skipped.extend(passed);
+        if let (true, Some(watermark)) = (self.raw_begins, self.watermark) {
+            coordinator.store.record_raw_start(watermark)?;
+        }
         coordinator.store.write_owner(&Owner {
             incarnation: coordinator.incarnation.clone(),
             host: host_name(),

@@ -209,6 +209,7 @@ impl World {
             group: "group",
             starting_offsets: StartFrom::Earliest,
             identity: BTreeMap::from([("input topic".into(), identity.into())]),
+            raw_output: true,
             timeouts: self.timeouts,
         };
         let kafka: Arc<dyn Transactions> = Arc::clone(&self.kafka) as Arc<dyn Transactions>;
