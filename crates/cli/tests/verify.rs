@@ -222,6 +222,23 @@ fn an_unreachable_broker_is_one_fail_line_within_seconds() {
         report.ends_with("3 checks: 1 passed, 0 warnings, 2 failed\n"),
         "{report}"
     );
+    // a mistyped checkpoint folder: named, and not created
+    let typo = empty.with_extension("typo");
+    let out = output_of(&[
+        "verify",
+        "--bootstrap-servers",
+        "127.0.0.1:1",
+        "--checkpoint-storage",
+        typo.to_str().unwrap(),
+    ]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    let checkpoint = line(&report, "checkpoint");
+    assert!(
+        checkpoint.starts_with("FAIL")
+            && checkpoint.contains(&format!("no folder {}", typo.display())),
+        "{report}"
+    );
+    assert!(!typo.exists(), "verify created {}", typo.display());
     let json = output_of(&["verify", "--json", "--bootstrap-servers", "127.0.0.1:1"]);
     let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(json["passed"], false);

@@ -23,9 +23,10 @@ pub use report::{Check, Report, Status};
 /// answer is a FAIL line, not a hang).
 pub const STORAGE_PATIENCE: Duration = Duration::from_secs(5);
 
-/// Opens the storage at `url` for the checks.
+/// Opens the storage at `url` for the checks (a local folder that does not exist is an error,
+/// never created).
 pub fn open_storage(url: &str) -> anyhow::Result<ratings_connectors::storage::Storage> {
-    Ok(ratings_connectors::storage::Storage::open(url)?.with_patience(STORAGE_PATIENCE))
+    Ok(ratings_connectors::storage::Storage::open_existing(url)?.with_patience(STORAGE_PATIENCE))
 }
 
 /// How verify looks.
