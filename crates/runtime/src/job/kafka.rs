@@ -168,7 +168,6 @@ impl Running {
         let recovered = Recovered::recover(store, Arc::new(kafka), tables, &plan)?;
         let change = WindowsChange {
             raw: config.parquet.storage.is_some().then_some(&storage),
-            raw_from: None, // the checkpoint's, once read
             reset: job.delivery.reset_windows,
         };
         let engine =

@@ -23,50 +23,35 @@ use super::recovery::RecoveryError;
 pub(crate) struct WindowsChange<'a> {
     /// The storage of the job's raw dataset (`None`: no Parquet output).
     pub raw: Option<&'a Arc<Storage>>,
-    /// The watermark the raw dataset began at, if the job ran without it first.
-    pub raw_from: Option<i64>,
     /// `--reset-windows`: without raw output, start the windows empty.
     pub reset: bool,
 }
 
 /// The engine for `config` from `restored` (the checkpoint's engine, of other window types)
 /// and the raw ratings: those published in the raw dataset and `unpublished` (the checkpoint's
-/// rows of raw files still open).
+/// rows of raw files still open). `raw_from`: the watermark the raw dataset began at, if the
+/// job ran without it first.
 pub(super) fn rebuild(
     restored: &Engine,
     config: EngineConfig,
     catalog: Arc<Catalog>,
     change: WindowsChange<'_>,
+    raw_from: Option<i64>,
     unpublished: &[&RowDelta],
     location: &str,
 ) -> anyhow::Result<Engine> {
     let started = Instant::now();
     let difference = difference(&restored.config().windows, &config.windows);
-    let ready = change.raw_from.map(|from| {
-        // ratings read before the raw dataset began have event times up to `from` + delay:
-        // windows opening after it hold none of them
-        from + restored.config().watermark_delay + config.largest_size()
-    });
+    let largest = config.largest_size();
     let mut rebuilder = Rebuilder::new(config, catalog, restored);
     let since = rebuilder.since();
-    let lacking = match (change.raw, change.raw_from, since) {
-        (None, ..) => Some(
-            "no raw output (--storage) keeps the ratings their open windows would be rebuilt \
-             from"
-                .to_string(),
-        ),
-        (Some(_), Some(from), Some(since)) if since <= from + restored.config().watermark_delay => {
-            Some(format!(
-                "the raw dataset lacks ratings their open windows hold: it began at watermark {} \
-                 (the job ran without --storage before), and they reach back to {}; change the \
-                 windows once the watermark passes {}",
-                rfc3339_seconds(from),
-                rfc3339_seconds(since),
-                ready.map_or_else(String::new, rfc3339_seconds)
-            ))
-        }
-        _ => None,
-    };
+    let lacking = lacking(
+        change.raw.is_some(),
+        raw_from,
+        since,
+        restored.config().watermark_delay,
+        largest,
+    );
     let (Some(storage), None) = (change.raw, lacking.as_ref()) else {
         if !change.reset {
             return Err(RecoveryError::WindowsChanged {
@@ -97,6 +82,37 @@ pub(super) fn rebuild(
     );
     fault_point_after_rebuild();
     Ok(engine)
+}
+
+/// Why the raw dataset cannot rebuild open windows reaching back to event time `since`, if it
+/// cannot: there is none (`raw` false), or it began at watermark `raw_from`, when ratings of
+/// event times up to `raw_from` + `delay` may have been read already.
+fn lacking(
+    raw: bool,
+    raw_from: Option<i64>,
+    since: Option<i64>,
+    delay: i64,
+    largest_window: i64,
+) -> Option<String> {
+    if !raw {
+        return Some(
+            "no raw output (--storage) keeps the ratings their open windows would be rebuilt \
+             from"
+                .to_string(),
+        );
+    }
+    let (from, since) = (raw_from?, since?);
+    // windows opening after `from` + delay hold none of the ratings read before
+    (since <= from + delay).then(|| {
+        format!(
+            "the raw dataset lacks ratings their open windows hold: it began at watermark {} \
+             (the job ran without --storage before), and they reach back to {}; change the \
+             windows once the watermark passes {}",
+            rfc3339_seconds(from),
+            rfc3339_seconds(since),
+            rfc3339_seconds(from + delay + largest_window)
+        )
+    })
 }
 
 /// A test's fault point (`crates/cli/tests/windows_change.rs`): with

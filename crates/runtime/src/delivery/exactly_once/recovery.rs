@@ -210,15 +210,20 @@ impl Recovered {
                 let unpublished: Vec<&RowDelta> = open_file_rows(parquet, &self.rows).collect();
                 // the raw dataset holds the ratings read before the restart only if the job
                 // that wrote the checkpoint wrote it: else it begins now
-                let change = WindowsChange {
-                    raw_from: if parquet.is_some() {
-                        self.raw_from
-                    } else {
-                        self.watermark
-                    },
-                    ..change
+                let raw_from = if parquet.is_some() {
+                    self.raw_from
+                } else {
+                    self.watermark
                 };
-                rebuild(&restored, config, catalog, change, &unpublished, &location)
+                rebuild(
+                    &restored,
+                    config,
+                    catalog,
+                    change,
+                    raw_from,
+                    &unpublished,
+                    &location,
+                )
             }
             restored => Ok(restored.map_err(failed)?),
         }
